@@ -1,0 +1,100 @@
+//! The command line, and nothing else: this file depends on no other module
+//! of the crate, so the man page and shell completions are generated from it.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  every input was stored (or was already in the store)
+  1  the run could not go on: store unusable, disk full, no permission on the store
+  2  usage error
+  3  some inputs failed; the others were stored";
+
+/// File attachments and backup extracts into a content-addressed store.
+///
+/// Each input is read once, through one fixed buffer, into a temp file inside
+/// the store while it is hashed (SHA-256) and its type sniffed; then it is made
+/// durable, renamed to its hash under objects/, and recorded in manifest.jsonl.
+#[derive(Debug, Parser)]
+#[command(
+    name = "ingest",
+    version,
+    after_help = EXIT_CODES,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Store these inputs (the same as `ingest add`).
+    #[command(flatten)]
+    pub add: AddArgs,
+}
+
+/// Options every subcommand takes, before or after its name.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// The store: a directory. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest.
+    #[arg(long, global = true, env = "INGEST_STORE", value_name = "DIR")]
+    pub store: Option<PathBuf>,
+
+    /// Print one JSON object per input instead of sha256sum lines.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Print nothing but errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// When to draw progress bars on stderr (auto: only on a terminal).
+    #[arg(long, global = true, value_enum, default_value_t = ProgressMode::Auto, value_name = "WHEN")]
+    pub progress: ProgressMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressMode {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Store files, or standard input given as `-` (the default command).
+    ///
+    /// `ingest add PATH` is the explicit form of `ingest PATH`; use it, or `./PATH`,
+    /// to store a file whose name is also a subcommand.
+    #[command(after_help = EXIT_CODES)]
+    Add(AddArgs),
+}
+
+/// What to store and how.
+#[derive(Debug, Args, Clone, Default)]
+pub struct AddArgs {
+    /// Files to store; `-` reads standard input. With none, standard input is
+    /// read when it is a pipe or a regular file.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<OsString>,
+
+    /// The name recorded for standard input [default: -].
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<OsString>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,104 @@
+//! Opening an input: a path named on the command line, or standard input.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::{File, FileType, OpenOptions};
+use std::io;
+use std::os::fd::AsFd;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow};
+
+/// An input, open and checked, ready for the pass.
+#[derive(Debug)]
+pub struct Input {
+    /// The name recorded in the manifest: the file's base name, or `--name`.
+    pub name: OsString,
+    /// The absolute path read, or `-` for standard input.
+    pub source: OsString,
+    /// The size when it is known in advance (regular files), for progress.
+    pub size: Option<u64>,
+    pub file: File,
+}
+
+/// Opens a path named on the command line. Symlinks are followed; anything
+/// but a regular file is refused before a byte is read, and a FIFO is opened
+/// without blocking, so that naming one cannot hang the run.
+pub fn open_path(path: &Path) -> Result<Input> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.file_type().is_file() {
+        return Err(anyhow!("{}", not_regular(meta.file_type())));
+    }
+    Ok(Input {
+        name: path.file_name().unwrap_or(path.as_os_str()).to_owned(),
+        source: absolute(path)?.into_os_string(),
+        size: Some(meta.len()),
+        file,
+    })
+}
+
+/// Standard input, recorded under `name`.
+pub fn open_stdin(name: &OsStr) -> Result<Input> {
+    let file = File::from(
+        io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .context("standard input is closed")?,
+    );
+    let meta = file.metadata().context("standard input")?;
+    Ok(Input {
+        name: name.to_owned(),
+        source: OsString::from("-"),
+        size: meta.file_type().is_file().then_some(meta.len()),
+        file,
+    })
+}
+
+/// Whether standard input holds data to store when no path is given: a pipe,
+/// a socket or a redirected file does; a terminal or `/dev/null` (cron) does
+/// not, and storing an empty object from it would be a silent mistake.
+pub fn stdin_has_data() -> bool {
+    let Ok(fd) = io::stdin().as_fd().try_clone_to_owned() else {
+        return false;
+    };
+    File::from(fd).metadata().is_ok_and(|m| {
+        let t = m.file_type();
+        t.is_fifo() || t.is_file() || t.is_socket()
+    })
+}
+
+/// What kind of non-regular file this is, for the error message.
+pub fn not_regular(kind: FileType) -> &'static str {
+    if kind.is_dir() {
+        "is a directory"
+    } else if kind.is_fifo() {
+        "is a FIFO, not a regular file (pipe it in: ingest --name NAME - < FIFO)"
+    } else if kind.is_socket() {
+        "is a socket, not a regular file"
+    } else if kind.is_block_device() || kind.is_char_device() {
+        "is a device, not a regular file"
+    } else {
+        "is not a regular file"
+    }
+}
+
+/// The absolute path of `path`, with its directory's symlinks and `..`
+/// resolved but the last component kept as named (it may be a symlink the
+/// user meant).
+fn absolute(path: &Path) -> io::Result<PathBuf> {
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => {
+            let dir = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
+            Ok(dir.canonicalize()?.join(name))
+        }
+        _ => path.canonicalize(),
+    }
+}

@@ -1,0 +1,71 @@
+//! Ctrl-C, SIGTERM and SIGHUP: remove the temp files in flight, then die of
+//! the signal, so the shell sees how the run ended and nothing partial stays.
+//!
+//! A thread waits for the signal rather than a handler running it, so the
+//! cleanup may allocate and take locks; it also works while the main thread
+//! is blocked reading a silent pipe.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::thread;
+
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+static IN_FLIGHT: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn in_flight() -> MutexGuard<'static, Vec<PathBuf>> {
+    // A poisoned list is still the right list: the panic did not happen mid-update.
+    IN_FLIGHT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Starts the thread that cleans up on a terminating signal.
+pub fn install() -> io::Result<()> {
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                // Hold the list until the process is gone: no new temp file
+                // can appear once the cleanup has started.
+                let paths = in_flight();
+                for path in paths.iter() {
+                    let _ = fs::remove_file(path);
+                }
+                let _ = signal_hook::low_level::emulate_default_handler(signal);
+                std::process::exit(128 + signal);
+            }
+        })?;
+    Ok(())
+}
+
+/// A temp file that a signal must remove. Dropping it forgets the path
+/// (after the file was renamed into place or removed).
+#[derive(Debug)]
+pub struct Tracked(PathBuf);
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        let mut paths = in_flight();
+        if let Some(i) = paths.iter().position(|p| *p == self.0) {
+            paths.swap_remove(i);
+        }
+    }
+}
+
+/// Creates a temp file with `create` and tracks its path, atomically with
+/// respect to the signal thread: a signal can never fall between the two.
+pub fn track<T>(
+    create: impl FnOnce() -> io::Result<T>,
+    path_of: impl Fn(&T) -> &Path,
+) -> io::Result<(T, Tracked)> {
+    let mut paths = in_flight();
+    let made = create()?;
+    let path = path_of(&made).to_path_buf();
+    paths.push(path.clone());
+    Ok((made, Tracked(path)))
+}

@@ -1,0 +1,57 @@
+//! `ingest`: file attachments and backup extracts into a content-addressed
+//! store, reading each input once through one fixed buffer.
+//!
+//! The modules are the concepts of the job: the [`store`] and its
+//! [`manifest`], the one-pass [`pipeline`], [`sniff`]ing, the [`cli`] and its
+//! [`report`]. `main.rs` only parses the command line and calls [`run`].
+
+pub mod add;
+pub mod cli;
+pub mod exit;
+pub mod failure;
+pub mod input;
+pub mod interrupt;
+pub mod manifest;
+pub mod object_id;
+pub mod pipeline;
+pub mod report;
+pub mod sniff;
+pub mod store;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use crate::cli::{Cli, Command, GlobalArgs};
+use crate::exit::Exit;
+
+/// Runs a parsed command line to its end, and says how it ended.
+pub fn run(cli: Cli) -> Exit {
+    let outcome = interrupt::install()
+        .context("installing the signal handler")
+        .and_then(|()| dispatch(cli));
+    match outcome {
+        Ok(exit) => exit,
+        Err(err) => {
+            eprintln!("ingest: {err:#}");
+            Exit::Fatal
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<Exit> {
+    match &cli.command {
+        Some(Command::Add(args)) => add::run(&cli.global, args),
+        None => add::run(&cli.global, &cli.add),
+    }
+}
+
+/// The store's location: `--store`, else `$INGEST_STORE` (clap reads both),
+/// else the XDG data directory.
+pub fn store_location(global: &GlobalArgs) -> Result<PathBuf> {
+    global
+        .store
+        .clone()
+        .or_else(store::default_location)
+        .context("no store location: pass --store DIR or set INGEST_STORE (HOME is not set)")
+}

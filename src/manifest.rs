@@ -1,0 +1,294 @@
+//! The manifest: one JSON object per line, appended, never rewritten.
+//!
+//! Readers must survive what crashes and other versions leave behind: a torn
+//! last line, a line of garbage, fields they do not know. So reading yields
+//! [`Line`]s, and only complete, parseable lines become entries.
+
+use std::collections::HashSet;
+use std::ffi::{OsStr, OsString};
+use std::io::{self, BufRead};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::object_id::ObjectId;
+
+/// A line longer than this is not a manifest line (names are at most a few
+/// KiB), so a damaged manifest cannot make a reader's memory grow.
+pub const MAX_LINE: usize = 1 << 20;
+
+/// One manifest line: an input that was stored, and where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub sha256: ObjectId,
+    pub size: u64,
+    pub mime: String,
+    pub ext: String,
+    /// The name as UTF-8; bytes that are not UTF-8 show as U+FFFD here and
+    /// are kept exactly in `name_b64`.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_b64: Option<String>,
+    /// The absolute path read, or `-` for standard input; raw bytes as for `name`.
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_b64: Option<String>,
+    pub ingested_at: String,
+    /// True when the run that wrote this line also wrote the object.
+    pub new: bool,
+}
+
+impl Entry {
+    /// Sets `name` (and `name_b64` when the bytes are not UTF-8).
+    pub fn set_name(&mut self, name: &OsStr) {
+        (self.name, self.name_b64) = text_and_raw(name);
+    }
+
+    /// Sets `source` (and `source_b64` when the bytes are not UTF-8).
+    pub fn set_source(&mut self, source: &OsStr) {
+        (self.source, self.source_b64) = text_and_raw(source);
+    }
+
+    /// The exact bytes of the name, whatever the encoding.
+    pub fn name_bytes(&self) -> OsString {
+        raw_or_text(&self.name, self.name_b64.as_deref())
+    }
+
+    /// The exact bytes of the source, whatever the encoding.
+    pub fn source_bytes(&self) -> OsString {
+        raw_or_text(&self.source, self.source_b64.as_deref())
+    }
+
+    /// What makes two lines the same record: the content, the name and the
+    /// source. A line is appended only when its identity is new, so running
+    /// the same command twice records nothing the second time.
+    pub fn identity(&self) -> Identity {
+        let mut h = Sha256::new();
+        h.update(b"file\0");
+        h.update(self.sha256.as_bytes());
+        for part in [self.name_bytes(), self.source_bytes()] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
+        let digest = h.finalize();
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&digest[..16]);
+        Identity(key)
+    }
+
+    /// The line as written to the manifest, newline included.
+    pub fn to_line(&self) -> Vec<u8> {
+        let mut line = serde_json::to_vec(self).unwrap_or_default();
+        line.push(b'\n');
+        line
+    }
+}
+
+fn text_and_raw(value: &OsStr) -> (String, Option<String>) {
+    match value.to_str() {
+        Some(text) => (text.to_owned(), None),
+        None => (
+            value.to_string_lossy().into_owned(),
+            Some(BASE64.encode(value.as_bytes())),
+        ),
+    }
+}
+
+fn raw_or_text(text: &str, raw: Option<&str>) -> OsString {
+    raw.and_then(|b64| BASE64.decode(b64).ok())
+        .map(OsString::from_vec)
+        .unwrap_or_else(|| OsString::from(text))
+}
+
+/// A 128-bit digest of an entry's identity: small enough to keep one per
+/// manifest line in memory, wide enough that two identities never collide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Identity([u8; 16]);
+
+/// The identities of the lines read so far, to skip appending one twice.
+#[derive(Debug, Default)]
+pub struct IdentitySet(HashSet<Identity>);
+
+impl IdentitySet {
+    pub fn contains(&self, id: &Identity) -> bool {
+        self.0.contains(id)
+    }
+
+    /// Adds an identity; false when it was there already.
+    pub fn insert(&mut self, id: Identity) -> bool {
+        self.0.insert(id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// What one line of a manifest turned out to be.
+#[derive(Debug)]
+pub enum Line {
+    Entry(Box<Entry>),
+    /// A complete line that is not an entry (garbage, or too long).
+    Unreadable {
+        offset: u64,
+        reason: String,
+    },
+    /// The last line has no newline: a crash cut it short. It is ignored,
+    /// and cut off before the next append.
+    Torn {
+        offset: u64,
+    },
+}
+
+/// Reads manifest lines from `reader`, starting at byte `offset` of the file,
+/// in constant memory.
+pub struct Lines<R> {
+    reader: R,
+    offset: u64,
+    buf: Vec<u8>,
+}
+
+impl<R: BufRead> Lines<R> {
+    pub fn new(reader: R, offset: u64) -> Self {
+        Lines {
+            reader,
+            offset,
+            buf: Vec::new(),
+        }
+    }
+
+    /// The byte offset after the last complete line read.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Reads the next line into `buf`, keeping at most [`MAX_LINE`] bytes of it.
+    /// Returns the bytes consumed and whether the line ended with a newline.
+    fn next_raw(&mut self) -> io::Result<(u64, bool)> {
+        self.buf.clear();
+        let mut consumed = 0u64;
+        loop {
+            let available = match self.reader.fill_buf() {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if available.is_empty() {
+                return Ok((consumed, false));
+            }
+            let (taken, complete) = match memchr::memchr(b'\n', available) {
+                Some(i) => (i + 1, true),
+                None => (available.len(), false),
+            };
+            let room = (MAX_LINE + 1).saturating_sub(self.buf.len());
+            self.buf.extend_from_slice(&available[..taken.min(room)]);
+            self.reader.consume(taken);
+            consumed += taken as u64;
+            if complete {
+                return Ok((consumed, true));
+            }
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for Lines<R> {
+    type Item = io::Result<Line>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let start = self.offset;
+        let (consumed, complete) = match self.next_raw() {
+            Ok(read) => read,
+            Err(e) => return Some(Err(e)),
+        };
+        if consumed == 0 {
+            return None;
+        }
+        if !complete {
+            return Some(Ok(Line::Torn { offset: start }));
+        }
+        self.offset += consumed;
+        Some(Ok(parse_line(&self.buf, start)))
+    }
+}
+
+fn parse_line(bytes: &[u8], offset: u64) -> Line {
+    if bytes.len() > MAX_LINE {
+        return Line::Unreadable {
+            offset,
+            reason: format!("line longer than {MAX_LINE} bytes"),
+        };
+    }
+    match serde_json::from_slice::<Entry>(bytes) {
+        Ok(entry) => Line::Entry(Box::new(entry)),
+        Err(e) => Line::Unreadable {
+            offset,
+            reason: e.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &OsStr) -> Entry {
+        let mut e = Entry {
+            sha256: ObjectId::from_bytes([7; 32]),
+            size: 3,
+            mime: "text/plain".into(),
+            ext: "txt".into(),
+            name: String::new(),
+            name_b64: None,
+            source: String::new(),
+            source_b64: None,
+            ingested_at: "2026-01-01T00:00:00Z".into(),
+            new: true,
+        };
+        e.set_name(name);
+        e.set_source(OsStr::new("/tmp/a"));
+        e
+    }
+
+    #[test]
+    fn non_utf8_names_survive_a_round_trip() {
+        let name = OsStr::from_bytes(b"caf\xe9\n.txt");
+        let e = entry(name);
+        assert_eq!(e.name, "caf\u{fffd}\n.txt");
+        let line = e.to_line();
+        let mut lines = Lines::new(&line[..], 0);
+        let Some(Ok(Line::Entry(back))) = lines.next() else {
+            panic!("line did not parse");
+        };
+        assert_eq!(back.name_bytes(), name);
+        assert_eq!(back.identity(), e.identity());
+    }
+
+    #[test]
+    fn torn_and_garbage_lines_are_reported_not_fatal() {
+        let mut text = entry(OsStr::new("a")).to_line();
+        text.extend_from_slice(b"not json\n{\"sha256\":\"ab");
+        let lines: Vec<Line> = Lines::new(&text[..], 0).map(|l| l.unwrap()).collect();
+        assert!(matches!(lines[0], Line::Entry(_)));
+        assert!(matches!(lines[1], Line::Unreadable { .. }));
+        assert!(matches!(lines[2], Line::Torn { .. }));
+        assert_eq!(lines.len(), 3);
+    }
+
+    #[test]
+    fn identity_depends_on_name_and_source() {
+        let a = entry(OsStr::new("a"));
+        let b = entry(OsStr::new("b"));
+        assert_ne!(a.identity(), b.identity());
+        let mut c = a.clone();
+        c.ingested_at = "later".into();
+        c.new = false;
+        assert_eq!(a.identity(), c.identity());
+    }
+}

@@ -1,0 +1,107 @@
+//! The name of an object: the SHA-256 of its content.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A SHA-256 digest, shown and stored as 64 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectId([u8; 32]);
+
+impl ObjectId {
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        ObjectId(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The object's fan-out folder: its first two hex digits.
+    pub fn fanout(&self) -> String {
+        self.to_string()[..2].to_owned()
+    }
+}
+
+impl fmt::Display for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for byte in self.0 {
+            write!(f, "{byte:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ObjectId({self})")
+    }
+}
+
+/// The text was not 64 hex digits.
+#[derive(Debug, thiserror::Error)]
+#[error("not a SHA-256 hex digest: {0:?}")]
+pub struct BadObjectId(String);
+
+impl FromStr for ObjectId {
+    type Err = BadObjectId;
+
+    /// Accepts only the canonical form (64 lowercase hex digits), so one object
+    /// has exactly one name.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || BadObjectId(text.to_owned());
+        if text.len() != 64 {
+            return Err(bad());
+        }
+        let mut bytes = [0u8; 32];
+        for (byte, pair) in bytes.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
+            let hi = lower_hex_value(pair[0]).ok_or_else(bad)?;
+            let lo = lower_hex_value(pair[1]).ok_or_else(bad)?;
+            *byte = hi << 4 | lo;
+        }
+        Ok(ObjectId(bytes))
+    }
+}
+
+impl serde::Serialize for ObjectId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ObjectId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+fn lower_hex_value(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_text() {
+        let text = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let id: ObjectId = text.parse().unwrap();
+        assert_eq!(id.to_string(), text);
+        assert_eq!(id.fanout(), "e3");
+    }
+
+    #[test]
+    fn refuses_uppercase_and_wrong_length() {
+        assert!(
+            "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"
+                .parse::<ObjectId>()
+                .is_err()
+        );
+        assert!("e3b0".parse::<ObjectId>().is_err());
+    }
+}

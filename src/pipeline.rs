@@ -1,0 +1,155 @@
+//! The one pass: each input is read once, through one fixed buffer, and
+//! every chunk goes to the hasher, the sniffer and each [`Sink`] in turn.
+//!
+//! Memory does not depend on the input's size: the buffer, the hash state
+//! and the sniffing prefix are all fixed, and reused from input to input.
+
+use std::io::{self, Read, Write};
+
+use anyhow::anyhow;
+use sha2::{Digest, Sha256};
+
+use crate::failure::Failure;
+use crate::object_id::ObjectId;
+use crate::sniff::{Kind, Sniffer};
+
+/// The size of the one buffer every byte passes through.
+pub const BUFFER_LEN: usize = 32 * 1024;
+
+/// Sees every chunk of an input, in order, as it streams through. Adding a
+/// consumer to the pass is adding a type, not a branch in the loop.
+pub trait Sink {
+    fn take(&mut self, chunk: &[u8]) -> Result<(), Failure>;
+}
+
+/// What the pass learnt of an input.
+#[derive(Debug, Clone)]
+pub struct Passed {
+    pub id: ObjectId,
+    pub size: u64,
+    /// The type the leading bytes show, if any matcher knew them.
+    pub sniffed: Option<Kind>,
+}
+
+/// The reusable state of the pass: the buffer and the sniffer.
+pub struct Pass {
+    buf: Box<[u8]>,
+    sniffer: Sniffer,
+}
+
+impl Default for Pass {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Pass {
+    pub fn new() -> Self {
+        Pass {
+            buf: vec![0u8; BUFFER_LEN].into_boxed_slice(),
+            sniffer: Sniffer::new(),
+        }
+    }
+
+    /// Reads `input` to its end once, feeding every sink. A read error is the
+    /// input's failure; a sink's error is whatever the sink says it is.
+    pub fn run(
+        &mut self,
+        input: &mut dyn Read,
+        sinks: &mut [&mut dyn Sink],
+    ) -> Result<Passed, Failure> {
+        self.sniffer.reset();
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        loop {
+            let n = match input.read(&mut self.buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(Failure::Input(
+                        anyhow!(e).context(format!("read failed after {size} bytes")),
+                    ));
+                }
+            };
+            let chunk = &self.buf[..n];
+            hasher.update(chunk);
+            self.sniffer.update(chunk);
+            size += n as u64;
+            for sink in sinks.iter_mut() {
+                sink.take(chunk)?;
+            }
+        }
+        Ok(Passed {
+            id: ObjectId::from_bytes(hasher.finalize().into()),
+            size,
+            sniffed: self.sniffer.kind(),
+        })
+    }
+}
+
+/// Writes the stream into the store; a failed write is the store's failure,
+/// not the input's.
+pub struct StoreWriter<'a>(pub &'a mut dyn Write);
+
+impl Sink for StoreWriter<'_> {
+    fn take(&mut self, chunk: &[u8]) -> Result<(), Failure> {
+        self.0
+            .write_all(chunk)
+            .map_err(|e| Failure::Store(anyhow!(e).context("writing into the store")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Yields `good` bytes, then fails, like a disk or a network share that
+    /// dies mid-read.
+    struct FailsAfter {
+        good: usize,
+    }
+
+    impl Read for FailsAfter {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.good == 0 {
+                return Err(io::Error::other("device went away"));
+            }
+            let n = buf.len().min(self.good);
+            buf[..n].fill(b'x');
+            self.good -= n;
+            Ok(n)
+        }
+    }
+
+    struct Count(u64);
+
+    impl Sink for Count {
+        fn take(&mut self, chunk: &[u8]) -> Result<(), Failure> {
+            self.0 += chunk.len() as u64;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_read_error_fails_the_input_and_says_where() {
+        let mut count = Count(0);
+        let err = Pass::new()
+            .run(&mut FailsAfter { good: 100_000 }, &mut [&mut count])
+            .unwrap_err();
+        assert!(!err.is_fatal());
+        let text = format!("{err:#}");
+        assert!(text.contains("after 100000 bytes"), "{text}");
+        assert!(text.contains("device went away"), "{text}");
+        assert_eq!(count.0, 100_000);
+    }
+
+    #[test]
+    fn hash_matches_a_one_shot_digest() {
+        let data = vec![42u8; 3 * BUFFER_LEN + 17];
+        let passed = Pass::new().run(&mut &data[..], &mut []).unwrap();
+        let expected: [u8; 32] = Sha256::digest(&data).into();
+        assert_eq!(passed.id, ObjectId::from_bytes(expected));
+        assert_eq!(passed.size, data.len() as u64);
+    }
+}

@@ -1,0 +1,271 @@
+//! What a run tells its user: a line per input on stdout (`sha256sum` lines
+//! or JSON), errors and the closing summary on stderr, progress bars on a
+//! terminal.
+
+use std::ffi::OsStr;
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+
+use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{Value, json};
+
+use crate::cli::ProgressMode;
+use crate::failure::Failure;
+use crate::manifest::Entry;
+use crate::pipeline::Sink;
+
+/// Inputs smaller than this finish before a bar would be worth drawing.
+pub const PROGRESS_THRESHOLD: u64 = 4 << 20;
+
+/// How one input ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// This run wrote the object.
+    New,
+    /// The object was there already; a new manifest line records this input.
+    Duplicate,
+    /// The object and this input's manifest line were both there already.
+    Unchanged,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::New => "new",
+            Status::Duplicate => "duplicate",
+            Status::Unchanged => "unchanged",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+/// Counts and bytes by status, for the summary.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Totals {
+    pub new: (u64, u64),
+    pub duplicate: (u64, u64),
+    pub unchanged: (u64, u64),
+    pub failed: u64,
+}
+
+impl Totals {
+    fn add(&mut self, status: Status, bytes: u64) {
+        let slot = match status {
+            Status::New => &mut self.new,
+            Status::Duplicate => &mut self.duplicate,
+            Status::Unchanged => &mut self.unchanged,
+            Status::Failed => {
+                self.failed += 1;
+                return;
+            }
+        };
+        slot.0 += 1;
+        slot.1 += bytes;
+    }
+
+    pub fn summary_line(&self) -> String {
+        format!(
+            "{} new ({}), {} duplicate ({} saved), {} unchanged, {} failed",
+            self.new.0,
+            HumanBytes(self.new.1),
+            self.duplicate.0,
+            HumanBytes(self.duplicate.1),
+            self.unchanged.0,
+            self.failed
+        )
+    }
+}
+
+/// Prints outcomes as they come, and the summary at the end.
+pub struct Reporter {
+    json: bool,
+    quiet: bool,
+    progress: ProgressMode,
+    /// Once stdout is gone (`ingest ... | head -1`), lines are no longer
+    /// printed, but inputs are still stored: the output is a by-product.
+    stdout_gone: bool,
+    totals: Totals,
+}
+
+impl Reporter {
+    pub fn new(json: bool, quiet: bool, progress: ProgressMode) -> Self {
+        Reporter {
+            json,
+            quiet,
+            progress,
+            stdout_gone: false,
+            totals: Totals::default(),
+        }
+    }
+
+    pub fn totals(&self) -> Totals {
+        self.totals
+    }
+
+    /// An input was stored, or found stored already.
+    pub fn stored(&mut self, given: &OsStr, status: Status, entry: &Entry) {
+        self.totals.add(status, entry.size);
+        let line = if self.json {
+            json_line(given, status, entry)
+        } else {
+            sha256sum_line(&entry.sha256.to_string(), given)
+        };
+        self.print(&line);
+    }
+
+    /// An input failed; the message always reaches stderr, even with `-q`.
+    pub fn failed(&mut self, given: &OsStr, failure: &Failure) {
+        self.totals.add(Status::Failed, 0);
+        eprintln!("ingest: {}: {failure:#}", given.to_string_lossy());
+        if self.json {
+            let mut line = serde_json::to_vec(&json!({
+                "status": Status::Failed.as_str(),
+                "path": given.to_string_lossy(),
+                "error": format!("{failure:#}"),
+            }))
+            .unwrap_or_default();
+            line.push(b'\n');
+            self.print(&line);
+        }
+    }
+
+    /// The closing line on stderr, unless `-q`.
+    pub fn finish(&self) {
+        if !self.quiet {
+            eprintln!("ingest: {}", self.totals.summary_line());
+        }
+    }
+
+    fn print(&mut self, line: &[u8]) {
+        if self.stdout_gone {
+            return;
+        }
+        let mut out = io::stdout().lock();
+        if let Err(e) = out.write_all(line).and_then(|()| out.flush()) {
+            if e.kind() != io::ErrorKind::BrokenPipe {
+                eprintln!("ingest: writing to standard output: {e}");
+            }
+            self.stdout_gone = true;
+        }
+    }
+
+    /// A progress sink for an input of `size` bytes (unknown for a pipe).
+    pub fn progress_for(&self, label: &OsStr, size: Option<u64>) -> Progress {
+        let target = match self.progress {
+            ProgressMode::Never => None,
+            ProgressMode::Auto => Some(ProgressDrawTarget::stderr()),
+            ProgressMode::Always => Some(ProgressDrawTarget::term_like_with_hz(
+                Box::new(console::Term::stderr()),
+                20,
+            )),
+        };
+        Progress {
+            target: target.filter(|t| !t.is_hidden()),
+            label: label.to_string_lossy().into_owned(),
+            size,
+            seen: 0,
+            bar: None,
+        }
+    }
+}
+
+/// Shows a bar for a large input, or a spinner once a pipe has delivered
+/// more than [`PROGRESS_THRESHOLD`]; nothing for small inputs.
+pub struct Progress {
+    target: Option<ProgressDrawTarget>,
+    label: String,
+    size: Option<u64>,
+    seen: u64,
+    bar: Option<ProgressBar>,
+}
+
+impl Progress {
+    fn start(&mut self) {
+        let Some(target) = self.target.take() else {
+            return;
+        };
+        let bar = match self.size {
+            Some(len) => ProgressBar::with_draw_target(Some(len), target).with_style(
+                ProgressStyle::with_template(
+                    "{msg} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            ),
+            None => ProgressBar::with_draw_target(None, target).with_style(
+                ProgressStyle::with_template("{spinner} {msg} {binary_bytes} {binary_bytes_per_sec}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            ),
+        };
+        bar.set_message(std::mem::take(&mut self.label));
+        bar.set_position(self.seen);
+        self.bar = Some(bar);
+    }
+}
+
+impl Sink for Progress {
+    fn take(&mut self, chunk: &[u8]) -> Result<(), Failure> {
+        self.seen += chunk.len() as u64;
+        if let Some(bar) = &self.bar {
+            bar.set_position(self.seen);
+        } else if self.target.is_some() && self.size.unwrap_or(self.seen) > PROGRESS_THRESHOLD {
+            self.start();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// A line `sha256sum -c` can check: `<hex>  <path>`, with a path holding a
+/// backslash or a newline escaped the way `sha256sum` escapes it.
+pub fn sha256sum_line(hex: &str, path: &OsStr) -> Vec<u8> {
+    let bytes = path.as_bytes();
+    let escape = bytes.iter().any(|b| matches!(b, b'\\' | b'\n'));
+    let mut line = Vec::with_capacity(hex.len() + bytes.len() + 4);
+    if escape {
+        line.push(b'\\');
+    }
+    line.extend_from_slice(hex.as_bytes());
+    line.extend_from_slice(b"  ");
+    for &b in bytes {
+        match b {
+            b'\\' if escape => line.extend_from_slice(b"\\\\"),
+            b'\n' => line.extend_from_slice(b"\\n"),
+            _ => line.push(b),
+        }
+    }
+    line.push(b'\n');
+    line
+}
+
+fn json_line(given: &OsStr, status: Status, entry: &Entry) -> Vec<u8> {
+    let mut object = serde_json::Map::new();
+    object.insert("status".into(), status.as_str().into());
+    object.insert("path".into(), given.to_string_lossy().into());
+    if let Ok(Value::Object(fields)) = serde_json::to_value(entry) {
+        object.extend(fields);
+    }
+    let mut line = serde_json::to_vec(&object).unwrap_or_default();
+    line.push(b'\n');
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256sum_escapes_like_coreutils() {
+        assert_eq!(sha256sum_line("ab", OsStr::new("x y")), b"ab  x y\n");
+        assert_eq!(sha256sum_line("ab", OsStr::new("a\\b")), b"\\ab  a\\\\b\n");
+        assert_eq!(sha256sum_line("ab", OsStr::new("c\nd")), b"\\ab  c\\nd\n");
+    }
+}
