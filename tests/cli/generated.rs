@@ -1,0 +1,47 @@
+//! The man page and the completions are generated from the clap definition
+//! and committed; this fails when they drift. `UPDATE_GENERATED=1 cargo test
+//! generated` rewrites them.
+
+use std::fs;
+use std::path::Path;
+
+use clap::CommandFactory;
+use clap_complete::Shell;
+use ingest::cli::Cli;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn check(relative: &str, generated: Vec<u8>) {
+    let path = Path::new(ROOT).join(relative);
+    if std::env::var_os("UPDATE_GENERATED").is_some() {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, &generated).unwrap();
+    }
+    let committed = fs::read(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "{relative} is out of date: run `UPDATE_GENERATED=1 cargo test generated` and commit it"
+    );
+}
+
+#[test]
+fn man_page_is_up_to_date() {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut page)
+        .unwrap();
+    check("man/ingest.1", page);
+}
+
+#[test]
+fn completions_are_up_to_date() {
+    for (shell, file) in [
+        (Shell::Bash, "ingest.bash"),
+        (Shell::Zsh, "_ingest"),
+        (Shell::Fish, "ingest.fish"),
+    ] {
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut Cli::command(), "ingest", &mut script);
+        check(&format!("completions/{file}"), script);
+    }
+}

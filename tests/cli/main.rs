@@ -1,0 +1,9 @@
+//! Integration tests: the real binary, real temp stores, real files and pipes.
+#![allow(clippy::unwrap_used, unsafe_code, dead_code)]
+
+mod add;
+mod generated;
+mod interrupt;
+mod memory;
+mod sniffing;
+mod util;

@@ -1,0 +1,91 @@
+//! Memory is flat: a 1 GiB input costs what a small one costs. Peak RSS is
+//! the kernel's count for the child, read by GNU time (`/usr/bin/time`), not
+//! assumed. (wait4 from the test itself would count the test's own memory:
+//! the spawned child starts as a copy of it.)
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::process::{Child, Command, Stdio};
+
+use crate::util::*;
+
+const GIB: usize = 1 << 30;
+const LIMIT_KIB: i64 = 16 * 1024;
+
+/// Runs `ingest ARGS` under GNU time; returns the command to spawn and the
+/// file time writes the peak RSS (KiB) into.
+fn under_time(env: &Env, args: &[&str]) -> (Command, std::path::PathBuf) {
+    let report = env.path().join("peak-rss");
+    let inner = env.cmd(args);
+    let mut cmd = Command::new("/usr/bin/time");
+    cmd.arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&report)
+        .arg(inner.get_program())
+        .args(inner.get_args());
+    cmd.current_dir(env.path());
+    for (key, value) in inner.get_envs() {
+        match value {
+            Some(v) => cmd.env(key, v),
+            None => cmd.env_remove(key),
+        };
+    }
+    (cmd, report)
+}
+
+/// Waits for `child` and returns its exit code and the peak RSS in KiB.
+fn wait_with_peak_rss(mut child: Child, report: &std::path::Path) -> (Option<i32>, i64) {
+    let status = child.wait().unwrap();
+    let text =
+        std::fs::read_to_string(report).expect("GNU time must be installed (.ci/run installs it)");
+    let peak = text.lines().last().unwrap().trim().parse().unwrap();
+    (status.code(), peak)
+}
+
+fn block(i: usize) -> Vec<u8> {
+    noise(1 << 20, i as u64 + 1)
+}
+
+#[test]
+fn a_1gib_stdin_stream_stays_under_16mib_rss() {
+    let env = Env::new();
+    let (mut cmd, report) = under_time(&env, &["-q", "--name", "big.bin", "-"]);
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let pattern = block(0);
+    for _ in 0..GIB / pattern.len() {
+        stdin.write_all(&pattern).unwrap();
+    }
+    drop(stdin);
+    let (code, peak) = wait_with_peak_rss(child, &report);
+    assert_eq!(code, Some(0));
+    assert!(peak < LIMIT_KIB, "peak RSS {peak} KiB for a 1 GiB stream");
+    let line = &env.manifest()[0];
+    assert_eq!(line["size"], GIB as u64);
+    eprintln!("1 GiB through stdin: peak RSS {peak} KiB");
+}
+
+#[test]
+fn a_1gib_file_stays_under_16mib_rss() {
+    let env = Env::new();
+    let path = env.path().join("big.bin");
+    let mut file = BufWriter::new(File::create(&path).unwrap());
+    let pattern = block(1);
+    for _ in 0..GIB / pattern.len() {
+        file.write_all(&pattern).unwrap();
+    }
+    file.into_inner().unwrap().sync_all().unwrap();
+    let (mut cmd, report) = under_time(&env, &["-q", "big.bin"]);
+    let child = cmd.stdout(Stdio::null()).spawn().unwrap();
+    let (code, peak) = wait_with_peak_rss(child, &report);
+    assert_eq!(code, Some(0));
+    assert!(peak < LIMIT_KIB, "peak RSS {peak} KiB for a 1 GiB file");
+    let hex = env.manifest()[0]["sha256"].as_str().unwrap().to_owned();
+    assert_eq!(sha256_file(&env.object(&hex)), hex);
+    eprintln!("1 GiB file: peak RSS {peak} KiB");
+}

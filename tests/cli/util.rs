@@ -1,0 +1,223 @@
+//! The test harness: a temp store per test, the real binary, and helpers
+//! that read the store the way a user would look at it.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tempfile::TempDir;
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_ingest");
+
+/// A scratch folder with a store inside it (not created until a run writes).
+pub struct Env {
+    dir: TempDir,
+}
+
+impl Env {
+    pub fn new() -> Self {
+        Env {
+            dir: tempfile::Builder::new()
+                .prefix("ingest-test-")
+                .tempdir()
+                .unwrap(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn store(&self) -> PathBuf {
+        self.dir.path().join("store")
+    }
+
+    /// `ingest --store STORE --progress never ARGS...`, with the user's
+    /// environment kept out.
+    pub fn cmd<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut cmd = bare_cmd();
+        cmd.current_dir(self.path())
+            .arg("--store")
+            .arg(self.store())
+            .arg("--progress")
+            .arg("never");
+        cmd.args(args);
+        cmd
+    }
+
+    /// Writes a file in the scratch folder and returns its path.
+    pub fn write(&self, name: impl AsRef<Path>, bytes: &[u8]) -> PathBuf {
+        let path = self.path().join(name);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).unwrap();
+        }
+        fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    /// The manifest's lines, parsed; panics on a line that does not parse.
+    pub fn manifest(&self) -> Vec<Value> {
+        let text = fs::read_to_string(self.store().join("manifest.jsonl")).unwrap_or_default();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    pub fn manifest_bytes(&self) -> Vec<u8> {
+        fs::read(self.store().join("manifest.jsonl")).unwrap_or_default()
+    }
+
+    pub fn object(&self, hex: &str) -> PathBuf {
+        self.store().join("objects").join(&hex[..2]).join(hex)
+    }
+
+    /// Every file under `objects/`.
+    pub fn objects(&self) -> Vec<PathBuf> {
+        files_under(&self.store().join("objects"))
+    }
+
+    /// Every entry left in `tmp/`.
+    pub fn tmp_entries(&self) -> Vec<PathBuf> {
+        match fs::read_dir(self.store().join("tmp")) {
+            Ok(dir) => dir.map(|e| e.unwrap().path()).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Checks what every run must leave behind: each object hashes to its
+    /// name and is read-only, each manifest line names an object of the
+    /// recorded size, and `tmp/` is empty.
+    pub fn assert_store_valid(&self) {
+        for object in self.objects() {
+            let name = object.file_name().unwrap().to_str().unwrap().to_owned();
+            assert_eq!(
+                sha256_file(&object),
+                name,
+                "{} is corrupt",
+                object.display()
+            );
+            let mode = fs::metadata(&object).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o444, "{} is writable", object.display());
+        }
+        for line in self.manifest() {
+            let hex = line["sha256"].as_str().unwrap();
+            let meta = fs::metadata(self.object(hex)).expect("manifest names a missing object");
+            assert_eq!(meta.len(), line["size"].as_u64().unwrap());
+        }
+        assert!(
+            self.tmp_entries().is_empty(),
+            "tmp/ holds {:?}",
+            self.tmp_entries()
+        );
+    }
+}
+
+/// The binary with a clean environment: no INGEST_* or XDG_* variables.
+pub fn bare_cmd() -> Command {
+    let mut cmd = Command::new(BIN);
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("INGEST_") || key.starts_with("XDG_") {
+            cmd.env_remove(&*key);
+        }
+    }
+    cmd
+}
+
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found.sort();
+    found
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+pub fn sha256_file(path: &Path) -> String {
+    let mut hasher = Sha256::new();
+    let mut file = fs::File::open(path).unwrap();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = std::io::Read::read(&mut file, &mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    hex(&hasher.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+/// Stdout of a finished run, as text.
+pub fn stdout_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// One `--json` line per input, parsed.
+pub fn json_lines(output: &std::process::Output) -> Vec<Value> {
+    stdout_of(output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Runs the command, asserts it succeeded, and returns its output.
+pub fn ok(mut cmd: impl std::borrow::BorrowMut<Command>) -> std::process::Output {
+    let out = cmd.borrow_mut().output().unwrap();
+    assert!(
+        out.status.success(),
+        "run failed: {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        stdout_of(&out),
+        stderr_of(&out)
+    );
+    out
+}
+
+/// Runs the command with `input` on a pipe to its stdin.
+pub fn with_stdin(cmd: Command, input: impl Into<Vec<u8>>) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::from_std(cmd);
+    cmd.write_stdin(input.into());
+    cmd
+}
