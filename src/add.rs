@@ -38,7 +38,7 @@ pub fn run(global: &GlobalArgs, args: &AddArgs) -> Result<Exit> {
         };
         let stored = opened
             .map_err(Failure::Input)
-            .and_then(|input| store_one(&mut store, &mut pass, &reporter, given, input));
+            .and_then(|input| store_input(&mut store, &mut pass, &reporter, given, input));
         match stored {
             Ok((status, entry)) => reporter.stored(given, status, &entry),
             Err(failure) => {
@@ -80,7 +80,8 @@ fn plan_inputs(args: &AddArgs) -> Result<Vec<OsString>> {
 }
 
 /// Streams one input into the store and records it in the manifest.
-fn store_one(
+/// Whatever fails, nothing of this input stays in the store.
+pub fn store_input(
     store: &mut dyn Backend,
     pass: &mut Pass,
     reporter: &Reporter,
@@ -91,7 +92,7 @@ fn store_one(
     let passed = {
         let mut progress = reporter.progress_for(given, input.size);
         let mut writer = StoreWriter(&mut *staging);
-        pass.run(&mut input.file, &mut [&mut writer, &mut progress])?
+        pass.run(&mut input.reader, &mut [&mut writer, &mut progress])?
     };
     let by_name = sniff::kind_from_name(&input.name);
     let (mime, ext) = match (passed.sniffed, by_name) {
@@ -136,4 +137,46 @@ fn now_rfc3339() -> String {
     jiff::Timestamp::from_second(now.as_second())
         .unwrap_or(now)
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::ProgressMode;
+    use crate::testing::FailsAfter;
+
+    #[test]
+    fn a_read_error_mid_stream_leaves_nothing_in_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = LocalStore::open_or_create(dir.path()).unwrap();
+        let reporter = Reporter::new(false, true, ProgressMode::Never);
+        let input = Input {
+            name: "broken.mp4".into(),
+            source: "/media/card/broken.mp4".into(),
+            size: None,
+            reader: Box::new(FailsAfter { good: 1_000_000 }),
+        };
+        let failure = store_input(
+            &mut store,
+            &mut Pass::new(),
+            &reporter,
+            OsStr::new("x"),
+            input,
+        )
+        .unwrap_err();
+        assert!(!failure.is_fatal());
+        assert!(format!("{failure:#}").contains("after 1000000 bytes"));
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("objects"))
+                .unwrap()
+                .count(),
+            0
+        );
+        let manifest = dir.path().join("manifest.jsonl");
+        assert!(!manifest.exists() || std::fs::read(&manifest).unwrap().is_empty());
+    }
 }

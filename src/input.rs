@@ -2,7 +2,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{File, FileType, OpenOptions};
-use std::io;
+use std::io::{self, Read};
 use std::os::fd::AsFd;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow};
 
 /// An input, open and checked, ready for the pass.
-#[derive(Debug)]
 pub struct Input {
     /// The name recorded in the manifest: the file's base name, or `--name`.
     pub name: OsString,
@@ -18,7 +17,7 @@ pub struct Input {
     pub source: OsString,
     /// The size when it is known in advance (regular files), for progress.
     pub size: Option<u64>,
-    pub file: File,
+    pub reader: Box<dyn Read>,
 }
 
 /// Opens a path named on the command line. Symlinks are followed; anything
@@ -37,7 +36,7 @@ pub fn open_path(path: &Path) -> Result<Input> {
         name: path.file_name().unwrap_or(path.as_os_str()).to_owned(),
         source: absolute(path)?.into_os_string(),
         size: Some(meta.len()),
-        file,
+        reader: Box::new(file),
     })
 }
 
@@ -54,7 +53,7 @@ pub fn open_stdin(name: &OsStr) -> Result<Input> {
         name: name.to_owned(),
         source: OsString::from("-"),
         size: meta.file_type().is_file().then_some(meta.len()),
-        file,
+        reader: Box::new(file),
     })
 }
 

@@ -17,6 +17,8 @@ pub mod pipeline;
 pub mod report;
 pub mod sniff;
 pub mod store;
+#[cfg(test)]
+mod testing;
 
 use std::path::PathBuf;
 

@@ -103,24 +103,7 @@ impl Sink for StoreWriter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Yields `good` bytes, then fails, like a disk or a network share that
-    /// dies mid-read.
-    struct FailsAfter {
-        good: usize,
-    }
-
-    impl Read for FailsAfter {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            if self.good == 0 {
-                return Err(io::Error::other("device went away"));
-            }
-            let n = buf.len().min(self.good);
-            buf[..n].fill(b'x');
-            self.good -= n;
-            Ok(n)
-        }
-    }
+    use crate::testing::FailsAfter;
 
     struct Count(u64);
 
