@@ -5,5 +5,6 @@ mod add;
 mod generated;
 mod interrupt;
 mod memory;
+mod progress;
 mod sniffing;
 mod util;
