@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_ingest_global_optspecs
-    string join \n store= json q/quiet progress= name= h/help V/version
+    string join \n store= json q/quiet progress= wait-lock= name= L/follow exclude= max-depth= no-cache dry-run sync= h/help V/version
 end
 
 function __fish_ingest_needs_command
@@ -28,18 +28,34 @@ complete -c ingest -n "__fish_ingest_needs_command" -l store -d 'The store: a di
 complete -c ingest -n "__fish_ingest_needs_command" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c ingest -n "__fish_ingest_needs_command" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
 complete -c ingest -n "__fish_ingest_needs_command" -l name -d 'The name recorded for standard input [default: -]' -r
+complete -c ingest -n "__fish_ingest_needs_command" -l exclude -d 'Skip paths matching GLOB, relative to the directory walked; a pattern without `/` matches at any depth, `**` spans folders. Repeatable' -r
+complete -c ingest -n "__fish_ingest_needs_command" -l max-depth -d 'Descend at most N levels below each directory named' -r
+complete -c ingest -n "__fish_ingest_needs_command" -l sync -d 'When objects are made durable: each one before its manifest line (file), or a batch at a time, before the batch\'s manifest lines (batch)' -r -f -a "file\t''
+batch\t''"
 complete -c ingest -n "__fish_ingest_needs_command" -l json -d 'Print one JSON object per input instead of sha256sum lines'
 complete -c ingest -n "__fish_ingest_needs_command" -s q -l quiet -d 'Print nothing but errors'
+complete -c ingest -n "__fish_ingest_needs_command" -s L -l follow -d 'Follow symbolic links met inside a walked directory (links named on the command line are always followed)'
+complete -c ingest -n "__fish_ingest_needs_command" -l no-cache -d 'Read every file again instead of trusting the files cache'
+complete -c ingest -n "__fish_ingest_needs_command" -l dry-run -d 'Hash, sniff and report what would happen; write nothing to the store'
 complete -c ingest -n "__fish_ingest_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ingest -n "__fish_ingest_needs_command" -s V -l version -d 'Print version'
 complete -c ingest -n "__fish_ingest_needs_command" -a "add" -d 'Store files, or standard input given as `-` (the default command)'
 complete -c ingest -n "__fish_ingest_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l name -d 'The name recorded for standard input [default: -]' -r
+complete -c ingest -n "__fish_ingest_using_subcommand add" -l exclude -d 'Skip paths matching GLOB, relative to the directory walked; a pattern without `/` matches at any depth, `**` spans folders. Repeatable' -r
+complete -c ingest -n "__fish_ingest_using_subcommand add" -l max-depth -d 'Descend at most N levels below each directory named' -r
+complete -c ingest -n "__fish_ingest_using_subcommand add" -l sync -d 'When objects are made durable: each one before its manifest line (file), or a batch at a time, before the batch\'s manifest lines (batch)' -r -f -a "file\t''
+batch\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l store -d 'The store: a directory. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand add" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand add" -s L -l follow -d 'Follow symbolic links met inside a walked directory (links named on the command line are always followed)'
+complete -c ingest -n "__fish_ingest_using_subcommand add" -l no-cache -d 'Read every file again instead of trusting the files cache'
+complete -c ingest -n "__fish_ingest_using_subcommand add" -l dry-run -d 'Hash, sniff and report what would happen; write nothing to the store'
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l json -d 'Print one JSON object per input instead of sha256sum lines'
 complete -c ingest -n "__fish_ingest_using_subcommand add" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand add" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -1,66 +1,84 @@
 //! `ingest add` (and plain `ingest PATH...`): store each input, report it.
+//!
+//! Inputs stream one at a time through the one pass into staged objects.
+//! Staged objects wait in a batch (of one, unless `--sync batch`) that is
+//! published, recorded in the manifest and the files cache, and reported
+//! together: nothing is reported stored before it is durable.
 
 use std::ffi::{OsStr, OsString};
-use std::path::Path;
+use std::fs::{File, Metadata};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 
-use crate::cli::{AddArgs, GlobalArgs};
+use crate::cache::{FileKey, FilesCache};
+use crate::cli::{AddArgs, GlobalArgs, SyncMode};
 use crate::exit::Exit;
 use crate::failure::Failure;
 use crate::input::{self, Input};
 use crate::manifest::Entry;
-use crate::pipeline::{Pass, StoreWriter};
+use crate::pipeline::{Pass, Passed, Sink, StoreWriter};
 use crate::report::{Reporter, Status};
 use crate::sniff;
 use crate::store::{Backend, Committed, LocalStore};
+use crate::walk::{self, Found, WalkOptions};
 
 const STDIN: &str = "-";
 
+/// A batch is published when it holds this many objects...
+const BATCH_OBJECTS: usize = 256;
+/// ...or this many bytes, whichever comes first.
+const BATCH_BYTES: u64 = 256 << 20;
+
 /// Stores every input named by `args`, and returns how the run ended.
 pub fn run(global: &GlobalArgs, args: &AddArgs) -> Result<Exit> {
-    let inputs = match plan_inputs(args) {
-        Ok(inputs) => inputs,
+    let (inputs, walk_options) = match plan_inputs(args) {
+        Ok(plan) => plan,
         Err(usage) => {
-            eprintln!("ingest: {usage}");
+            eprintln!("ingest: {usage:#}");
             return Ok(Exit::Usage);
         }
     };
-    let mut store = LocalStore::open_or_create(&crate::store_location(global)?)?;
-    let mut reporter = Reporter::new(global.json, global.quiet, global.progress);
-    let mut pass = Pass::new();
-    let stdin_name = args.name.clone().unwrap_or_else(|| OsString::from(STDIN));
-    for given in &inputs {
-        let opened = if given == STDIN {
-            input::open_stdin(&stdin_name)
+    let location = crate::store_location(global)?;
+    let store = if args.dry_run {
+        let store = LocalStore::at(&location);
+        if store.exists() {
+            LocalStore::open(&location)?
         } else {
-            input::open_path(Path::new(given))
-        };
-        let stored = opened
-            .map_err(Failure::Input)
-            .and_then(|input| store_input(&mut store, &mut pass, &reporter, given, input));
-        match stored {
-            Ok((status, entry)) => reporter.stored(given, status, &entry),
-            Err(failure) => {
-                reporter.failed(given, &failure);
-                if failure.is_fatal() {
-                    reporter.finish();
-                    return Ok(Exit::Fatal);
-                }
-            }
+            store
         }
-    }
-    reporter.finish();
-    Ok(if reporter.totals().failed > 0 {
-        Exit::Partial
     } else {
-        Exit::Success
+        LocalStore::open_or_create(&location)?
+    };
+    let store = store.with_wait_lock(Duration::from_secs_f64(global.wait_lock.max(0.0)));
+    let cache =
+        (!args.no_cache).then(|| FilesCache::load(&store.files_cache_path(), !args.dry_run));
+    let mut job = Job {
+        store,
+        pass: Pass::new(),
+        reporter: Reporter::new(global.json, global.quiet, global.progress),
+        cache,
+        batch: Vec::new(),
+        batch_bytes: 0,
+        sync: args.sync,
+        dry_run: args.dry_run,
+        started_ns: now_ns(),
+        stdin_name: args.name.clone().unwrap_or_else(|| OsString::from(STDIN)),
+    };
+    let finished = job.run(&inputs, &walk_options);
+    job.reporter.finish(args.dry_run);
+    Ok(match finished {
+        Err(Fatal) => Exit::Fatal,
+        Ok(()) if job.reporter.totals().failed > 0 => Exit::Partial,
+        Ok(()) => Exit::Success,
     })
 }
 
-/// The inputs in order, `-` standing for standard input; or why the command
-/// line makes no sense.
-fn plan_inputs(args: &AddArgs) -> Result<Vec<OsString>> {
+/// The inputs in order, `-` standing for standard input, and how to walk
+/// directories; or why the command line makes no sense.
+fn plan_inputs(args: &AddArgs) -> Result<(Vec<OsString>, WalkOptions)> {
+    let walk = WalkOptions::new(args.follow, args.max_depth, &args.exclude)?;
     let stdin_count = args.paths.iter().filter(|p| *p == STDIN).count();
     if stdin_count > 1 {
         return Err(anyhow!("standard input (-) can be read only once"));
@@ -71,29 +89,285 @@ fn plan_inputs(args: &AddArgs) -> Result<Vec<OsString>> {
                 "nothing to store: name files, or pipe data in (`-` reads a terminal)"
             ));
         }
-        return Ok(vec![OsString::from(STDIN)]);
+        return Ok((vec![OsString::from(STDIN)], walk));
     }
     if args.name.is_some() && stdin_count == 0 {
         return Err(anyhow!("--name names standard input; add `-` to read it"));
     }
-    Ok(args.paths.clone())
+    Ok((args.paths.clone(), walk))
 }
 
-/// Streams one input into the store and records it in the manifest.
-/// Whatever fails, nothing of this input stays in the store.
-pub fn store_input(
-    store: &mut dyn Backend,
-    pass: &mut Pass,
-    reporter: &Reporter,
-    given: &OsStr,
-    mut input: Input,
-) -> Result<(Status, Entry), Failure> {
-    let mut staging = store.stage().map_err(Failure::Store)?;
-    let passed = {
-        let mut progress = reporter.progress_for(given, input.size);
-        let mut writer = StoreWriter(&mut *staging);
-        pass.run(&mut input.reader, &mut [&mut writer, &mut progress])?
-    };
+/// The run stopped: the store cannot take more.
+#[derive(Debug)]
+struct Fatal;
+
+/// An input read and staged, waiting for its batch to be published.
+struct Pending<S> {
+    shown: OsString,
+    staged: Option<S>,
+    entry: Entry,
+    /// Set when the file may go into the files cache once recorded.
+    cache_key: Option<FileKey>,
+}
+
+struct Job<B: Backend> {
+    store: B,
+    pass: Pass,
+    reporter: Reporter,
+    cache: Option<FilesCache>,
+    batch: Vec<Pending<B::Staged>>,
+    batch_bytes: u64,
+    sync: SyncMode,
+    dry_run: bool,
+    started_ns: i128,
+    stdin_name: OsString,
+}
+
+impl<B: Backend> Job<B> {
+    fn run(&mut self, inputs: &[OsString], walk_options: &WalkOptions) -> Result<(), Fatal> {
+        for given in inputs {
+            if given == STDIN {
+                let opened = input::open_stdin(&self.stdin_name);
+                self.add(given, opened, None)?;
+                continue;
+            }
+            for found in walk::expand(Path::new(given), walk_options) {
+                match found {
+                    Found::File {
+                        shown,
+                        source,
+                        meta,
+                    } => self.add_file(&shown, source, meta)?,
+                    Found::Skipped { shown, why, warn } => {
+                        self.reporter.skipped(shown.as_os_str(), &why, warn)
+                    }
+                    Found::Failed { shown, error } => self
+                        .reporter
+                        .failed(shown.as_os_str(), &Failure::Input(error)),
+                }
+            }
+        }
+        self.flush()
+    }
+
+    /// A file named on the command line (`meta` None) or met in a walk.
+    fn add_file(
+        &mut self,
+        shown: &Path,
+        source: PathBuf,
+        meta: Option<Metadata>,
+    ) -> Result<(), Fatal> {
+        if let (Some(meta), Some(cache)) = (&meta, &self.cache) {
+            let key = FileKey::of(meta);
+            if let Some(record) = cache.lookup(source.as_os_str(), &key) {
+                let entry = record.entry(&walk::name_of(&source));
+                self.reporter
+                    .stored(shown.as_os_str(), Status::Unchanged, &entry);
+                return Ok(());
+            }
+        }
+        let opened = if meta.is_some() {
+            input::open_regular(&source).map(|(file, meta)| (file, meta, source))
+        } else {
+            open_argument(shown)
+        };
+        match opened {
+            Ok((file, meta, source)) => {
+                let key = FileKey::of(&meta);
+                let input = Input {
+                    name: walk::name_of(&source),
+                    source: source.into_os_string(),
+                    size: Some(meta.len()),
+                    reader: match file.try_clone() {
+                        Ok(reader) => Box::new(reader),
+                        Err(e) => return self.fail(shown.as_os_str(), Failure::Input(e.into())),
+                    },
+                };
+                self.add(shown.as_os_str(), Ok(input), Some((file, key)))
+            }
+            Err(error) => {
+                self.reporter
+                    .failed(shown.as_os_str(), &Failure::Input(error));
+                Ok(())
+            }
+        }
+    }
+
+    /// Streams one opened input into a staged object and queues it.
+    /// `file` is the regular file behind it, to notice a change mid-read.
+    fn add(
+        &mut self,
+        shown: &OsStr,
+        opened: Result<Input>,
+        file: Option<(File, FileKey)>,
+    ) -> Result<(), Fatal> {
+        let staged = opened
+            .map_err(Failure::Input)
+            .and_then(|input| self.stream(shown, input));
+        let (staged, entry) = match staged {
+            Ok(done) => done,
+            Err(failure) => return self.fail(shown, failure),
+        };
+        let cache_key = file.and_then(|(file, before)| self.cacheable(shown, &file, before));
+        self.batch_bytes += entry.size;
+        self.batch.push(Pending {
+            shown: shown.to_owned(),
+            staged,
+            entry,
+            cache_key,
+        });
+        let full = self.batch.len() >= BATCH_OBJECTS || self.batch_bytes >= BATCH_BYTES;
+        if self.sync == SyncMode::File || full {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// The one pass over an input: into a staged object, or (dry run)
+    /// nowhere.
+    fn stream(
+        &mut self,
+        shown: &OsStr,
+        mut input: Input,
+    ) -> Result<(Option<B::Staged>, Entry), Failure> {
+        let mut progress = self.reporter.progress_for(shown, input.size);
+        let (staged, passed) = if self.dry_run {
+            let passed = self
+                .pass
+                .run(&mut input.reader, &mut [&mut progress as &mut dyn Sink])?;
+            (None, passed)
+        } else {
+            let mut staged = self.store.stage().map_err(Failure::Store)?;
+            let mut writer = StoreWriter(&mut staged);
+            let passed = self
+                .pass
+                .run(&mut input.reader, &mut [&mut writer, &mut progress])?;
+            (Some(staged), passed)
+        };
+        Ok((staged, entry_for(&input, passed)))
+    }
+
+    /// The key to cache a file under, if it did not change while read and
+    /// has not changed too recently to trust its times.
+    fn cacheable(&mut self, shown: &OsStr, file: &File, before: FileKey) -> Option<FileKey> {
+        let after = file.metadata().map(|m| FileKey::of(&m)).ok()?;
+        if after.size != before.size || after.mtime_ns != before.mtime_ns {
+            self.reporter.warn(
+                shown,
+                "changed while being read; stored as read, not cached",
+            );
+            return None;
+        }
+        (self.cache.is_some() && after.is_settled(self.started_ns)).then_some(after)
+    }
+
+    /// Publishes the batch, records it, updates the cache, and reports.
+    fn flush(&mut self) -> Result<(), Fatal> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let mut batch = std::mem::take(&mut self.batch);
+        self.batch_bytes = 0;
+        let outcome = if self.dry_run {
+            self.preview(&batch)
+        } else {
+            self.commit(&mut batch)
+        };
+        match outcome {
+            Ok(statuses) => {
+                for (pending, status) in batch.iter().zip(statuses) {
+                    self.reporter.stored(&pending.shown, status, &pending.entry);
+                }
+                Ok(())
+            }
+            Err(failure) => {
+                for pending in &batch {
+                    self.reporter.failed(&pending.shown, &failure);
+                }
+                Err(Fatal)
+            }
+        }
+    }
+
+    /// Publishes the staged objects, then appends their manifest lines and
+    /// cache records: in that order, so no line names a missing object.
+    fn commit(&mut self, batch: &mut [Pending<B::Staged>]) -> Result<Vec<Status>, Failure> {
+        let staged = batch
+            .iter_mut()
+            .filter_map(|p| p.staged.take().map(|s| (s, p.entry.sha256)))
+            .collect();
+        let committed = self.store.publish(staged).map_err(Failure::Store)?;
+        for (pending, done) in batch.iter_mut().zip(&committed) {
+            pending.entry.new = *done == Committed::New;
+        }
+        let entries: Vec<Entry> = batch.iter().map(|p| p.entry.clone()).collect();
+        let to_cache: Vec<(FileKey, Entry)> = batch
+            .iter()
+            .filter_map(|p| p.cache_key.map(|key| (key, p.entry.clone())))
+            .collect();
+        let cache = &mut self.cache;
+        let quiet = self.reporter.is_quiet();
+        let mut update_cache = || {
+            if let Some(cache) = cache.as_mut()
+                && let Err(e) = cache.append(&to_cache)
+                && !quiet
+            {
+                // Only a speed-up: the files are read again next time.
+                eprintln!("ingest: warning: files cache not updated: {e:#}");
+            }
+            Ok(())
+        };
+        let appended = self
+            .store
+            .record(&entries, &mut update_cache)
+            .map_err(Failure::Store)?;
+        Ok(committed
+            .iter()
+            .zip(appended)
+            .map(|(done, appended)| match (done, appended) {
+                (Committed::New, _) => Status::New,
+                (Committed::AlreadyPresent, true) => Status::Duplicate,
+                (Committed::AlreadyPresent, false) => Status::Unchanged,
+            })
+            .collect())
+    }
+
+    /// What a run without `--dry-run` would do with the batch.
+    fn preview(&mut self, batch: &[Pending<B::Staged>]) -> Result<Vec<Status>, Failure> {
+        batch
+            .iter()
+            .map(|pending| {
+                let stored = self.store.has_object(&pending.entry.sha256)?;
+                let recorded = stored && self.store.is_recorded(&pending.entry)?;
+                Ok(match (stored, recorded) {
+                    (false, _) => Status::New,
+                    (true, false) => Status::Duplicate,
+                    (true, true) => Status::Unchanged,
+                })
+            })
+            .collect::<Result<_>>()
+            .map_err(Failure::Store)
+    }
+
+    fn fail(&mut self, shown: &OsStr, failure: Failure) -> Result<(), Fatal> {
+        self.reporter.failed(shown, &failure);
+        if failure.is_fatal() {
+            // What is staged already is published: it was read whole.
+            let _ = self.flush();
+            return Err(Fatal);
+        }
+        Ok(())
+    }
+}
+
+/// Opens a path named on the command line, with its absolute path.
+fn open_argument(path: &Path) -> Result<(File, Metadata, PathBuf)> {
+    let (file, meta) = input::open_regular(path)?;
+    Ok((file, meta, input::absolute(path)?))
+}
+
+/// The manifest entry for a streamed input (its `new` flag set on commit).
+fn entry_for(input: &Input, passed: Passed) -> Entry {
     let by_name = sniff::kind_from_name(&input.name);
     let (mime, ext) = match (passed.sniffed, by_name) {
         (Some(kind), _) | (None, Some(kind)) => (kind.mime, kind.ext),
@@ -102,7 +376,6 @@ pub fn store_input(
             sniff::name_extension(&input.name).unwrap_or_default(),
         ),
     };
-    let committed = staging.commit(&passed.id).map_err(Failure::Store)?;
     let mut entry = Entry {
         sha256: passed.id,
         size: passed.size,
@@ -113,22 +386,11 @@ pub fn store_input(
         source: String::new(),
         source_b64: None,
         ingested_at: now_rfc3339(),
-        new: committed == Committed::New,
+        new: false,
     };
     entry.set_name(&input.name);
     entry.set_source(&input.source);
-    let appended = store
-        .record(vec![entry.clone()])
-        .map_err(Failure::Store)?
-        .first()
-        .copied()
-        .unwrap_or(false);
-    let status = match (committed, appended) {
-        (Committed::New, _) => Status::New,
-        (Committed::AlreadyPresent, true) => Status::Duplicate,
-        (Committed::AlreadyPresent, false) => Status::Unchanged,
-    };
-    Ok((status, entry))
+    entry
 }
 
 /// The current time, RFC 3339 in UTC, to the second.
@@ -139,44 +401,6 @@ fn now_rfc3339() -> String {
         .to_string()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::cli::ProgressMode;
-    use crate::testing::FailsAfter;
-
-    #[test]
-    fn a_read_error_mid_stream_leaves_nothing_in_the_store() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = LocalStore::open_or_create(dir.path()).unwrap();
-        let reporter = Reporter::new(false, true, ProgressMode::Never);
-        let input = Input {
-            name: "broken.mp4".into(),
-            source: "/media/card/broken.mp4".into(),
-            size: None,
-            reader: Box::new(FailsAfter { good: 1_000_000 }),
-        };
-        let failure = store_input(
-            &mut store,
-            &mut Pass::new(),
-            &reporter,
-            OsStr::new("x"),
-            input,
-        )
-        .unwrap_err();
-        assert!(!failure.is_fatal());
-        assert!(format!("{failure:#}").contains("after 1000000 bytes"));
-        assert_eq!(
-            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
-            0
-        );
-        assert_eq!(
-            std::fs::read_dir(dir.path().join("objects"))
-                .unwrap()
-                .count(),
-            0
-        );
-        let manifest = dir.path().join("manifest.jsonl");
-        assert!(!manifest.exists() || std::fs::read(&manifest).unwrap().is_empty());
-    }
+fn now_ns() -> i128 {
+    jiff::Timestamp::now().as_nanosecond()
 }

@@ -56,6 +56,10 @@ pub struct GlobalArgs {
     /// When to draw progress bars on stderr (auto: only on a terminal).
     #[arg(long, global = true, value_enum, default_value_t = ProgressMode::Auto, value_name = "WHEN")]
     pub progress: ProgressMode,
+
+    /// How long to wait for another ingest's lock on the store before giving up (exit 1).
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 60.0)]
+    pub wait_lock: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -78,14 +82,48 @@ pub enum Command {
 /// What to store and how.
 #[derive(Debug, Args, Clone, Default)]
 pub struct AddArgs {
-    /// Files to store; `-` reads standard input. With none, standard input is
-    /// read when it is a pipe or a regular file.
+    /// Files and directories to store; `-` reads standard input. With none,
+    /// standard input is read when it is a pipe or a regular file.
     #[arg(value_name = "PATH")]
     pub paths: Vec<OsString>,
 
     /// The name recorded for standard input [default: -].
     #[arg(long, value_name = "NAME")]
     pub name: Option<OsString>,
+
+    /// Follow symbolic links met inside a walked directory (links named on
+    /// the command line are always followed).
+    #[arg(short = 'L', long)]
+    pub follow: bool,
+
+    /// Skip paths matching GLOB, relative to the directory walked; a pattern
+    /// without `/` matches at any depth, `**` spans folders. Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// Descend at most N levels below each directory named.
+    #[arg(long, value_name = "N")]
+    pub max_depth: Option<usize>,
+
+    /// Read every file again instead of trusting the files cache.
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Hash, sniff and report what would happen; write nothing to the store.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// When objects are made durable: each one before its manifest line
+    /// (file), or a batch at a time, before the batch's manifest lines (batch).
+    #[arg(long, value_enum, default_value_t = SyncMode::File, value_name = "WHEN")]
+    pub sync: SyncMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum SyncMode {
+    #[default]
+    File,
+    Batch,
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Opening an input: a path named on the command line, or standard input.
 
 use std::ffi::{OsStr, OsString};
-use std::fs::{File, FileType, OpenOptions};
+use std::fs::{File, FileType, Metadata, OpenOptions};
 use std::io::{self, Read};
 use std::os::fd::AsFd;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
@@ -24,6 +24,18 @@ pub struct Input {
 /// but a regular file is refused before a byte is read, and a FIFO is opened
 /// without blocking, so that naming one cannot hang the run.
 pub fn open_path(path: &Path) -> Result<Input> {
+    let (file, meta) = open_regular(path)?;
+    Ok(Input {
+        name: path.file_name().unwrap_or(path.as_os_str()).to_owned(),
+        source: absolute(path)?.into_os_string(),
+        size: Some(meta.len()),
+        reader: Box::new(file),
+    })
+}
+
+/// Opens `path` for reading if it is a regular file, without blocking on a
+/// FIFO; returns the file and what fstat said of it.
+pub fn open_regular(path: &Path) -> Result<(File, Metadata)> {
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
@@ -32,12 +44,7 @@ pub fn open_path(path: &Path) -> Result<Input> {
     if !meta.file_type().is_file() {
         return Err(anyhow!("{}", not_regular(meta.file_type())));
     }
-    Ok(Input {
-        name: path.file_name().unwrap_or(path.as_os_str()).to_owned(),
-        source: absolute(path)?.into_os_string(),
-        size: Some(meta.len()),
-        reader: Box::new(file),
-    })
+    Ok((file, meta))
 }
 
 /// Standard input, recorded under `name`.
@@ -88,7 +95,7 @@ pub fn not_regular(kind: FileType) -> &'static str {
 /// The absolute path of `path`, with its directory's symlinks and `..`
 /// resolved but the last component kept as named (it may be a symlink the
 /// user meant).
-fn absolute(path: &Path) -> io::Result<PathBuf> {
+pub fn absolute(path: &Path) -> io::Result<PathBuf> {
     match (path.parent(), path.file_name()) {
         (Some(parent), Some(name)) => {
             let dir = if parent.as_os_str().is_empty() {

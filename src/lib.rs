@@ -6,11 +6,13 @@
 //! [`report`]. `main.rs` only parses the command line and calls [`run`].
 
 pub mod add;
+pub mod cache;
 pub mod cli;
 pub mod exit;
 pub mod failure;
 pub mod input;
 pub mod interrupt;
+pub mod jsonl;
 pub mod manifest;
 pub mod object_id;
 pub mod pipeline;
@@ -19,6 +21,7 @@ pub mod sniff;
 pub mod store;
 #[cfg(test)]
 mod testing;
+pub mod walk;
 
 use std::path::PathBuf;
 

@@ -6,7 +6,6 @@
 
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
-use std::io::{self, BufRead};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use base64::Engine;
@@ -15,10 +14,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::object_id::ObjectId;
-
-/// A line longer than this is not a manifest line (names are at most a few
-/// KiB), so a damaged manifest cannot make a reader's memory grow.
-pub const MAX_LINE: usize = 1 << 20;
 
 /// One manifest line: an input that was stored, and where it came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,7 +92,8 @@ fn text_and_raw(value: &OsStr) -> (String, Option<String>) {
     }
 }
 
-fn raw_or_text(text: &str, raw: Option<&str>) -> OsString {
+/// The exact bytes behind a text field and its `_b64` twin.
+pub(crate) fn raw_or_text(text: &str, raw: Option<&str>) -> OsString {
     raw.and_then(|b64| BASE64.decode(b64).ok())
         .map(OsString::from_vec)
         .unwrap_or_else(|| OsString::from(text))
@@ -131,108 +127,11 @@ impl IdentitySet {
     }
 }
 
-/// What one line of a manifest turned out to be.
-#[derive(Debug)]
-pub enum Line {
-    Entry(Box<Entry>),
-    /// A complete line that is not an entry (garbage, or too long).
-    Unreadable {
-        offset: u64,
-        reason: String,
-    },
-    /// The last line has no newline: a crash cut it short. It is ignored,
-    /// and cut off before the next append.
-    Torn {
-        offset: u64,
-    },
-}
+/// One line of a manifest, read.
+pub type Line = crate::jsonl::Line<Entry>;
 
-/// Reads manifest lines from `reader`, starting at byte `offset` of the file,
-/// in constant memory.
-pub struct Lines<R> {
-    reader: R,
-    offset: u64,
-    buf: Vec<u8>,
-}
-
-impl<R: BufRead> Lines<R> {
-    pub fn new(reader: R, offset: u64) -> Self {
-        Lines {
-            reader,
-            offset,
-            buf: Vec::new(),
-        }
-    }
-
-    /// The byte offset after the last complete line read.
-    pub fn offset(&self) -> u64 {
-        self.offset
-    }
-
-    /// Reads the next line into `buf`, keeping at most [`MAX_LINE`] bytes of it.
-    /// Returns the bytes consumed and whether the line ended with a newline.
-    fn next_raw(&mut self) -> io::Result<(u64, bool)> {
-        self.buf.clear();
-        let mut consumed = 0u64;
-        loop {
-            let available = match self.reader.fill_buf() {
-                Ok(bytes) => bytes,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            if available.is_empty() {
-                return Ok((consumed, false));
-            }
-            let (taken, complete) = match memchr::memchr(b'\n', available) {
-                Some(i) => (i + 1, true),
-                None => (available.len(), false),
-            };
-            let room = (MAX_LINE + 1).saturating_sub(self.buf.len());
-            self.buf.extend_from_slice(&available[..taken.min(room)]);
-            self.reader.consume(taken);
-            consumed += taken as u64;
-            if complete {
-                return Ok((consumed, true));
-            }
-        }
-    }
-}
-
-impl<R: BufRead> Iterator for Lines<R> {
-    type Item = io::Result<Line>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let start = self.offset;
-        let (consumed, complete) = match self.next_raw() {
-            Ok(read) => read,
-            Err(e) => return Some(Err(e)),
-        };
-        if consumed == 0 {
-            return None;
-        }
-        if !complete {
-            return Some(Ok(Line::Torn { offset: start }));
-        }
-        self.offset += consumed;
-        Some(Ok(parse_line(&self.buf, start)))
-    }
-}
-
-fn parse_line(bytes: &[u8], offset: u64) -> Line {
-    if bytes.len() > MAX_LINE {
-        return Line::Unreadable {
-            offset,
-            reason: format!("line longer than {MAX_LINE} bytes"),
-        };
-    }
-    match serde_json::from_slice::<Entry>(bytes) {
-        Ok(entry) => Line::Entry(Box::new(entry)),
-        Err(e) => Line::Unreadable {
-            offset,
-            reason: e.to_string(),
-        },
-    }
-}
+/// Reads manifest lines in constant memory.
+pub type Lines<R> = crate::jsonl::Lines<R, Entry>;
 
 #[cfg(test)]
 mod tests {
@@ -263,7 +162,7 @@ mod tests {
         assert_eq!(e.name, "caf\u{fffd}\n.txt");
         let line = e.to_line();
         let mut lines = Lines::new(&line[..], 0);
-        let Some(Ok(Line::Entry(back))) = lines.next() else {
+        let Some(Ok(Line::Value(back))) = lines.next() else {
             panic!("line did not parse");
         };
         assert_eq!(back.name_bytes(), name);
@@ -275,7 +174,7 @@ mod tests {
         let mut text = entry(OsStr::new("a")).to_line();
         text.extend_from_slice(b"not json\n{\"sha256\":\"ab");
         let lines: Vec<Line> = Lines::new(&text[..], 0).map(|l| l.unwrap()).collect();
-        assert!(matches!(lines[0], Line::Entry(_)));
+        assert!(matches!(lines[0], Line::Value(_)));
         assert!(matches!(lines[1], Line::Unreadable { .. }));
         assert!(matches!(lines[2], Line::Torn { .. }));
         assert_eq!(lines.len(), 3);

@@ -47,6 +47,7 @@ pub struct Totals {
     pub duplicate: (u64, u64),
     pub unchanged: (u64, u64),
     pub failed: u64,
+    pub skipped: u64,
 }
 
 impl Totals {
@@ -66,14 +67,29 @@ impl Totals {
 
     pub fn summary_line(&self) -> String {
         format!(
-            "{} new ({}), {} duplicate ({} saved), {} unchanged, {} failed",
+            "{} new ({}), {} duplicate ({} saved), {} unchanged ({}), {} failed, {} skipped",
             self.new.0,
             HumanBytes(self.new.1),
             self.duplicate.0,
             HumanBytes(self.duplicate.1),
             self.unchanged.0,
-            self.failed
+            HumanBytes(self.unchanged.1),
+            self.failed,
+            self.skipped,
         )
+    }
+
+    /// The summary as the final `--json` object.
+    pub fn summary_json(&self, dry_run: bool) -> Value {
+        let pair = |(count, bytes): (u64, u64)| json!({"count": count, "bytes": bytes});
+        json!({"summary": {
+            "new": pair(self.new),
+            "duplicate": pair(self.duplicate),
+            "unchanged": pair(self.unchanged),
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "dry_run": dry_run,
+        }})
     }
 }
 
@@ -130,10 +146,42 @@ impl Reporter {
         }
     }
 
-    /// The closing line on stderr, unless `-q`.
-    pub fn finish(&self) {
+    /// Something passed over on purpose (a socket in a walk, a symlink
+    /// without `-L`): counted, and named on stderr when `warn`.
+    pub fn skipped(&mut self, shown: &OsStr, why: &str, warn: bool) {
+        self.totals.skipped += 1;
+        if warn {
+            self.warn(shown, &format!("skipped: {why}"));
+        }
+    }
+
+    /// A warning on stderr, unless `-q`.
+    pub fn warn(&self, shown: &OsStr, what: &str) {
         if !self.quiet {
-            eprintln!("ingest: {}", self.totals.summary_line());
+            eprintln!("ingest: warning: {}: {what}", shown.to_string_lossy());
+        }
+    }
+
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
+    /// The closing summary: a line on stderr unless `-q`, and with `--json`
+    /// a final `{"summary": ...}` object on stdout.
+    pub fn finish(&mut self, dry_run: bool) {
+        if self.json {
+            let mut line =
+                serde_json::to_vec(&self.totals.summary_json(dry_run)).unwrap_or_default();
+            line.push(b'\n');
+            self.print(&line);
+        }
+        if !self.quiet {
+            let note = if dry_run {
+                " (dry run: nothing written)"
+            } else {
+                ""
+            };
+            eprintln!("ingest: {}{note}", self.totals.summary_line());
         }
     }
 

@@ -8,16 +8,19 @@
 //! lock                             flock(2) target for manifest appends
 //! ```
 
+use std::fs::TryLockError;
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, BufReader, Seek, SeekFrom, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use tempfile::NamedTempFile;
 
-use super::{Backend, Committed, Staging, StoreFormat};
+use super::{Backend, Committed, StoreFormat};
 use crate::interrupt::{self, Tracked};
+use crate::jsonl;
 use crate::manifest::{Entry, IdentitySet, Line, Lines};
 use crate::object_id::ObjectId;
 
@@ -32,6 +35,8 @@ const LOCK: &str = "lock";
 pub struct LocalStore {
     root: PathBuf,
     manifest: Option<OpenManifest>,
+    /// How long to wait for another writer's lock.
+    wait_lock: Duration,
 }
 
 /// The manifest, open for appending, and the identities of its lines up to
@@ -52,10 +57,7 @@ impl LocalStore {
     pub fn open_or_create(root: &Path) -> Result<Self> {
         fs::create_dir_all(root)
             .with_context(|| format!("creating the store {}", root.display()))?;
-        let store = LocalStore {
-            root: root.to_path_buf(),
-            manifest: None,
-        };
+        let store = LocalStore::at(root);
         if !store.path(FORMAT_FILE).exists() {
             store.initialise()?;
         }
@@ -68,11 +70,8 @@ impl LocalStore {
 
     /// Opens an existing store for reading.
     pub fn open(root: &Path) -> Result<Self> {
-        let store = LocalStore {
-            root: root.to_path_buf(),
-            manifest: None,
-        };
-        if !store.path(FORMAT_FILE).exists() {
+        let store = LocalStore::at(root);
+        if !store.exists() {
             bail!(
                 "no store at {}: nothing has been stored there yet (or --store is wrong)",
                 root.display()
@@ -82,8 +81,34 @@ impl LocalStore {
         Ok(store)
     }
 
+    /// A handle on `root` that has checked nothing, for `--dry-run`: it may
+    /// hold no store yet, and then every object is missing.
+    pub fn at(root: &Path) -> Self {
+        LocalStore {
+            root: root.to_path_buf(),
+            manifest: None,
+            wait_lock: Duration::from_secs(60),
+        }
+    }
+
+    /// Sets how long a writer waits for another's lock before giving up.
+    pub fn with_wait_lock(mut self, wait: Duration) -> Self {
+        self.wait_lock = wait;
+        self
+    }
+
+    /// Whether a store has been created at this location.
+    pub fn exists(&self) -> bool {
+        self.path(FORMAT_FILE).exists()
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Where the files cache of this store lives.
+    pub fn files_cache_path(&self) -> PathBuf {
+        self.root.join("cache").join("files-v1.jsonl")
     }
 
     fn path(&self, relative: &str) -> PathBuf {
@@ -167,7 +192,9 @@ impl LocalStore {
 }
 
 impl Backend for LocalStore {
-    fn stage(&self) -> Result<Box<dyn Staging>> {
+    type Staged = LocalStaging;
+
+    fn stage(&self) -> Result<LocalStaging> {
         let dir = self.path(TMP);
         let (temp, tracked) = interrupt::track(
             || {
@@ -179,28 +206,129 @@ impl Backend for LocalStore {
             |t: &NamedTempFile| t.path(),
         )
         .with_context(|| format!("creating a temp file in {}", dir.display()))?;
-        Ok(Box::new(LocalStaging {
+        Ok(LocalStaging {
             temp,
             _tracked: tracked,
-            objects: self.path(OBJECTS),
-        }))
+        })
     }
 
-    fn record(&mut self, entries: Vec<Entry>) -> Result<Vec<bool>> {
+    fn publish(&mut self, staged: Vec<(LocalStaging, ObjectId)>) -> Result<Vec<Committed>> {
+        let mut outcome = vec![Committed::AlreadyPresent; staged.len()];
+        // The same content is stored already: keep that object untouched,
+        // and spare the sync of a copy that is about to be dropped.
+        let pending: Vec<_> = staged
+            .into_iter()
+            .enumerate()
+            .filter(|(_, (_, id))| !self.object_path(id).exists())
+            .collect();
+        if pending.is_empty() {
+            return Ok(outcome);
+        }
+        for (_, (staging, _)) in &pending {
+            staging
+                .temp
+                .as_file()
+                .set_permissions(Permissions::from_mode(0o444))
+                .with_context(|| format!("writing {}", staging.temp.path().display()))?;
+        }
+        // Content first: nothing is renamed into objects/ before its bytes
+        // are durable, so objects/ never holds a partial file.
+        if let [(_, (only, _))] = &pending[..] {
+            only.temp
+                .as_file()
+                .sync_all()
+                .with_context(|| format!("syncing {}", only.temp.path().display()))?;
+        } else {
+            self.sync_filesystem()?;
+        }
+        let single = pending.len() == 1;
+        let mut touched: Vec<PathBuf> = Vec::new();
+        let mut created_fanout = false;
+        for (i, (staging, id)) in pending {
+            let fanout = self.path(OBJECTS).join(id.fanout());
+            created_fanout |= create_dir_once(&fanout)?;
+            outcome[i] = staging.rename_to(&self.object_path(&id))?;
+            if outcome[i] == Committed::New && !touched.contains(&fanout) {
+                touched.push(fanout);
+            }
+        }
+        // Then the names: a rename is durable once its folder is synced.
+        if single {
+            for dir in &touched {
+                sync_dir(dir)?;
+            }
+            if created_fanout {
+                sync_dir(&self.path(OBJECTS))?;
+            }
+        } else if created_fanout || !touched.is_empty() {
+            self.sync_filesystem()?;
+        }
+        Ok(outcome)
+    }
+
+    fn record(
+        &mut self,
+        entries: &[Entry],
+        also: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<Vec<bool>> {
         let path = self.path(MANIFEST);
         let lock_path = self.path(LOCK);
+        let wait = self.wait_lock;
         let manifest = self.open_manifest()?;
-        manifest
-            .lock
-            .lock()
+        lock_within(&manifest.lock, wait)
             .with_context(|| format!("locking {}", lock_path.display()))?;
-        let appended = manifest.append_new(&entries);
+        let appended = manifest
+            .append_new(entries)
+            .with_context(|| format!("appending to {}", path.display()))
+            .and_then(|appended| also().map(|()| appended));
         let _ = manifest.lock.unlock();
-        appended.with_context(|| format!("appending to {}", path.display()))
+        appended
+    }
+
+    fn has_object(&self, id: &ObjectId) -> Result<bool> {
+        Ok(self.object_path(id).exists())
+    }
+
+    fn is_recorded(&mut self, entry: &Entry) -> Result<bool> {
+        if !self.path(MANIFEST).exists() {
+            return Ok(false);
+        }
+        let manifest = self.open_manifest()?;
+        manifest.catch_up()?;
+        Ok(manifest.known.contains(&entry.identity()))
     }
 
     fn describe(&self) -> String {
         self.root.display().to_string()
+    }
+}
+
+impl LocalStore {
+    /// Flushes every dirty page and inode of the store's filesystem: one
+    /// call that makes a whole batch durable.
+    fn sync_filesystem(&self) -> Result<()> {
+        let tmp = self.path(TMP);
+        File::open(&tmp)
+            .and_then(|dir| rustix::fs::syncfs(&dir).map_err(io::Error::from))
+            .with_context(|| format!("syncing the filesystem of {}", tmp.display()))
+    }
+}
+
+/// Takes the lock, waiting at most `wait` for another process to let go.
+fn lock_within(lock: &File, wait: Duration) -> Result<()> {
+    let deadline = Instant::now() + wait;
+    loop {
+        match lock.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(TryLockError::WouldBlock) => bail!(
+                "gave up after {:.1} s waiting for another ingest to release it (--wait-lock)",
+                wait.as_secs_f64()
+            ),
+            Err(TryLockError::Error(e)) => return Err(e.into()),
+        }
     }
 }
 
@@ -258,14 +386,8 @@ impl OpenManifest {
     /// Cuts off a last line without its newline: a crash mid-append left it,
     /// and its object (if any) is re-recorded by the next run of the same input.
     fn repair_torn_tail(&mut self) -> io::Result<()> {
-        let len = self.file.metadata()?.len();
-        if len == 0 || read_byte_at(&self.file, len - 1)? == b'\n' {
-            return Ok(());
-        }
-        let keep = last_newline_before(&self.file, len)?.map_or(0, |i| i + 1);
-        self.file.set_len(keep)?;
-        self.file.sync_all()?;
-        self.indexed_to = self.indexed_to.min(keep);
+        let len = jsonl::repair_torn_tail(&self.file)?;
+        self.indexed_to = self.indexed_to.min(len);
         Ok(())
     }
 
@@ -275,7 +397,7 @@ impl OpenManifest {
         reader.seek(SeekFrom::Start(self.indexed_to))?;
         let mut lines = Lines::new(reader, self.indexed_to);
         for line in lines.by_ref() {
-            if let Line::Entry(entry) = line? {
+            if let Line::Value(entry) = line? {
                 self.known.insert(entry.identity());
             }
         }
@@ -283,51 +405,16 @@ impl OpenManifest {
         Ok(())
     }
 
-    /// Appends whole lines with one write and makes them durable. A write cut
-    /// short (disk full) is taken back, so no torn line stays behind.
     fn append(&mut self, text: &[u8]) -> io::Result<()> {
-        let before = self.indexed_to;
-        let written = self
-            .file
-            .write_all(text)
-            .and_then(|()| self.file.sync_data());
-        if let Err(e) = written {
-            let _ = self.file.set_len(before);
-            return Err(e);
-        }
-        self.indexed_to = before + text.len() as u64;
+        self.indexed_to = jsonl::append_durably(&self.file, self.indexed_to, text)?;
         Ok(())
     }
 }
 
-fn read_byte_at(file: &File, offset: u64) -> io::Result<u8> {
-    use std::os::unix::fs::FileExt;
-    let mut byte = [0u8];
-    file.read_exact_at(&mut byte, offset)?;
-    Ok(byte[0])
-}
-
-/// The offset of the last newline before `end`, reading backwards in blocks.
-fn last_newline_before(file: &File, end: u64) -> io::Result<Option<u64>> {
-    use std::os::unix::fs::FileExt;
-    let mut block = [0u8; 4096];
-    let mut hi = end;
-    while hi > 0 {
-        let lo = hi.saturating_sub(block.len() as u64);
-        let chunk = &mut block[..(hi - lo) as usize];
-        file.read_exact_at(chunk, lo)?;
-        if let Some(i) = memchr::memrchr(b'\n', chunk) {
-            return Ok(Some(lo + i as u64));
-        }
-        hi = lo;
-    }
-    Ok(None)
-}
-
-struct LocalStaging {
+/// An object being written: a temp file in `tmp/`, removed if dropped.
+pub struct LocalStaging {
     temp: NamedTempFile,
     _tracked: Tracked,
-    objects: PathBuf,
 }
 
 impl Write for LocalStaging {
@@ -340,28 +427,12 @@ impl Write for LocalStaging {
     }
 }
 
-impl Staging for LocalStaging {
-    fn commit(self: Box<Self>, id: &ObjectId) -> Result<Committed> {
-        let fanout = self.objects.join(id.fanout());
-        let target = fanout.join(id.to_string());
-        // The same content is already stored: keep that object untouched,
-        // and spare the fsync of a copy that is about to be dropped.
-        if target.exists() {
-            return Ok(Committed::AlreadyPresent);
-        }
-        let LocalStaging { temp, _tracked, .. } = *self;
-        let file = temp.as_file();
-        file.set_permissions(Permissions::from_mode(0o444))
-            .and_then(|()| file.sync_all())
-            .with_context(|| format!("writing {}", temp.path().display()))?;
-        if create_dir_once(&fanout)? {
-            sync_dir(fanout.parent().unwrap_or(&fanout))?;
-        }
-        match temp.persist_noclobber(&target) {
-            Ok(_) => {
-                sync_dir(&fanout)?;
-                Ok(Committed::New)
-            }
+impl LocalStaging {
+    /// Renames the (durable) temp file to `target` unless that exists.
+    fn rename_to(self, target: &Path) -> Result<Committed> {
+        let LocalStaging { temp, _tracked } = self;
+        match temp.persist_noclobber(target) {
+            Ok(_) => Ok(Committed::New),
             // Another run stored the same content a moment ago.
             Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => {
                 Ok(Committed::AlreadyPresent)

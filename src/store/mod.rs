@@ -78,23 +78,35 @@ pub enum Committed {
 
 /// What the pipeline needs of a store.
 pub trait Backend {
+    /// An object being written.
+    type Staged: io::Write;
+
     /// Where the bytes of one input go while they stream in, before they
-    /// have a name. Nothing staged is visible until committed.
-    fn stage(&self) -> Result<Box<dyn Staging>>;
+    /// have a name. Nothing staged is visible until published; dropping it
+    /// leaves nothing behind.
+    fn stage(&self) -> Result<Self::Staged>;
+
+    /// Makes staged objects durable, then visible each under its id, never
+    /// replacing an object that exists (same name, same content). A batch is
+    /// made durable at once, so many small objects cost one sync, not many.
+    fn publish(&mut self, staged: Vec<(Self::Staged, ObjectId)>) -> Result<Vec<Committed>>;
 
     /// Appends the entries whose identity the manifest does not hold yet,
-    /// durably; returns, for each, whether it was appended. Every object the
-    /// entries name must already be committed.
-    fn record(&mut self, entries: Vec<Entry>) -> Result<Vec<bool>>;
+    /// durably, then runs `also` under the same lock (for the files cache);
+    /// returns, for each entry, whether it was appended. Every object the
+    /// entries name must be published already.
+    fn record(
+        &mut self,
+        entries: &[Entry],
+        also: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<Vec<bool>>;
+
+    /// Whether object `id` is stored (for `--dry-run`).
+    fn has_object(&self, id: &ObjectId) -> Result<bool>;
+
+    /// Whether the manifest holds this entry's identity (for `--dry-run`).
+    fn is_recorded(&mut self, entry: &Entry) -> Result<bool>;
 
     /// How to name this store in messages.
     fn describe(&self) -> String;
-}
-
-/// An object being written.
-pub trait Staging: io::Write {
-    /// Makes the bytes written so far durable and visible as object `id`,
-    /// unless that object exists already. Dropping a staging without
-    /// committing it leaves nothing behind.
-    fn commit(self: Box<Self>, id: &ObjectId) -> Result<Committed>;
 }

@@ -194,8 +194,23 @@ pub fn stderr_of(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// One `--json` line per input, parsed.
+/// The `--json` lines of the inputs, parsed (the closing summary left out).
 pub fn json_lines(output: &std::process::Output) -> Vec<Value> {
+    all_json(output)
+        .into_iter()
+        .filter(|v| v.get("summary").is_none())
+        .collect()
+}
+
+/// The closing `{"summary": ...}` object of a `--json` run; it must be last.
+pub fn json_summary(output: &std::process::Output) -> Value {
+    let last = all_json(output).pop().expect("no JSON output");
+    last.get("summary")
+        .cloned()
+        .expect("last line is not the summary")
+}
+
+fn all_json(output: &std::process::Output) -> Vec<Value> {
     stdout_of(output)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
