@@ -11,11 +11,10 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use ingest::add::store_input;
-use ingest::cli::ProgressMode;
-use ingest::input::{Input, open_path};
+use ingest::add::Ingest;
+use ingest::cli::SyncMode;
+use ingest::input::open_path;
 use ingest::manifest::Entry;
-use ingest::pipeline::Pass;
 use ingest::report::Reporter;
 use ingest::sniff;
 use ingest::store::{Backend, LocalStore};
@@ -65,7 +64,7 @@ fn whole_in_memory(store: &mut LocalStore, path: &Path) {
     let kind = sniff::sniff_bytes(&bytes[..bytes.len().min(sniff::PREFIX_LEN)]);
     let mut staging = store.stage().expect("stage");
     staging.write_all(&bytes).expect("write");
-    staging.commit(&id).expect("commit");
+    store.publish(vec![(staging, id)]).expect("publish");
     let mut entry = Entry {
         sha256: id,
         size: bytes.len() as u64,
@@ -80,18 +79,19 @@ fn whole_in_memory(store: &mut LocalStore, path: &Path) {
     };
     entry.set_name(OsStr::new("input"));
     entry.set_source(path.as_os_str());
-    store.record(vec![entry]).expect("record");
+    store.record(&[entry], &mut || Ok(())).expect("record");
 }
 
-fn streaming(store: &mut LocalStore, pass: &mut Pass, reporter: &Reporter, path: &Path) {
-    let input: Input = open_path(path).expect("open input");
-    store_input(store, pass, reporter, path.as_os_str(), input).expect("store");
+fn streaming(store: LocalStore, path: &Path) {
+    let mut ingest = Ingest::new(store, Reporter::silent(), SyncMode::File, false, None);
+    let input = open_path(path).expect("open input");
+    ingest.add_input(path.as_os_str(), input).expect("store");
+    ingest.flush().expect("flush");
+    assert_eq!(ingest.reporter.totals().new.0, 1);
 }
 
 fn bench(c: &mut Criterion) {
     let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("scratch");
-    let reporter = Reporter::new(false, true, ProgressMode::Never);
-    let mut pass = Pass::new();
     for (label, len) in SIZES {
         let input = make_input(scratch.path(), len);
         let mut group = c.benchmark_group(format!("ingest/{label}"));
@@ -102,8 +102,8 @@ fn bench(c: &mut Criterion) {
         group.bench_function("streaming", |b| {
             b.iter_batched(
                 || fresh_store(scratch.path()),
-                |(dir, mut store)| {
-                    streaming(&mut store, &mut pass, &reporter, &input);
+                |(dir, store)| {
+                    streaming(store, &input);
                     dir
                 },
                 BatchSize::PerIteration,

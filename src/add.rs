@@ -54,19 +54,10 @@ pub fn run(global: &GlobalArgs, args: &AddArgs) -> Result<Exit> {
     let store = store.with_wait_lock(Duration::from_secs_f64(global.wait_lock.max(0.0)));
     let cache =
         (!args.no_cache).then(|| FilesCache::load(&store.files_cache_path(), !args.dry_run));
-    let mut job = Job {
-        store,
-        pass: Pass::new(),
-        reporter: Reporter::new(global.json, global.quiet, global.progress),
-        cache,
-        batch: Vec::new(),
-        batch_bytes: 0,
-        sync: args.sync,
-        dry_run: args.dry_run,
-        started_ns: now_ns(),
-        stdin_name: args.name.clone().unwrap_or_else(|| OsString::from(STDIN)),
-    };
-    let finished = job.run(&inputs, &walk_options);
+    let reporter = Reporter::new(global.json, global.quiet, global.progress);
+    let mut job = Ingest::new(store, reporter, args.sync, args.dry_run, cache);
+    let stdin_name = args.name.clone().unwrap_or_else(|| OsString::from(STDIN));
+    let finished = job.run(&inputs, &walk_options, &stdin_name);
     job.reporter.finish(args.dry_run);
     Ok(match finished {
         Err(Fatal) => Exit::Fatal,
@@ -99,7 +90,7 @@ fn plan_inputs(args: &AddArgs) -> Result<(Vec<OsString>, WalkOptions)> {
 
 /// The run stopped: the store cannot take more.
 #[derive(Debug)]
-struct Fatal;
+pub struct Fatal;
 
 /// An input read and staged, waiting for its batch to be published.
 struct Pending<S> {
@@ -110,24 +101,55 @@ struct Pending<S> {
     cache_key: Option<FileKey>,
 }
 
-struct Job<B: Backend> {
+/// A run of `ingest add`: inputs go in one at a time, and come out
+/// published, recorded and reported in batches.
+pub struct Ingest<B: Backend> {
     store: B,
     pass: Pass,
-    reporter: Reporter,
+    pub reporter: Reporter,
     cache: Option<FilesCache>,
     batch: Vec<Pending<B::Staged>>,
     batch_bytes: u64,
     sync: SyncMode,
     dry_run: bool,
     started_ns: i128,
-    stdin_name: OsString,
 }
 
-impl<B: Backend> Job<B> {
-    fn run(&mut self, inputs: &[OsString], walk_options: &WalkOptions) -> Result<(), Fatal> {
+impl<B: Backend> Ingest<B> {
+    pub fn new(
+        store: B,
+        reporter: Reporter,
+        sync: SyncMode,
+        dry_run: bool,
+        cache: Option<FilesCache>,
+    ) -> Self {
+        Ingest {
+            store,
+            pass: Pass::new(),
+            reporter,
+            cache,
+            batch: Vec::new(),
+            batch_bytes: 0,
+            sync,
+            dry_run,
+            started_ns: now_ns(),
+        }
+    }
+
+    /// Stores one opened input (a library caller's, or standard input).
+    pub fn add_input(&mut self, shown: &OsStr, input: Input) -> Result<(), Fatal> {
+        self.add(shown, Ok(input), None)
+    }
+
+    fn run(
+        &mut self,
+        inputs: &[OsString],
+        walk_options: &WalkOptions,
+        stdin_name: &OsStr,
+    ) -> Result<(), Fatal> {
         for given in inputs {
             if given == STDIN {
-                let opened = input::open_stdin(&self.stdin_name);
+                let opened = input::open_stdin(stdin_name);
                 self.add(given, opened, None)?;
                 continue;
             }
@@ -262,7 +284,7 @@ impl<B: Backend> Job<B> {
     }
 
     /// Publishes the batch, records it, updates the cache, and reports.
-    fn flush(&mut self) -> Result<(), Fatal> {
+    pub fn flush(&mut self) -> Result<(), Fatal> {
         if self.batch.is_empty() {
             return Ok(());
         }
@@ -403,4 +425,38 @@ fn now_rfc3339() -> String {
 
 fn now_ns() -> i128 {
     jiff::Timestamp::now().as_nanosecond()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::FailsAfter;
+
+    #[test]
+    fn a_read_error_mid_stream_leaves_nothing_in_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open_or_create(dir.path()).unwrap();
+        let mut ingest = Ingest::new(store, Reporter::silent(), SyncMode::File, false, None);
+        let input = Input {
+            name: "broken.mp4".into(),
+            source: "/media/card/broken.mp4".into(),
+            size: None,
+            reader: Box::new(FailsAfter { good: 1_000_000 }),
+        };
+        ingest.add_input(OsStr::new("broken.mp4"), input).unwrap();
+        ingest.flush().unwrap();
+        assert_eq!(ingest.reporter.totals().failed, 1);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("objects"))
+                .unwrap()
+                .count(),
+            0
+        );
+        let manifest = dir.path().join("manifest.jsonl");
+        assert!(!manifest.exists() || std::fs::read(&manifest).unwrap().is_empty());
+    }
 }

@@ -95,6 +95,8 @@ impl Totals {
 
 /// Prints outcomes as they come, and the summary at the end.
 pub struct Reporter {
+    /// Prints nothing at all (library callers, benchmarks).
+    silent: bool,
     json: bool,
     quiet: bool,
     progress: ProgressMode,
@@ -107,11 +109,20 @@ pub struct Reporter {
 impl Reporter {
     pub fn new(json: bool, quiet: bool, progress: ProgressMode) -> Self {
         Reporter {
+            silent: false,
             json,
             quiet,
             progress,
             stdout_gone: false,
             totals: Totals::default(),
+        }
+    }
+
+    /// A reporter that only counts: for library callers and benchmarks.
+    pub fn silent() -> Self {
+        Reporter {
+            silent: true,
+            ..Reporter::new(false, true, ProgressMode::Never)
         }
     }
 
@@ -133,7 +144,9 @@ impl Reporter {
     /// An input failed; the message always reaches stderr, even with `-q`.
     pub fn failed(&mut self, given: &OsStr, failure: &Failure) {
         self.totals.add(Status::Failed, 0);
-        eprintln!("ingest: {}: {failure:#}", given.to_string_lossy());
+        if !self.silent {
+            eprintln!("ingest: {}: {failure:#}", given.to_string_lossy());
+        }
         if self.json {
             let mut line = serde_json::to_vec(&json!({
                 "status": Status::Failed.as_str(),
@@ -186,7 +199,7 @@ impl Reporter {
     }
 
     fn print(&mut self, line: &[u8]) {
-        if self.stdout_gone {
+        if self.stdout_gone || self.silent {
             return;
         }
         let mut out = io::stdout().lock();
