@@ -5,6 +5,7 @@
 //! published, recorded in the manifest and the files cache, and reported
 //! together: nothing is reported stored before it is durable.
 
+use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::fs::{File, Metadata};
 use std::path::{Path, PathBuf};
@@ -17,7 +18,8 @@ use crate::cli::{AddArgs, GlobalArgs, SyncMode};
 use crate::exit::Exit;
 use crate::failure::Failure;
 use crate::input::{self, Input};
-use crate::manifest::Entry;
+use crate::manifest::{Entry, Identity};
+use crate::object_id::ObjectId;
 use crate::pipeline::{Pass, Passed, Sink, StoreWriter};
 use crate::report::{Reporter, Status};
 use crate::sniff;
@@ -52,6 +54,7 @@ pub fn run(global: &GlobalArgs, args: &AddArgs) -> Result<Exit> {
         LocalStore::open_or_create(&location)?
     };
     let store = store.with_wait_lock(Duration::from_secs_f64(global.wait_lock.max(0.0)));
+    let walk_options = walk_options.skipping_store(store.root());
     let cache =
         (!args.no_cache).then(|| FilesCache::load(&store.files_cache_path(), !args.dry_run));
     let reporter = Reporter::new(global.json, global.quiet, global.progress);
@@ -112,6 +115,9 @@ pub struct Ingest<B: Backend> {
     batch_bytes: u64,
     sync: SyncMode,
     dry_run: bool,
+    /// What a dry run has pretended to store so far.
+    previewed: HashSet<Identity>,
+    previewed_ids: HashSet<ObjectId>,
     started_ns: i128,
 }
 
@@ -132,6 +138,8 @@ impl<B: Backend> Ingest<B> {
             batch_bytes: 0,
             sync,
             dry_run,
+            previewed: HashSet::new(),
+            previewed_ids: HashSet::new(),
             started_ns: now_ns(),
         }
     }
@@ -359,8 +367,12 @@ impl<B: Backend> Ingest<B> {
         batch
             .iter()
             .map(|pending| {
-                let stored = self.store.has_object(&pending.entry.sha256)?;
-                let recorded = stored && self.store.is_recorded(&pending.entry)?;
+                let entry = &pending.entry;
+                let stored = !self.previewed_ids.insert(entry.sha256)
+                    || self.store.has_object(&entry.sha256)?;
+                let recorded = stored
+                    && (!self.previewed.insert(entry.identity())
+                        || self.store.is_recorded(entry)?);
                 Ok(match (stored, recorded) {
                     (false, _) => Status::New,
                     (true, false) => Status::Duplicate,

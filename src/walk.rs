@@ -15,6 +15,9 @@ pub struct WalkOptions {
     pub follow: bool,
     pub max_depth: Option<usize>,
     pub exclude: GlobSet,
+    /// The store's own folder, never walked into (`ingest ~` with the store
+    /// under `~/.local/share` must not store the store).
+    pub store: Option<PathBuf>,
 }
 
 impl WalkOptions {
@@ -40,7 +43,14 @@ impl WalkOptions {
             follow,
             max_depth,
             exclude: set.build().context("building the --exclude patterns")?,
+            store: None,
         })
+    }
+
+    /// Never walks into `store` (compared by canonical path).
+    pub fn skipping_store(mut self, store: &Path) -> Self {
+        self.store = fs::canonicalize(store).ok();
+        self
     }
 
     fn excluded(&self, relative: &Path) -> bool {

@@ -25,6 +25,7 @@ use crate::manifest::{Entry, IdentitySet, Line, Lines};
 use crate::object_id::ObjectId;
 
 const FORMAT_FILE: &str = "store.json";
+const FORMAT_TEMP_PREFIX: &str = ".store.json.";
 const OBJECTS: &str = "objects";
 const TMP: &str = "tmp";
 const MANIFEST: &str = "manifest.jsonl";
@@ -126,15 +127,27 @@ impl LocalStore {
     /// Writes `store.json` into an empty directory, atomically: of two runs
     /// creating the same store at once, one writes it and both use it.
     fn initialise(&self) -> Result<()> {
-        let mut entries = fs::read_dir(&self.root)
+        let entries = fs::read_dir(&self.root)
             .with_context(|| format!("reading the store {}", self.root.display()))?;
-        if entries.next().is_some() {
+        let mut foreign = false;
+        for entry in entries {
+            let name = entry?.file_name();
+            if name == FORMAT_FILE {
+                // Another run created the store since we looked.
+                return Ok(());
+            }
+            // Another run creating the store at this moment leaves this.
+            foreign |= !name
+                .as_encoded_bytes()
+                .starts_with(FORMAT_TEMP_PREFIX.as_bytes());
+        }
+        if foreign {
             bail!(
                 "{} is not empty and holds no {FORMAT_FILE}: not an ingest store",
                 self.root.display()
             );
         }
-        let mut temp = NamedTempFile::with_prefix_in(".store.json.", &self.root)
+        let mut temp = NamedTempFile::with_prefix_in(FORMAT_TEMP_PREFIX, &self.root)
             .with_context(|| format!("creating a file in {}", self.root.display()))?;
         let mut text = serde_json::to_vec(&StoreFormat::current())?;
         text.push(b'\n');

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, unsafe_code, dead_code)]
 
 mod add;
+mod batch;
 mod generated;
 mod interrupt;
 mod memory;

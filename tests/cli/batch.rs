@@ -1,0 +1,454 @@
+//! Whole folders, as cron sees them: walks, excludes, symlinks, special and
+//! unreadable files, the files cache, dry runs, and concurrent runs.
+
+use std::collections::HashSet;
+use std::fs;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::util::*;
+
+/// root/a.txt, root/b/.hidden, root/b/c.txt, root/d/dup.txt (= a.txt),
+/// root/junk.tmp, root/skip/x.txt
+fn tree(env: &Env) {
+    env.write("root/a.txt", b"alpha\n");
+    env.write("root/b/.hidden", b"hidden\n");
+    env.write("root/b/c.txt", b"gamma\n");
+    env.write("root/d/dup.txt", b"alpha\n");
+    env.write("root/junk.tmp", b"junk\n");
+    env.write("root/skip/x.txt", b"excluded\n");
+}
+
+fn field(lines: &[Value], name: &str) -> Vec<String> {
+    lines
+        .iter()
+        .map(|l| l[name].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_nested_tree_is_stored_sorted_with_hidden_files_duplicates_and_excludes() {
+    let env = Env::new();
+    tree(&env);
+    let out = ok(env.cmd(["--json", "--exclude", "*.tmp", "--exclude", "skip", "root"]));
+    let lines = json_lines(&out);
+    assert_eq!(
+        field(&lines, "path"),
+        [
+            "root/a.txt",
+            "root/b/.hidden",
+            "root/b/c.txt",
+            "root/d/dup.txt"
+        ]
+    );
+    assert_eq!(field(&lines, "status"), ["new", "new", "new", "duplicate"]);
+    let summary = json_summary(&out);
+    assert_eq!(summary["new"]["count"], 3);
+    assert_eq!(summary["duplicate"]["count"], 1);
+    assert_eq!(summary["duplicate"]["bytes"], 6);
+    assert_eq!(env.manifest().len(), 4);
+    let source = env.path().canonicalize().unwrap().join("root/b/c.txt");
+    assert_eq!(env.manifest()[2]["source"], source.to_str().unwrap());
+    env.assert_store_valid();
+}
+
+#[test]
+fn excludes_match_paths_relative_to_the_walked_root() {
+    let env = Env::new();
+    tree(&env);
+    env.write("root/b/deep/e.txt", b"e\n");
+    let out = ok(env.cmd([
+        "--json",
+        "--exclude",
+        "b/**/*.txt",
+        "--exclude",
+        "/d",
+        "root",
+    ]));
+    let paths = field(&json_lines(&out), "path");
+    assert_eq!(
+        paths,
+        [
+            "root/a.txt",
+            "root/b/.hidden",
+            "root/junk.tmp",
+            "root/skip/x.txt"
+        ]
+    );
+}
+
+#[test]
+fn max_depth_limits_the_walk() {
+    let env = Env::new();
+    tree(&env);
+    let out = ok(env.cmd(["--json", "--max-depth", "1", "root"]));
+    assert_eq!(
+        field(&json_lines(&out), "path"),
+        ["root/a.txt", "root/junk.tmp"]
+    );
+}
+
+#[test]
+fn symlinks_in_a_walk_are_skipped_unless_followed_and_loops_are_caught() {
+    let env = Env::new();
+    env.write("root/a.txt", b"alpha\n");
+    symlink("a.txt", env.path().join("root/link.txt")).unwrap();
+    symlink(".", env.path().join("root/loop")).unwrap();
+
+    let out = ok(env.cmd(["--json", "root"]));
+    assert_eq!(field(&json_lines(&out), "path"), ["root/a.txt"]);
+    assert_eq!(json_summary(&out)["skipped"], 2);
+
+    let out = ok(env.cmd(["--json", "-L", "root"]));
+    let lines = json_lines(&out);
+    assert_eq!(field(&lines, "path"), ["root/a.txt", "root/link.txt"]);
+    assert_eq!(field(&lines, "status"), ["unchanged", "duplicate"]);
+    assert_eq!(json_summary(&out)["skipped"], 1);
+    assert!(
+        stderr_of(&out).contains("root/loop: skipped: symbolic link loop"),
+        "{}",
+        stderr_of(&out)
+    );
+
+    // Named on the command line, a symlink is followed.
+    let out = ok(env.cmd(["--json", "root/link.txt"]));
+    assert_eq!(json_lines(&out)[0]["sha256"], sha256_hex(b"alpha\n"));
+}
+
+#[test]
+fn fifos_in_a_walk_are_skipped_with_a_warning() {
+    let env = Env::new();
+    env.write("root/a.txt", b"alpha\n");
+    assert!(
+        Command::new("mkfifo")
+            .arg(env.path().join("root/fifo"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = ok(env.cmd(["root"]));
+    let err = stderr_of(&out);
+    assert!(err.contains("warning: root/fifo: skipped: a FIFO"), "{err}");
+    assert!(err.contains("1 skipped"), "{err}");
+    assert_eq!(env.manifest().len(), 1);
+
+    let quiet = ok(env.cmd(["-q", "root"]));
+    assert!(quiet.stderr.is_empty(), "{}", stderr_of(&quiet));
+}
+
+#[test]
+fn unreadable_files_and_folders_fail_alone_for_an_unprivileged_user() {
+    let env = Env::new();
+    env.write("root/a.txt", b"alpha\n");
+    let secret = env.write("root/b-secret.txt", b"secret\n");
+    env.write("root/c-locked/inside.txt", b"inside\n");
+    env.write("root/d.txt", b"delta\n");
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o000)).unwrap();
+    fs::set_permissions(
+        env.path().join("root/c-locked"),
+        fs::Permissions::from_mode(0o000),
+    )
+    .unwrap();
+    fs::set_permissions(env.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::create_dir(env.store()).unwrap();
+    fs::set_permissions(env.store(), fs::Permissions::from_mode(0o777)).unwrap();
+
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            BIN,
+            "--progress",
+            "never",
+            "--json",
+        ])
+        .arg("--store")
+        .arg(env.store())
+        .arg("root")
+        .current_dir(env.path())
+        .env_remove("INGEST_STORE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    let lines = json_lines(&out);
+    let failed: Vec<_> = lines
+        .iter()
+        .filter(|l| l["status"] == "failed")
+        .map(|l| l["path"].clone())
+        .collect();
+    assert_eq!(failed, ["root/b-secret.txt", "root/c-locked"]);
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("root/b-secret.txt: Permission denied"),
+        "{err}"
+    );
+    assert!(err.contains("root/c-locked: Permission denied"), "{err}");
+    assert_eq!(json_summary(&out)["new"]["count"], 2);
+    env.assert_store_valid();
+}
+
+/// The walk has listed the folder; while the first (large) file is read,
+/// the process is stopped, a later file deleted, and the process resumed.
+#[test]
+fn a_file_deleted_mid_walk_fails_alone() {
+    let env = Env::new();
+    env.write("root/a-big.bin", &vec![7u8; 256 << 20]);
+    env.write("root/b-gone.txt", b"soon gone\n");
+    env.write("root/c.txt", b"stays\n");
+    let mut child = env
+        .cmd(["--json", "root"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while env.tmp_entries().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ingest never started reading"
+        );
+        std::thread::yield_now();
+    }
+    let pid = child.id() as i32;
+    // SAFETY: signals to our own child.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    fs::remove_file(env.path().join("root/b-gone.txt")).unwrap();
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+    let stdout = std::io::read_to_string(child.stdout.take().unwrap()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(field(&lines[..3], "status"), ["new", "failed", "new"]);
+    assert!(
+        lines[1]["error"].as_str().unwrap().contains("No such file"),
+        "{:?}",
+        lines[1]
+    );
+    env.assert_store_valid();
+}
+
+/// Files just written are not trusted to the cache (their times may not
+/// yet show a change that follows within the same clock tick): age them.
+fn age_files() {
+    std::thread::sleep(Duration::from_millis(2100));
+}
+
+/// The paths a run opened, from strace.
+fn opened_paths(env: &Env, args: &[&str]) -> (std::process::Output, String) {
+    let log = env.path().join("strace.log");
+    let inner = env.cmd(args);
+    let mut cmd = Command::new("strace");
+    cmd.args(["-f", "-e", "trace=open,openat", "-o"])
+        .arg(&log)
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .current_dir(env.path());
+    let out = cmd
+        .output()
+        .expect("strace must be installed (.ci/setup installs it)");
+    (out, fs::read_to_string(&log).unwrap())
+}
+
+#[test]
+fn an_unchanged_tree_is_reported_unchanged_without_reading_a_file() {
+    let env = Env::new();
+    tree(&env);
+    age_files();
+    ok(env.cmd(["root"]));
+    let manifest = env.manifest_bytes();
+
+    let (out, opened) = opened_paths(&env, &["--json", "root"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        json_lines(&out).iter().all(|l| l["status"] == "unchanged"),
+        "{}",
+        stdout_of(&out)
+    );
+    assert_eq!(json_lines(&out)[0]["sha256"], sha256_hex(b"alpha\n"));
+    for file in ["a.txt", ".hidden", "c.txt", "dup.txt", "junk.tmp", "x.txt"] {
+        assert!(
+            !opened.contains(&format!("/{file}\"")),
+            "{file} was opened:\n{opened}"
+        );
+    }
+    assert_eq!(env.manifest_bytes(), manifest);
+
+    // --no-cache reads them all again, and finds them recorded.
+    let (out, opened) = opened_paths(&env, &["--json", "--no-cache", "root"]);
+    assert!(json_lines(&out).iter().all(|l| l["status"] == "unchanged"));
+    assert!(opened.contains("/c.txt\""), "{opened}");
+
+    // A changed file is read and stored again.
+    fs::write(env.path().join("root/b/c.txt"), b"gamma, edited\n").unwrap();
+    let out = ok(env.cmd(["--json", "root"]));
+    let changed: Vec<_> = json_lines(&out)
+        .into_iter()
+        .filter(|l| l["status"] != "unchanged")
+        .collect();
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0]["path"], "root/b/c.txt");
+    assert_eq!(changed[0]["sha256"], sha256_hex(b"gamma, edited\n"));
+}
+
+#[test]
+fn a_damaged_or_missing_cache_never_gives_a_wrong_hash() {
+    let env = Env::new();
+    tree(&env);
+    age_files();
+    ok(env.cmd(["root"]));
+    let cache = env.store().join("cache/files-v1.jsonl");
+    assert!(cache.exists());
+    // Damage: a record that claims another hash for a.txt, then garbage.
+    let mut text = fs::read_to_string(&cache).unwrap();
+    text = text.replace(&sha256_hex(b"alpha\n"), &sha256_hex(b"wrong"));
+    text.push_str("{not json\n");
+    fs::write(&cache, text).unwrap();
+    let out = ok(env.cmd(["--json", "root"]));
+    assert!(
+        stderr_of(&out).contains("discarding the files cache"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert_eq!(json_lines(&out)[0]["sha256"], sha256_hex(b"alpha\n"));
+
+    fs::remove_dir_all(env.store().join("cache")).unwrap();
+    let out = ok(env.cmd(["--json", "root"]));
+    assert!(json_lines(&out).iter().all(|l| l["status"] == "unchanged"));
+    env.assert_store_valid();
+}
+
+#[test]
+fn dry_run_reports_and_writes_nothing() {
+    let env = Env::new();
+    tree(&env);
+    let out = ok(env.cmd(["--json", "--dry-run", "root"]));
+    assert_eq!(
+        field(&json_lines(&out), "status"),
+        ["new", "new", "new", "duplicate", "new", "new"]
+    );
+    assert_eq!(json_summary(&out)["dry_run"], true);
+    assert!(!env.store().exists(), "dry run created the store");
+
+    ok(env.cmd(["root/a.txt"]));
+    let manifest = env.manifest_bytes();
+    let out = ok(env.cmd(["--json", "--dry-run", "root"]));
+    assert_eq!(
+        field(&json_lines(&out), "status")[..4],
+        ["unchanged", "new", "new", "duplicate"]
+    );
+    assert_eq!(env.manifest_bytes(), manifest);
+    assert_eq!(env.objects().len(), 1);
+    assert!(!env.store().join("cache").exists());
+}
+
+#[test]
+fn batch_sync_stores_the_same_as_per_file_sync() {
+    let env = Env::new();
+    for i in 0..600 {
+        env.write(
+            format!("root/{:03}/{i}.bin", i % 7),
+            &noise(100 + i * 37, i as u64),
+        );
+    }
+    let out = ok(env.cmd(["--json", "--sync", "batch", "root"]));
+    assert_eq!(json_summary(&out)["new"]["count"], 600);
+    assert_eq!(env.manifest().len(), 600);
+    env.assert_store_valid();
+}
+
+#[test]
+fn a_held_lock_is_waited_for_then_given_up_with_exit_1() {
+    let env = Env::new();
+    env.write("a.txt", b"alpha\n");
+    env.write("b.txt", b"beta\n");
+    ok(env.cmd(["a.txt"]));
+    let lock = fs::File::options()
+        .write(true)
+        .open(env.store().join("lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    let out = env.cmd(["--wait-lock", "0.3", "b.txt"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("waiting for another ingest"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert_eq!(env.manifest().len(), 1);
+    assert!(env.tmp_entries().is_empty());
+    lock.unlock().unwrap();
+    ok(env.cmd(["b.txt"]));
+    assert_eq!(env.manifest().len(), 2);
+}
+
+#[test]
+fn two_runs_over_overlapping_trees_at_once_both_finish_correctly() {
+    let env = Env::new();
+    for i in 0..300 {
+        // Shared content across both trees, and a few names in both.
+        env.write(
+            format!("one/{i}.bin"),
+            &noise(500 + i % 50, (i % 120) as u64),
+        );
+        env.write(
+            format!("two/{i}.bin"),
+            &noise(500 + i % 50, (i % 90) as u64),
+        );
+    }
+    for round in 0..4 {
+        let sync = if round % 2 == 0 { "file" } else { "batch" };
+        let spawn = |dirs: &[&str]| {
+            env.cmd(["-q", "--no-cache", "--sync", sync])
+                .args(dirs)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let first = spawn(&["one", "two"]);
+        let second = spawn(&["two", "one"]);
+        for child in [first, second] {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "round {round}: {}", stderr_of(&out));
+        }
+    }
+    let text = fs::read_to_string(env.store().join("manifest.jsonl")).unwrap();
+    assert!(text.ends_with('\n'));
+    let mut triples = HashSet::new();
+    for line in text.lines() {
+        let v: Value = serde_json::from_str(line).expect("torn or garbled manifest line");
+        let triple = (
+            v["sha256"].to_string(),
+            v["name"].to_string(),
+            v["source"].to_string(),
+        );
+        assert!(triples.insert(triple.clone()), "recorded twice: {triple:?}");
+    }
+    assert_eq!(triples.len(), 600);
+    env.assert_store_valid();
+}
+
+#[test]
+fn walked_output_checks_with_sha256sum_c() {
+    let env = Env::new();
+    tree(&env);
+    let out = ok(env.cmd(["root"]));
+    let sums = env.write("SUMS", &out.stdout);
+    let check = Command::new("sha256sum")
+        .arg("-c")
+        .arg(&sums)
+        .current_dir(env.path())
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", stdout_of(&check));
+    assert_eq!(stdout_of(&check).lines().count(), 6);
+    assert!(Path::new(&env.path().join("root/b/.hidden")).exists());
+}
