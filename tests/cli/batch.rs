@@ -452,3 +452,41 @@ fn walked_output_checks_with_sha256sum_c() {
     assert_eq!(stdout_of(&check).lines().count(), 6);
     assert!(Path::new(&env.path().join("root/b/.hidden")).exists());
 }
+
+#[test]
+fn a_file_changed_while_read_is_reported_and_not_cached() {
+    let env = Env::new();
+    let big = env.write("root/big.bin", &vec![1u8; 256 << 20]);
+    age_files();
+    let mut child = env
+        .cmd(["root"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while env.tmp_entries().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ingest never started reading"
+        );
+        std::thread::yield_now();
+    }
+    let pid = child.id() as i32;
+    // SAFETY: signals to our own child.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    let mut file = fs::OpenOptions::new().append(true).open(&big).unwrap();
+    std::io::Write::write_all(&mut file, b"one more line").unwrap();
+    drop(file);
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("root/big.bin: changed while being read"),
+        "{}",
+        stderr_of(&out)
+    );
+    let cache = fs::read_to_string(env.store().join("cache/files-v1.jsonl")).unwrap_or_default();
+    assert!(!cache.contains("big.bin"), "cached: {cache}");
+    env.assert_store_valid();
+}
