@@ -458,7 +458,7 @@ fn a_file_changed_while_read_is_reported_and_not_cached() {
     let env = Env::new();
     let big = env.write("root/big.bin", &vec![1u8; 256 << 20]);
     age_files();
-    let mut child = env
+    let child = env
         .cmd(["root"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
