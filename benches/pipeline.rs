@@ -11,8 +11,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use ingest::add::Ingest;
-use ingest::cli::SyncMode;
+use ingest::add::{Ingest, Settings};
 use ingest::input::open_path;
 use ingest::manifest::Entry;
 use ingest::report::Reporter;
@@ -76,6 +75,8 @@ fn whole_in_memory(store: &mut LocalStore, path: &Path) {
         source_b64: None,
         ingested_at: String::new(),
         new: true,
+        declared_mime: None,
+        scanned: None,
     };
     entry.set_name(OsStr::new("input"));
     entry.set_source(path.as_os_str());
@@ -83,7 +84,7 @@ fn whole_in_memory(store: &mut LocalStore, path: &Path) {
 }
 
 fn streaming(store: LocalStore, path: &Path) {
-    let mut ingest = Ingest::new(store, Reporter::silent(), SyncMode::File, false, None);
+    let mut ingest = Ingest::new(store, Reporter::silent(), Settings::default(), None);
     let input = open_path(path).expect("open input");
     ingest.add_input(path.as_os_str(), input).expect("store");
     ingest.flush().expect("flush");

@@ -35,7 +35,7 @@ _ingest() {
 
     case "${cmd}" in
         ingest)
-            opts="-q -L -h -V --store --json --quiet --progress --wait-lock --name --follow --exclude --max-depth --no-cache --dry-run --sync --help --version add help"
+            opts="-q -L -h -V --store --json --quiet --progress --wait-lock --name --follow --exclude --max-depth --no-cache --dry-run --sync --max-size --allow --deny --content-type --sha256 --clamd --scan-fail-open --scan-timeout --help --version add help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -69,6 +69,34 @@ _ingest() {
                     COMPREPLY=($(compgen -W "file batch" -- "${cur}"))
                     return 0
                     ;;
+                --max-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deny)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --content-type)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sha256)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --clamd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --scan-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -77,7 +105,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__add)
-            opts="-L -q -h --name --follow --exclude --max-depth --no-cache --dry-run --sync --store --json --quiet --progress --wait-lock --help"
+            opts="-L -q -h --name --follow --exclude --max-depth --no-cache --dry-run --sync --max-size --allow --deny --content-type --sha256 --clamd --scan-fail-open --scan-timeout --store --json --quiet --progress --wait-lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -97,6 +125,34 @@ _ingest() {
                     ;;
                 --sync)
                     COMPREPLY=($(compgen -W "file batch" -- "${cur}"))
+                    return 0
+                    ;;
+                --max-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deny)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --content-type)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sha256)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --clamd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --scan-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --store)

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_ingest_global_optspecs
-    string join \n store= json q/quiet progress= wait-lock= name= L/follow exclude= max-depth= no-cache dry-run sync= h/help V/version
+    string join \n store= json q/quiet progress= wait-lock= name= L/follow exclude= max-depth= no-cache dry-run sync= max-size= allow= deny= content-type= sha256= clamd= scan-fail-open scan-timeout= h/help V/version
 end
 
 function __fish_ingest_needs_command
@@ -34,11 +34,19 @@ complete -c ingest -n "__fish_ingest_needs_command" -l exclude -d 'Skip paths ma
 complete -c ingest -n "__fish_ingest_needs_command" -l max-depth -d 'Descend at most N levels below each directory named' -r
 complete -c ingest -n "__fish_ingest_needs_command" -l sync -d 'When objects are made durable: each one before its manifest line (file), or a batch at a time, before the batch\'s manifest lines (batch)' -r -f -a "file\t''
 batch\t''"
+complete -c ingest -n "__fish_ingest_needs_command" -l max-size -d 'Reject inputs larger than SIZE (500K, 100M, 2G), reading no further' -r
+complete -c ingest -n "__fish_ingest_needs_command" -l allow -d 'Let in only sniffed types matching PATTERN (image/*, video/mp4). Repeatable' -r
+complete -c ingest -n "__fish_ingest_needs_command" -l deny -d 'Reject sniffed types matching PATTERN; wins over --allow. Repeatable' -r
+complete -c ingest -n "__fish_ingest_needs_command" -l content-type -d 'The type the source declared (an MMS part\'s ct); kept as declared_mime when the bytes say otherwise' -r
+complete -c ingest -n "__fish_ingest_needs_command" -l sha256 -d 'The SHA-256 the input must have (one input only), or it is rejected' -r
+complete -c ingest -n "__fish_ingest_needs_command" -l clamd -d 'Scan with ClamAV: a clamd unix socket path, or tcp://HOST:PORT' -r
+complete -c ingest -n "__fish_ingest_needs_command" -l scan-timeout -d 'How long to wait for clamd at each step before the scan fails [default: 30]' -r
 complete -c ingest -n "__fish_ingest_needs_command" -l json -d 'Print one JSON object per input instead of sha256sum lines'
 complete -c ingest -n "__fish_ingest_needs_command" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_needs_command" -s L -l follow -d 'Follow symbolic links met inside a walked directory (links named on the command line are always followed)'
 complete -c ingest -n "__fish_ingest_needs_command" -l no-cache -d 'Read every file again instead of trusting the files cache'
 complete -c ingest -n "__fish_ingest_needs_command" -l dry-run -d 'Hash, sniff and report what would happen; write nothing to the store'
+complete -c ingest -n "__fish_ingest_needs_command" -l scan-fail-open -d 'Store inputs unscanned (with a warning, "scanned": false) when clamd fails, instead of failing them'
 complete -c ingest -n "__fish_ingest_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ingest -n "__fish_ingest_needs_command" -s V -l version -d 'Print version'
 complete -c ingest -n "__fish_ingest_needs_command" -a "add" -d 'Store files, or standard input given as `-` (the default command)'
@@ -48,6 +56,13 @@ complete -c ingest -n "__fish_ingest_using_subcommand add" -l exclude -d 'Skip p
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l max-depth -d 'Descend at most N levels below each directory named' -r
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l sync -d 'When objects are made durable: each one before its manifest line (file), or a batch at a time, before the batch\'s manifest lines (batch)' -r -f -a "file\t''
 batch\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand add" -l max-size -d 'Reject inputs larger than SIZE (500K, 100M, 2G), reading no further' -r
+complete -c ingest -n "__fish_ingest_using_subcommand add" -l allow -d 'Let in only sniffed types matching PATTERN (image/*, video/mp4). Repeatable' -r
+complete -c ingest -n "__fish_ingest_using_subcommand add" -l deny -d 'Reject sniffed types matching PATTERN; wins over --allow. Repeatable' -r
+complete -c ingest -n "__fish_ingest_using_subcommand add" -l content-type -d 'The type the source declared (an MMS part\'s ct); kept as declared_mime when the bytes say otherwise' -r
+complete -c ingest -n "__fish_ingest_using_subcommand add" -l sha256 -d 'The SHA-256 the input must have (one input only), or it is rejected' -r
+complete -c ingest -n "__fish_ingest_using_subcommand add" -l clamd -d 'Scan with ClamAV: a clamd unix socket path, or tcp://HOST:PORT' -r
+complete -c ingest -n "__fish_ingest_using_subcommand add" -l scan-timeout -d 'How long to wait for clamd at each step before the scan fails [default: 30]' -r
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l store -d 'The store: a directory. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
@@ -56,6 +71,7 @@ complete -c ingest -n "__fish_ingest_using_subcommand add" -l wait-lock -d 'How 
 complete -c ingest -n "__fish_ingest_using_subcommand add" -s L -l follow -d 'Follow symbolic links met inside a walked directory (links named on the command line are always followed)'
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l no-cache -d 'Read every file again instead of trusting the files cache'
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l dry-run -d 'Hash, sniff and report what would happen; write nothing to the store'
+complete -c ingest -n "__fish_ingest_using_subcommand add" -l scan-fail-open -d 'Store inputs unscanned (with a warning, "scanned": false) when clamd fails, instead of failing them'
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l json -d 'Print one JSON object per input instead of sha256sum lines'
 complete -c ingest -n "__fish_ingest_using_subcommand add" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand add" -s h -l help -d 'Print help (see more with \'--help\')'

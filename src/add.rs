@@ -11,7 +11,7 @@ use std::fs::{File, Metadata};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Result, anyhow};
+use anyhow::{Context, Result, anyhow};
 
 use crate::cache::{FileKey, FilesCache};
 use crate::cli::{AddArgs, GlobalArgs, SyncMode};
@@ -21,8 +21,11 @@ use crate::input::{self, Input};
 use crate::manifest::{Entry, Identity};
 use crate::object_id::ObjectId;
 use crate::pipeline::{Pass, Passed, Sink, StoreWriter};
+use crate::policy::{Policy, Rejection, SizeLimit, StoreConfig, TypeGate};
 use crate::report::{Reporter, Status};
+use crate::scan;
 use crate::sniff;
+use crate::sniff::Kind;
 use crate::store::{Backend, Committed, LocalStore};
 use crate::walk::{self, Found, WalkOptions};
 
@@ -43,6 +46,14 @@ pub fn run(global: &GlobalArgs, args: &AddArgs) -> Result<Exit> {
         }
     };
     let location = crate::store_location(global)?;
+    let config = StoreConfig::load(&LocalStore::at(&location).config_path())?;
+    let settings = match settings_from(args, config) {
+        Ok(settings) => settings,
+        Err(usage) => {
+            eprintln!("ingest: {usage:#}");
+            return Ok(Exit::Usage);
+        }
+    };
     let store = if args.dry_run {
         let store = LocalStore::at(&location);
         if store.exists() {
@@ -58,14 +69,50 @@ pub fn run(global: &GlobalArgs, args: &AddArgs) -> Result<Exit> {
     let cache =
         (!args.no_cache).then(|| FilesCache::load(&store.files_cache_path(), !args.dry_run));
     let reporter = Reporter::new(global.json, global.quiet, global.progress);
-    let mut job = Ingest::new(store, reporter, args.sync, args.dry_run, cache);
+    let mut job = Ingest::new(store, reporter, settings, cache);
     let stdin_name = args.name.clone().unwrap_or_else(|| OsString::from(STDIN));
     let finished = job.run(&inputs, &walk_options, &stdin_name);
     job.reporter.finish(args.dry_run);
     Ok(match finished {
         Err(Fatal) => Exit::Fatal,
-        Ok(()) if job.reporter.totals().failed > 0 => Exit::Partial,
+        Ok(()) if job.reporter.totals().failed + job.reporter.totals().rejected > 0 => {
+            Exit::Partial
+        }
         Ok(()) => Exit::Success,
+    })
+}
+
+/// How a run behaves, beyond which inputs it reads.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub sync: SyncMode,
+    pub dry_run: bool,
+    pub policy: Policy,
+    /// `--sha256`: the one input must hash to this.
+    pub expected: Option<ObjectId>,
+    /// `--content-type`: what the source says the input is.
+    pub declared_mime: Option<String>,
+}
+
+fn settings_from(args: &AddArgs, config: StoreConfig) -> Result<Settings> {
+    let expected = args
+        .policy
+        .sha256
+        .as_deref()
+        .map(|hex| hex.trim().to_ascii_lowercase().parse::<ObjectId>())
+        .transpose()
+        .context("--sha256")?;
+    if expected.is_some()
+        && (args.paths.len() > 1 || args.paths.iter().any(|p| Path::new(p).is_dir()))
+    {
+        return Err(anyhow!("--sha256 checks one input: name one file, or `-`"));
+    }
+    Ok(Settings {
+        sync: args.sync,
+        dry_run: args.dry_run,
+        policy: Policy::resolve(config, &args.policy)?,
+        expected,
+        declared_mime: args.policy.content_type.clone(),
     })
 }
 
@@ -113,8 +160,7 @@ pub struct Ingest<B: Backend> {
     cache: Option<FilesCache>,
     batch: Vec<Pending<B::Staged>>,
     batch_bytes: u64,
-    sync: SyncMode,
-    dry_run: bool,
+    settings: Settings,
     /// What a dry run has pretended to store so far.
     previewed: HashSet<Identity>,
     previewed_ids: HashSet<ObjectId>,
@@ -125,8 +171,7 @@ impl<B: Backend> Ingest<B> {
     pub fn new(
         store: B,
         reporter: Reporter,
-        sync: SyncMode,
-        dry_run: bool,
+        settings: Settings,
         cache: Option<FilesCache>,
     ) -> Self {
         Ingest {
@@ -136,8 +181,7 @@ impl<B: Backend> Ingest<B> {
             cache,
             batch: Vec::new(),
             batch_bytes: 0,
-            sync,
-            dry_run,
+            settings,
             previewed: HashSet::new(),
             previewed_ids: HashSet::new(),
             started_ns: now_ns(),
@@ -247,7 +291,7 @@ impl<B: Backend> Ingest<B> {
             cache_key,
         });
         let full = self.batch.len() >= BATCH_OBJECTS || self.batch_bytes >= BATCH_BYTES;
-        if self.sync == SyncMode::File || full {
+        if self.settings.sync == SyncMode::File || full {
             self.flush()?;
         }
         Ok(())
@@ -260,21 +304,101 @@ impl<B: Backend> Ingest<B> {
         shown: &OsStr,
         mut input: Input,
     ) -> Result<(Option<B::Staged>, Entry), Failure> {
-        let mut progress = self.reporter.progress_for(shown, input.size);
-        let (staged, passed) = if self.dry_run {
-            let passed = self
-                .pass
-                .run(&mut input.reader, &mut [&mut progress as &mut dyn Sink])?;
-            (None, passed)
-        } else {
-            let mut staged = self.store.stage().map_err(Failure::Store)?;
-            let mut writer = StoreWriter(&mut staged);
-            let passed = self
-                .pass
-                .run(&mut input.reader, &mut [&mut writer, &mut progress])?;
-            (Some(staged), passed)
+        let policy = &self.settings.policy;
+        let fallback = fallback_kind(&input.name, self.settings.declared_mime.as_deref());
+        let mut gate = TypeGate {
+            policy,
+            fallback: fallback.mime.clone(),
+            decided: false,
         };
-        Ok((staged, entry_for(&input, passed)))
+        let mut limit = policy.max_size.map(SizeLimit);
+        let mut scanner = match &policy.clamd {
+            None => None,
+            Some(addr) => {
+                let timeout = Duration::from_secs_f64(policy.scan_timeout_secs);
+                match scan::connect(addr, timeout, policy.scan_fail_open) {
+                    Ok(scanner) => Some(scanner),
+                    Err(e) if policy.scan_fail_open => {
+                        self.reporter
+                            .warn(shown, &format!("stored unscanned: {e:#}"));
+                        None
+                    }
+                    Err(e) => return Err(Failure::Scan(e)),
+                }
+            }
+        };
+        let mut staged = match self.settings.dry_run {
+            true => None,
+            false => Some(self.store.stage().map_err(Failure::Store)?),
+        };
+        let mut writer = staged.as_mut().map(|s| StoreWriter(s));
+        let mut progress = self.reporter.progress_for(shown, input.size);
+        // Judges first, then the writer: a rejected chunk is never written.
+        let mut sinks: Vec<&mut dyn Sink> = Vec::with_capacity(5);
+        if let Some(limit) = limit.as_mut() {
+            sinks.push(limit);
+        }
+        sinks.push(&mut gate);
+        if let Some(scanner) = scanner.as_mut() {
+            sinks.push(scanner);
+        }
+        if let Some(writer) = writer.as_mut() {
+            sinks.push(writer);
+        }
+        sinks.push(&mut progress);
+        let passed = self.pass.run(&mut input.reader, &mut sinks)?;
+        drop(sinks);
+        if let Some(expected) = self.settings.expected
+            && passed.id != expected
+        {
+            return Err(Failure::Rejected(Rejection::HashMismatch {
+                expected,
+                actual: passed.id,
+            }));
+        }
+        let mut entry = entry_for(
+            &input,
+            &passed,
+            fallback,
+            self.settings.declared_mime.as_deref(),
+        );
+        if policy.clamd.is_some() {
+            let clean = scanner
+                .as_ref()
+                .is_some_and(|s| s.verdict == Some(scan::Verdict::Clean));
+            if let Some(why) = scanner.as_ref().and_then(|s| s.unscanned.as_deref()) {
+                self.reporter
+                    .warn(shown, &format!("stored unscanned: {why}"));
+            }
+            entry.scanned = Some(clean);
+        }
+        self.warn_on_type_disagreement(shown, &input.name, &passed, &entry);
+        Ok((staged, entry))
+    }
+
+    /// Says so when the bytes contradict what the source declared or what
+    /// the name's extension suggests (a `.jpg` that is a PNG).
+    fn warn_on_type_disagreement(
+        &self,
+        shown: &OsStr,
+        name: &OsStr,
+        passed: &Passed,
+        entry: &Entry,
+    ) {
+        if let Some(declared) = &entry.declared_mime {
+            self.reporter.warn(
+                shown,
+                &format!("declared {declared}, but the bytes are {}", entry.mime),
+            );
+        }
+        if let (Some(kind), Some(ext)) = (&passed.sniffed, sniff::name_extension(name))
+            && !sniff::extension_fits(&ext, kind)
+        {
+            self.reporter.warn(
+                shown,
+                &format!("named .{ext}, but the bytes are {}", kind.mime),
+            );
+        }
     }
 
     /// The key to cache a file under, if it did not change while read and
@@ -298,7 +422,7 @@ impl<B: Backend> Ingest<B> {
         }
         let mut batch = std::mem::take(&mut self.batch);
         self.batch_bytes = 0;
-        let outcome = if self.dry_run {
+        let outcome = if self.settings.dry_run {
             self.preview(&batch)
         } else {
             self.commit(&mut batch)
@@ -400,27 +524,42 @@ fn open_argument(path: &Path) -> Result<(File, Metadata, PathBuf)> {
     Ok((file, meta, input::absolute(path)?))
 }
 
+/// The type to record when no matcher knows the bytes: what the source
+/// declared, else what the name's extension suggests, else octet-stream.
+fn fallback_kind(name: &OsStr, declared: Option<&str>) -> Kind {
+    let ext = sniff::name_extension(name).unwrap_or_default();
+    match (declared, sniff::kind_from_name(name)) {
+        (Some(mime), _) => Kind {
+            mime: mime.to_ascii_lowercase(),
+            ext,
+        },
+        (None, Some(kind)) => kind,
+        (None, None) => Kind {
+            mime: "application/octet-stream".to_owned(),
+            ext,
+        },
+    }
+}
+
 /// The manifest entry for a streamed input (its `new` flag set on commit).
-fn entry_for(input: &Input, passed: Passed) -> Entry {
-    let by_name = sniff::kind_from_name(&input.name);
-    let (mime, ext) = match (passed.sniffed, by_name) {
-        (Some(kind), _) | (None, Some(kind)) => (kind.mime, kind.ext),
-        (None, None) => (
-            "application/octet-stream".to_owned(),
-            sniff::name_extension(&input.name).unwrap_or_default(),
-        ),
-    };
+fn entry_for(input: &Input, passed: &Passed, fallback: Kind, declared: Option<&str>) -> Entry {
+    let kind = passed.sniffed.clone().unwrap_or(fallback);
+    let declared_mime = declared
+        .map(str::to_ascii_lowercase)
+        .filter(|d| passed.sniffed.is_some() && *d != kind.mime);
     let mut entry = Entry {
         sha256: passed.id,
         size: passed.size,
-        mime,
-        ext,
+        mime: kind.mime,
+        ext: kind.ext,
         name: String::new(),
         name_b64: None,
         source: String::new(),
         source_b64: None,
         ingested_at: now_rfc3339(),
         new: false,
+        declared_mime,
+        scanned: None,
     };
     entry.set_name(&input.name);
     entry.set_source(&input.source);
@@ -448,7 +587,7 @@ mod tests {
     fn a_read_error_mid_stream_leaves_nothing_in_the_store() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::open_or_create(dir.path()).unwrap();
-        let mut ingest = Ingest::new(store, Reporter::silent(), SyncMode::File, false, None);
+        let mut ingest = Ingest::new(store, Reporter::silent(), Settings::default(), None);
         let input = Input {
             name: "broken.mp4".into(),
             source: "/media/card/broken.mp4".into(),

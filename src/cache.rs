@@ -80,6 +80,8 @@ impl Record {
             source_b64: self.path_b64.clone(),
             ingested_at: self.ingested_at.clone(),
             new: false,
+            declared_mime: None,
+            scanned: None,
         };
         entry.set_name(name);
         entry

@@ -11,7 +11,7 @@ Exit codes:
   0  every input was stored (or was already in the store)
   1  the run could not go on: store unusable, disk full, no permission on the store
   2  usage error
-  3  some inputs failed; the others were stored";
+  3  some inputs failed or were rejected; the others were stored";
 
 /// File attachments and backup extracts into a content-addressed store.
 ///
@@ -117,6 +117,49 @@ pub struct AddArgs {
     /// (file), or a batch at a time, before the batch's manifest lines (batch).
     #[arg(long, value_enum, default_value_t = SyncMode::File, value_name = "WHEN")]
     pub sync: SyncMode,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+/// Admission policy: what may enter the store. Each overrides the same key
+/// of the store's config.json.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Admission policy")]
+pub struct PolicyArgs {
+    /// Reject inputs larger than SIZE (500K, 100M, 2G), reading no further.
+    #[arg(long, value_name = "SIZE")]
+    pub max_size: Option<String>,
+
+    /// Let in only sniffed types matching PATTERN (image/*, video/mp4). Repeatable.
+    #[arg(long, value_name = "PATTERN")]
+    pub allow: Vec<String>,
+
+    /// Reject sniffed types matching PATTERN; wins over --allow. Repeatable.
+    #[arg(long, value_name = "PATTERN")]
+    pub deny: Vec<String>,
+
+    /// The type the source declared (an MMS part's ct); kept as
+    /// declared_mime when the bytes say otherwise.
+    #[arg(long, value_name = "MIME")]
+    pub content_type: Option<String>,
+
+    /// The SHA-256 the input must have (one input only), or it is rejected.
+    #[arg(long, value_name = "HEX")]
+    pub sha256: Option<String>,
+
+    /// Scan with ClamAV: a clamd unix socket path, or tcp://HOST:PORT.
+    #[arg(long, env = "INGEST_CLAMD", value_name = "ADDR")]
+    pub clamd: Option<String>,
+
+    /// Store inputs unscanned (with a warning, "scanned": false) when clamd
+    /// fails, instead of failing them.
+    #[arg(long)]
+    pub scan_fail_open: bool,
+
+    /// How long to wait for clamd at each step before the scan fails [default: 30].
+    #[arg(long, value_name = "SECONDS")]
+    pub scan_timeout: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

@@ -11,6 +11,13 @@ pub enum Failure {
     /// store): nothing else can be stored either, so the run stops.
     #[error("{0:#}")]
     Store(anyhow::Error),
+    /// The admission policy refused this input; nothing of it is stored.
+    #[error("{0}")]
+    Rejected(crate::policy::Rejection),
+    /// The virus scanner could not give a verdict: the input fails (scans
+    /// fail closed) and the run goes on.
+    #[error("{0:#}")]
+    Scan(anyhow::Error),
 }
 
 impl Failure {

@@ -16,7 +16,9 @@ pub mod jsonl;
 pub mod manifest;
 pub mod object_id;
 pub mod pipeline;
+pub mod policy;
 pub mod report;
+pub mod scan;
 pub mod sniff;
 pub mod store;
 #[cfg(test)]

@@ -34,6 +34,13 @@ pub struct Entry {
     pub ingested_at: String,
     /// True when the run that wrote this line also wrote the object.
     pub new: bool,
+    /// The type the source declared (`--content-type`), kept when the bytes
+    /// say otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared_mime: Option<String>,
+    /// Whether clamd scanned it and said OK; absent when no scanner was asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scanned: Option<bool>,
 }
 
 impl Entry {
@@ -149,6 +156,8 @@ mod tests {
             source_b64: None,
             ingested_at: "2026-01-01T00:00:00Z".into(),
             new: true,
+            declared_mime: None,
+            scanned: None,
         };
         e.set_name(name);
         e.set_source(OsStr::new("/tmp/a"));

@@ -16,10 +16,26 @@ use crate::sniff::{Kind, Sniffer};
 /// The size of the one buffer every byte passes through.
 pub const BUFFER_LEN: usize = 32 * 1024;
 
+/// What the pass knows when a sink sees a chunk.
+#[derive(Debug, Clone, Copy)]
+pub struct SoFar<'a> {
+    /// Bytes read so far, this chunk included.
+    pub bytes: u64,
+    /// The sniffed type, once the prefix is complete (or the input ended):
+    /// `Some(None)` means no matcher knew the bytes.
+    pub kind: Option<Option<&'a Kind>>,
+}
+
 /// Sees every chunk of an input, in order, as it streams through. Adding a
-/// consumer to the pass is adding a type, not a branch in the loop.
+/// consumer to the pass is adding a type, not a branch in the loop. An
+/// error stops the pass at once: the rest of the input is never read.
 pub trait Sink {
-    fn take(&mut self, chunk: &[u8]) -> Result<(), Failure>;
+    fn take(&mut self, chunk: &[u8], so_far: &SoFar) -> Result<(), Failure>;
+
+    /// Called once the input has ended, before the pass returns.
+    fn finish(&mut self, _so_far: &SoFar) -> Result<(), Failure> {
+        Ok(())
+    }
 }
 
 /// What the pass learnt of an input.
@@ -61,6 +77,7 @@ impl Pass {
         self.sniffer.reset();
         let mut hasher = Sha256::new();
         let mut size = 0u64;
+        let mut settled: Option<Option<Kind>> = None;
         loop {
             let n = match input.read(&mut self.buf) {
                 Ok(0) => break,
@@ -76,14 +93,29 @@ impl Pass {
             hasher.update(chunk);
             self.sniffer.update(chunk);
             size += n as u64;
-            for sink in sinks.iter_mut() {
-                sink.take(chunk)?;
+            if settled.is_none() && self.sniffer.is_settled() {
+                settled = Some(self.sniffer.kind());
             }
+            let so_far = SoFar {
+                bytes: size,
+                kind: settled.as_ref().map(Option::as_ref),
+            };
+            for sink in sinks.iter_mut() {
+                sink.take(chunk, &so_far)?;
+            }
+        }
+        let sniffed = settled.unwrap_or_else(|| self.sniffer.kind());
+        let so_far = SoFar {
+            bytes: size,
+            kind: Some(sniffed.as_ref()),
+        };
+        for sink in sinks.iter_mut() {
+            sink.finish(&so_far)?;
         }
         Ok(Passed {
             id: ObjectId::from_bytes(hasher.finalize().into()),
             size,
-            sniffed: self.sniffer.kind(),
+            sniffed,
         })
     }
 }
@@ -93,7 +125,7 @@ impl Pass {
 pub struct StoreWriter<'a>(pub &'a mut dyn Write);
 
 impl Sink for StoreWriter<'_> {
-    fn take(&mut self, chunk: &[u8]) -> Result<(), Failure> {
+    fn take(&mut self, chunk: &[u8], _so_far: &SoFar) -> Result<(), Failure> {
         self.0
             .write_all(chunk)
             .map_err(|e| Failure::Store(anyhow!(e).context("writing into the store")))
@@ -108,7 +140,7 @@ mod tests {
     struct Count(u64);
 
     impl Sink for Count {
-        fn take(&mut self, chunk: &[u8]) -> Result<(), Failure> {
+        fn take(&mut self, chunk: &[u8], _so_far: &SoFar) -> Result<(), Failure> {
             self.0 += chunk.len() as u64;
             Ok(())
         }

@@ -27,6 +27,8 @@ pub enum Status {
     /// The object and this input's manifest line were both there already.
     Unchanged,
     Failed,
+    /// The admission policy refused it.
+    Rejected,
 }
 
 impl Status {
@@ -36,6 +38,7 @@ impl Status {
             Status::Duplicate => "duplicate",
             Status::Unchanged => "unchanged",
             Status::Failed => "failed",
+            Status::Rejected => "rejected",
         }
     }
 }
@@ -47,6 +50,7 @@ pub struct Totals {
     pub duplicate: (u64, u64),
     pub unchanged: (u64, u64),
     pub failed: u64,
+    pub rejected: u64,
     pub skipped: u64,
 }
 
@@ -60,6 +64,10 @@ impl Totals {
                 self.failed += 1;
                 return;
             }
+            Status::Rejected => {
+                self.rejected += 1;
+                return;
+            }
         };
         slot.0 += 1;
         slot.1 += bytes;
@@ -67,13 +75,14 @@ impl Totals {
 
     pub fn summary_line(&self) -> String {
         format!(
-            "{} new ({}), {} duplicate ({} saved), {} unchanged ({}), {} failed, {} skipped",
+            "{} new ({}), {} duplicate ({} saved), {} unchanged ({}), {} rejected, {} failed, {} skipped",
             self.new.0,
             HumanBytes(self.new.1),
             self.duplicate.0,
             HumanBytes(self.duplicate.1),
             self.unchanged.0,
             HumanBytes(self.unchanged.1),
+            self.rejected,
             self.failed,
             self.skipped,
         )
@@ -86,6 +95,7 @@ impl Totals {
             "new": pair(self.new),
             "duplicate": pair(self.duplicate),
             "unchanged": pair(self.unchanged),
+            "rejected": self.rejected,
             "failed": self.failed,
             "skipped": self.skipped,
             "dry_run": dry_run,
@@ -141,19 +151,27 @@ impl Reporter {
         self.print(&line);
     }
 
-    /// An input failed; the message always reaches stderr, even with `-q`.
+    /// An input failed or was rejected; the message always reaches stderr,
+    /// even with `-q`.
     pub fn failed(&mut self, given: &OsStr, failure: &Failure) {
-        self.totals.add(Status::Failed, 0);
+        let status = match failure {
+            Failure::Rejected(_) => Status::Rejected,
+            _ => Status::Failed,
+        };
+        self.totals.add(status, 0);
         if !self.silent {
             eprintln!("ingest: {}: {failure:#}", given.to_string_lossy());
         }
         if self.json {
-            let mut line = serde_json::to_vec(&json!({
-                "status": Status::Failed.as_str(),
+            let mut object = json!({
+                "status": status.as_str(),
                 "path": given.to_string_lossy(),
                 "error": format!("{failure:#}"),
-            }))
-            .unwrap_or_default();
+            });
+            if let Failure::Rejected(rejection) = failure {
+                object["reason"] = rejection.reason().into();
+            }
+            let mut line = serde_json::to_vec(&object).unwrap_or_default();
             line.push(b'\n');
             self.print(&line);
         }
@@ -266,7 +284,7 @@ impl Progress {
 }
 
 impl Sink for Progress {
-    fn take(&mut self, chunk: &[u8]) -> Result<(), Failure> {
+    fn take(&mut self, chunk: &[u8], _so_far: &crate::pipeline::SoFar) -> Result<(), Failure> {
         self.seen += chunk.len() as u64;
         if let Some(bar) = &self.bar {
             bar.set_position(self.seen);

@@ -96,6 +96,34 @@ pub fn name_extension(name: &OsStr) -> Option<String> {
     Some(Path::new(name).extension()?.to_str()?.to_ascii_lowercase())
 }
 
+/// Whether a name's extension is a fair name for content of `kind`: the
+/// same, a usual synonym, or one the type is known by.
+pub fn extension_fits(ext: &str, kind: &Kind) -> bool {
+    const SYNONYMS: &[(&str, &str)] = &[
+        ("jpeg", "jpg"),
+        ("jpe", "jpg"),
+        ("jfif", "jpg"),
+        ("tiff", "tif"),
+        ("heif", "heic"),
+        ("hif", "heic"),
+        ("qt", "mov"),
+        ("3gpp", "3gp"),
+        ("3gpp2", "3g2"),
+        ("m4v", "mp4"),
+        ("mp4", "m4a"),
+        ("m4b", "m4a"),
+        ("aac", "m4a"),
+        ("oga", "ogg"),
+        ("opus", "ogg"),
+        ("3ga", "amr"),
+    ];
+    ext == kind.ext
+        || SYNONYMS.contains(&(ext, kind.ext.as_str()))
+        || mime_guess::from_ext(ext)
+            .iter()
+            .any(|m| m.essence_str() == kind.mime)
+}
+
 fn matchers() -> infer::Infer {
     let mut all = infer::Infer::new();
     // Order matters: the first match wins, and ours run before infer's own.

@@ -107,6 +107,11 @@ impl LocalStore {
         &self.root
     }
 
+    /// The store's policy defaults (optional).
+    pub fn config_path(&self) -> PathBuf {
+        self.root.join("config.json")
+    }
+
     /// Where the files cache of this store lives.
     pub fn files_cache_path(&self) -> PathBuf {
         self.root.join("cache").join("files-v1.jsonl")

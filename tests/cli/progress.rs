@@ -24,6 +24,6 @@ fn auto_draws_nothing_when_stderr_is_not_a_terminal() {
     let err = run_with_progress("auto");
     assert_eq!(
         err,
-        "ingest: 1 new (8.00 MiB), 0 duplicate (0 B saved), 0 unchanged (0 B), 0 failed, 0 skipped\n"
+        "ingest: 1 new (8.00 MiB), 0 duplicate (0 B saved), 0 unchanged (0 B), 0 rejected, 0 failed, 0 skipped\n"
     );
 }

@@ -1,0 +1,253 @@
+//! Virus scanning with a ClamAV daemon, on the same bytes as they stream
+//! through: `zINSTREAM`, then each chunk behind its 4-byte big-endian
+//! length, then a zero length, then one reply ended by NUL.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+
+use crate::failure::Failure;
+use crate::pipeline::{Sink, SoFar};
+use crate::policy::Rejection;
+
+/// Where clamd listens: a unix socket path, or `tcp://HOST:PORT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClamdAddr {
+    Unix(PathBuf),
+    Tcp(String),
+}
+
+impl FromStr for ClamdAddr {
+    type Err = anyhow::Error;
+
+    fn from_str(text: &str) -> Result<Self> {
+        match text.strip_prefix("tcp://") {
+            Some(hostport) if hostport.rsplit_once(':').is_some() => {
+                Ok(ClamdAddr::Tcp(hostport.to_owned()))
+            }
+            Some(_) => Err(anyhow!("{text:?}: expected tcp://HOST:PORT")),
+            None if text.is_empty() => Err(anyhow!("empty clamd address")),
+            None => Ok(ClamdAddr::Unix(PathBuf::from(text))),
+        }
+    }
+}
+
+impl fmt::Display for ClamdAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClamdAddr::Unix(path) => write!(f, "{}", path.display()),
+            ClamdAddr::Tcp(hostport) => write!(f, "tcp://{hostport}"),
+        }
+    }
+}
+
+trait Stream: Read + Write {}
+impl<T: Read + Write> Stream for T {}
+
+/// What clamd said of a stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Clean,
+    Infected(String),
+}
+
+/// Streams every chunk to clamd and, at the end, turns its reply into a
+/// verdict: infected is a rejection; no answer, a timeout or an error is a
+/// scan failure (the input fails, unless the caller scans fail-open).
+pub struct Scanner {
+    addr: ClamdAddr,
+    stream: Box<dyn Stream>,
+    /// clamd closed the connection while we sent (it does so past its
+    /// StreamMaxLength): stop sending, its reply says why.
+    closed_early: bool,
+    /// Store unscanned when the scan fails, rather than fail the input.
+    fail_open: bool,
+    pub verdict: Option<Verdict>,
+    /// Why the scan gave no verdict, when failing open.
+    pub unscanned: Option<String>,
+}
+
+impl Scanner {
+    /// Connects and starts an INSTREAM session; every wait is bounded by
+    /// `timeout`, so a dead or stuck clamd cannot hang the run.
+    pub fn connect(addr: &ClamdAddr, timeout: Duration, fail_open: bool) -> Result<Self> {
+        let mut stream: Box<dyn Stream> = match addr {
+            ClamdAddr::Unix(path) => {
+                let s = UnixStream::connect(path)?;
+                s.set_read_timeout(Some(timeout))?;
+                s.set_write_timeout(Some(timeout))?;
+                Box::new(s)
+            }
+            ClamdAddr::Tcp(hostport) => {
+                let sockaddr = hostport
+                    .to_socket_addrs()?
+                    .next()
+                    .ok_or_else(|| anyhow!("{hostport} resolves to no address"))?;
+                let s = TcpStream::connect_timeout(&sockaddr, timeout)?;
+                s.set_read_timeout(Some(timeout))?;
+                s.set_write_timeout(Some(timeout))?;
+                s.set_nodelay(true)?;
+                Box::new(s)
+            }
+        };
+        stream.write_all(b"zINSTREAM\0")?;
+        Ok(Scanner {
+            addr: addr.clone(),
+            stream,
+            closed_early: false,
+            fail_open,
+            verdict: None,
+            unscanned: None,
+        })
+    }
+
+    fn send(&mut self, chunk: &[u8]) -> io::Result<()> {
+        if self.closed_early {
+            return Ok(());
+        }
+        let len = u32::try_from(chunk.len()).map_err(io::Error::other)?;
+        let sent = self
+            .stream
+            .write_all(&len.to_be_bytes())
+            .and_then(|()| self.stream.write_all(chunk));
+        match sent {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+                ) =>
+            {
+                self.closed_early = true;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// Reads clamd's reply, up to its NUL (or the connection's end).
+    fn reply(&mut self) -> io::Result<String> {
+        let mut reply = Vec::new();
+        let mut byte = [0u8; 256];
+        loop {
+            let n = match self.stream.read(&mut byte) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if n == 0 {
+                break;
+            }
+            reply.extend_from_slice(&byte[..n]);
+            if reply.contains(&0) || reply.len() > 4096 {
+                break;
+            }
+        }
+        let end = reply.iter().position(|&b| b == 0).unwrap_or(reply.len());
+        Ok(String::from_utf8_lossy(&reply[..end]).trim().to_owned())
+    }
+
+    /// A scan that cannot finish: the input's failure, or with fail-open a
+    /// note that it goes in unscanned.
+    fn scan_failure(&mut self, what: impl fmt::Display) -> Result<(), Failure> {
+        let message = format!("virus scan by clamd at {} failed: {what}", self.addr);
+        if self.fail_open {
+            self.unscanned.get_or_insert(message);
+            Ok(())
+        } else {
+            Err(Failure::Scan(anyhow!(message)))
+        }
+    }
+}
+
+/// Parses a reply to INSTREAM.
+pub fn parse_reply(reply: &str) -> Result<Verdict, String> {
+    let body = reply.strip_prefix("stream: ").unwrap_or(reply);
+    if body == "OK" {
+        Ok(Verdict::Clean)
+    } else if let Some(signature) = body.strip_suffix(" FOUND") {
+        Ok(Verdict::Infected(signature.to_owned()))
+    } else if reply.is_empty() {
+        Err("no reply".to_owned())
+    } else {
+        Err(reply.to_owned())
+    }
+}
+
+impl Sink for Scanner {
+    fn take(&mut self, chunk: &[u8], _so_far: &SoFar) -> Result<(), Failure> {
+        if self.unscanned.is_some() {
+            return Ok(());
+        }
+        match self.send(chunk) {
+            Ok(()) => Ok(()),
+            Err(e) => self.scan_failure(e),
+        }
+    }
+
+    fn finish(&mut self, _so_far: &SoFar) -> Result<(), Failure> {
+        if self.unscanned.is_some() {
+            return Ok(());
+        }
+        if !self.closed_early
+            && let Err(e) = self.send(&[])
+        {
+            return self.scan_failure(e);
+        }
+        let reply = match self.reply() {
+            Ok(reply) => reply,
+            Err(e) => return self.scan_failure(e),
+        };
+        match parse_reply(&reply) {
+            Ok(Verdict::Infected(signature)) => {
+                self.verdict = Some(Verdict::Infected(signature.clone()));
+                Err(Failure::Rejected(Rejection::Infected { signature }))
+            }
+            Ok(Verdict::Clean) => {
+                self.verdict = Some(Verdict::Clean);
+                Ok(())
+            }
+            Err(error) => self.scan_failure(error),
+        }
+    }
+}
+
+/// Connects, with the address named in the error.
+pub fn connect(addr: &ClamdAddr, timeout: Duration, fail_open: bool) -> Result<Scanner> {
+    Scanner::connect(addr, timeout, fail_open)
+        .with_context(|| format!("cannot reach clamd at {addr}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies() {
+        assert_eq!(parse_reply("stream: OK"), Ok(Verdict::Clean));
+        assert_eq!(
+            parse_reply("stream: Test.EICAR.UNOFFICIAL FOUND"),
+            Ok(Verdict::Infected("Test.EICAR.UNOFFICIAL".into()))
+        );
+        assert!(parse_reply("INSTREAM size limit exceeded. ERROR").is_err());
+        assert!(parse_reply("").is_err());
+    }
+
+    #[test]
+    fn addresses() {
+        assert_eq!(
+            "tcp://127.0.0.1:3310".parse::<ClamdAddr>().unwrap(),
+            ClamdAddr::Tcp("127.0.0.1:3310".into())
+        );
+        assert_eq!(
+            "/run/clamd.sock".parse::<ClamdAddr>().unwrap(),
+            ClamdAddr::Unix("/run/clamd.sock".into())
+        );
+        assert!("tcp://nohost".parse::<ClamdAddr>().is_err());
+    }
+}
