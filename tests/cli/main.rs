@@ -6,6 +6,7 @@ mod batch;
 mod generated;
 mod interrupt;
 mod memory;
+mod policy;
 mod progress;
 mod sniffing;
 mod util;

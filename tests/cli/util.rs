@@ -236,3 +236,42 @@ pub fn with_stdin(cmd: Command, input: impl Into<Vec<u8>>) -> assert_cmd::Comman
     cmd.write_stdin(input.into());
     cmd
 }
+
+/// Everything a rejection must leave as it was: the objects, `tmp/` and the
+/// manifest, byte for byte.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    objects: Vec<(PathBuf, Vec<u8>)>,
+    tmp: Vec<PathBuf>,
+    manifest: Vec<u8>,
+}
+
+impl Env {
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            objects: self
+                .objects()
+                .into_iter()
+                .map(|p| (p.clone(), fs::read(&p).unwrap()))
+                .collect(),
+            tmp: self.tmp_entries(),
+            manifest: self.manifest_bytes(),
+        }
+    }
+
+    /// Runs `ingest ARGS` in a bash that then reports, from its own
+    /// /proc/PID/io, how many bytes its children read with read(2).
+    pub fn bytes_read_by(&self, args: &[&str]) -> (std::process::Output, u64) {
+        let inner = self.cmd(args);
+        let mut cmd = Command::new("bash");
+        cmd.arg("-c")
+            .arg(r#""$@" >/dev/null; code=$?; awk '/^rchar/ {print $2}' /proc/$$/io; exit $code"#)
+            .arg("_")
+            .arg(inner.get_program())
+            .args(inner.get_args())
+            .current_dir(self.path());
+        let out = cmd.output().unwrap();
+        let rchar = stdout_of(&out).trim().parse().unwrap();
+        (out, rchar)
+    }
+}
