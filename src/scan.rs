@@ -68,6 +68,7 @@ pub struct Scanner {
     closed_early: bool,
     /// Store unscanned when the scan fails, rather than fail the input.
     fail_open: bool,
+    timeout: Duration,
     pub verdict: Option<Verdict>,
     /// Why the scan gave no verdict, when failing open.
     pub unscanned: Option<String>,
@@ -102,6 +103,7 @@ impl Scanner {
             stream,
             closed_early: false,
             fail_open,
+            timeout,
             verdict: None,
             unscanned: None,
         })
@@ -156,6 +158,21 @@ impl Scanner {
     /// note that it goes in unscanned.
     fn scan_failure(&mut self, what: impl fmt::Display) -> Result<(), Failure> {
         let message = format!("virus scan by clamd at {} failed: {what}", self.addr);
+        self.give_up(message)
+    }
+
+    /// An I/O error talking to clamd; a timeout is said as such.
+    fn io_failure(&mut self, e: io::Error) -> Result<(), Failure> {
+        match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+                let secs = self.timeout.as_secs_f64();
+                self.scan_failure(format_args!("no answer within {secs} s (--scan-timeout)"))
+            }
+            _ => self.scan_failure(e),
+        }
+    }
+
+    fn give_up(&mut self, message: String) -> Result<(), Failure> {
         if self.fail_open {
             self.unscanned.get_or_insert(message);
             Ok(())
@@ -186,7 +203,7 @@ impl Sink for Scanner {
         }
         match self.send(chunk) {
             Ok(()) => Ok(()),
-            Err(e) => self.scan_failure(e),
+            Err(e) => self.io_failure(e),
         }
     }
 
@@ -197,11 +214,11 @@ impl Sink for Scanner {
         if !self.closed_early
             && let Err(e) = self.send(&[])
         {
-            return self.scan_failure(e);
+            return self.io_failure(e);
         }
         let reply = match self.reply() {
             Ok(reply) => reply,
-            Err(e) => return self.scan_failure(e),
+            Err(e) => return self.io_failure(e),
         };
         match parse_reply(&reply) {
             Ok(Verdict::Infected(signature)) => {

@@ -3,6 +3,7 @@
 
 mod add;
 mod batch;
+mod clamd;
 mod generated;
 mod interrupt;
 mod memory;
