@@ -50,6 +50,12 @@ complete -c ingest -n "__fish_ingest_needs_command" -l scan-fail-open -d 'Store 
 complete -c ingest -n "__fish_ingest_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ingest -n "__fish_ingest_needs_command" -s V -l version -d 'Print version'
 complete -c ingest -n "__fish_ingest_needs_command" -a "add" -d 'Store files, or standard input given as `-` (the default command)'
+complete -c ingest -n "__fish_ingest_needs_command" -a "ls" -d 'List the manifest\'s entries, oldest first'
+complete -c ingest -n "__fish_ingest_needs_command" -a "cat" -d 'Write an object to standard output'
+complete -c ingest -n "__fish_ingest_needs_command" -a "export" -d 'Write entries into DEST under their recorded names, made safe'
+complete -c ingest -n "__fish_ingest_needs_command" -a "verify" -d 'Check the store: re-hash every object, match the manifest against the objects, find orphans and leftovers. Exit 0 when clean, 1 otherwise'
+complete -c ingest -n "__fish_ingest_needs_command" -a "gc" -d 'Remove temp files left by crashed runs (older than an hour), and with --orphans the objects no manifest line names'
+complete -c ingest -n "__fish_ingest_needs_command" -a "stats" -d 'Count objects, bytes, entries, what deduplication saved, and types'
 complete -c ingest -n "__fish_ingest_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l name -d 'The name recorded for standard input [default: -]' -r
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l exclude -d 'Skip paths matching GLOB, relative to the directory walked; a pattern without `/` matches at any depth, `**` spans folders. Repeatable' -r
@@ -75,5 +81,72 @@ complete -c ingest -n "__fish_ingest_using_subcommand add" -l scan-fail-open -d 
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l json -d 'Print one JSON object per input instead of sha256sum lines'
 complete -c ingest -n "__fish_ingest_using_subcommand add" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand add" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add help" -f -a "add" -d 'Store files, or standard input given as `-` (the default command)'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ingest -n "__fish_ingest_using_subcommand ls" -l mime -d 'Only entries whose type matches PATTERN (image/*, video/mp4)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand ls" -l name -d 'Only entries whose name matches GLOB (*.jpg)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand ls" -l since -d 'Only entries stored at or after DATE (2026-11-01 or RFC 3339)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand ls" -l store -d 'The store: a directory. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand ls" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand ls" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand ls" -l json -d 'Print one JSON object per input instead of sha256sum lines'
+complete -c ingest -n "__fish_ingest_using_subcommand ls" -s q -l quiet -d 'Print nothing but errors'
+complete -c ingest -n "__fish_ingest_using_subcommand ls" -s h -l help -d 'Print help'
+complete -c ingest -n "__fish_ingest_using_subcommand cat" -l store -d 'The store: a directory. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand cat" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand cat" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand cat" -l json -d 'Print one JSON object per input instead of sha256sum lines'
+complete -c ingest -n "__fish_ingest_using_subcommand cat" -s q -l quiet -d 'Print nothing but errors'
+complete -c ingest -n "__fish_ingest_using_subcommand cat" -s h -l help -d 'Print help'
+complete -c ingest -n "__fish_ingest_using_subcommand export" -l mime -d 'Only entries whose type matches PATTERN (image/*, video/mp4)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand export" -l name -d 'Only entries whose name matches GLOB (*.jpg)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand export" -l since -d 'Only entries stored at or after DATE (2026-11-01 or RFC 3339)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand export" -l link -d 'hard: hard-link the read-only objects; copy: copy them; auto: hard link on the same filesystem, else copy' -r -f -a "hard\t''
+copy\t''
+auto\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand export" -l store -d 'The store: a directory. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand export" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand export" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand export" -l overwrite -d 'Replace files that exist in DEST'
+complete -c ingest -n "__fish_ingest_using_subcommand export" -l json -d 'Print one JSON object per input instead of sha256sum lines'
+complete -c ingest -n "__fish_ingest_using_subcommand export" -s q -l quiet -d 'Print nothing but errors'
+complete -c ingest -n "__fish_ingest_using_subcommand export" -s h -l help -d 'Print help'
+complete -c ingest -n "__fish_ingest_using_subcommand verify" -l store -d 'The store: a directory. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand verify" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand verify" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand verify" -l quick -d 'Check presence and sizes only; read no content'
+complete -c ingest -n "__fish_ingest_using_subcommand verify" -l json -d 'Print one JSON object per input instead of sha256sum lines'
+complete -c ingest -n "__fish_ingest_using_subcommand verify" -s q -l quiet -d 'Print nothing but errors'
+complete -c ingest -n "__fish_ingest_using_subcommand verify" -s h -l help -d 'Print help'
+complete -c ingest -n "__fish_ingest_using_subcommand gc" -l store -d 'The store: a directory. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand gc" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand gc" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand gc" -l orphans -d 'Also remove orphan objects'
+complete -c ingest -n "__fish_ingest_using_subcommand gc" -l dry-run -d 'Report what would be removed; remove nothing'
+complete -c ingest -n "__fish_ingest_using_subcommand gc" -l json -d 'Print one JSON object per input instead of sha256sum lines'
+complete -c ingest -n "__fish_ingest_using_subcommand gc" -s q -l quiet -d 'Print nothing but errors'
+complete -c ingest -n "__fish_ingest_using_subcommand gc" -s h -l help -d 'Print help'
+complete -c ingest -n "__fish_ingest_using_subcommand stats" -l store -d 'The store: a directory. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand stats" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand stats" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand stats" -l json -d 'Print one JSON object per input instead of sha256sum lines'
+complete -c ingest -n "__fish_ingest_using_subcommand stats" -s q -l quiet -d 'Print nothing but errors'
+complete -c ingest -n "__fish_ingest_using_subcommand stats" -s h -l help -d 'Print help'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add ls cat export verify gc stats help" -f -a "add" -d 'Store files, or standard input given as `-` (the default command)'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add ls cat export verify gc stats help" -f -a "ls" -d 'List the manifest\'s entries, oldest first'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add ls cat export verify gc stats help" -f -a "cat" -d 'Write an object to standard output'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add ls cat export verify gc stats help" -f -a "export" -d 'Write entries into DEST under their recorded names, made safe'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add ls cat export verify gc stats help" -f -a "verify" -d 'Check the store: re-hash every object, match the manifest against the objects, find orphans and leftovers. Exit 0 when clean, 1 otherwise'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add ls cat export verify gc stats help" -f -a "gc" -d 'Remove temp files left by crashed runs (older than an hour), and with --orphans the objects no manifest line names'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add ls cat export verify gc stats help" -f -a "stats" -d 'Count objects, bytes, entries, what deduplication saved, and types'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add ls cat export verify gc stats help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -23,7 +23,6 @@ Exit codes:
     name = "ingest",
     version,
     after_help = EXIT_CODES,
-    args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true
 )]
 pub struct Cli {
@@ -77,6 +76,84 @@ pub enum Command {
     /// to store a file whose name is also a subcommand.
     #[command(after_help = EXIT_CODES)]
     Add(AddArgs),
+
+    /// List the manifest's entries, oldest first.
+    Ls(Filter),
+
+    /// Write an object to standard output.
+    Cat {
+        /// The object's SHA-256, or a unique prefix of at least 6 hex digits.
+        hash: String,
+    },
+
+    /// Write entries into DEST under their recorded names, made safe.
+    Export(ExportArgs),
+
+    /// Check the store: re-hash every object, match the manifest against the
+    /// objects, find orphans and leftovers. Exit 0 when clean, 1 otherwise.
+    Verify {
+        /// Check presence and sizes only; read no content.
+        #[arg(long)]
+        quick: bool,
+    },
+
+    /// Remove temp files left by crashed runs (older than an hour), and
+    /// with --orphans the objects no manifest line names.
+    Gc {
+        /// Also remove orphan objects.
+        #[arg(long)]
+        orphans: bool,
+        /// Report what would be removed; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+
+    /// Count objects, bytes, entries, what deduplication saved, and types.
+    Stats,
+}
+
+/// Which manifest entries a command looks at.
+#[derive(Debug, Args, Clone, Default)]
+pub struct Filter {
+    /// Only entries whose type matches PATTERN (image/*, video/mp4).
+    #[arg(long, value_name = "PATTERN")]
+    pub mime: Option<String>,
+
+    /// Only entries whose name matches GLOB (*.jpg).
+    #[arg(long, value_name = "GLOB")]
+    pub name: Option<String>,
+
+    /// Only entries stored at or after DATE (2026-11-01 or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ExportArgs {
+    /// The folder to write into (created if missing).
+    pub dest: PathBuf,
+
+    /// Only these objects (full SHA-256 or unique prefixes); default: every entry.
+    pub hashes: Vec<String>,
+
+    #[command(flatten)]
+    pub filter: Filter,
+
+    /// hard: hard-link the read-only objects; copy: copy them; auto: hard
+    /// link on the same filesystem, else copy.
+    #[arg(long, value_enum, default_value_t = LinkMode::Auto, value_name = "HOW")]
+    pub link: LinkMode,
+
+    /// Replace files that exist in DEST.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LinkMode {
+    Hard,
+    Copy,
+    Auto,
 }
 
 /// What to store and how.

@@ -23,6 +23,7 @@ pub mod sniff;
 pub mod store;
 #[cfg(test)]
 mod testing;
+pub mod tools;
 pub mod walk;
 
 use std::path::PathBuf;
@@ -47,9 +48,21 @@ pub fn run(cli: Cli) -> Exit {
 }
 
 fn dispatch(cli: Cli) -> Result<Exit> {
-    match &cli.command {
-        Some(Command::Add(args)) => add::run(&cli.global, args),
-        None => add::run(&cli.global, &cli.add),
+    let global = &cli.global;
+    let outcome = match &cli.command {
+        Some(Command::Add(args)) => add::run(global, args),
+        None => add::run(global, &cli.add),
+        Some(Command::Ls(filter)) => tools::ls::run(global, filter),
+        Some(Command::Cat { hash }) => tools::cat::run(global, hash),
+        Some(Command::Export(args)) => tools::export::run(global, args),
+        Some(Command::Verify { quick }) => tools::verify::run(global, *quick),
+        Some(Command::Gc { orphans, dry_run }) => tools::gc::run(global, *orphans, *dry_run),
+        Some(Command::Stats) => tools::stats::run(global),
+    };
+    match outcome {
+        // `ingest ls | head`: the reader has what it wanted.
+        Err(err) if tools::is_broken_pipe(&err) => Ok(Exit::Success),
+        other => other,
     }
 }
 

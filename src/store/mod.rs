@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-pub use local::LocalStore;
+pub use local::{LocalStore, LookupError, ObjectFile};
 
 use crate::manifest::Entry;
 use crate::object_id::ObjectId;

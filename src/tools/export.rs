@@ -1,0 +1,346 @@
+//! `ingest export DEST`: entries written under their recorded names.
+//!
+//! Names come from untrusted sources (MMS parts, other people's files), so
+//! each is reduced to one safe path component, and every file is created
+//! relative to DEST's directory handle with O_EXCL|O_NOFOLLOW: no write can
+//! land outside DEST, not even through a symlink already sitting in it.
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow};
+use rustix::fs::{AtFlags, CWD, Mode, OFlags};
+
+use super::filter::EntryFilter;
+use crate::cli::{ExportArgs, GlobalArgs, LinkMode};
+use crate::exit::Exit;
+use crate::failure::Failure;
+use crate::manifest::{Entry, Line};
+use crate::object_id::ObjectId;
+use crate::pipeline::{Pass, Sink, SoFar};
+
+/// A name longer than this (in bytes) is cut, keeping its extension; the
+/// filesystem limit is 255, and a " (N)" suffix may still be added.
+const MAX_NAME: usize = 240;
+
+pub fn run(global: &GlobalArgs, args: &ExportArgs) -> Result<Exit> {
+    let filter = EntryFilter::new(&args.filter)?;
+    let store = super::open_store(global)?;
+    let wanted: HashSet<ObjectId> = args
+        .hashes
+        .iter()
+        .map(|h| store.resolve(h).map_err(|e| anyhow!(e)))
+        .collect::<Result<_>>()?;
+    fs::create_dir_all(&args.dest).with_context(|| format!("creating {}", args.dest.display()))?;
+    let dest: OwnedFd = rustix::fs::open(
+        &args.dest,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .with_context(|| format!("opening {}", args.dest.display()))?;
+    let mut export = Export {
+        dest,
+        dest_path: &args.dest,
+        link: args.link,
+        overwrite: args.overwrite,
+        names: HashMap::new(),
+        taken: HashSet::new(),
+        done: HashSet::new(),
+        pass: Pass::new(),
+        failed: 0,
+        out: BufWriter::new(io::stdout().lock()),
+        json: global.json,
+        quiet: global.quiet,
+    };
+    let Some(lines) = store.lines()? else {
+        return Ok(Exit::Success);
+    };
+    for line in lines {
+        let Line::Value(entry) = line? else { continue };
+        if (!wanted.is_empty() && !wanted.contains(&entry.sha256)) || !filter.matches(&entry) {
+            continue;
+        }
+        export.one(&entry, &store.object_path(&entry.sha256))?;
+    }
+    export.out.flush()?;
+    Ok(if export.failed > 0 {
+        Exit::Partial
+    } else {
+        Exit::Success
+    })
+}
+
+struct Export<'a, W: Write> {
+    dest: OwnedFd,
+    dest_path: &'a Path,
+    link: LinkMode,
+    overwrite: bool,
+    /// The last number given to each safe name.
+    names: HashMap<String, u32>,
+    /// Every name given out in DEST so far.
+    taken: HashSet<String>,
+    /// (name, content) pairs written: the same file twice is written once.
+    done: HashSet<(String, ObjectId)>,
+    pass: Pass,
+    failed: u64,
+    out: W,
+    json: bool,
+    quiet: bool,
+}
+
+impl<W: Write> Export<'_, W> {
+    fn one(&mut self, entry: &Entry, object: &Path) -> Result<()> {
+        let base = safe_name(&entry.name_bytes(), &entry.ext);
+        if self.done.contains(&(base.clone(), entry.sha256)) {
+            return Ok(());
+        }
+        let name = self.distinct(&base);
+        self.done.insert((base, entry.sha256));
+        let shown = self.dest_path.join(&name);
+        match self.place(object, &name, entry.sha256) {
+            Ok(Placed::Written) => self.report(entry, &shown, "exported", None),
+            Ok(Placed::Exists) => {
+                if !self.quiet {
+                    eprintln!(
+                        "ingest: warning: {}: exists (--overwrite replaces it)",
+                        shown.display()
+                    );
+                }
+                self.report(entry, &shown, "exists", None)
+            }
+            Err(e) => {
+                self.failed += 1;
+                eprintln!("ingest: {}: {e:#}", shown.display());
+                self.report(entry, &shown, "failed", Some(format!("{e:#}")))
+            }
+        }
+    }
+
+    /// The next unused variant of `base`: `name.jpg`, `name (2).jpg`, ...
+    fn distinct(&mut self, base: &str) -> String {
+        let mut n = self.names.get(base).copied().unwrap_or(0);
+        loop {
+            n += 1;
+            let candidate = if n == 1 {
+                base.to_owned()
+            } else {
+                numbered(base, n)
+            };
+            if self.taken.insert(candidate.clone()) {
+                self.names.insert(base.to_owned(), n);
+                return candidate;
+            }
+        }
+    }
+
+    fn place(&mut self, object: &Path, name: &str, id: ObjectId) -> Result<Placed> {
+        let exists = rustix::fs::statat(&self.dest, name, AtFlags::SYMLINK_NOFOLLOW).is_ok();
+        if exists && !self.overwrite {
+            return Ok(Placed::Exists);
+        }
+        // With --overwrite, write beside it and rename over: the rename
+        // replaces a symlink itself, never what it points to.
+        let temp = format!(".{name}.ingest-export");
+        let target = if exists { temp.as_str() } else { name };
+        let _ = rustix::fs::unlinkat(&self.dest, temp.as_str(), AtFlags::empty());
+        let linked = match self.link {
+            LinkMode::Copy => false,
+            LinkMode::Hard | LinkMode::Auto => {
+                match rustix::fs::linkat(CWD, object, &self.dest, target, AtFlags::empty()) {
+                    Ok(()) => true,
+                    Err(e) if self.link == LinkMode::Auto && is_cross_device(e) => false,
+                    Err(e) => return Err(io::Error::from(e)).context("hard-linking"),
+                }
+            }
+        };
+        if !linked {
+            self.copy(object, target, id)?;
+        }
+        if exists {
+            rustix::fs::renameat(&self.dest, target, &self.dest, name).context("replacing")?;
+        }
+        Ok(Placed::Written)
+    }
+
+    /// Copies through the one pass, so the copy is checked against its
+    /// hash on the way; a mismatch (a corrupt object) removes the copy.
+    fn copy(&mut self, object: &Path, target: &str, id: ObjectId) -> Result<()> {
+        let mut source =
+            File::open(object).with_context(|| format!("opening {}", object.display()))?;
+        let fd = rustix::fs::openat(
+            &self.dest,
+            target,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o644),
+        )
+        .context("creating")?;
+        let mut file = File::from(fd);
+        let copied = self.pass.run(&mut source, &mut [&mut CopyTo(&mut file)]);
+        let verdict = match copied {
+            Ok(passed) if passed.id == id => Ok(()),
+            Ok(passed) => Err(anyhow!(
+                "the object is corrupt (its content hashes to {}); run ingest verify",
+                passed.id
+            )),
+            Err(failure) => Err(anyhow!("{failure:#}")),
+        };
+        if verdict.is_err() {
+            let _ = rustix::fs::unlinkat(&self.dest, target, AtFlags::empty());
+        }
+        verdict
+    }
+
+    fn report(
+        &mut self,
+        entry: &Entry,
+        shown: &Path,
+        status: &str,
+        error: Option<String>,
+    ) -> Result<()> {
+        if self.json {
+            let mut object = serde_json::json!({
+                "status": status,
+                "path": shown.to_string_lossy(),
+                "sha256": entry.sha256.to_string(),
+                "name": entry.name,
+            });
+            if let Some(error) = error {
+                object["error"] = error.into();
+            }
+            super::line(&mut self.out, &object.to_string())?;
+        } else if status == "exported" {
+            self.out.write_all(&crate::report::sha256sum_line(
+                &entry.sha256.to_string(),
+                shown.as_os_str(),
+            ))?;
+        }
+        Ok(())
+    }
+}
+
+enum Placed {
+    Written,
+    Exists,
+}
+
+struct CopyTo<'a>(&'a mut File);
+
+impl Sink for CopyTo<'_> {
+    fn take(&mut self, chunk: &[u8], _so_far: &SoFar) -> Result<(), Failure> {
+        self.0
+            .write_all(chunk)
+            .map_err(|e| Failure::Store(anyhow!(e).context("writing the copy")))
+    }
+}
+
+fn is_cross_device(e: rustix::io::Errno) -> bool {
+    matches!(
+        e,
+        rustix::io::Errno::XDEV | rustix::io::Errno::PERM | rustix::io::Errno::MLINK
+    )
+}
+
+/// `name.jpg` as `name (N).jpg`.
+fn numbered(name: &str, n: u32) -> String {
+    match name.rfind('.').filter(|&i| i > 0) {
+        Some(i) => format!("{} ({n}){}", &name[..i], &name[i..]),
+        None => format!("{name} ({n})"),
+    }
+}
+
+/// Reduces an untrusted name to one path component that is safe on Linux,
+/// macOS and Windows: no separators, NUL or control characters, no bytes
+/// that are not UTF-8, no `.`/`..`, no reserved device names, at most
+/// [`MAX_NAME`] bytes. An empty result becomes `unnamed.<ext>`.
+pub fn safe_name(raw: &OsStr, ext: &str) -> String {
+    let lossy = String::from_utf8_lossy(raw.as_encoded_bytes());
+    let cleaned: String = lossy
+        .chars()
+        .map(|c| match c {
+            '/' | '\\' | '<' | '>' | ':' | '"' | '|' | '?' | '*' | '\u{FFFD}' => '_',
+            c if c.is_control() => '_',
+            c => c,
+        })
+        .collect();
+    let trimmed = cleaned.trim_start_matches(' ').trim_end_matches(['.', ' ']);
+    let mut name = if trimmed.is_empty() {
+        match ext {
+            "" => "unnamed".to_owned(),
+            ext => format!("unnamed.{ext}"),
+        }
+    } else {
+        trimmed.to_owned()
+    };
+    let stem = name.split('.').next().unwrap_or("").to_ascii_uppercase();
+    let reserved = matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+        || (stem.len() == 4
+            && (stem.starts_with("COM") || stem.starts_with("LPT"))
+            && stem.as_bytes()[3].is_ascii_digit());
+    if reserved {
+        name.insert(0, '_');
+    }
+    shorten(name)
+}
+
+/// Cuts a name to [`MAX_NAME`] bytes on a character boundary, keeping a
+/// short extension.
+fn shorten(name: String) -> String {
+    if name.len() <= MAX_NAME {
+        return name;
+    }
+    let ext = name
+        .rfind('.')
+        .map(|i| &name[i..])
+        .filter(|e| e.len() <= 16)
+        .unwrap_or("");
+    let mut cut = MAX_NAME - ext.len();
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{ext}", &name[..cut])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::ffi::OsStrExt;
+
+    fn safe(raw: &[u8]) -> String {
+        safe_name(OsStr::from_bytes(raw), "jpg")
+    }
+
+    #[test]
+    fn hostile_names_become_one_safe_component() {
+        assert_eq!(safe(b"../../etc/passwd"), ".._.._etc_passwd");
+        assert_eq!(safe(b"/abs/path"), "_abs_path");
+        assert_eq!(safe(b"a/../../b"), "a_.._.._b");
+        assert_eq!(safe(b"line\nbreak\0.jpg"), "line_break_.jpg");
+        assert_eq!(safe(b"caf\xe9.jpg"), "caf_.jpg");
+        assert_eq!(safe(b".."), "unnamed.jpg");
+        assert_eq!(safe(b""), "unnamed.jpg");
+        assert_eq!(safe(b"CON.txt"), "_CON.txt");
+        assert_eq!(safe(b"com1"), "_com1");
+        assert_eq!(safe(b"photo. "), "photo");
+        let long = safe(
+            &[b'x'; 300]
+                .iter()
+                .chain(b".jpeg")
+                .copied()
+                .collect::<Vec<_>>(),
+        );
+        assert!(long.len() <= MAX_NAME && long.ends_with(".jpeg"), "{long}");
+        let wide = safe("é".repeat(200).as_bytes());
+        assert!(wide.len() <= MAX_NAME);
+    }
+
+    #[test]
+    fn numbering_keeps_the_extension() {
+        assert_eq!(numbered("a.jpg", 2), "a (2).jpg");
+        assert_eq!(numbered(".hidden", 3), ".hidden (3)");
+        assert_eq!(numbered("noext", 2), "noext (2)");
+    }
+}

@@ -1,0 +1,66 @@
+//! Choosing manifest entries by type, name and date (`ls`, `export`).
+
+use std::str::FromStr;
+
+use anyhow::{Context, Result, anyhow};
+use globset::{Glob, GlobMatcher};
+use jiff::Timestamp;
+
+use crate::cli::Filter;
+use crate::manifest::Entry;
+use crate::policy::MimePattern;
+
+/// The filters given on the command line; an empty one matches everything.
+#[derive(Debug, Default)]
+pub struct EntryFilter {
+    mime: Option<MimePattern>,
+    name: Option<GlobMatcher>,
+    since: Option<Timestamp>,
+}
+
+impl EntryFilter {
+    pub fn new(filter: &Filter) -> Result<Self> {
+        Ok(EntryFilter {
+            mime: filter
+                .mime
+                .as_deref()
+                .map(MimePattern::from_str)
+                .transpose()
+                .context("--mime")?,
+            name: filter
+                .name
+                .as_deref()
+                .map(|g| Glob::new(g).map(|g| g.compile_matcher()))
+                .transpose()
+                .context("--name")?,
+            since: filter
+                .since
+                .as_deref()
+                .map(parse_since)
+                .transpose()
+                .context("--since")?,
+        })
+    }
+
+    pub fn matches(&self, entry: &Entry) -> bool {
+        self.mime.as_ref().is_none_or(|p| p.matches(&entry.mime))
+            && self.name.as_ref().is_none_or(|g| g.is_match(&entry.name))
+            && self.since.is_none_or(|since| {
+                entry
+                    .ingested_at
+                    .parse::<Timestamp>()
+                    .is_ok_and(|at| at >= since)
+            })
+    }
+}
+
+/// An RFC 3339 time, or a date (midnight UTC).
+fn parse_since(text: &str) -> Result<Timestamp> {
+    if let Ok(at) = text.parse::<Timestamp>() {
+        return Ok(at);
+    }
+    let date: jiff::civil::Date = text
+        .parse()
+        .map_err(|_| anyhow!("{text:?} is not a date (2026-11-01) or an RFC 3339 time"))?;
+    Ok(date.to_zoned_datetime(jiff::tz::TimeZone::UTC)?.timestamp())
+}

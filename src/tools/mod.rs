@@ -1,0 +1,37 @@
+//! The store tools: subcommands that read the store back, check it and
+//! clean it, each in constant memory per object.
+
+pub mod cat;
+pub mod export;
+pub mod filter;
+pub mod gc;
+pub mod ls;
+pub mod stats;
+pub mod verify;
+
+use std::io::{self, Write};
+
+use anyhow::Result;
+
+use crate::cli::GlobalArgs;
+use crate::store::LocalStore;
+
+/// Opens the store the tools read; a missing store is an error, not an
+/// empty listing, so a mistyped --store is noticed.
+pub fn open_store(global: &GlobalArgs) -> Result<LocalStore> {
+    LocalStore::open(&crate::store_location(global)?)
+}
+
+/// Whether an error is a closed stdout (`ingest ls | head`): not a failure,
+/// the reader simply wants no more.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<io::Error>())
+        .any(|e| e.kind() == io::ErrorKind::BrokenPipe)
+}
+
+/// Writes one line to stdout (buffered by the caller's lock).
+pub fn line(out: &mut impl Write, text: &str) -> io::Result<()> {
+    out.write_all(text.as_bytes())?;
+    out.write_all(b"\n")
+}

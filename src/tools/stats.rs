@@ -1,0 +1,78 @@
+//! `ingest stats`: what the store holds, and what deduplication saved.
+
+use std::collections::{BTreeMap, HashSet};
+
+use anyhow::Result;
+use indicatif::HumanBytes;
+use serde_json::json;
+
+use crate::cli::GlobalArgs;
+use crate::exit::Exit;
+use crate::manifest::Line;
+
+#[derive(Default)]
+struct ByType {
+    entries: u64,
+    bytes: u64,
+}
+
+pub fn run(global: &GlobalArgs) -> Result<Exit> {
+    let store = super::open_store(global)?;
+    let (mut objects, mut stored) = (0u64, 0u64);
+    for object in store.object_files() {
+        let object = object?;
+        if object.id.is_some() && object.is_file {
+            objects += 1;
+            stored += object.size;
+        }
+    }
+    let (mut entries, mut recorded, mut unique_named) = (0u64, 0u64, 0u64);
+    let mut seen = HashSet::new();
+    let mut by_type: BTreeMap<String, ByType> = BTreeMap::new();
+    for line in store.lines()?.into_iter().flatten() {
+        let Line::Value(entry) = line? else { continue };
+        entries += 1;
+        recorded += entry.size;
+        let first = seen.insert(entry.sha256);
+        if first {
+            unique_named += entry.size;
+        }
+        let slot = by_type.entry(entry.mime.clone()).or_default();
+        slot.entries += 1;
+        if first {
+            slot.bytes += entry.size;
+        }
+    }
+    let saved = recorded - unique_named;
+    if global.json {
+        let types: serde_json::Map<_, _> = by_type
+            .iter()
+            .map(|(mime, t)| {
+                (
+                    mime.clone(),
+                    json!({"entries": t.entries, "bytes": t.bytes}),
+                )
+            })
+            .collect();
+        let stats = json!({
+            "objects": objects, "bytes": stored, "entries": entries,
+            "entry_bytes": recorded, "dedup_saved_bytes": saved, "by_mime": types,
+        });
+        println!("{stats}");
+    } else {
+        println!("objects        {objects} ({})", HumanBytes(stored));
+        println!(
+            "entries        {entries} ({} as recorded)",
+            HumanBytes(recorded)
+        );
+        println!("dedup saved    {}", HumanBytes(saved));
+        for (mime, t) in &by_type {
+            println!(
+                "  {mime:<28} {:>8} entries  {:>12}",
+                t.entries,
+                HumanBytes(t.bytes).to_string()
+            );
+        }
+    }
+    Ok(Exit::Success)
+}

@@ -1,0 +1,224 @@
+//! `ingest verify`: re-hash every object as a stream and match the store
+//! against its manifest. Every problem is named on its own line.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+
+use anyhow::{Context, Result};
+use serde_json::json;
+
+use crate::cli::GlobalArgs;
+use crate::exit::Exit;
+use crate::manifest::Line;
+use crate::object_id::ObjectId;
+use crate::pipeline::Pass;
+use crate::store::LocalStore;
+
+/// What the manifest says of one object.
+struct Named {
+    size: u64,
+    /// The byte offset of the first line naming it.
+    line: u64,
+    seen: bool,
+}
+
+pub fn run(global: &GlobalArgs, quick: bool) -> Result<Exit> {
+    let store = super::open_store(global)?;
+    let mut check = Check {
+        store: &store,
+        out: BufWriter::new(io::stdout().lock()),
+        json: global.json,
+        problems: HashMap::new(),
+        objects: 0,
+        bytes: 0,
+        entries: 0,
+    };
+    let mut named = check.read_manifest()?;
+    check.check_objects(&mut named, quick, global)?;
+    for (id, named) in &named {
+        if !named.seen {
+            let detail = format!("manifest line at byte {} names it", named.line);
+            check.problem(
+                "missing",
+                &store.object_path(id).display().to_string(),
+                &detail,
+            )?;
+        }
+    }
+    check.check_temp_files()?;
+    check.finish()
+}
+
+struct Check<'a, W: Write> {
+    store: &'a LocalStore,
+    out: W,
+    json: bool,
+    problems: HashMap<&'static str, u64>,
+    objects: u64,
+    bytes: u64,
+    entries: u64,
+}
+
+impl<W: Write> Check<'_, W> {
+    fn problem(&mut self, kind: &'static str, what: &str, detail: &str) -> Result<()> {
+        *self.problems.entry(kind).or_default() += 1;
+        let text = if self.json {
+            json!({"problem": kind, "path": what, "detail": detail}).to_string()
+        } else {
+            format!("{kind}: {what}: {detail}")
+        };
+        super::line(&mut self.out, &text)?;
+        Ok(())
+    }
+
+    /// Every line: unreadable ones are problems, and each object named is
+    /// remembered with its size.
+    fn read_manifest(&mut self) -> Result<HashMap<ObjectId, Named>> {
+        let mut named: HashMap<ObjectId, Named> = HashMap::new();
+        let Some(lines) = self.store.lines()? else {
+            return Ok(named);
+        };
+        let manifest = self
+            .store
+            .root()
+            .join("manifest.jsonl")
+            .display()
+            .to_string();
+        for line in lines {
+            match line? {
+                Line::Value(entry) => {
+                    self.entries += 1;
+                    let first = named.entry(entry.sha256).or_insert(Named {
+                        size: entry.size,
+                        line: 0,
+                        seen: false,
+                    });
+                    if first.size != entry.size {
+                        let detail = format!(
+                            "lines disagree on the size of {} ({} and {})",
+                            entry.sha256, first.size, entry.size
+                        );
+                        self.problem("size", &manifest, &detail)?;
+                    }
+                }
+                Line::Unreadable { offset, reason } => {
+                    self.problem(
+                        "unreadable",
+                        &manifest,
+                        &format!("line at byte {offset}: {reason}"),
+                    )?;
+                }
+                Line::Torn { offset } => {
+                    self.problem("torn", &manifest, &format!("last line at byte {offset} has no newline (repaired by the next ingest)"))?;
+                }
+            }
+        }
+        Ok(named)
+    }
+
+    fn check_objects(
+        &mut self,
+        named: &mut HashMap<ObjectId, Named>,
+        quick: bool,
+        global: &GlobalArgs,
+    ) -> Result<()> {
+        let mut pass = Pass::new();
+        let total: u64 = named.values().map(|n| n.size).sum();
+        let reporter = crate::report::Reporter::new(false, true, global.progress);
+        let mut progress = reporter.progress_for(std::ffi::OsStr::new("verify"), Some(total));
+        for object in self.store.object_files() {
+            let object = object?;
+            let shown = object.path.display().to_string();
+            let Some(id) = object.id.filter(|_| object.is_file) else {
+                self.problem("stray", &shown, "not an object (wrong name, place or kind)")?;
+                continue;
+            };
+            self.objects += 1;
+            self.bytes += object.size;
+            if !quick {
+                let mut file =
+                    File::open(&object.path).with_context(|| format!("opening {shown}"))?;
+                let passed = pass
+                    .run(&mut file, &mut [&mut progress])
+                    .map_err(|f| anyhow::anyhow!("{f:#}"))
+                    .with_context(|| format!("reading {shown}"))?;
+                if passed.id != id {
+                    let moved = self.store.quarantine(&object.path)?;
+                    let detail = format!(
+                        "content hashes to {}; moved to {}",
+                        passed.id,
+                        moved.display()
+                    );
+                    self.problem("corrupt", &shown, &detail)?;
+                    // Its lines now name a missing object; said once, here.
+                    named.remove(&id);
+                    continue;
+                }
+            }
+            match named.get_mut(&id) {
+                Some(entry) => {
+                    entry.seen = true;
+                    if entry.size != object.size {
+                        let detail =
+                            format!("{} bytes, the manifest says {}", object.size, entry.size);
+                        self.problem("size", &shown, &detail)?;
+                    }
+                }
+                None => self.problem(
+                    "orphan",
+                    &shown,
+                    "no manifest line names it (ingest gc --orphans removes it)",
+                )?,
+            }
+        }
+        Ok(())
+    }
+
+    fn check_temp_files(&mut self) -> Result<()> {
+        for (path, meta, in_use) in self.store.temp_files()? {
+            if !in_use {
+                let detail = format!(
+                    "{} bytes left by an interrupted run (ingest gc removes it)",
+                    meta.len()
+                );
+                self.problem("temp", &path.display().to_string(), &detail)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Exit> {
+        let problems: u64 = self.problems.values().sum();
+        if self.json {
+            let summary = json!({"summary": {
+                "objects": self.objects, "bytes": self.bytes, "entries": self.entries,
+                "problems": problems, "by_kind": self.problems,
+            }});
+            super::line(&mut self.out, &summary.to_string())?;
+        }
+        self.out.flush()?;
+        let mut kinds: Vec<_> = self
+            .problems
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect();
+        kinds.sort();
+        eprintln!(
+            "ingest: verified {} objects ({}), {} manifest entries: {}",
+            self.objects,
+            indicatif::HumanBytes(self.bytes),
+            self.entries,
+            if problems == 0 {
+                "no problems".to_owned()
+            } else {
+                format!("{problems} problems ({})", kinds.join(", "))
+            }
+        );
+        Ok(if problems == 0 {
+            Exit::Success
+        } else {
+            Exit::Fatal
+        })
+    }
+}
