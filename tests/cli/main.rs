@@ -10,4 +10,5 @@ mod memory;
 mod policy;
 mod progress;
 mod sniffing;
+mod tools;
 mod util;

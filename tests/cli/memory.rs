@@ -89,3 +89,31 @@ fn a_1gib_file_stays_under_16mib_rss() {
     assert_eq!(sha256_file(&env.object(&hex)), hex);
     eprintln!("1 GiB file: peak RSS {peak} KiB");
 }
+
+#[test]
+fn verify_of_a_2gib_object_stays_under_16mib_rss() {
+    let env = Env::new();
+    let (mut cmd, _) = under_time(&env, &["-q", "--name", "huge.bin", "-"]);
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let pattern = block(2);
+    for _ in 0..2 * GIB / pattern.len() {
+        stdin.write_all(&pattern).unwrap();
+    }
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+
+    let (mut cmd, report) = under_time(&env, &["verify"]);
+    let child = cmd.stdout(Stdio::null()).spawn().unwrap();
+    let (code, peak) = wait_with_peak_rss(child, &report);
+    assert_eq!(code, Some(0));
+    assert!(
+        peak < LIMIT_KIB,
+        "peak RSS {peak} KiB verifying a 2 GiB object"
+    );
+    eprintln!("verify of a 2 GiB object: peak RSS {peak} KiB");
+}

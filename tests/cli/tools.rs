@@ -1,0 +1,557 @@
+//! The store tools: ls, cat, export, verify, gc and stats, on real stores,
+//! some damaged on purpose.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, symlink};
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Value, json};
+
+use crate::util::*;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/media");
+
+/// A store with a photo, a clip, a note, and the photo again under a
+/// second name.
+fn stocked() -> Env {
+    let env = Env::new();
+    env.write(
+        "in/photo.png",
+        &fs::read(format!("{FIXTURES}/photo.png")).unwrap(),
+    );
+    env.write(
+        "in/clip.mp4",
+        &fs::read(format!("{FIXTURES}/clip.mp4")).unwrap(),
+    );
+    env.write("in/note.txt", b"a note\n");
+    env.write(
+        "in/zz/copy.png",
+        &fs::read(format!("{FIXTURES}/photo.png")).unwrap(),
+    );
+    ok(env.cmd(["-q", "in"]));
+    env
+}
+
+fn hex_of(env: &Env, name: &str) -> String {
+    env.manifest()
+        .iter()
+        .find(|l| l["name"] == name)
+        .map(|l| l["sha256"].as_str().unwrap().to_owned())
+        .unwrap()
+}
+
+#[test]
+fn ls_lists_oldest_first_as_a_table_or_the_lines_themselves() {
+    let env = stocked();
+    let out = ok(env.cmd(["ls"]));
+    let rows: Vec<_> = stdout_of(&out).lines().map(str::to_owned).collect();
+    assert_eq!(rows.len(), 4);
+    assert!(
+        rows[0].starts_with(&hex_of(&env, "clip.mp4")[..12]),
+        "{rows:?}"
+    );
+    assert!(
+        rows[0].contains("video/mp4") && rows[0].ends_with("clip.mp4"),
+        "{rows:?}"
+    );
+    assert!(rows[0].contains("2.00 KiB"), "{rows:?}");
+
+    let out = ok(env.cmd(["ls", "--json"]));
+    let manifest = fs::read_to_string(env.store().join("manifest.jsonl")).unwrap();
+    assert_eq!(stdout_of(&out), manifest);
+}
+
+#[test]
+fn ls_filters_by_type_name_and_date() {
+    let env = stocked();
+    let names = |args: &[&str]| -> Vec<String> {
+        let out = ok(env.cmd(["ls", "--json"]).args(args));
+        stdout_of(&out)
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    };
+    assert_eq!(names(&["--mime", "image/*"]), ["photo.png", "copy.png"]);
+    assert_eq!(names(&["--name", "*.txt"]), ["note.txt"]);
+    assert_eq!(names(&["--since", "2000-01-01"]).len(), 4);
+    assert!(names(&["--since", "2999-01-01T00:00:00Z"]).is_empty());
+    env.cmd(["ls", "--since", "yesterday"])
+        .output()
+        .map(|o| assert_ne!(o.status.code(), Some(0)))
+        .unwrap();
+}
+
+#[test]
+fn global_options_go_before_or_after_the_subcommand() {
+    let env = stocked();
+    let mut before = bare_cmd();
+    before
+        .arg("--store")
+        .arg(env.store())
+        .args(["--json", "ls"]);
+    let mut after = bare_cmd();
+    after.args(["ls", "--json", "--store"]).arg(env.store());
+    assert_eq!(ok(before).stdout, ok(after).stdout);
+}
+
+#[test]
+fn tools_on_a_missing_store_fail_clearly() {
+    let env = Env::new();
+    let out = env.cmd(["ls"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("no store at"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(!env.store().exists());
+}
+
+#[test]
+fn ls_into_a_closed_pipe_exits_quietly() {
+    let env = Env::new();
+    for i in 0..3000 {
+        env.write(format!("in/{i}.txt"), format!("{i}\n").as_bytes());
+    }
+    ok(env.cmd(["-q", "--sync", "batch", "in"]));
+    let mut child = env
+        .cmd(["ls"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away at once
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(out.stderr.is_empty(), "{}", stderr_of(&out));
+}
+
+#[test]
+fn cat_streams_an_object_by_hash_or_unique_prefix() {
+    let env = stocked();
+    let hex = hex_of(&env, "clip.mp4");
+    let clip = fs::read(format!("{FIXTURES}/clip.mp4")).unwrap();
+    assert_eq!(ok(env.cmd(["cat", &hex])).stdout, clip);
+    assert_eq!(ok(env.cmd(["cat", &hex[..6]])).stdout, clip);
+    assert_eq!(ok(env.cmd(["cat", &hex[..10].to_uppercase()])).stdout, clip);
+
+    let out = env.cmd(["cat", &hex[..5]]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = env.cmd(["cat", "ffffff"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("no object has a hash starting with ffffff"));
+
+    // A second object sharing the first 6 digits makes the prefix ambiguous.
+    let twin = format!("{}{}", &hex[..6], "0".repeat(58));
+    fs::write(env.object(&twin), b"twin").unwrap();
+    let out = env.cmd(["cat", &hex[..6]]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("is ambiguous"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert_eq!(ok(env.cmd(["cat", &hex[..7]])).stdout, clip);
+}
+
+/// Appends a manifest line naming an existing object under `name` (which
+/// may hold anything JSON can: newlines, NUL), and `raw` bytes for a name
+/// that is not UTF-8.
+fn add_entry(env: &Env, hex: &str, size: u64, name: &str, raw: Option<&[u8]>) {
+    let mut line = json!({
+        "sha256": hex, "size": size, "mime": "image/png", "ext": "png", "name": name,
+        "source": "/phone/backup.xml", "ingested_at": "2026-11-23T00:00:00Z", "new": false,
+    });
+    if let Some(raw) = raw {
+        use base64::Engine;
+        line["name_b64"] = base64::engine::general_purpose::STANDARD.encode(raw).into();
+    }
+    let mut manifest = fs::OpenOptions::new()
+        .append(true)
+        .open(env.store().join("manifest.jsonl"))
+        .unwrap();
+    writeln!(manifest, "{line}").unwrap();
+}
+
+#[test]
+fn export_makes_hostile_names_safe_and_never_writes_outside_dest() {
+    let env = stocked();
+    let png = hex_of(&env, "photo.png");
+    let size = fs::metadata(env.object(&png)).unwrap().len();
+    let long = "x".repeat(300) + ".png";
+    let hostile = [
+        "../../etc/passwd",
+        "/abs/path",
+        "a/../../b",
+        "new\nline.png",
+        "nul\u{0}byte.png",
+        long.as_str(),
+        "..",
+        "CON.png",
+        "evil.png",
+    ];
+    for name in hostile {
+        add_entry(&env, &png, size, name, None);
+    }
+    add_entry(&env, &png, size, "caf\u{fffd}.png", Some(b"caf\xe9.png"));
+    let dest = env.path().join("dest");
+    let outside = env.path().join("outside");
+    fs::create_dir_all(&dest).unwrap();
+    fs::create_dir_all(&outside).unwrap();
+    symlink(outside.join("evil.png"), dest.join("evil.png")).unwrap();
+
+    let out = env
+        .cmd(["export", "--link", "copy"])
+        .arg(&dest)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(
+        fs::read_dir(&outside).unwrap().next().is_none(),
+        "wrote outside DEST"
+    );
+    assert!(!env.path().join("etc").exists() && !env.path().join("b").exists());
+    // Every exported file is a direct child of DEST and hashes to its entry.
+    let listed = stdout_of(&out);
+    let check = Command::new("sha256sum")
+        .arg("-c")
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    check
+        .stdin
+        .as_ref()
+        .unwrap()
+        .write_all(listed.as_bytes())
+        .unwrap();
+    let checked = check.wait_with_output().unwrap();
+    assert!(checked.status.success(), "{}", stdout_of(&checked));
+    let mut names: Vec<String> = fs::read_dir(&dest)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    for name in &names {
+        assert!(
+            name.len() <= 255 && !name.contains('/') && !name.chars().any(char::is_control),
+            "{name:?}"
+        );
+        let meta = fs::symlink_metadata(dest.join(name)).unwrap();
+        assert!(meta.is_file() || name == "evil.png", "{name}");
+    }
+    for expected in [
+        ".._.._etc_passwd",
+        "_abs_path",
+        "a_.._.._b",
+        "new_line.png",
+        "nul_byte.png",
+        "unnamed.png",
+        "_CON.png",
+        "caf_.png",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("xxxx") && n.ends_with(".png") && n.len() <= 255)
+    );
+    // The planted symlink was left alone (exists), not followed.
+    assert!(
+        fs::symlink_metadata(dest.join("evil.png"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        stderr_of(&out).contains("evil.png: exists"),
+        "{}",
+        stderr_of(&out)
+    );
+
+    // --overwrite replaces the symlink itself; still nothing outside.
+    ok(env
+        .cmd(["export", "--overwrite", "--name", "evil.png"])
+        .arg(&dest));
+    assert!(
+        fs::symlink_metadata(dest.join("evil.png"))
+            .unwrap()
+            .is_file()
+    );
+    assert!(fs::read_dir(&outside).unwrap().next().is_none());
+    assert_eq!(sha256_file(&dest.join("evil.png")), png);
+}
+
+#[test]
+fn export_numbers_clashing_names_links_or_copies_and_never_overwrites() {
+    let env = stocked();
+    let clip = hex_of(&env, "clip.mp4");
+    let size = fs::metadata(env.object(&clip)).unwrap().len();
+    add_entry(&env, &clip, size, "photo.png", None); // same name, other content
+    let dest = env.path().join("dest");
+
+    let out = ok(env.cmd(["export", "--json", "--link", "hard"]).arg(&dest));
+    let exported: Vec<Value> = stdout_of(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        exported.iter().all(|l| l["status"] == "exported"),
+        "{exported:?}"
+    );
+    assert_eq!(
+        sha256_file(&dest.join("photo.png")),
+        hex_of(&env, "photo.png")
+    );
+    assert_eq!(sha256_file(&dest.join("photo (2).png")), clip);
+    let object_ino = fs::metadata(env.object(&clip)).unwrap().ino();
+    assert_eq!(
+        fs::metadata(dest.join("clip.mp4")).unwrap().ino(),
+        object_ino
+    );
+
+    // Again: everything exists, nothing is overwritten.
+    fs::remove_file(dest.join("note.txt")).unwrap();
+    fs::write(dest.join("note.txt"), b"edited by hand").unwrap();
+    let out = ok(env.cmd(["export", "--json", "--link", "copy"]).arg(&dest));
+    let statuses: Vec<String> = stdout_of(&out)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["status"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert!(statuses.iter().all(|s| s == "exists"), "{statuses:?}");
+    assert_eq!(fs::read(dest.join("note.txt")).unwrap(), b"edited by hand");
+
+    // By hash, copied: a new inode with the same bytes.
+    let other = env.path().join("other");
+    ok(env
+        .cmd(["export", "--link", "copy"])
+        .arg(&other)
+        .arg(&clip[..8]));
+    assert_eq!(
+        fs::read_dir(&other).unwrap().count(),
+        2,
+        "both entries of that object"
+    );
+    assert_ne!(
+        fs::metadata(other.join("clip.mp4")).unwrap().ino(),
+        object_ino
+    );
+    assert_eq!(sha256_file(&other.join("clip.mp4")), clip);
+}
+
+#[test]
+fn verify_finds_and_counts_every_kind_of_damage() {
+    let env = stocked();
+    ok(env.cmd(["verify"]));
+    let png = hex_of(&env, "photo.png");
+    let clip = hex_of(&env, "clip.mp4");
+    let note = hex_of(&env, "note.txt");
+    // Flip a byte in an object.
+    let path = env.object(&png);
+    let mut bytes = fs::read(&path).unwrap();
+    bytes[10] ^= 0xff;
+    fs::remove_file(&path).unwrap();
+    fs::write(&path, &bytes).unwrap();
+    // Delete an object, add an orphan, leave a temp file, tear the manifest.
+    fs::remove_file(env.object(&clip)).unwrap();
+    let orphan = sha256_hex(b"orphan\n");
+    fs::create_dir_all(env.object(&orphan).parent().unwrap()).unwrap();
+    fs::write(env.object(&orphan), b"orphan\n").unwrap();
+    fs::write(env.store().join("tmp/ingest-crashed.tmp"), b"partial").unwrap();
+    let mut manifest = fs::OpenOptions::new()
+        .append(true)
+        .open(env.store().join("manifest.jsonl"))
+        .unwrap();
+    manifest
+        .write_all(b"not json at all\n{\"sha256\":\"to")
+        .unwrap();
+    drop(manifest);
+
+    let out = env.cmd(["verify", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let lines: Vec<Value> = stdout_of(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = lines.iter().filter_map(|l| l["problem"].as_str()).collect();
+    for kind in ["corrupt", "missing", "orphan", "temp", "unreadable", "torn"] {
+        assert_eq!(
+            kinds.iter().filter(|k| **k == kind).count(),
+            1,
+            "{kind} in {kinds:?}"
+        );
+    }
+    assert_eq!(lines.last().unwrap()["summary"]["problems"], 6);
+    assert!(!env.object(&png).exists(), "corrupt object not quarantined");
+    assert_eq!(
+        fs::read_dir(env.store().join("quarantine"))
+            .unwrap()
+            .count(),
+        1
+    );
+    assert!(
+        stderr_of(&out).contains("6 problems"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(env.object(&note).exists());
+
+    // Ingesting the good bytes again restores the quarantined object.
+    let out = ok(env.cmd(["--json", "in/photo.png", "--no-cache"]));
+    assert_eq!(json_lines(&out)[0]["status"], "new");
+    assert_eq!(sha256_file(&env.object(&png)), png);
+}
+
+#[test]
+fn verify_quick_checks_presence_and_sizes_without_reading() {
+    let env = stocked();
+    let clip = hex_of(&env, "clip.mp4");
+    let path = env.object(&clip);
+    let mut bytes = fs::read(&path).unwrap();
+    bytes.push(0);
+    fs::remove_file(&path).unwrap();
+    fs::write(&path, &bytes).unwrap();
+    let (out, read) = env.bytes_read_by(&["verify", "--quick"]);
+    assert_eq!(out.status.code(), Some(1));
+    let manifest_len = env.manifest_bytes().len() as u64;
+    assert!(read < manifest_len + 64 * 1024, "read {read} bytes");
+    let out = env.cmd(["verify", "--quick"]).output().unwrap();
+    assert!(
+        stdout_of(&out).contains(&format!("size: {}", path.display())),
+        "{}",
+        stdout_of(&out)
+    );
+}
+
+#[test]
+fn an_object_replaced_by_a_folder_is_reported_not_a_panic() {
+    let env = stocked();
+    let note = hex_of(&env, "note.txt");
+    fs::remove_file(env.object(&note)).unwrap();
+    fs::create_dir(env.object(&note)).unwrap();
+    let out = env.cmd(["verify"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout_of(&out);
+    assert!(
+        text.contains("stray: ") && text.contains("missing: "),
+        "{text}"
+    );
+}
+
+#[test]
+fn gc_removes_old_leftovers_and_old_orphans_only() {
+    let env = stocked();
+    let tmp = env.store().join("tmp");
+    let hour_ago = SystemTime::now() - Duration::from_secs(7200);
+    let old = tmp.join("ingest-old.tmp");
+    fs::write(&old, vec![0u8; 1000]).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(hour_ago)
+        .unwrap();
+    let recent = tmp.join("ingest-recent.tmp");
+    fs::write(&recent, b"in flight").unwrap();
+    // An old temp file a running ingest still holds.
+    let held_path = tmp.join("ingest-held.tmp");
+    fs::write(&held_path, b"held").unwrap();
+    let held = fs::File::options().write(true).open(&held_path).unwrap();
+    held.set_modified(hour_ago).unwrap();
+    held.lock().unwrap();
+
+    let orphan = sha256_hex(b"orphan\n");
+    fs::create_dir_all(env.object(&orphan).parent().unwrap()).unwrap();
+    fs::write(env.object(&orphan), b"orphan\n").unwrap();
+    let young = sha256_hex(b"young orphan\n");
+    fs::create_dir_all(env.object(&young).parent().unwrap()).unwrap();
+    fs::write(env.object(&young), b"young orphan\n").unwrap();
+    fs::File::options()
+        .write(true)
+        .open(env.object(&orphan))
+        .unwrap()
+        .set_modified(hour_ago)
+        .unwrap();
+
+    let out = ok(env.cmd(["gc", "--orphans", "--dry-run"]));
+    assert!(
+        stdout_of(&out).contains("would remove temp file"),
+        "{}",
+        stdout_of(&out)
+    );
+    assert!(old.exists() && env.object(&orphan).exists());
+
+    let out = ok(env.cmd(["gc"]));
+    assert!(!old.exists() && recent.exists() && held_path.exists());
+    assert!(
+        env.object(&orphan).exists(),
+        "orphans removed without --orphans"
+    );
+    assert!(
+        stderr_of(&out).contains("1 files, freed 1000 B"),
+        "{}",
+        stderr_of(&out)
+    );
+
+    let out = ok(env.cmd(["gc", "--orphans"]));
+    assert!(!env.object(&orphan).exists() && env.object(&young).exists());
+    assert!(
+        stdout_of(&out).contains("removed orphan object"),
+        "{}",
+        stdout_of(&out)
+    );
+    drop(held);
+    for line in env.manifest() {
+        assert!(env.object(line["sha256"].as_str().unwrap()).exists());
+    }
+}
+
+#[test]
+fn stats_counts_objects_entries_savings_and_types() {
+    let env = stocked();
+    let out = ok(env.cmd(["stats", "--json"]));
+    let stats: Value = serde_json::from_str(stdout_of(&out).trim()).unwrap();
+    let png = fs::metadata(format!("{FIXTURES}/photo.png")).unwrap().len();
+    assert_eq!(stats["objects"], 3);
+    assert_eq!(stats["entries"], 4);
+    assert_eq!(stats["dedup_saved_bytes"], png);
+    assert_eq!(stats["by_mime"]["image/png"]["entries"], 2);
+    assert_eq!(stats["by_mime"]["image/png"]["bytes"], png);
+    let human = stdout_of(&ok(env.cmd(["stats"])));
+    assert!(
+        human.contains("objects        3") && human.contains("dedup saved    82 B"),
+        "{human}"
+    );
+}
+
+#[test]
+fn a_file_named_like_a_subcommand_is_stored_with_add_or_dashes() {
+    let env = Env::new();
+    env.write("ls", b"a file called ls\n");
+    let out = ok(env.cmd(["add", "ls"]));
+    assert_eq!(
+        stdout_of(&out),
+        format!("{}  ls\n", sha256_hex(b"a file called ls\n"))
+    );
+    let out = ok(env.cmd(["--", "ls"]));
+    assert!(stdout_of(&out).ends_with("  ls\n"));
+    let out = ok(env.cmd(["./ls"]));
+    assert!(stdout_of(&out).ends_with("  ./ls\n"));
+}
