@@ -10,6 +10,7 @@ pub mod cache;
 pub mod cli;
 pub mod exit;
 pub mod failure;
+pub mod hashing;
 pub mod input;
 pub mod interrupt;
 pub mod jsonl;

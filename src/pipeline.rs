@@ -6,12 +6,11 @@
 
 use std::io::{self, Read, Write};
 
-use anyhow::anyhow;
-use sha2::{Digest, Sha256};
-
 use crate::failure::Failure;
+use crate::hashing::HashWorker;
 use crate::object_id::ObjectId;
 use crate::sniff::{Kind, Sniffer};
+use anyhow::anyhow;
 
 /// The size of the one buffer every byte passes through.
 pub const BUFFER_LEN: usize = 32 * 1024;
@@ -47,9 +46,10 @@ pub struct Passed {
     pub sniffed: Option<Kind>,
 }
 
-/// The reusable state of the pass: the buffer and the sniffer.
+/// The reusable state of the pass: the hashing worker with its ring of
+/// buffers, and the sniffer.
 pub struct Pass {
-    buf: Box<[u8]>,
+    hashing: Option<HashWorker>,
     sniffer: Sniffer,
 }
 
@@ -62,9 +62,20 @@ impl Default for Pass {
 impl Pass {
     pub fn new() -> Self {
         Pass {
-            buf: vec![0u8; BUFFER_LEN].into_boxed_slice(),
+            hashing: None,
             sniffer: Sniffer::new(),
         }
+    }
+
+    fn hashing(&mut self) -> Result<&mut HashWorker, Failure> {
+        if self.hashing.is_none() {
+            let worker = HashWorker::start(BUFFER_LEN)
+                .map_err(|e| Failure::Store(e.context("starting the hashing thread")))?;
+            self.hashing = Some(worker);
+        }
+        self.hashing
+            .as_mut()
+            .ok_or_else(|| Failure::Store(anyhow!("no hashing thread")))
     }
 
     /// Reads `input` to its end once, feeding every sink. A read error is the
@@ -75,22 +86,41 @@ impl Pass {
         sinks: &mut [&mut dyn Sink],
     ) -> Result<Passed, Failure> {
         self.sniffer.reset();
-        let mut hasher = Sha256::new();
+        let pumped = self.pump(input, sinks);
+        // Always collect the digest: it returns the ring's buffers and
+        // readies the worker for the next input, even after a failure.
+        let digest = self.hashing()?.finish().map_err(Failure::Store)?;
+        let (size, sniffed) = pumped?;
+        Ok(Passed {
+            id: ObjectId::from_bytes(digest),
+            size,
+            sniffed,
+        })
+    }
+
+    fn pump(
+        &mut self,
+        input: &mut dyn Read,
+        sinks: &mut [&mut dyn Sink],
+    ) -> Result<(u64, Option<Kind>), Failure> {
         let mut size = 0u64;
         let mut settled: Option<Option<Kind>> = None;
         loop {
-            let n = match input.read(&mut self.buf) {
-                Ok(0) => break,
+            let mut buf = self.hashing()?.buffer().map_err(Failure::Store)?;
+            let n = match read_some(input, &mut buf) {
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
+                    self.hashing()?.give_back(buf);
                     return Err(Failure::Input(
                         anyhow!(e).context(format!("read failed after {size} bytes")),
                     ));
                 }
             };
-            let chunk = &self.buf[..n];
-            hasher.update(chunk);
+            if n == 0 {
+                self.hashing()?.give_back(buf);
+                break;
+            }
+            let chunk = &buf[..n];
             self.sniffer.update(chunk);
             size += n as u64;
             if settled.is_none() && self.sniffer.is_settled() {
@@ -100,9 +130,11 @@ impl Pass {
                 bytes: size,
                 kind: settled.as_ref().map(Option::as_ref),
             };
-            for sink in sinks.iter_mut() {
-                sink.take(chunk, &so_far)?;
-            }
+            let taken = sinks
+                .iter_mut()
+                .try_for_each(|sink| sink.take(chunk, &so_far));
+            self.hashing()?.hash(buf, n).map_err(Failure::Store)?;
+            taken?;
         }
         let sniffed = settled.unwrap_or_else(|| self.sniffer.kind());
         let so_far = SoFar {
@@ -112,11 +144,17 @@ impl Pass {
         for sink in sinks.iter_mut() {
             sink.finish(&so_far)?;
         }
-        Ok(Passed {
-            id: ObjectId::from_bytes(hasher.finalize().into()),
-            size,
-            sniffed,
-        })
+        Ok((size, sniffed))
+    }
+}
+
+/// One read, retried when a signal interrupts it.
+fn read_some(input: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match input.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
     }
 }
 
@@ -160,7 +198,23 @@ mod tests {
     }
 
     #[test]
+    fn hash_matches_a_one_shot_digest_input_after_input() {
+        use sha2::{Digest, Sha256};
+        let mut pass = Pass::new();
+        // A failed input in between must not leak into the next digest.
+        let _ = pass.run(&mut FailsAfter { good: 70_000 }, &mut []);
+        for len in [0, 1, BUFFER_LEN, 3 * BUFFER_LEN + 17, 10 * BUFFER_LEN] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+            let passed = pass.run(&mut &data[..], &mut []).unwrap();
+            let expected: [u8; 32] = Sha256::digest(&data).into();
+            assert_eq!(passed.id, ObjectId::from_bytes(expected), "{len} bytes");
+            assert_eq!(passed.size, len as u64);
+        }
+    }
+
+    #[test]
     fn hash_matches_a_one_shot_digest() {
+        use sha2::{Digest, Sha256};
         let data = vec![42u8; 3 * BUFFER_LEN + 17];
         let passed = Pass::new().run(&mut &data[..], &mut []).unwrap();
         let expected: [u8; 32] = Sha256::digest(&data).into();

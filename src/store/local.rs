@@ -230,6 +230,8 @@ impl Backend for LocalStore {
         Ok(LocalStaging {
             temp,
             _tracked: tracked,
+            written: 0,
+            writeback_to: 0,
         })
     }
 
@@ -578,11 +580,30 @@ impl OpenManifest {
 pub struct LocalStaging {
     temp: NamedTempFile,
     _tracked: Tracked,
+    /// Bytes written so far, and how far write-back has been started.
+    written: u64,
+    writeback_to: u64,
 }
+
+/// Write-back is started every this many bytes, so the disk works while the
+/// rest is still read and hashed, and the closing fsync has little left.
+const WRITEBACK_WINDOW: u64 = 8 << 20;
 
 impl Write for LocalStaging {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.temp.write(buf)
+        let n = self.temp.write(buf)?;
+        self.written += n as u64;
+        while self.written - self.writeback_to >= WRITEBACK_WINDOW {
+            let start = self.writeback_to;
+            start_writeback(self.temp.as_file(), start, WRITEBACK_WINDOW, false);
+            // Wait for the window before last: dirty pages stay bounded and
+            // the writer runs at the disk's pace, not ahead of it.
+            if let Some(older) = start.checked_sub(2 * WRITEBACK_WINDOW) {
+                start_writeback(self.temp.as_file(), older, WRITEBACK_WINDOW, true);
+            }
+            self.writeback_to += WRITEBACK_WINDOW;
+        }
+        Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -593,7 +614,7 @@ impl Write for LocalStaging {
 impl LocalStaging {
     /// Renames the (durable) temp file to `target` unless that exists.
     fn rename_to(self, target: &Path) -> Result<Committed> {
-        let LocalStaging { temp, _tracked } = self;
+        let LocalStaging { temp, _tracked, .. } = self;
         match temp.persist_noclobber(target) {
             Ok(_) => Ok(Committed::New),
             // Another run stored the same content a moment ago.
@@ -602,6 +623,30 @@ impl LocalStaging {
             }
             Err(e) => Err(e.error).with_context(|| format!("renaming to {}", target.display())),
         }
+    }
+}
+
+/// Asks the kernel to write a range of `file` to disk now (and with `wait`,
+/// to finish doing so): a hint that overlaps write-back with the rest of
+/// the pass. Durability still comes from the fsync at commit, so a failure
+/// here is left for that fsync to report.
+#[allow(unsafe_code)]
+fn start_writeback(file: &File, offset: u64, len: u64, wait: bool) {
+    use std::os::fd::AsRawFd;
+    let flags = if wait {
+        libc::SYNC_FILE_RANGE_WAIT_BEFORE
+            | libc::SYNC_FILE_RANGE_WRITE
+            | libc::SYNC_FILE_RANGE_WAIT_AFTER
+    } else {
+        libc::SYNC_FILE_RANGE_WRITE
+    };
+    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+        return;
+    };
+    // SAFETY: sync_file_range takes an open descriptor and plain integers,
+    // and touches no memory of ours.
+    unsafe {
+        libc::sync_file_range(file.as_raw_fd(), offset, len, flags);
     }
 }
 

@@ -1,0 +1,104 @@
+//! SHA-256 on a second core, so hashing overlaps reading and writing.
+//!
+//! The pass hands each filled buffer to a worker thread and takes an empty
+//! one back: a ring of [`RING`] buffers of the pass's fixed size, so memory
+//! stays flat while the two cores work on different chunks. The worker
+//! lives as long as the pass, so a small file pays two channel hops per
+//! chunk and no thread start.
+
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread;
+
+use anyhow::{Result, anyhow};
+use sha2::{Digest, Sha256};
+
+/// Buffers in flight: enough to keep both cores busy, few enough to be
+/// nothing beside the process's own footprint.
+pub const RING: usize = 4;
+
+enum Job {
+    Chunk(Box<[u8]>, usize),
+    /// End of the stream: send the digest and start afresh.
+    Finish,
+}
+
+enum Done {
+    Buffer(Box<[u8]>),
+    Digest([u8; 32]),
+}
+
+pub struct HashWorker {
+    jobs: SyncSender<Job>,
+    done: Receiver<Done>,
+    free: Vec<Box<[u8]>>,
+}
+
+impl HashWorker {
+    pub fn start(buffer_len: usize) -> Result<Self> {
+        let (jobs, job_rx) = sync_channel::<Job>(RING);
+        let (done_tx, done) = sync_channel::<Done>(RING + 1);
+        thread::Builder::new()
+            .name("sha256".into())
+            .spawn(move || {
+                let mut hasher = Sha256::new();
+                for job in job_rx {
+                    let reply = match job {
+                        Job::Chunk(buf, n) => {
+                            hasher.update(&buf[..n]);
+                            Done::Buffer(buf)
+                        }
+                        Job::Finish => Done::Digest(std::mem::take(&mut hasher).finalize().into()),
+                    };
+                    if done_tx.send(reply).is_err() {
+                        return;
+                    }
+                }
+            })?;
+        Ok(HashWorker {
+            jobs,
+            done,
+            free: (0..RING)
+                .map(|_| vec![0u8; buffer_len].into_boxed_slice())
+                .collect(),
+        })
+    }
+
+    /// An empty buffer to read into: a spare one, or the next the worker
+    /// has finished with.
+    pub fn buffer(&mut self) -> Result<Box<[u8]>> {
+        if let Some(buf) = self.free.pop() {
+            return Ok(buf);
+        }
+        match self.done.recv() {
+            Ok(Done::Buffer(buf)) => Ok(buf),
+            Ok(Done::Digest(_)) | Err(_) => Err(anyhow!("the hashing thread stopped")),
+        }
+    }
+
+    /// Hashes the first `n` bytes of `buf`, on the worker.
+    pub fn hash(&mut self, buf: Box<[u8]>, n: usize) -> Result<()> {
+        self.jobs
+            .send(Job::Chunk(buf, n))
+            .map_err(|_| anyhow!("the hashing thread stopped"))
+    }
+
+    /// Returns a buffer that was not filled.
+    pub fn give_back(&mut self, buf: Box<[u8]>) {
+        self.free.push(buf);
+    }
+
+    /// The digest of everything hashed since the last finish; every buffer
+    /// is back in the ring afterwards.
+    pub fn finish(&mut self) -> Result<[u8; 32]> {
+        self.jobs
+            .send(Job::Finish)
+            .map_err(|_| anyhow!("the hashing thread stopped"))?;
+        loop {
+            match self.done.recv() {
+                Ok(Done::Buffer(buf)) => self.free.push(buf),
+                Ok(Done::Digest(digest)) => return Ok(digest),
+                Err(_) => return Err(anyhow!("the hashing thread stopped")),
+            }
+        }
+    }
+}
