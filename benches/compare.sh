@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# ingest against its peers, timed in one run on one machine.
+#
+#   benches/compare.sh [LARGE_MIB] [SMALL_FILES] [RUNS]     (default 2048 20000 3)
+#
+# Three jobs: one large file (page cache warm), the same bytes through a
+# pipe, and a tree of small files (1-64 KiB). For each tool: the median wall
+# time of RUNS runs (each into an empty destination), the ratio to ingest,
+# and the peak RSS of the whole command (GNU time's %M: the largest process
+# of a pipeline). Peers: hash alone (ingest --dry-run: read + SHA-256, no
+# write), cp (not durable), dd conv=fsync (a durable copy), sha256sum + cp,
+# git hash-object -w, and restic backup (Debian's restic; installed if
+# missing, skipped with a message if it cannot be). git is timed once on the
+# large jobs: it zlib-compresses every byte and takes minutes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+large_mib=${1:-2048}
+small=${2:-20000}
+runs=${3:-3}
+
+if ! command -v restic >/dev/null; then
+    { apt-get install -y -qq restic >/dev/null 2>&1 || sudo apt-get install -y -qq restic >/dev/null 2>&1; } || true
+fi
+have_restic=$(command -v restic >/dev/null && echo yes || echo no)
+
+cargo build --release --quiet
+bin=$PWD/target/release/ingest
+work=$(mktemp -d "${TMPDIR:-/var/tmp}/ingest-compare.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+export RESTIC_PASSWORD=bench RESTIC_REPOSITORY="$work/restic" RESTIC_CACHE_DIR="$work/restic-cache"
+export GIT_CONFIG_NOSYSTEM=1 HOME="$work"
+
+head -c $((large_mib << 20)) /dev/urandom > "$work/large.bin"
+python3 - "$work/tree" "$small" <<'PY'
+import os, random, sys
+root, small = sys.argv[1], int(sys.argv[2])
+rng = random.Random(20261123)
+for i in range(small):
+    d = os.path.join(root, f"{i % 100:02d}", f"{(i // 100) % 10}")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, f"file{i:05d}.bin"), "wb") as f:
+        f.write(os.urandom(rng.randint(1024, 64 * 1024)))
+PY
+cat "$work/large.bin" > /dev/null
+sync
+
+fresh() { rm -rf "$work/dest" "$work/store" "$work/repo" "$work/restic" && mkdir -p "$work/dest"; }
+git_repo() { fresh; git init -q "$work/repo"; }
+restic_repo() { fresh; restic init -q >/dev/null; }
+
+# measure LABEL N PREP CMD: median seconds and median peak RSS (MiB) of N runs.
+measure() {
+    local label=$1 n=$2 prep=$3 cmd=$4 times=() rss=()
+    for _ in $(seq "$n"); do
+        $prep
+        /usr/bin/time -f "%e %M" -o "$work/time.out" bash -c "$cmd" >/dev/null 2>"$work/err.out" || {
+            echo "| $label | failed: $(tail -1 "$work/err.out") | | |"
+            return
+        }
+        read -r t m < "$work/time.out"
+        times+=("$t")
+        rss+=("$m")
+    done
+    local t m
+    t=$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (n + 1) / 2 ))p")
+    m=$(printf '%s\n' "${rss[@]}" | sort -n | sed -n "$(( (n + 1) / 2 ))p")
+    echo "$label|$t|$m"
+}
+
+# table HEADER ROWS...: rows as "label|seconds|rss_kib", the first is ingest.
+table() {
+    local files=$1
+    shift
+    local base
+    base=$(echo "$1" | cut -d'|' -f2)
+    if [ "$files" -gt 0 ]; then
+        echo "| tool | median | x ingest | files/s | peak RSS |"
+        echo "|---|---|---|---|---|"
+    else
+        echo "| tool | median | x ingest | MiB/s | peak RSS |"
+        echo "|---|---|---|---|---|"
+    fi
+    for row in "$@"; do
+        case "$row" in "| "*) echo "$row"; continue ;; esac
+        IFS='|' read -r label t m <<< "$row"
+        awk -v l="$label" -v t="$t" -v m="$m" -v b="$base" -v f="$files" -v s="$large_mib" \
+            'BEGIN { rate = f > 0 ? sprintf("%.0f", f / t) : sprintf("%.0f", s / t);
+                     printf "| %s | %.2f s | %.2f | %s | %.1f MiB |\n", l, t, t / b, rate, m / 1024 }'
+    done
+}
+
+f="$work/large.bin"
+rows=(
+    "$(measure "ingest" "$runs" fresh "$bin -q --progress never --store $work/store $f")"
+    "$(measure "hash only (ingest --dry-run)" "$runs" fresh "$bin -q --progress never --dry-run --store $work/store $f")"
+    "$(measure "cp (not durable)" "$runs" fresh "cp $f $work/dest/copy")"
+    "$(measure "dd conv=fsync (durable copy)" "$runs" fresh "dd if=$f of=$work/dest/copy bs=1M conv=fsync status=none")"
+    "$(measure "sha256sum + cp" "$runs" fresh "sha256sum $f && cp $f $work/dest/copy")"
+    "$(measure "git hash-object -w (1 run)" 1 git_repo "git -C $work/repo hash-object -w $f")"
+)
+[ "$have_restic" = yes ] && rows+=("$(measure "restic backup" "$runs" restic_repo "restic backup -q $f")") \
+    || rows+=("| restic backup | skipped: restic could not be installed | | | |")
+echo "## One ${large_mib} MiB file, page cache warm"
+echo
+table 0 "${rows[@]}"
+echo
+
+rows=(
+    "$(measure "cat | ingest -" "$runs" fresh "cat $f | $bin -q --progress never --store $work/store --name large.bin -")"
+    "$(measure "cat | tee copy | sha256sum" "$runs" fresh "cat $f | tee $work/dest/copy | sha256sum")"
+    "$(measure "cat | git hash-object -w --stdin (1 run)" 1 git_repo "cat $f | git -C $work/repo hash-object -w --stdin")"
+)
+[ "$have_restic" = yes ] && rows+=("$(measure "cat | restic backup --stdin" "$runs" restic_repo "cat $f | restic backup -q --stdin")") \
+    || rows+=("| restic backup --stdin | skipped | | | |")
+echo "## The same bytes through a pipe"
+echo
+table 0 "${rows[@]}"
+echo
+
+t="$work/tree"
+files=$(find "$t" -type f | wc -l)
+rows=(
+    "$(measure "ingest --sync batch" "$runs" fresh "$bin -q --progress never --sync batch --store $work/store $t")"
+    "$(measure "ingest --sync file" "$runs" fresh "$bin -q --progress never --store $work/store $t")"
+    "$(measure "hash only (ingest --dry-run)" "$runs" fresh "$bin -q --progress never --dry-run --no-cache --store $work/store $t")"
+    "$(measure "cp -r + sha256sum (not durable)" "$runs" fresh "cp -r $t $work/dest/tree && find $work/dest/tree -type f -exec sha256sum {} + >/dev/null")"
+    "$(measure "git hash-object -w --stdin-paths" "$runs" git_repo "find $t -type f | git -C $work/repo hash-object -w --stdin-paths")"
+)
+[ "$have_restic" = yes ] && rows+=("$(measure "restic backup" "$runs" restic_repo "restic backup -q $t")") \
+    || rows+=("| restic backup | skipped | | | |")
+echo "## A tree of $files small files (1-64 KiB)"
+echo
+table "$files" "${rows[@]}"
+echo
+echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%F); medians of $runs runs."
