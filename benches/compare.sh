@@ -65,15 +65,15 @@ measure() {
     local t m
     t=$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (n + 1) / 2 ))p")
     m=$(printf '%s\n' "${rss[@]}" | sort -n | sed -n "$(( (n + 1) / 2 ))p")
-    echo "$label|$t|$m"
+    echo "$label;$t;$m"
 }
 
-# table HEADER ROWS...: rows as "label|seconds|rss_kib", the first is ingest.
+# table FILES ROWS...: rows as "label;seconds;rss_kib", the first is ingest.
 table() {
     local files=$1
     shift
     local base
-    base=$(echo "$1" | cut -d'|' -f2)
+    base=$(echo "$1" | cut -d';' -f2)
     if [ "$files" -gt 0 ]; then
         echo "| tool | median | x ingest | files/s | peak RSS |"
         echo "|---|---|---|---|---|"
@@ -83,7 +83,8 @@ table() {
     fi
     for row in "$@"; do
         case "$row" in "| "*) echo "$row"; continue ;; esac
-        IFS='|' read -r label t m <<< "$row"
+        IFS=';' read -r label t m <<< "$row"
+        label=${label//|/\\|}
         awk -v l="$label" -v t="$t" -v m="$m" -v b="$base" -v f="$files" -v s="$large_mib" \
             'BEGIN { rate = f > 0 ? sprintf("%.0f", f / t) : sprintf("%.0f", s / t);
                      printf "| %s | %.2f s | %.2f | %s | %.1f MiB |\n", l, t, t / b, rate, m / 1024 }'
