@@ -239,11 +239,12 @@ impl Backend for LocalStore {
         let mut outcome = vec![Committed::AlreadyPresent; staged.len()];
         // The same content is stored already: keep that object untouched,
         // and spare the sync of a copy that is about to be dropped.
-        let pending: Vec<_> = staged
-            .into_iter()
-            .enumerate()
-            .filter(|(_, (_, id))| !self.object_path(id).exists())
-            .collect();
+        let mut pending = Vec::new();
+        for (i, (staging, id)) in staged.into_iter().enumerate() {
+            if !self.object_present(&id)? {
+                pending.push((i, (staging, id)));
+            }
+        }
         if pending.is_empty() {
             return Ok(outcome);
         }
@@ -309,7 +310,7 @@ impl Backend for LocalStore {
     }
 
     fn has_object(&self, id: &ObjectId) -> Result<bool> {
-        Ok(self.object_path(id).exists())
+        self.object_present(id)
     }
 
     fn is_recorded(&mut self, entry: &Entry) -> Result<bool> {
@@ -469,6 +470,21 @@ impl LocalStore {
 }
 
 impl LocalStore {
+    /// Whether object `id` is stored. Something else at its path (a folder,
+    /// a symlink) is damage to report, not an object to trust.
+    fn object_present(&self, id: &ObjectId) -> Result<bool> {
+        let path = self.object_path(id);
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_file() => Ok(true),
+            Ok(_) => bail!(
+                "{} is not a file: the store is damaged (see ingest verify)",
+                path.display()
+            ),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e).with_context(|| format!("looking at {}", path.display())),
+        }
+    }
+
     /// Flushes every dirty page and inode of the store's filesystem: one
     /// call that makes a whole batch durable.
     fn sync_filesystem(&self) -> Result<()> {

@@ -4,11 +4,13 @@
 mod add;
 mod batch;
 mod clamd;
+mod crash;
 mod generated;
 mod interrupt;
 mod memory;
 mod policy;
 mod progress;
+mod reliability;
 mod sniffing;
 mod tools;
 mod util;
