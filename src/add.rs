@@ -346,7 +346,9 @@ impl<B: Backend> Ingest<B> {
             sinks.push(writer);
         }
         sinks.push(&mut progress);
-        let passed = self.pass.run(&mut input.reader, &mut sinks)?;
+        let passed = self
+            .pass
+            .run_sized(&mut input.reader, input.size, &mut sinks)?;
         drop(sinks);
         if let Some(expected) = self.settings.expected
             && passed.id != expected

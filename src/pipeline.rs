@@ -6,14 +6,19 @@
 
 use std::io::{self, Read, Write};
 
+use sha2::{Digest, Sha256};
+
 use crate::failure::Failure;
 use crate::hashing::HashWorker;
 use crate::object_id::ObjectId;
 use crate::sniff::{Kind, Sniffer};
 use anyhow::anyhow;
 
-/// The size of the one buffer every byte passes through.
+/// The size of the buffers every byte passes through.
 pub const BUFFER_LEN: usize = 32 * 1024;
+
+/// Inputs known to be at most this large are hashed inline.
+pub const INLINE_HASH_MAX: u64 = 256 * 1024;
 
 /// What the pass knows when a sink sees a chunk.
 #[derive(Debug, Clone, Copy)]
@@ -85,11 +90,27 @@ impl Pass {
         input: &mut dyn Read,
         sinks: &mut [&mut dyn Sink],
     ) -> Result<Passed, Failure> {
+        self.run_sized(input, None, sinks)
+    }
+
+    /// [`Pass::run`] for an input whose size is known in advance: a small
+    /// one is hashed on this thread, where handing chunks to the worker
+    /// would cost more than it saves.
+    pub fn run_sized(
+        &mut self,
+        input: &mut dyn Read,
+        size: Option<u64>,
+        sinks: &mut [&mut dyn Sink],
+    ) -> Result<Passed, Failure> {
         self.sniffer.reset();
-        let pumped = self.pump(input, sinks);
+        let mut inline = size.is_some_and(|s| s <= INLINE_HASH_MAX).then(Sha256::new);
+        let pumped = self.pump(input, &mut inline, sinks);
         // Always collect the digest: it returns the ring's buffers and
         // readies the worker for the next input, even after a failure.
-        let digest = self.hashing()?.finish().map_err(Failure::Store)?;
+        let digest = match inline {
+            Some(hasher) => hasher.finalize().into(),
+            None => self.hashing()?.finish().map_err(Failure::Store)?,
+        };
         let (size, sniffed) = pumped?;
         Ok(Passed {
             id: ObjectId::from_bytes(digest),
@@ -101,6 +122,7 @@ impl Pass {
     fn pump(
         &mut self,
         input: &mut dyn Read,
+        inline: &mut Option<Sha256>,
         sinks: &mut [&mut dyn Sink],
     ) -> Result<(u64, Option<Kind>), Failure> {
         let mut size = 0u64;
@@ -133,7 +155,13 @@ impl Pass {
             let taken = sinks
                 .iter_mut()
                 .try_for_each(|sink| sink.take(chunk, &so_far));
-            self.hashing()?.hash(buf, n).map_err(Failure::Store)?;
+            match inline.as_mut() {
+                Some(hasher) => {
+                    hasher.update(&buf[..n]);
+                    self.hashing()?.give_back(buf);
+                }
+                None => self.hashing()?.hash(buf, n).map_err(Failure::Store)?,
+            }
             taken?;
         }
         let sniffed = settled.unwrap_or_else(|| self.sniffer.kind());
@@ -199,22 +227,26 @@ mod tests {
 
     #[test]
     fn hash_matches_a_one_shot_digest_input_after_input() {
-        use sha2::{Digest, Sha256};
         let mut pass = Pass::new();
         // A failed input in between must not leak into the next digest.
         let _ = pass.run(&mut FailsAfter { good: 70_000 }, &mut []);
         for len in [0, 1, BUFFER_LEN, 3 * BUFFER_LEN + 17, 10 * BUFFER_LEN] {
             let data: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
-            let passed = pass.run(&mut &data[..], &mut []).unwrap();
             let expected: [u8; 32] = Sha256::digest(&data).into();
-            assert_eq!(passed.id, ObjectId::from_bytes(expected), "{len} bytes");
-            assert_eq!(passed.size, len as u64);
+            for size in [None, Some(len as u64)] {
+                let passed = pass.run_sized(&mut &data[..], size, &mut []).unwrap();
+                assert_eq!(
+                    passed.id,
+                    ObjectId::from_bytes(expected),
+                    "{len} bytes, {size:?}"
+                );
+                assert_eq!(passed.size, len as u64);
+            }
         }
     }
 
     #[test]
     fn hash_matches_a_one_shot_digest() {
-        use sha2::{Digest, Sha256};
         let data = vec![42u8; 3 * BUFFER_LEN + 17];
         let passed = Pass::new().run(&mut &data[..], &mut []).unwrap();
         let expected: [u8; 32] = Sha256::digest(&data).into();

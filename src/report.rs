@@ -231,16 +231,8 @@ impl Reporter {
 
     /// A progress sink for an input of `size` bytes (unknown for a pipe).
     pub fn progress_for(&self, label: &OsStr, size: Option<u64>) -> Progress {
-        let target = match self.progress {
-            ProgressMode::Never => None,
-            ProgressMode::Auto => Some(ProgressDrawTarget::stderr()),
-            ProgressMode::Always => Some(ProgressDrawTarget::term_like_with_hz(
-                Box::new(console::Term::stderr()),
-                20,
-            )),
-        };
         Progress {
-            target: target.filter(|t| !t.is_hidden()),
+            mode: self.progress,
             label: label.to_string_lossy().into_owned(),
             size,
             seen: 0,
@@ -252,7 +244,9 @@ impl Reporter {
 /// Shows a bar for a large input, or a spinner once a pipe has delivered
 /// more than [`PROGRESS_THRESHOLD`]; nothing for small inputs.
 pub struct Progress {
-    target: Option<ProgressDrawTarget>,
+    /// Asked only once an input is large enough for a bar, so that small
+    /// files cost no terminal check.
+    mode: ProgressMode,
     label: String,
     size: Option<u64>,
     seen: u64,
@@ -261,9 +255,18 @@ pub struct Progress {
 
 impl Progress {
     fn start(&mut self) {
-        let Some(target) = self.target.take() else {
-            return;
+        let target = match self.mode {
+            ProgressMode::Never => return,
+            ProgressMode::Auto => ProgressDrawTarget::stderr(),
+            ProgressMode::Always => {
+                ProgressDrawTarget::term_like_with_hz(Box::new(console::Term::stderr()), 20)
+            }
         };
+        // Asked once per input: a hidden target is not asked again.
+        self.mode = ProgressMode::Never;
+        if target.is_hidden() {
+            return;
+        }
         let bar = match self.size {
             Some(len) => ProgressBar::with_draw_target(Some(len), target).with_style(
                 ProgressStyle::with_template(
@@ -288,7 +291,9 @@ impl Sink for Progress {
         self.seen += chunk.len() as u64;
         if let Some(bar) = &self.bar {
             bar.set_position(self.seen);
-        } else if self.target.is_some() && self.size.unwrap_or(self.seen) > PROGRESS_THRESHOLD {
+        } else if self.mode != ProgressMode::Never
+            && self.size.unwrap_or(self.seen) > PROGRESS_THRESHOLD
+        {
             self.start();
         }
         Ok(())

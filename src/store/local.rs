@@ -8,6 +8,7 @@
 //! lock                             flock(2) target for manifest appends
 //! ```
 
+use std::collections::HashSet;
 use std::fs::TryLockError;
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, BufReader, Seek, SeekFrom, Write};
@@ -36,6 +37,9 @@ const LOCK: &str = "lock";
 pub struct LocalStore {
     root: PathBuf,
     manifest: Option<OpenManifest>,
+    /// Fan-out folders known to exist, so publishing does not try to create
+    /// one per object.
+    fanouts: HashSet<String>,
     /// How long to wait for another writer's lock.
     wait_lock: Duration,
 }
@@ -66,7 +70,10 @@ impl LocalStore {
         for dir in [OBJECTS, TMP] {
             store.ensure_dir(dir)?;
         }
-        Ok(store)
+        // An absolute root spares a getcwd for every temp file.
+        let root =
+            fs::canonicalize(root).with_context(|| format!("resolving {}", root.display()))?;
+        Ok(LocalStore { root, ..store })
     }
 
     /// Opens an existing store for reading.
@@ -88,6 +95,7 @@ impl LocalStore {
         LocalStore {
             root: root.to_path_buf(),
             manifest: None,
+            fanouts: HashSet::new(),
             wait_lock: Duration::from_secs(60),
         }
     }
@@ -270,7 +278,10 @@ impl Backend for LocalStore {
         let mut created_fanout = false;
         for (i, (staging, id)) in pending {
             let fanout = self.path(OBJECTS).join(id.fanout());
-            created_fanout |= create_dir_once(&fanout)?;
+            if !self.fanouts.contains(&id.fanout()) {
+                created_fanout |= create_dir_once(&fanout)?;
+                self.fanouts.insert(id.fanout());
+            }
             outcome[i] = staging.rename_to(&self.object_path(&id))?;
             if outcome[i] == Committed::New && !touched.contains(&fanout) {
                 touched.push(fanout);
