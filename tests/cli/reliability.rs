@@ -253,17 +253,22 @@ fn a_fifo_whose_writer_is_killed_is_a_shorter_input() {
             args.extend(["--sha256", hex]);
         }
         args.push("-");
-        let reader = env
-            .cmd(&args)
-            .stdin(fs::File::open_fifo(&fifo))
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
+        // The read end first, then the writer's end, held by a child that
+        // copies our bytes in and then sleeps: ingest sees no EOF until the
+        // child is killed.
+        let read_end = fs::File::open_fifo(&fifo);
+        let write_end = fs::OpenOptions::new().write(true).open(&fifo).unwrap();
         let mut writer = Command::new("sh")
             .arg("-c")
-            .arg("cat > \"$0\"; sleep 600")
-            .arg(&fifo)
+            .arg("cat; exec sleep 600")
             .stdin(Stdio::piped())
+            .stdout(Stdio::from(write_end))
+            .spawn()
+            .unwrap();
+        let reader = env
+            .cmd(&args)
+            .stdin(read_end)
+            .stdout(Stdio::piped())
             .spawn()
             .unwrap();
         writer.stdin.take().unwrap().write_all(sent).unwrap();
