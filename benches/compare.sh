@@ -49,28 +49,46 @@ fresh() { rm -rf "$work/dest" "$work/store" "$work/repo" "$work/restic" && mkdir
 git_repo() { fresh; git init -q "$work/repo"; }
 restic_repo() { fresh; restic init -q >/dev/null; }
 
-# measure LABEL N PREP CMD: median seconds and median peak RSS (MiB) of N runs.
-measure() {
-    local label=$1 n=$2 prep=$3 cmd=$4 times=() rss=()
-    for _ in $(seq "$n"); do
-        $prep
-        /usr/bin/time -f "%e %M" -o "$work/time.out" bash -c "$cmd" >/dev/null 2>"$work/err.out" || {
-            echo "| $label | failed: $(tail -1 "$work/err.out") | | |"
-            return
-        }
-        read -r t m < "$work/time.out"
-        times+=("$t")
-        rss+=("$m")
+# A job is a list of tools, each "label;runs;prep;cmd". The tools take
+# turns, round by round, so a disk still busy with earlier writes slows them
+# alike rather than whichever runs first.
+# run_job TOOL...: prints "label;median seconds;median peak RSS KiB" rows.
+run_job() {
+    local -a labels=() counts=() preps=() cmds=()
+    local tool
+    for tool in "$@"; do
+        IFS=';' read -r l n p c <<< "$tool"
+        labels+=("$l"); counts+=("$n"); preps+=("$p"); cmds+=("$c")
     done
-    local t m
-    t=$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (n + 1) / 2 ))p")
-    m=$(printf '%s\n' "${rss[@]}" | sort -n | sed -n "$(( (n + 1) / 2 ))p")
-    echo "$label;$t;$m"
+    local round i
+    for round in $(seq "$runs"); do
+        for i in "${!labels[@]}"; do
+            [ "$round" -le "${counts[$i]}" ] || continue
+            ${preps[$i]}
+            if /usr/bin/time -f "%e %M" -o "$work/time.out" bash -c "${cmds[$i]}" >/dev/null 2>"$work/err.out"; then
+                cat "$work/time.out" >> "$work/times.$i"
+            else
+                echo "failed: $(tail -1 "$work/err.out")" >> "$work/times.$i"
+            fi
+        done
+    done
+    for i in "${!labels[@]}"; do
+        if grep -q '^failed' "$work/times.$i"; then
+            echo "| ${labels[$i]} | $(grep -m1 '^failed' "$work/times.$i") | | | |"
+        else
+            local n t m
+            n=$(wc -l < "$work/times.$i")
+            t=$(cut -d' ' -f1 "$work/times.$i" | sort -n | sed -n "$(( (n + 1) / 2 ))p")
+            m=$(cut -d' ' -f2 "$work/times.$i" | sort -n | sed -n "$(( (n + 1) / 2 ))p")
+            echo "${labels[$i]};$t;$m"
+        fi
+        rm -f "$work/times.$i"
+    done
 }
 
 # table FILES ROWS...: rows as "label;seconds;rss_kib", the first is ingest.
 table() {
-    local files=$1
+    local files=$1 label t m row
     shift
     local base
     base=$(echo "$1" | cut -d';' -f2)
@@ -92,46 +110,47 @@ table() {
 }
 
 f="$work/large.bin"
-rows=(
-    "$(measure "ingest" "$runs" fresh "$bin -q --progress never --store $work/store $f")"
-    "$(measure "hash only (ingest --dry-run)" "$runs" fresh "$bin -q --progress never --dry-run --store $work/store $f")"
-    "$(measure "cp (not durable)" "$runs" fresh "cp $f $work/dest/copy")"
-    "$(measure "dd conv=fsync (durable copy)" "$runs" fresh "dd if=$f of=$work/dest/copy bs=1M conv=fsync status=none")"
-    "$(measure "sha256sum + cp" "$runs" fresh "sha256sum $f && cp $f $work/dest/copy")"
-    "$(measure "git hash-object -w (1 run)" 1 git_repo "git -C $work/repo hash-object -w $f")"
-)
-[ "$have_restic" = yes ] && rows+=("$(measure "restic backup" "$runs" restic_repo "restic backup -q $f")") \
-    || rows+=("| restic backup | skipped: restic could not be installed | | | |")
-echo "## One ${large_mib} MiB file, page cache warm"
-echo
-table 0 "${rows[@]}"
-echo
+tree="$work/tree"
+files=$(find "$tree" -type f | wc -l)
+skipped="| restic backup | skipped: restic could not be installed | | | |"
 
-rows=(
-    "$(measure "cat | ingest -" "$runs" fresh "cat $f | $bin -q --progress never --store $work/store --name large.bin -")"
-    "$(measure "cat | tee copy | sha256sum" "$runs" fresh "cat $f | tee $work/dest/copy | sha256sum")"
-    "$(measure "cat | git hash-object -w --stdin (1 run)" 1 git_repo "cat $f | git -C $work/repo hash-object -w --stdin")"
-)
-[ "$have_restic" = yes ] && rows+=("$(measure "cat | restic backup --stdin" "$runs" restic_repo "cat $f | restic backup -q --stdin")") \
-    || rows+=("| restic backup --stdin | skipped | | | |")
-echo "## The same bytes through a pipe"
-echo
-table 0 "${rows[@]}"
-echo
+# job TITLE FILES TOOL...: runs the tools, round by round, and prints a table.
+job() {
+    local title=$1 count=$2
+    shift 2
+    local -a tools=("$@") rows
+    if [ "$have_restic" != yes ]; then
+        mapfile -t tools < <(printf '%s\n' "${tools[@]}" | grep -v restic)
+    fi
+    mapfile -t rows < <(run_job "${tools[@]}")
+    [ "$have_restic" = yes ] || rows+=("$skipped")
+    echo "## $title"
+    echo
+    table "$count" "${rows[@]}"
+    echo
+}
 
-t="$work/tree"
-files=$(find "$t" -type f | wc -l)
-rows=(
-    "$(measure "ingest --sync batch" "$runs" fresh "$bin -q --progress never --sync batch --store $work/store $t")"
-    "$(measure "ingest --sync file" "$runs" fresh "$bin -q --progress never --store $work/store $t")"
-    "$(measure "hash only (ingest --dry-run)" "$runs" fresh "$bin -q --progress never --dry-run --no-cache --store $work/store $t")"
-    "$(measure "cp -r + sha256sum (not durable)" "$runs" fresh "cp -r $t $work/dest/tree && find $work/dest/tree -type f -exec sha256sum {} + >/dev/null")"
-    "$(measure "git hash-object -w --stdin-paths" "$runs" git_repo "find $t -type f | git -C $work/repo hash-object -w --stdin-paths")"
-)
-[ "$have_restic" = yes ] && rows+=("$(measure "restic backup" "$runs" restic_repo "restic backup -q $t")") \
-    || rows+=("| restic backup | skipped | | | |")
-echo "## A tree of $files small files (1-64 KiB)"
-echo
-table "$files" "${rows[@]}"
-echo
+job "One ${large_mib} MiB file, page cache warm" 0 \
+    "ingest;$runs;fresh;$bin -q --progress never --store $work/store $f" \
+    "hash only (ingest --dry-run);$runs;fresh;$bin -q --progress never --dry-run --store $work/store $f" \
+    "cp (not durable);$runs;fresh;cp $f $work/dest/copy" \
+    "dd conv=fsync (durable copy);$runs;fresh;dd if=$f of=$work/dest/copy bs=1M conv=fsync status=none" \
+    "sha256sum + cp;$runs;fresh;sha256sum $f && cp $f $work/dest/copy" \
+    "git hash-object -w (1 run);1;git_repo;git -C $work/repo hash-object -w $f" \
+    "restic backup;$runs;restic_repo;restic backup -q $f"
+
+job "The same bytes through a pipe" 0 \
+    "cat | ingest -;$runs;fresh;cat $f | $bin -q --progress never --store $work/store --name large.bin -" \
+    "cat | tee copy | sha256sum;$runs;fresh;cat $f | tee $work/dest/copy | sha256sum" \
+    "cat | git hash-object -w --stdin (1 run);1;git_repo;cat $f | git -C $work/repo hash-object -w --stdin" \
+    "cat | restic backup --stdin;$runs;restic_repo;cat $f | restic backup -q --stdin"
+
+job "A tree of $files small files (1-64 KiB)" "$files" \
+    "ingest --sync batch;$runs;fresh;$bin -q --progress never --sync batch --store $work/store $tree" \
+    "ingest --sync file;$runs;fresh;$bin -q --progress never --store $work/store $tree" \
+    "hash only (ingest --dry-run);$runs;fresh;$bin -q --progress never --dry-run --no-cache --store $work/store $tree" \
+    "cp -r + sha256sum (not durable);$runs;fresh;cp -r $tree $work/dest/tree && find $work/dest/tree -type f -exec sha256sum {} + >/dev/null" \
+    "git hash-object -w --stdin-paths;$runs;git_repo;find $tree -type f | git -C $work/repo hash-object -w --stdin-paths" \
+    "restic backup;$runs;restic_repo;restic backup -q $tree"
+
 echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%F); medians of $runs runs."
