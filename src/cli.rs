@@ -15,7 +15,7 @@ Exit codes:
 
 /// File attachments and backup extracts into a content-addressed store.
 ///
-/// Each input is read once, through one fixed buffer, into a temp file inside
+/// Each input is read once, in fixed-size chunks, into a temp file inside
 /// the store while it is hashed (SHA-256) and its type sniffed; then it is made
 /// durable, renamed to its hash under objects/, and recorded in manifest.jsonl.
 #[derive(Debug, Parser)]

@@ -1,5 +1,5 @@
 //! `ingest`: file attachments and backup extracts into a content-addressed
-//! store, reading each input once through one fixed buffer.
+//! store, reading each input once in fixed-size chunks.
 //!
 //! The modules are the concepts of the job: the [`store`] and its
 //! [`manifest`], the one-pass [`pipeline`], [`sniff`]ing, the [`cli`] and its
