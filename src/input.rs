@@ -77,18 +77,31 @@ pub fn stdin_has_data() -> bool {
     })
 }
 
-/// What kind of non-regular file this is, for the error message.
-pub fn not_regular(kind: FileType) -> &'static str {
+/// What kind of file this is when it is not a regular one: "a FIFO",
+/// "a socket", "a device", "a directory".
+pub fn kind_name(kind: FileType) -> &'static str {
     if kind.is_dir() {
-        "is a directory"
+        "a directory"
     } else if kind.is_fifo() {
-        "is a FIFO, not a regular file (pipe it in: ingest --name NAME - < FIFO)"
+        "a FIFO"
     } else if kind.is_socket() {
-        "is a socket, not a regular file"
+        "a socket"
     } else if kind.is_block_device() || kind.is_char_device() {
-        "is a device, not a regular file"
+        "a device"
     } else {
-        "is not a regular file"
+        "not a regular file"
+    }
+}
+
+/// Why a path named on the command line cannot be read as a file.
+pub fn not_regular(kind: FileType) -> String {
+    match kind_name(kind) {
+        "a directory" => "is a directory".to_owned(),
+        "a FIFO" => {
+            "is a FIFO, not a regular file (pipe it in: ingest --name NAME - < FIFO)".to_owned()
+        }
+        "not a regular file" => "is not a regular file".to_owned(),
+        other => format!("is {other}, not a regular file"),
     }
 }
 

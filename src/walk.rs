@@ -2,8 +2,7 @@
 //! is itself, a directory is walked recursively in a stable sorted order.
 
 use std::ffi::OsString;
-use std::fs::{self, FileType};
-use std::os::unix::fs::FileTypeExt;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
@@ -169,7 +168,7 @@ fn classify(
     if !kind.is_file() {
         return Some(Found::Skipped {
             shown,
-            why: special_kind(kind).into(),
+            why: crate::input::kind_name(kind).into(),
             warn: true,
         });
     }
@@ -186,18 +185,6 @@ fn classify(
                 .map(|io| anyhow!(io))
                 .unwrap_or_else(|| anyhow!("vanished")),
         }),
-    }
-}
-
-fn special_kind(kind: FileType) -> &'static str {
-    if kind.is_fifo() {
-        "a FIFO"
-    } else if kind.is_socket() {
-        "a socket"
-    } else if kind.is_block_device() || kind.is_char_device() {
-        "a device"
-    } else {
-        "not a regular file"
     }
 }
 

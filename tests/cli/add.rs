@@ -223,19 +223,6 @@ fn an_unreadable_file_fails_for_an_unprivileged_user() {
     env.assert_store_valid();
 }
 
-/// Runs the binary as uid/gid 65534: as root, mode bits would not stop it.
-fn as_nobody(env: &Env, args: &[&str]) -> std::process::Output {
-    let mut cmd = Command::new("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
-        .arg("--store")
-        .arg(env.store())
-        .args(["--progress", "never"])
-        .args(args)
-        .current_dir(env.path())
-        .env_remove("INGEST_STORE");
-    cmd.output().unwrap()
-}
-
 #[test]
 fn no_input_on_a_terminal_or_dev_null_is_a_usage_error() {
     let env = Env::new();

@@ -109,17 +109,10 @@ fn scan_args<'a>(clamd: &'a Path, extra: &[&'a str]) -> Vec<String> {
     args
 }
 
-fn seeded() -> Env {
-    let env = Env::new();
-    env.write("seed.txt", b"seed\n");
-    ok(env.cmd(["seed.txt"]));
-    env
-}
-
 #[test]
 fn eicar_alone_is_rejected_as_infected() {
     let clamd = Clamd::start("64M");
-    let env = seeded();
+    let env = Env::seeded();
     env.write("eicar.com", &eicar());
     let before = env.snapshot();
     let out = env
@@ -142,7 +135,7 @@ fn eicar_alone_is_rejected_as_infected() {
 #[test]
 fn eicar_past_32kib_across_a_read_boundary_is_found_in_files_and_pipes() {
     let clamd = Clamd::start("64M");
-    let env = seeded();
+    let env = Env::seeded();
     let mut data = noise(200_000, 1);
     // Straddles the second 32 KiB read: 20 bytes before 65536, the rest after.
     let at = 65_536 - 20;
@@ -197,7 +190,7 @@ fn clean_data_is_stored_as_scanned() {
 #[test]
 fn a_stream_over_clamds_limit_fails_closed_or_is_stored_unscanned_when_open() {
     let clamd = Clamd::start("1M");
-    let env = seeded();
+    let env = Env::seeded();
     env.write("big.bin", &noise(3 << 20, 3));
     let before = env.snapshot();
     let out = env
@@ -230,7 +223,7 @@ fn a_stream_over_clamds_limit_fails_closed_or_is_stored_unscanned_when_open() {
 fn a_stopped_clamd_fails_closed_or_is_stored_unscanned_when_open() {
     let mut clamd = Clamd::start("64M");
     clamd.stop();
-    let env = seeded();
+    let env = Env::seeded();
     env.write("photo.bin", &noise(1000, 4));
     let before = env.snapshot();
     let out = env
@@ -270,7 +263,7 @@ fn a_clamd_that_never_answers_times_out() {
             held.push(stream);
         }
     });
-    let env = seeded();
+    let env = Env::seeded();
     env.write("small.bin", &noise(1000, 5));
     env.write("large.bin", &noise(8 << 20, 6));
     let before = env.snapshot();

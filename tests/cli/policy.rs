@@ -13,17 +13,9 @@ fn fixture(name: &str) -> Vec<u8> {
     fs::read(format!("{FIXTURES}/{name}")).unwrap()
 }
 
-/// A store holding one object, so "unchanged" means something.
-fn seeded() -> Env {
-    let env = Env::new();
-    env.write("seed.txt", b"seed\n");
-    ok(env.cmd(["seed.txt"]));
-    env
-}
-
 #[test]
 fn max_size_rejects_larger_inputs_and_keeps_the_store_as_it_was() {
-    let env = seeded();
+    let env = Env::seeded();
     env.write("big.bin", &noise(2 << 20, 1));
     env.write("small.bin", &noise(1000, 2));
     let before = env.snapshot();
@@ -49,7 +41,7 @@ fn max_size_rejects_larger_inputs_and_keeps_the_store_as_it_was() {
 
 #[test]
 fn max_size_stops_reading_a_1gib_stream_after_about_1mib() {
-    let env = seeded();
+    let env = Env::seeded();
     let before = env.snapshot();
     let mut child = env
         .cmd(["--json", "--max-size", "1M", "-"])
@@ -81,7 +73,7 @@ fn max_size_stops_reading_a_1gib_stream_after_about_1mib() {
 
 #[test]
 fn a_denied_type_costs_only_the_sniffing_prefix_of_a_1gib_file() {
-    let env = seeded();
+    let env = Env::seeded();
     let path = env.write("huge.png", &fixture("photo.png"));
     fs::File::options()
         .write(true)
@@ -103,7 +95,7 @@ fn a_denied_type_costs_only_the_sniffing_prefix_of_a_1gib_file() {
 
 #[test]
 fn allow_admits_only_matching_types_and_deny_wins() {
-    let env = seeded();
+    let env = Env::seeded();
     env.write("a.png", &fixture("photo.png"));
     env.write("b.mp4", &fixture("clip.mp4"));
     env.write("c.gif", &fixture("photo.gif"));
@@ -196,7 +188,7 @@ fn declared_type_is_kept_when_the_bytes_disagree() {
 
 #[test]
 fn expected_sha256_must_match() {
-    let env = seeded();
+    let env = Env::seeded();
     let data = noise(5000, 4);
     env.write("x.bin", &data);
     let before = env.snapshot();
@@ -224,7 +216,7 @@ fn expected_sha256_must_match() {
 
 #[test]
 fn store_config_sets_defaults_that_flags_override() {
-    let env = seeded();
+    let env = Env::seeded();
     fs::write(
         env.store().join("config.json"),
         r#"{"max_size": "4K", "deny": ["video/*"]}"#,

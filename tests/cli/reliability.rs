@@ -14,13 +14,6 @@ use serde_json::Value;
 
 use crate::util::*;
 
-fn seeded() -> Env {
-    let env = Env::new();
-    env.write("seed.txt", b"seed\n");
-    ok(env.cmd(["seed.txt"]));
-    env
-}
-
 fn append_manifest(env: &Env, text: &str) {
     let mut manifest = fs::OpenOptions::new()
         .append(true)
@@ -31,7 +24,7 @@ fn append_manifest(env: &Env, text: &str) {
 
 #[test]
 fn lines_from_a_newer_version_and_garbage_do_not_stop_ingest() {
-    let env = seeded();
+    let env = Env::seeded();
     let mut newer: Value = env.manifest()[0].clone();
     newer["name"] = "from-the-future.txt".into();
     newer["thumbnail"] = serde_json::json!({"w": 64});
@@ -52,7 +45,7 @@ fn lines_from_a_newer_version_and_garbage_do_not_stop_ingest() {
 
 #[test]
 fn a_tmp_that_is_a_file_or_an_object_that_is_a_folder_is_a_clear_error() {
-    let env = seeded();
+    let env = Env::seeded();
     fs::remove_dir(env.store().join("tmp")).unwrap();
     fs::write(env.store().join("tmp"), b"not a folder").unwrap();
     env.write("a.txt", b"a\n");
@@ -153,32 +146,13 @@ fn hostile_names_round_trip_through_the_manifest_and_sha256sum_lines() {
     );
 }
 
-fn as_nobody(env: &Env, args: &[&str]) -> std::process::Output {
-    Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            BIN,
-            "--progress",
-            "never",
-            "--store",
-        ])
-        .arg(env.store())
-        .args(args)
-        .current_dir(env.path())
-        .env_remove("INGEST_STORE")
-        .output()
-        .unwrap()
-}
-
 fn open_up(path: &Path) {
     fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 #[test]
 fn a_read_only_store_fails_with_exit_1_for_an_unprivileged_user() {
-    let env = seeded();
+    let env = Env::seeded();
     open_up(env.path());
     env.write("a.txt", b"a\n");
     fs::set_permissions(env.path().join("a.txt"), fs::Permissions::from_mode(0o644)).unwrap();
@@ -198,7 +172,7 @@ fn a_read_only_store_fails_with_exit_1_for_an_unprivileged_user() {
 
 #[test]
 fn an_unwritable_tmp_fails_with_exit_1_and_loses_nothing() {
-    let env = seeded();
+    let env = Env::seeded();
     open_up(env.path());
     env.write("a.txt", b"a\n");
     // The store belongs to the user, but tmp/ does not.

@@ -275,3 +275,46 @@ impl Env {
         (out, rchar)
     }
 }
+
+impl Env {
+    /// A store holding one object, so that "unchanged" means something.
+    pub fn seeded() -> Self {
+        let env = Env::new();
+        env.write("seed.txt", b"seed\n");
+        ok(env.cmd(["seed.txt"]));
+        env
+    }
+
+    /// Waits until a run has started writing a temp file: it is reading.
+    pub fn wait_for_temp_file(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while self.tmp_entries().is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "ingest never started reading"
+            );
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// Runs the binary as uid/gid 65534 on the env's store: as root, mode bits
+/// would not stop it, and a permission test would prove nothing.
+pub fn as_nobody(env: &Env, args: &[&str]) -> std::process::Output {
+    Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            BIN,
+            "--progress",
+            "never",
+            "--store",
+        ])
+        .arg(env.store())
+        .args(args)
+        .current_dir(env.path())
+        .env_remove("INGEST_STORE")
+        .output()
+        .unwrap()
+}
