@@ -19,21 +19,7 @@ bin=$PWD/target/release/ingest
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/ingest-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-python3 - "$work/tree" "$small" "$large" <<'PY'
-import os, random, sys
-root, small, large = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-rng = random.Random(20261123)
-for i in range(small):
-    d = os.path.join(root, f"{i % 100:02d}", f"{(i // 100) % 10}")
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, f"file{i:05d}.bin"), "wb") as f:
-        f.write(os.urandom(rng.randint(1024, 64 * 1024)))
-os.makedirs(os.path.join(root, "video"), exist_ok=True)
-for i in range(large):
-    with open(os.path.join(root, "video", f"clip{i}.mp4"), "wb") as f:
-        for _ in range(50):
-            f.write(os.urandom(1 << 20))
-PY
+python3 benches/make_tree.py "$work/tree" "$small" "$large"
 # Files aged past the cache's "racily clean" margin, as a nightly tree is.
 sleep 2.2
 files=$(find "$work/tree" -type f | wc -l)

@@ -32,16 +32,7 @@ export RESTIC_PASSWORD=bench RESTIC_REPOSITORY="$work/restic" RESTIC_CACHE_DIR="
 export GIT_CONFIG_NOSYSTEM=1 HOME="$work"
 
 head -c $((large_mib << 20)) /dev/urandom > "$work/large.bin"
-python3 - "$work/tree" "$small" <<'PY'
-import os, random, sys
-root, small = sys.argv[1], int(sys.argv[2])
-rng = random.Random(20261123)
-for i in range(small):
-    d = os.path.join(root, f"{i % 100:02d}", f"{(i // 100) % 10}")
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, f"file{i:05d}.bin"), "wb") as f:
-        f.write(os.urandom(rng.randint(1024, 64 * 1024)))
-PY
+python3 benches/make_tree.py "$work/tree" "$small"
 cat "$work/large.bin" > /dev/null
 sync
 
