@@ -23,6 +23,7 @@ Exit codes:
     name = "ingest",
     version,
     after_help = EXIT_CODES,
+    override_usage = "ingest [OPTIONS] [PATH]...\n       ingest [OPTIONS] <COMMAND>",
     subcommand_negates_reqs = true
 )]
 pub struct Cli {
