@@ -183,13 +183,7 @@ fn a_missing_file_fails_alone_with_exit_3() {
 fn special_files_named_on_the_command_line_are_refused_by_name() {
     let env = Env::new();
     let fifo = env.path().join("pipe");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&fifo);
     let out = env.cmd(["pipe", "/dev/zero", "--json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(3));
     let err = stderr_of(&out);

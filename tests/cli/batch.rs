@@ -123,13 +123,7 @@ fn symlinks_in_a_walk_are_skipped_unless_followed_and_loops_are_caught() {
 fn fifos_in_a_walk_are_skipped_with_a_warning() {
     let env = Env::new();
     env.write("root/a.txt", b"alpha\n");
-    assert!(
-        Command::new("mkfifo")
-            .arg(env.path().join("root/fifo"))
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&env.path().join("root/fifo"));
     let out = ok(env.cmd(["root"]));
     let err = stderr_of(&out);
     assert!(err.contains("warning: root/fifo: skipped: a FIFO"), "{err}");
@@ -157,23 +151,7 @@ fn unreadable_files_and_folders_fail_alone_for_an_unprivileged_user() {
     fs::create_dir(env.store()).unwrap();
     fs::set_permissions(env.store(), fs::Permissions::from_mode(0o777)).unwrap();
 
-    let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            BIN,
-            "--progress",
-            "never",
-            "--json",
-        ])
-        .arg("--store")
-        .arg(env.store())
-        .arg("root")
-        .current_dir(env.path())
-        .env_remove("INGEST_STORE")
-        .output()
-        .unwrap();
+    let out = as_nobody(&env, &["--json", "root"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
     let lines = json_lines(&out);
     let failed: Vec<_> = lines
@@ -206,14 +184,7 @@ fn a_file_deleted_mid_walk_fails_alone() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while env.tmp_entries().is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "ingest never started reading"
-        );
-        std::thread::yield_now();
-    }
+    env.wait_for_temp_file();
     let pid = child.id() as i32;
     // SAFETY: signals to our own child.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
@@ -464,14 +435,7 @@ fn a_file_changed_while_read_is_reported_and_not_cached() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while env.tmp_entries().is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "ingest never started reading"
-        );
-        std::thread::yield_now();
-    }
+    env.wait_for_temp_file();
     let pid = child.id() as i32;
     // SAFETY: signals to our own child.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);

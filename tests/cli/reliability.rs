@@ -210,13 +210,7 @@ fn an_unwritable_tmp_fails_with_exit_1_and_loses_nothing() {
 fn a_fifo_whose_writer_is_killed_is_a_shorter_input() {
     let env = Env::new();
     let fifo = env.path().join("fifo");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&fifo);
     let whole = noise(300_000, 8);
     let sent = &whole[..100_000];
     let expected = sha256_hex(&whole);

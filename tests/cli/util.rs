@@ -318,3 +318,9 @@ pub fn as_nobody(env: &Env, args: &[&str]) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+/// Makes a FIFO at `path`.
+pub fn mkfifo(path: &Path) {
+    let made = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(made.success(), "mkfifo {}", path.display());
+}
