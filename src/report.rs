@@ -216,8 +216,9 @@ impl Reporter {
         }
     }
 
+    /// A line on stdout; `-q` prints nothing but errors, so none then.
     fn print(&mut self, line: &[u8]) {
-        if self.stdout_gone || self.silent {
+        if self.stdout_gone || self.silent || self.quiet {
             return;
         }
         let mut out = io::stdout().lock();
