@@ -248,6 +248,18 @@ impl<B: Backend> Ingest<B> {
         match opened {
             Ok((file, meta, source)) => {
                 let key = FileKey::of(&meta);
+                // A file named on the command line (a cron job's glob) is
+                // known by its open descriptor's key: still not read.
+                if let Some(record) = self
+                    .cache
+                    .as_ref()
+                    .and_then(|c| c.lookup(source.as_os_str(), &key))
+                {
+                    let entry = record.entry(&walk::name_of(&source));
+                    self.reporter
+                        .stored(shown.as_os_str(), Status::Unchanged, &entry);
+                    return Ok(());
+                }
                 let input = Input {
                     name: walk::name_of(&source),
                     source: source.into_os_string(),

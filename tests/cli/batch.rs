@@ -454,3 +454,19 @@ fn a_file_changed_while_read_is_reported_and_not_cached() {
     assert!(!cache.contains("big.bin"), "cached: {cache}");
     env.assert_store_valid();
 }
+
+#[test]
+fn a_file_named_on_the_command_line_is_also_known_to_the_cache() {
+    let env = Env::new();
+    env.write("video.mp4", &noise(32 << 20, 12));
+    age_files();
+    ok(env.cmd(["video.mp4"]));
+    let (out, read) = env.bytes_read_by(&["--json", "video.mp4"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        read < 1 << 20,
+        "read {read} bytes of an unchanged 32 MiB file"
+    );
+    let (_, read) = env.bytes_read_by(&["--no-cache", "video.mp4"]);
+    assert!(read > 32 << 20, "--no-cache read only {read} bytes");
+}
