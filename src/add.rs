@@ -243,7 +243,7 @@ impl<B: Backend> Ingest<B> {
         let opened = if meta.is_some() {
             input::open_regular(&source).map(|(file, meta)| (file, meta, source))
         } else {
-            open_argument(shown)
+            input::open_named(shown)
         };
         match opened {
             Ok((file, meta, source)) => {
@@ -530,12 +530,6 @@ impl<B: Backend> Ingest<B> {
         }
         Ok(())
     }
-}
-
-/// Opens a path named on the command line, with its absolute path.
-fn open_argument(path: &Path) -> Result<(File, Metadata, PathBuf)> {
-    let (file, meta) = input::open_regular(path)?;
-    Ok((file, meta, input::absolute(path)?))
 }
 
 /// The type to record when no matcher knows the bytes: what the source

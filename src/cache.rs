@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, Write};
+use std::io::{self, BufReader};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -162,8 +162,7 @@ impl FilesCache {
                 ext: entry.ext.clone(),
                 ingested_at: entry.ingested_at.clone(),
             };
-            text.extend_from_slice(&serde_json::to_vec(&record)?);
-            text.push(b'\n');
+            text.extend_from_slice(&jsonl::to_line(&record));
             self.records.insert(entry.source_bytes(), record);
         }
         if let Some(dir) = self.path.parent() {
@@ -179,11 +178,8 @@ impl FilesCache {
         // The cache is a hint, so no fsync: after a crash a record may be
         // missing (the file is read again) but never wrong, as a torn or
         // damaged line discards the cache.
-        (&file)
-            .write_all(&text)
-            .inspect_err(|_| {
-                let _ = file.set_len(len);
-            })
+        jsonl::append(&file, len, &text)
+            .map(drop)
             .with_context(|| format!("appending to {}", self.path.display()))
     }
 }

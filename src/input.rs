@@ -24,13 +24,20 @@ pub struct Input {
 /// but a regular file is refused before a byte is read, and a FIFO is opened
 /// without blocking, so that naming one cannot hang the run.
 pub fn open_path(path: &Path) -> Result<Input> {
-    let (file, meta) = open_regular(path)?;
+    let (file, meta, source) = open_named(path)?;
     Ok(Input {
         name: path.file_name().unwrap_or(path.as_os_str()).to_owned(),
-        source: absolute(path)?.into_os_string(),
+        source: source.into_os_string(),
         size: Some(meta.len()),
         reader: Box::new(file),
     })
+}
+
+/// [`open_regular`] for a path named on the command line, with the absolute
+/// path recorded as its source.
+pub fn open_named(path: &Path) -> Result<(File, Metadata, PathBuf)> {
+    let (file, meta) = open_regular(path)?;
+    Ok((file, meta, absolute(path)?))
 }
 
 /// Opens `path` for reading if it is a regular file, without blocking on a

@@ -8,6 +8,7 @@ use std::io::{self, BufRead, Write};
 use std::marker::PhantomData;
 use std::os::unix::fs::FileExt;
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// A line longer than this is not one of ours (names are at most a few
@@ -131,16 +132,32 @@ pub fn repair_torn_tail(file: &File) -> io::Result<u64> {
     Ok(keep)
 }
 
+/// A value as one JSON line, newline included.
+pub fn to_line(value: &impl Serialize) -> Vec<u8> {
+    let mut line = serde_json::to_vec(value).unwrap_or_default();
+    line.push(b'\n');
+    line
+}
+
 /// Appends whole lines with one write to a file opened with O_APPEND whose
-/// length is `len`, and makes them durable. A write cut short (disk full)
+/// length is `len`; returns the new length. A write cut short (disk full)
 /// is taken back, so no torn line stays behind.
-pub fn append_durably(mut file: &File, len: u64, text: &[u8]) -> io::Result<u64> {
-    let written = file.write_all(text).and_then(|()| file.sync_data());
-    if let Err(e) = written {
+pub fn append(mut file: &File, len: u64, text: &[u8]) -> io::Result<u64> {
+    if let Err(e) = file.write_all(text) {
         let _ = file.set_len(len);
         return Err(e);
     }
     Ok(len + text.len() as u64)
+}
+
+/// [`append`], then made durable; lines that cannot be synced are taken
+/// back too.
+pub fn append_durably(file: &File, len: u64, text: &[u8]) -> io::Result<u64> {
+    let end = append(file, len, text)?;
+    file.sync_data().inspect_err(|_| {
+        let _ = file.set_len(len);
+    })?;
+    Ok(end)
 }
 
 fn read_byte_at(file: &File, offset: u64) -> io::Result<u8> {

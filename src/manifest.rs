@@ -83,9 +83,7 @@ impl Entry {
 
     /// The line as written to the manifest, newline included.
     pub fn to_line(&self) -> Vec<u8> {
-        let mut line = serde_json::to_vec(self).unwrap_or_default();
-        line.push(b'\n');
-        line
+        crate::jsonl::to_line(self)
     }
 }
 

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::cli::ProgressMode;
 use crate::failure::Failure;
+use crate::jsonl;
 use crate::manifest::Entry;
 use crate::pipeline::Sink;
 
@@ -171,9 +172,7 @@ impl Reporter {
             if let Failure::Rejected(rejection) = failure {
                 object["reason"] = rejection.reason().into();
             }
-            let mut line = serde_json::to_vec(&object).unwrap_or_default();
-            line.push(b'\n');
-            self.print(&line);
+            self.print(&jsonl::to_line(&object));
         }
     }
 
@@ -201,10 +200,7 @@ impl Reporter {
     /// a final `{"summary": ...}` object on stdout.
     pub fn finish(&mut self, dry_run: bool) {
         if self.json {
-            let mut line =
-                serde_json::to_vec(&self.totals.summary_json(dry_run)).unwrap_or_default();
-            line.push(b'\n');
-            self.print(&line);
+            self.print(&jsonl::to_line(&self.totals.summary_json(dry_run)));
         }
         if !self.quiet {
             let note = if dry_run {
@@ -338,9 +334,7 @@ fn json_line(given: &OsStr, status: Status, entry: &Entry) -> Vec<u8> {
     if let Ok(Value::Object(fields)) = serde_json::to_value(entry) {
         object.extend(fields);
     }
-    let mut line = serde_json::to_vec(&object).unwrap_or_default();
-    line.push(b'\n');
-    line
+    jsonl::to_line(&object)
 }
 
 #[cfg(test)]

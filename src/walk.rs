@@ -92,7 +92,7 @@ pub fn expand<'a>(arg: &Path, options: &'a WalkOptions) -> Box<dyn Iterator<Item
                 error: e.into(),
             })),
         },
-        // Anything else goes to open_path, which names what is wrong with it.
+        // Anything else goes to input::open_named, which names what is wrong with it.
         _ => Box::new(std::iter::once(Found::File {
             shown: arg.to_path_buf(),
             source: PathBuf::new(),

@@ -162,9 +162,7 @@ impl LocalStore {
         }
         let mut temp = NamedTempFile::with_prefix_in(FORMAT_TEMP_PREFIX, &self.root)
             .with_context(|| format!("creating a file in {}", self.root.display()))?;
-        let mut text = serde_json::to_vec(&StoreFormat::current())?;
-        text.push(b'\n');
-        temp.write_all(&text)
+        temp.write_all(&jsonl::to_line(&StoreFormat::current()))
             .and_then(|()| {
                 temp.as_file()
                     .set_permissions(Permissions::from_mode(0o644))
