@@ -42,16 +42,13 @@ fn output_checks_with_sha256sum_c() {
     env.write("a.txt", b"alpha\n");
     env.write("sub/b.txt", b"beta\n");
     let out = ok(&mut env.cmd(["a.txt", "sub/b.txt"]));
-    let sums = env.write("SUMS", &out.stdout);
-    Command::new("sha256sum")
-        .arg("-c")
-        .arg(&sums)
-        .current_dir(env.path())
-        .assert()
-        .success()
-        .stdout(
-            predicate::str::contains("a.txt: OK").and(predicate::str::contains("sub/b.txt: OK")),
-        );
+    let check = env.sha256sum_check(&out.stdout);
+    assert!(check.status.success(), "{}", stdout_of(&check));
+    let checked = stdout_of(&check);
+    assert!(
+        checked.contains("a.txt: OK") && checked.contains("sub/b.txt: OK"),
+        "{checked}"
+    );
 }
 
 #[test]

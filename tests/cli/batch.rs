@@ -185,11 +185,9 @@ fn a_file_deleted_mid_walk_fails_alone() {
         .spawn()
         .unwrap();
     env.wait_for_temp_file();
-    let pid = child.id() as i32;
-    // SAFETY: signals to our own child.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
-    fs::remove_file(env.path().join("root/b-gone.txt")).unwrap();
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+    while_stopped(&child, || {
+        fs::remove_file(env.path().join("root/b-gone.txt")).unwrap()
+    });
     let stdout = std::io::read_to_string(child.stdout.take().unwrap()).unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
@@ -412,13 +410,7 @@ fn walked_output_checks_with_sha256sum_c() {
     let env = Env::new();
     tree(&env);
     let out = ok(env.cmd(["root"]));
-    let sums = env.write("SUMS", &out.stdout);
-    let check = Command::new("sha256sum")
-        .arg("-c")
-        .arg(&sums)
-        .current_dir(env.path())
-        .output()
-        .unwrap();
+    let check = env.sha256sum_check(&out.stdout);
     assert!(check.status.success(), "{}", stdout_of(&check));
     assert_eq!(stdout_of(&check).lines().count(), 6);
     assert!(Path::new(&env.path().join("root/b/.hidden")).exists());
@@ -436,13 +428,10 @@ fn a_file_changed_while_read_is_reported_and_not_cached() {
         .spawn()
         .unwrap();
     env.wait_for_temp_file();
-    let pid = child.id() as i32;
-    // SAFETY: signals to our own child.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
-    let mut file = fs::OpenOptions::new().append(true).open(&big).unwrap();
-    std::io::Write::write_all(&mut file, b"one more line").unwrap();
-    drop(file);
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+    while_stopped(&child, || {
+        let mut file = fs::OpenOptions::new().append(true).open(&big).unwrap();
+        std::io::Write::write_all(&mut file, b"one more line").unwrap();
+    });
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(

@@ -43,8 +43,12 @@ fn wait_with_peak_rss(mut child: Child, report: &std::path::Path) -> (Option<i32
     (status.code(), peak)
 }
 
-fn block(i: usize) -> Vec<u8> {
-    noise(1 << 20, i as u64 + 1)
+/// Writes `len` bytes (a repeated 1 MiB block of noise seeded by `seed`).
+fn fill(out: &mut impl Write, len: usize, seed: u64) {
+    let block = noise(1 << 20, seed);
+    for _ in 0..len / block.len() {
+        out.write_all(&block).unwrap();
+    }
 }
 
 #[test]
@@ -57,10 +61,7 @@ fn a_1gib_stdin_stream_stays_under_16mib_rss() {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    let pattern = block(0);
-    for _ in 0..GIB / pattern.len() {
-        stdin.write_all(&pattern).unwrap();
-    }
+    fill(&mut stdin, GIB, 1);
     drop(stdin);
     let (code, peak) = wait_with_peak_rss(child, &report);
     assert_eq!(code, Some(0));
@@ -75,10 +76,7 @@ fn a_1gib_file_stays_under_16mib_rss() {
     let env = Env::new();
     let path = env.path().join("big.bin");
     let mut file = BufWriter::new(File::create(&path).unwrap());
-    let pattern = block(1);
-    for _ in 0..GIB / pattern.len() {
-        file.write_all(&pattern).unwrap();
-    }
+    fill(&mut file, GIB, 2);
     file.into_inner().unwrap().sync_all().unwrap();
     let (mut cmd, report) = under_time(&env, &["-q", "big.bin"]);
     let child = cmd.stdout(Stdio::null()).spawn().unwrap();
@@ -100,10 +98,7 @@ fn verify_of_a_2gib_object_stays_under_16mib_rss() {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    let pattern = block(2);
-    for _ in 0..2 * GIB / pattern.len() {
-        stdin.write_all(&pattern).unwrap();
-    }
+    fill(&mut stdin, 2 * GIB, 3);
     drop(stdin);
     assert!(child.wait().unwrap().success());
 

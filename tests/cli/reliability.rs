@@ -101,13 +101,7 @@ fn hostile_names_round_trip_through_the_manifest_and_sha256sum_lines() {
     assert!(long_file.as_os_str().len() > 3900);
 
     let out = ok(env.cmd(["in"]));
-    let sums = env.write("SUMS", &out.stdout);
-    let check = Command::new("sha256sum")
-        .arg("-c")
-        .arg(&sums)
-        .current_dir(env.path())
-        .output()
-        .unwrap();
+    let check = env.sha256sum_check(&out.stdout);
     assert!(
         check.status.success(),
         "{}\n{}",

@@ -4,7 +4,7 @@
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, symlink};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
@@ -219,21 +219,7 @@ fn export_makes_hostile_names_safe_and_never_writes_outside_dest() {
     );
     assert!(!env.path().join("etc").exists() && !env.path().join("b").exists());
     // Every exported file is a direct child of DEST and hashes to its entry.
-    let listed = stdout_of(&out);
-    let check = Command::new("sha256sum")
-        .arg("-c")
-        .arg("-")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    check
-        .stdin
-        .as_ref()
-        .unwrap()
-        .write_all(listed.as_bytes())
-        .unwrap();
-    let checked = check.wait_with_output().unwrap();
+    let checked = env.sha256sum_check(&out.stdout);
     assert!(checked.status.success(), "{}", stdout_of(&checked));
     let mut names: Vec<String> = fs::read_dir(&dest)
         .unwrap()

@@ -319,6 +319,30 @@ pub fn as_nobody(env: &Env, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+impl Env {
+    /// Runs `sha256sum -c` in the scratch folder on `sums` (lines as ingest
+    /// or export printed them).
+    pub fn sha256sum_check(&self, sums: &[u8]) -> std::process::Output {
+        let file = self.write("SUMS", sums);
+        Command::new("sha256sum")
+            .arg("-c")
+            .arg(file)
+            .current_dir(self.path())
+            .output()
+            .unwrap()
+    }
+}
+
+/// Freezes a running child, does `act` while it cannot move, and lets it go
+/// on: a deterministic "meanwhile" for tests of changes mid-run.
+pub fn while_stopped(child: &std::process::Child, act: impl FnOnce()) {
+    let pid = child.id() as i32;
+    // SAFETY: signals to our own child.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    act();
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+}
+
 /// Makes a FIFO at `path`.
 pub fn mkfifo(path: &Path) {
     let made = Command::new("mkfifo").arg(path).status().unwrap();
