@@ -64,22 +64,13 @@ fn whole_in_memory(store: &mut LocalStore, path: &Path) {
     let mut staging = store.stage().expect("stage");
     staging.write_all(&bytes).expect("write");
     store.publish(vec![(staging, id)]).expect("publish");
-    let mut entry = Entry {
-        sha256: id,
-        size: bytes.len() as u64,
-        mime: kind.map(|k| k.mime).unwrap_or_default(),
+    let kind = kind.unwrap_or(sniff::Kind {
+        mime: "application/octet-stream".into(),
         ext: String::new(),
-        name: String::new(),
-        name_b64: None,
-        source: String::new(),
-        source_b64: None,
-        ingested_at: String::new(),
-        new: true,
-        declared_mime: None,
-        scanned: None,
-    };
-    entry.set_name(OsStr::new("input"));
-    entry.set_source(path.as_os_str());
+    });
+    let size = bytes.len() as u64;
+    let name = OsStr::new("input");
+    let entry = Entry::new(id, size, kind, name, path.as_os_str(), String::new());
     store.record(&[entry], &mut || Ok(())).expect("record");
 }
 

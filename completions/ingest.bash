@@ -34,6 +34,9 @@ _ingest() {
             ingest,ls)
                 cmd="ingest__subcmd__ls"
                 ;;
+            ingest,mms)
+                cmd="ingest__subcmd__mms"
+                ;;
             ingest,stats)
                 cmd="ingest__subcmd__stats"
                 ;;
@@ -58,6 +61,9 @@ _ingest() {
             ingest__subcmd__help,ls)
                 cmd="ingest__subcmd__help__subcmd__ls"
                 ;;
+            ingest__subcmd__help,mms)
+                cmd="ingest__subcmd__help__subcmd__mms"
+                ;;
             ingest__subcmd__help,stats)
                 cmd="ingest__subcmd__help__subcmd__stats"
                 ;;
@@ -71,7 +77,7 @@ _ingest() {
 
     case "${cmd}" in
         ingest)
-            opts="-q -L -h -V --store --json --quiet --progress --wait-lock --name --follow --exclude --max-depth --no-cache --dry-run --sync --max-size --allow --deny --content-type --sha256 --clamd --scan-fail-open --scan-timeout --help --version add ls cat export verify gc stats help"
+            opts="-q -L -h -V --store --json --quiet --progress --wait-lock --name --follow --exclude --max-depth --no-cache --dry-run --sync --content-type --sha256 --max-size --allow --deny --clamd --scan-fail-open --scan-timeout --help --version add mms ls cat export verify gc stats help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -105,6 +111,14 @@ _ingest() {
                     COMPREPLY=($(compgen -W "file batch" -- "${cur}"))
                     return 0
                     ;;
+                --content-type)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sha256)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --max-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -114,14 +128,6 @@ _ingest() {
                     return 0
                     ;;
                 --deny)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --content-type)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --sha256)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -141,7 +147,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__add)
-            opts="-L -q -h --name --follow --exclude --max-depth --no-cache --dry-run --sync --max-size --allow --deny --content-type --sha256 --clamd --scan-fail-open --scan-timeout --store --json --quiet --progress --wait-lock --help"
+            opts="-L -q -h --name --follow --exclude --max-depth --no-cache --dry-run --sync --content-type --sha256 --max-size --allow --deny --clamd --scan-fail-open --scan-timeout --store --json --quiet --progress --wait-lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -163,6 +169,14 @@ _ingest() {
                     COMPREPLY=($(compgen -W "file batch" -- "${cur}"))
                     return 0
                     ;;
+                --content-type)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sha256)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --max-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -172,14 +186,6 @@ _ingest() {
                     return 0
                     ;;
                 --deny)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --content-type)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --sha256)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -305,7 +311,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__help)
-            opts="add ls cat export verify gc stats help"
+            opts="add mms ls cat export verify gc stats help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -402,6 +408,20 @@ _ingest() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ingest__subcmd__help__subcmd__mms)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ingest__subcmd__help__subcmd__stats)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -446,6 +466,56 @@ _ingest() {
                     return 0
                     ;;
                 --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__mms)
+            opts="-q -h --text --dry-run --sync --max-size --allow --deny --clamd --scan-fail-open --scan-timeout --store --json --quiet --progress --wait-lock --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --sync)
+                    COMPREPLY=($(compgen -W "file batch" -- "${cur}"))
+                    return 0
+                    ;;
+                --max-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deny)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --clamd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --scan-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_ingest_global_optspecs
-    string join \n store= json q/quiet progress= wait-lock= name= L/follow exclude= max-depth= no-cache dry-run sync= max-size= allow= deny= content-type= sha256= clamd= scan-fail-open scan-timeout= h/help V/version
+    string join \n store= json q/quiet progress= wait-lock= name= L/follow exclude= max-depth= no-cache dry-run sync= content-type= sha256= max-size= allow= deny= clamd= scan-fail-open scan-timeout= h/help V/version
 end
 
 function __fish_ingest_needs_command
@@ -34,11 +34,11 @@ complete -c ingest -n "__fish_ingest_needs_command" -l exclude -d 'Skip paths ma
 complete -c ingest -n "__fish_ingest_needs_command" -l max-depth -d 'Descend at most N levels below each directory named' -r
 complete -c ingest -n "__fish_ingest_needs_command" -l sync -d 'When objects are made durable: each one before its manifest line (file), or a batch at a time, before the batch\'s manifest lines (batch)' -r -f -a "file\t''
 batch\t''"
+complete -c ingest -n "__fish_ingest_needs_command" -l content-type -d 'The type the source declared (an MMS part\'s ct); kept as declared_mime when the bytes say otherwise' -r
+complete -c ingest -n "__fish_ingest_needs_command" -l sha256 -d 'The SHA-256 the input must have (one input only), or it is rejected' -r
 complete -c ingest -n "__fish_ingest_needs_command" -l max-size -d 'Reject inputs larger than SIZE (500K, 100M, 2G), reading no further' -r
 complete -c ingest -n "__fish_ingest_needs_command" -l allow -d 'Let in only sniffed types matching PATTERN (image/*, video/mp4). Repeatable' -r
 complete -c ingest -n "__fish_ingest_needs_command" -l deny -d 'Reject sniffed types matching PATTERN; wins over --allow. Repeatable' -r
-complete -c ingest -n "__fish_ingest_needs_command" -l content-type -d 'The type the source declared (an MMS part\'s ct); kept as declared_mime when the bytes say otherwise' -r
-complete -c ingest -n "__fish_ingest_needs_command" -l sha256 -d 'The SHA-256 the input must have (one input only), or it is rejected' -r
 complete -c ingest -n "__fish_ingest_needs_command" -l clamd -d 'Scan with ClamAV: a clamd unix socket path, or tcp://HOST:PORT' -r
 complete -c ingest -n "__fish_ingest_needs_command" -l scan-timeout -d 'How long to wait for clamd at each step before the scan fails [default: 30]' -r
 complete -c ingest -n "__fish_ingest_needs_command" -l json -d 'Print one JSON object per input instead of sha256sum lines'
@@ -50,6 +50,7 @@ complete -c ingest -n "__fish_ingest_needs_command" -l scan-fail-open -d 'Store 
 complete -c ingest -n "__fish_ingest_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ingest -n "__fish_ingest_needs_command" -s V -l version -d 'Print version'
 complete -c ingest -n "__fish_ingest_needs_command" -a "add" -d 'Store files, or standard input given as `-` (the default command)'
+complete -c ingest -n "__fish_ingest_needs_command" -a "mms" -d 'Store every attachment in SMS Backup & Restore backups (XML, or gzip-compressed XML), streaming, in constant memory'
 complete -c ingest -n "__fish_ingest_needs_command" -a "ls" -d 'List the manifest\'s entries, oldest first'
 complete -c ingest -n "__fish_ingest_needs_command" -a "cat" -d 'Write an object to standard output'
 complete -c ingest -n "__fish_ingest_needs_command" -a "export" -d 'Write entries into DEST under their recorded names, made safe'
@@ -62,11 +63,11 @@ complete -c ingest -n "__fish_ingest_using_subcommand add" -l exclude -d 'Skip p
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l max-depth -d 'Descend at most N levels below each directory named' -r
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l sync -d 'When objects are made durable: each one before its manifest line (file), or a batch at a time, before the batch\'s manifest lines (batch)' -r -f -a "file\t''
 batch\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand add" -l content-type -d 'The type the source declared (an MMS part\'s ct); kept as declared_mime when the bytes say otherwise' -r
+complete -c ingest -n "__fish_ingest_using_subcommand add" -l sha256 -d 'The SHA-256 the input must have (one input only), or it is rejected' -r
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l max-size -d 'Reject inputs larger than SIZE (500K, 100M, 2G), reading no further' -r
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l allow -d 'Let in only sniffed types matching PATTERN (image/*, video/mp4). Repeatable' -r
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l deny -d 'Reject sniffed types matching PATTERN; wins over --allow. Repeatable' -r
-complete -c ingest -n "__fish_ingest_using_subcommand add" -l content-type -d 'The type the source declared (an MMS part\'s ct); kept as declared_mime when the bytes say otherwise' -r
-complete -c ingest -n "__fish_ingest_using_subcommand add" -l sha256 -d 'The SHA-256 the input must have (one input only), or it is rejected' -r
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l clamd -d 'Scan with ClamAV: a clamd unix socket path, or tcp://HOST:PORT' -r
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l scan-timeout -d 'How long to wait for clamd at each step before the scan fails [default: 30]' -r
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l store -d 'The store: a directory. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
@@ -81,6 +82,24 @@ complete -c ingest -n "__fish_ingest_using_subcommand add" -l scan-fail-open -d 
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l json -d 'Print one JSON object per input instead of sha256sum lines'
 complete -c ingest -n "__fish_ingest_using_subcommand add" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand add" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c ingest -n "__fish_ingest_using_subcommand mms" -l sync -d 'When objects are made durable: each one before its manifest line (file), or a batch at a time, before the batch\'s manifest lines (batch)' -r -f -a "file\t''
+batch\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand mms" -l max-size -d 'Reject inputs larger than SIZE (500K, 100M, 2G), reading no further' -r
+complete -c ingest -n "__fish_ingest_using_subcommand mms" -l allow -d 'Let in only sniffed types matching PATTERN (image/*, video/mp4). Repeatable' -r
+complete -c ingest -n "__fish_ingest_using_subcommand mms" -l deny -d 'Reject sniffed types matching PATTERN; wins over --allow. Repeatable' -r
+complete -c ingest -n "__fish_ingest_using_subcommand mms" -l clamd -d 'Scan with ClamAV: a clamd unix socket path, or tcp://HOST:PORT' -r
+complete -c ingest -n "__fish_ingest_using_subcommand mms" -l scan-timeout -d 'How long to wait for clamd at each step before the scan fails [default: 30]' -r
+complete -c ingest -n "__fish_ingest_using_subcommand mms" -l store -d 'The store: a directory. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand mms" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand mms" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand mms" -l text -d 'Also store text parts, as UTF-8 text files'
+complete -c ingest -n "__fish_ingest_using_subcommand mms" -l dry-run -d 'Read and report what would be stored; write nothing to the store'
+complete -c ingest -n "__fish_ingest_using_subcommand mms" -l scan-fail-open -d 'Store inputs unscanned (with a warning, "scanned": false) when clamd fails, instead of failing them'
+complete -c ingest -n "__fish_ingest_using_subcommand mms" -l json -d 'Print one JSON object per input instead of sha256sum lines'
+complete -c ingest -n "__fish_ingest_using_subcommand mms" -s q -l quiet -d 'Print nothing but errors'
+complete -c ingest -n "__fish_ingest_using_subcommand mms" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l mime -d 'Only entries whose type matches PATTERN (image/*, video/mp4)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l name -d 'Only entries whose name matches GLOB (*.jpg)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l since -d 'Only entries stored at or after DATE (2026-11-01 or RFC 3339)' -r
@@ -142,11 +161,12 @@ complete -c ingest -n "__fish_ingest_using_subcommand stats" -l wait-lock -d 'Ho
 complete -c ingest -n "__fish_ingest_using_subcommand stats" -l json -d 'Print one JSON object per input instead of sha256sum lines'
 complete -c ingest -n "__fish_ingest_using_subcommand stats" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand stats" -s h -l help -d 'Print help'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add ls cat export verify gc stats help" -f -a "add" -d 'Store files, or standard input given as `-` (the default command)'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add ls cat export verify gc stats help" -f -a "ls" -d 'List the manifest\'s entries, oldest first'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add ls cat export verify gc stats help" -f -a "cat" -d 'Write an object to standard output'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add ls cat export verify gc stats help" -f -a "export" -d 'Write entries into DEST under their recorded names, made safe'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add ls cat export verify gc stats help" -f -a "verify" -d 'Check the store: re-hash every object, match the manifest against the objects, find orphans and leftovers. Exit 0 when clean, 1 otherwise'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add ls cat export verify gc stats help" -f -a "gc" -d 'Remove temp files left by crashed runs (older than an hour), and with --orphans the objects no manifest line names'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add ls cat export verify gc stats help" -f -a "stats" -d 'Count objects, bytes, entries, what deduplication saved, and types'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add ls cat export verify gc stats help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats help" -f -a "add" -d 'Store files, or standard input given as `-` (the default command)'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats help" -f -a "mms" -d 'Store every attachment in SMS Backup & Restore backups (XML, or gzip-compressed XML), streaming, in constant memory'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats help" -f -a "ls" -d 'List the manifest\'s entries, oldest first'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats help" -f -a "cat" -d 'Write an object to standard output'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats help" -f -a "export" -d 'Write entries into DEST under their recorded names, made safe'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats help" -f -a "verify" -d 'Check the store: re-hash every object, match the manifest against the objects, find orphans and leftovers. Exit 0 when clean, 1 otherwise'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats help" -f -a "gc" -d 'Remove temp files left by crashed runs (older than an hour), and with --orphans the objects no manifest line names'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats help" -f -a "stats" -d 'Count objects, bytes, entries, what deduplication saved, and types'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -8,6 +8,7 @@
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::fs::{File, Metadata};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use crate::cli::{AddArgs, GlobalArgs, SyncMode};
 use crate::exit::Exit;
 use crate::failure::Failure;
 use crate::input::{self, Input};
-use crate::manifest::{Entry, Identity};
+use crate::manifest::{Entry, Identity, Origin};
 use crate::object_id::ObjectId;
 use crate::pipeline::{Pass, Passed, Sink, StoreWriter};
 use crate::policy::{Policy, Rejection, SizeLimit, StoreConfig, TypeGate};
@@ -54,17 +55,7 @@ pub fn run(global: &GlobalArgs, args: &AddArgs) -> Result<Exit> {
             return Ok(Exit::Usage);
         }
     };
-    let store = if args.dry_run {
-        let store = LocalStore::at(&location);
-        if store.exists() {
-            LocalStore::open(&location)?
-        } else {
-            store
-        }
-    } else {
-        LocalStore::open_or_create(&location)?
-    };
-    let store = store.with_wait_lock(Duration::from_secs_f64(global.wait_lock.max(0.0)));
+    let store = open_store(global, &location, args.dry_run)?;
     let walk_options = walk_options.skipping_store(store.root());
     let cache =
         (!args.no_cache).then(|| FilesCache::load(&store.files_cache_path(), !args.dry_run));
@@ -73,13 +64,33 @@ pub fn run(global: &GlobalArgs, args: &AddArgs) -> Result<Exit> {
     let stdin_name = args.name.clone().unwrap_or_else(|| OsString::from(STDIN));
     let finished = job.run(&inputs, &walk_options, &stdin_name);
     job.reporter.finish(args.dry_run);
-    Ok(match finished {
-        Err(Fatal) => Exit::Fatal,
-        Ok(()) if job.reporter.totals().failed + job.reporter.totals().rejected > 0 => {
-            Exit::Partial
+    Ok(exit_for(finished, &job.reporter))
+}
+
+/// The store a run writes into: created if missing, unless this is a dry
+/// run, which must not write even that.
+pub fn open_store(global: &GlobalArgs, location: &Path, dry_run: bool) -> Result<LocalStore> {
+    let store = if dry_run {
+        let store = LocalStore::at(location);
+        if store.exists() {
+            LocalStore::open(location)?
+        } else {
+            store
         }
+    } else {
+        LocalStore::open_or_create(location)?
+    };
+    Ok(store.with_wait_lock(Duration::from_secs_f64(global.wait_lock.max(0.0))))
+}
+
+/// How the run ended, from what the reporter counted.
+pub fn exit_for(finished: Result<(), Fatal>, reporter: &Reporter) -> Exit {
+    let totals = reporter.totals();
+    match finished {
+        Err(Fatal) => Exit::Fatal,
+        Ok(()) if totals.failed + totals.rejected > 0 => Exit::Partial,
         Ok(()) => Exit::Success,
-    })
+    }
 }
 
 /// How a run behaves, beyond which inputs it reads.
@@ -92,11 +103,12 @@ pub struct Settings {
     pub expected: Option<ObjectId>,
     /// `--content-type`: what the source says the input is.
     pub declared_mime: Option<String>,
+    /// Draw no progress bar per input (the caller draws one for a backup).
+    pub no_input_progress: bool,
 }
 
 fn settings_from(args: &AddArgs, config: StoreConfig) -> Result<Settings> {
     let expected = args
-        .policy
         .sha256
         .as_deref()
         .map(|hex| hex.trim().to_ascii_lowercase().parse::<ObjectId>())
@@ -112,7 +124,8 @@ fn settings_from(args: &AddArgs, config: StoreConfig) -> Result<Settings> {
         dry_run: args.dry_run,
         policy: Policy::resolve(config, &args.policy)?,
         expected,
-        declared_mime: args.policy.content_type.clone(),
+        declared_mime: args.content_type.clone(),
+        no_input_progress: false,
     })
 }
 
@@ -141,6 +154,37 @@ fn plan_inputs(args: &AddArgs) -> Result<(Vec<OsString>, WalkOptions)> {
 /// The run stopped: the store cannot take more.
 #[derive(Debug)]
 pub struct Fatal;
+
+/// What is known of an input besides its bytes, recorded in its entry.
+#[derive(Debug, Clone)]
+pub struct Described {
+    pub name: OsString,
+    /// The absolute path read, or `-`.
+    pub source: OsString,
+    /// What the source says the input is (`--content-type`, a part's ct).
+    pub declared_mime: Option<String>,
+    pub origin: Option<Origin>,
+}
+
+/// An input read to its end and staged (unless a dry run), not yet queued.
+pub struct Streamed<S> {
+    staged: Option<S>,
+    passed: Passed,
+    scanned: Option<bool>,
+    /// Whether the type was judged while streaming (it was known by then).
+    type_judged: bool,
+}
+
+impl<S> Streamed<S> {
+    pub fn size(&self) -> u64 {
+        self.passed.size
+    }
+
+    /// The type the bytes show, if any matcher knew them.
+    pub fn sniffed(&self) -> Option<&Kind> {
+        self.passed.sniffed.as_ref()
+    }
+}
 
 /// An input read and staged, waiting for its batch to be published.
 struct Pending<S> {
@@ -287,40 +331,40 @@ impl<B: Backend> Ingest<B> {
         opened: Result<Input>,
         file: Option<(File, FileKey)>,
     ) -> Result<(), Fatal> {
-        let staged = opened
-            .map_err(Failure::Input)
-            .and_then(|input| self.stream(shown, input));
-        let (staged, entry) = match staged {
-            Ok(done) => done,
+        let mut input = match opened {
+            Ok(input) => input,
+            Err(error) => return self.fail(shown, Failure::Input(error)),
+        };
+        let described = Described {
+            name: input.name,
+            source: input.source,
+            declared_mime: self.settings.declared_mime.clone(),
+            origin: None,
+        };
+        let hint = fallback_kind(&described.name, described.declared_mime.as_deref());
+        let streamed = match self.stream(shown, &mut input.reader, input.size, Some(hint)) {
+            Ok(streamed) => streamed,
             Err(failure) => return self.fail(shown, failure),
         };
         let cache_key = file.and_then(|(file, before)| self.cacheable(shown, &file, before));
-        self.batch_bytes += entry.size;
-        self.batch.push(Pending {
-            shown: shown.to_owned(),
-            staged,
-            entry,
-            cache_key,
-        });
-        let full = self.batch.len() >= BATCH_OBJECTS || self.batch_bytes >= BATCH_BYTES;
-        if self.settings.sync == SyncMode::File || full {
-            self.flush()?;
-        }
-        Ok(())
+        self.queue(shown, streamed, described, cache_key)
     }
 
     /// The one pass over an input: into a staged object, or (dry run)
-    /// nowhere.
-    fn stream(
+    /// nowhere. `hint` is the type to judge if the bytes show none, when it
+    /// is known before the input is read; else the type is judged in
+    /// [`Ingest::admit`].
+    pub fn stream(
         &mut self,
         shown: &OsStr,
-        mut input: Input,
-    ) -> Result<(Option<B::Staged>, Entry), Failure> {
+        reader: &mut dyn Read,
+        size: Option<u64>,
+        hint: Option<Kind>,
+    ) -> Result<Streamed<B::Staged>, Failure> {
         let policy = &self.settings.policy;
-        let fallback = fallback_kind(&input.name, self.settings.declared_mime.as_deref());
         let mut gate = TypeGate {
             policy,
-            fallback: fallback.mime.clone(),
+            fallback: hint.map(|k| k.mime),
             decided: false,
         };
         let mut limit = policy.max_size.map(SizeLimit);
@@ -344,7 +388,7 @@ impl<B: Backend> Ingest<B> {
             false => Some(self.store.stage().map_err(Failure::Store)?),
         };
         let mut writer = staged.as_mut().map(|s| StoreWriter(s));
-        let mut progress = self.reporter.progress_for(shown, input.size);
+        let mut progress = self.reporter.progress_for(shown, size);
         // Judges first, then the writer: a rejected chunk is never written.
         let mut sinks: Vec<&mut dyn Sink> = Vec::with_capacity(5);
         if let Some(limit) = limit.as_mut() {
@@ -357,37 +401,77 @@ impl<B: Backend> Ingest<B> {
         if let Some(writer) = writer.as_mut() {
             sinks.push(writer);
         }
-        sinks.push(&mut progress);
-        let passed = self
-            .pass
-            .run_sized(&mut input.reader, input.size, &mut sinks)?;
-        drop(sinks);
-        if let Some(expected) = self.settings.expected
-            && passed.id != expected
-        {
-            return Err(Failure::Rejected(Rejection::HashMismatch {
-                expected,
-                actual: passed.id,
-            }));
+        if !self.settings.no_input_progress {
+            sinks.push(&mut progress);
         }
-        let mut entry = entry_for(
-            &input,
-            &passed,
-            fallback,
-            self.settings.declared_mime.as_deref(),
-        );
-        if policy.clamd.is_some() {
-            let clean = scanner
-                .as_ref()
-                .is_some_and(|s| s.verdict == Some(scan::Verdict::Clean));
+        let passed = self.pass.run_sized(reader, size, &mut sinks)?;
+        drop(sinks);
+        let type_judged = gate.decided;
+        let scanned = policy.clamd.as_ref().map(|_| {
             if let Some(why) = scanner.as_ref().and_then(|s| s.unscanned.as_deref()) {
                 self.reporter
                     .warn(shown, &format!("stored unscanned: {why}"));
             }
-            entry.scanned = Some(clean);
+            scanner
+                .as_ref()
+                .is_some_and(|s| s.verdict == Some(scan::Verdict::Clean))
+        });
+        Ok(Streamed {
+            staged,
+            passed,
+            scanned,
+            type_judged,
+        })
+    }
+
+    /// Queues a streamed input under what is known of it, once the checks
+    /// that need the whole input have passed.
+    pub fn admit(
+        &mut self,
+        shown: &OsStr,
+        streamed: Streamed<B::Staged>,
+        described: Described,
+    ) -> Result<(), Fatal> {
+        self.queue(shown, streamed, described, None)
+    }
+
+    fn queue(
+        &mut self,
+        shown: &OsStr,
+        streamed: Streamed<B::Staged>,
+        described: Described,
+        cache_key: Option<FileKey>,
+    ) -> Result<(), Fatal> {
+        let passed = &streamed.passed;
+        if let Some(expected) = self.settings.expected
+            && passed.id != expected
+        {
+            let mismatch = Rejection::HashMismatch {
+                expected,
+                actual: passed.id,
+            };
+            return self.fail(shown, Failure::Rejected(mismatch));
         }
-        self.warn_on_type_disagreement(shown, &input.name, &passed, &entry);
-        Ok((staged, entry))
+        let mut entry = entry_for(&described, passed);
+        if !streamed.type_judged
+            && let Err(rejection) = self.settings.policy.admit_type(&entry.mime)
+        {
+            return self.fail(shown, Failure::Rejected(rejection));
+        }
+        entry.scanned = streamed.scanned;
+        self.warn_on_type_disagreement(shown, &described.name, passed, &entry);
+        self.batch_bytes += entry.size;
+        self.batch.push(Pending {
+            shown: shown.to_owned(),
+            staged: streamed.staged,
+            entry,
+            cache_key,
+        });
+        let full = self.batch.len() >= BATCH_OBJECTS || self.batch_bytes >= BATCH_BYTES;
+        if self.settings.sync == SyncMode::File || full {
+            self.flush()?;
+        }
+        Ok(())
     }
 
     /// Says so when the bytes contradict what the source declared or what
@@ -521,7 +605,8 @@ impl<B: Backend> Ingest<B> {
             .map_err(Failure::Store)
     }
 
-    fn fail(&mut self, shown: &OsStr, failure: Failure) -> Result<(), Fatal> {
+    /// Reports an input that failed; a store failure stops the run.
+    pub fn fail(&mut self, shown: &OsStr, failure: Failure) -> Result<(), Fatal> {
         self.reporter.failed(shown, &failure);
         if failure.is_fatal() {
             // What is staged already is published: it was read whole.
@@ -534,7 +619,7 @@ impl<B: Backend> Ingest<B> {
 
 /// The type to record when no matcher knows the bytes: what the source
 /// declared, else what the name's extension suggests, else octet-stream.
-fn fallback_kind(name: &OsStr, declared: Option<&str>) -> Kind {
+pub fn fallback_kind(name: &OsStr, declared: Option<&str>) -> Kind {
     let ext = sniff::name_extension(name).unwrap_or_default();
     match (declared, sniff::kind_from_name(name)) {
         (Some(mime), _) => Kind {
@@ -549,28 +634,27 @@ fn fallback_kind(name: &OsStr, declared: Option<&str>) -> Kind {
     }
 }
 
-/// The manifest entry for a streamed input (its `new` flag set on commit).
-fn entry_for(input: &Input, passed: &Passed, fallback: Kind, declared: Option<&str>) -> Entry {
-    let kind = passed.sniffed.clone().unwrap_or(fallback);
+/// The manifest entry for a streamed input (its `new` flag set on commit):
+/// the type the bytes show, else the declared one, else the name's.
+fn entry_for(described: &Described, passed: &Passed) -> Entry {
+    let declared = described.declared_mime.as_deref();
+    let kind = match &passed.sniffed {
+        Some(kind) => kind.clone(),
+        None => fallback_kind(&described.name, declared),
+    };
     let declared_mime = declared
         .map(str::to_ascii_lowercase)
         .filter(|d| passed.sniffed.is_some() && *d != kind.mime);
-    let mut entry = Entry {
-        sha256: passed.id,
-        size: passed.size,
-        mime: kind.mime,
-        ext: kind.ext,
-        name: String::new(),
-        name_b64: None,
-        source: String::new(),
-        source_b64: None,
-        ingested_at: now_rfc3339(),
-        new: false,
-        declared_mime,
-        scanned: None,
-    };
-    entry.set_name(&input.name);
-    entry.set_source(&input.source);
+    let mut entry = Entry::new(
+        passed.id,
+        passed.size,
+        kind,
+        &described.name,
+        &described.source,
+        now_rfc3339(),
+    );
+    entry.declared_mime = declared_mime;
+    entry.origin = described.origin.clone();
     entry
 }
 

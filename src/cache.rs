@@ -18,8 +18,9 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::jsonl::{self, Line, Lines};
-use crate::manifest::Entry;
+use crate::manifest::{Entry, raw_or_text};
 use crate::object_id::ObjectId;
+use crate::sniff::Kind;
 
 /// What identifies one version of a file without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,22 +70,13 @@ pub struct Record {
 impl Record {
     /// The manifest entry this file was stored as.
     pub fn entry(&self, name: &OsStr) -> Entry {
-        let mut entry = Entry {
-            sha256: self.sha256,
-            size: self.key.size,
+        let kind = Kind {
             mime: self.mime.clone(),
             ext: self.ext.clone(),
-            name: String::new(),
-            name_b64: None,
-            source: self.path.clone(),
-            source_b64: self.path_b64.clone(),
-            ingested_at: self.ingested_at.clone(),
-            new: false,
-            declared_mime: None,
-            scanned: None,
         };
-        entry.set_name(name);
-        entry
+        let path = raw_or_text(&self.path, self.path_b64.as_deref());
+        let at = self.ingested_at.clone();
+        Entry::new(self.sha256, self.key.size, kind, name, &path, at)
     }
 }
 

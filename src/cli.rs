@@ -78,6 +78,16 @@ pub enum Command {
     #[command(after_help = EXIT_CODES)]
     Add(AddArgs),
 
+    /// Store every attachment in SMS Backup & Restore backups (XML, or
+    /// gzip-compressed XML), streaming, in constant memory.
+    ///
+    /// Each part with base64 data is one attachment, judged by the admission
+    /// policy with its ct as the declared type. A message already recorded
+    /// (same content, date, address and part) is not recorded again, so
+    /// re-running a backup, or a later full one, adds only what is new.
+    #[command(after_help = EXIT_CODES)]
+    Mms(MmsArgs),
+
     /// List the manifest's entries, oldest first.
     Ls(Filter),
 
@@ -196,6 +206,40 @@ pub struct AddArgs {
     #[arg(long, value_enum, default_value_t = SyncMode::File, value_name = "WHEN")]
     pub sync: SyncMode,
 
+    /// The type the source declared (an MMS part's ct); kept as
+    /// declared_mime when the bytes say otherwise.
+    #[arg(long, value_name = "MIME", help_heading = "Admission policy")]
+    pub content_type: Option<String>,
+
+    /// The SHA-256 the input must have (one input only), or it is rejected.
+    #[arg(long, value_name = "HEX", help_heading = "Admission policy")]
+    pub sha256: Option<String>,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+/// `ingest mms`: what to extract and how.
+#[derive(Debug, Args, Clone, Default)]
+pub struct MmsArgs {
+    /// SMS Backup & Restore XML files, plain or gzip-compressed; `-` reads
+    /// standard input.
+    #[arg(value_name = "BACKUP", required = true)]
+    pub backups: Vec<OsString>,
+
+    /// Also store text parts, as UTF-8 text files.
+    #[arg(long)]
+    pub text: bool,
+
+    /// Read and report what would be stored; write nothing to the store.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// When objects are made durable: each one before its manifest line
+    /// (file), or a batch at a time, before the batch's manifest lines (batch).
+    #[arg(long, value_enum, default_value_t = SyncMode::File, value_name = "WHEN")]
+    pub sync: SyncMode,
+
     #[command(flatten)]
     pub policy: PolicyArgs,
 }
@@ -216,15 +260,6 @@ pub struct PolicyArgs {
     /// Reject sniffed types matching PATTERN; wins over --allow. Repeatable.
     #[arg(long, value_name = "PATTERN")]
     pub deny: Vec<String>,
-
-    /// The type the source declared (an MMS part's ct); kept as
-    /// declared_mime when the bytes say otherwise.
-    #[arg(long, value_name = "MIME")]
-    pub content_type: Option<String>,
-
-    /// The SHA-256 the input must have (one input only), or it is rejected.
-    #[arg(long, value_name = "HEX")]
-    pub sha256: Option<String>,
 
     /// Scan with ClamAV: a clamd unix socket path, or tcp://HOST:PORT.
     #[arg(long, env = "INGEST_CLAMD", value_name = "ADDR")]

@@ -15,6 +15,7 @@ pub mod input;
 pub mod interrupt;
 pub mod jsonl;
 pub mod manifest;
+pub mod mms;
 pub mod object_id;
 pub mod pipeline;
 pub mod policy;
@@ -53,6 +54,7 @@ fn dispatch(cli: Cli) -> Result<Exit> {
     let outcome = match &cli.command {
         Some(Command::Add(args)) => add::run(global, args),
         None => add::run(global, &cli.add),
+        Some(Command::Mms(args)) => mms::run(global, args),
         Some(Command::Ls(filter)) => tools::ls::run(global, filter),
         Some(Command::Cat { hash }) => tools::cat::run(global, hash),
         Some(Command::Export(args)) => tools::export::run(global, args),

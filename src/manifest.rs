@@ -41,9 +41,64 @@ pub struct Entry {
     /// Whether clamd scanned it and said OK; absent when no scanner was asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scanned: Option<bool>,
+    /// Where inside a larger source the input was found (an MMS part in a
+    /// backup); absent for files and standard input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+}
+
+/// Where an attachment was found inside a phone backup.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Origin {
+    /// `"mms"`.
+    pub kind: String,
+    /// The backup's absolute path, or `-`.
+    pub backup: String,
+    /// The `<part>` tag's byte offset in the (decompressed) XML.
+    pub offset: u64,
+    /// The message's time, epoch milliseconds.
+    pub date: Option<i64>,
+    pub address: Option<String>,
+    pub msg_box: Option<i64>,
+    pub m_id: Option<String>,
+    /// The part's 0-based index within its message's `<parts>`.
+    pub part: u64,
+    pub seq: Option<String>,
+    /// The part's declared content type.
+    pub ct: Option<String>,
 }
 
 impl Entry {
+    /// An entry for content stored under `name` from `source`; the optional
+    /// fields empty, `new` false until the object is published.
+    pub fn new(
+        sha256: ObjectId,
+        size: u64,
+        kind: crate::sniff::Kind,
+        name: &OsStr,
+        source: &OsStr,
+        ingested_at: String,
+    ) -> Entry {
+        let mut entry = Entry {
+            sha256,
+            size,
+            mime: kind.mime,
+            ext: kind.ext,
+            name: String::new(),
+            name_b64: None,
+            source: String::new(),
+            source_b64: None,
+            ingested_at,
+            new: false,
+            declared_mime: None,
+            scanned: None,
+            origin: None,
+        };
+        entry.set_name(name);
+        entry.set_source(source);
+        entry
+    }
+
     /// Sets `name` (and `name_b64` when the bytes are not UTF-8).
     pub fn set_name(&mut self, name: &OsStr) {
         (self.name, self.name_b64) = text_and_raw(name);
@@ -64,16 +119,34 @@ impl Entry {
         raw_or_text(&self.source, self.source_b64.as_deref())
     }
 
-    /// What makes two lines the same record: the content, the name and the
-    /// source. A line is appended only when its identity is new, so running
-    /// the same command twice records nothing the second time.
+    /// What makes two lines the same record. A line is appended only when
+    /// its identity is new, so running the same command twice records
+    /// nothing the second time. For a file: the content, the name and the
+    /// source. For an MMS attachment: the content, the message (date and
+    /// address) and the part's index, whatever the backup is called, so a
+    /// later full backup adds only the new messages.
     pub fn identity(&self) -> Identity {
         let mut h = Sha256::new();
-        h.update(b"file\0");
-        h.update(self.sha256.as_bytes());
-        for part in [self.name_bytes(), self.source_bytes()] {
-            h.update((part.len() as u64).to_le_bytes());
-            h.update(part.as_bytes());
+        let field = |h: &mut Sha256, bytes: &[u8]| {
+            h.update((bytes.len() as u64).to_le_bytes());
+            h.update(bytes);
+        };
+        match &self.origin {
+            None => {
+                h.update(b"file\0");
+                h.update(self.sha256.as_bytes());
+                for part in [self.name_bytes(), self.source_bytes()] {
+                    field(&mut h, part.as_bytes());
+                }
+            }
+            Some(origin) => {
+                h.update(b"mms\0");
+                h.update(self.sha256.as_bytes());
+                let date = origin.date.map(|d| d.to_string()).unwrap_or_default();
+                field(&mut h, date.as_bytes());
+                field(&mut h, origin.address.as_deref().unwrap_or("").as_bytes());
+                field(&mut h, &origin.part.to_le_bytes());
+            }
         }
         let digest = h.finalize();
         let mut key = [0u8; 16];
@@ -143,23 +216,19 @@ mod tests {
     use super::*;
 
     fn entry(name: &OsStr) -> Entry {
-        let mut e = Entry {
-            sha256: ObjectId::from_bytes([7; 32]),
-            size: 3,
+        let kind = crate::sniff::Kind {
             mime: "text/plain".into(),
             ext: "txt".into(),
-            name: String::new(),
-            name_b64: None,
-            source: String::new(),
-            source_b64: None,
-            ingested_at: "2026-01-01T00:00:00Z".into(),
-            new: true,
-            declared_mime: None,
-            scanned: None,
         };
-        e.set_name(name);
-        e.set_source(OsStr::new("/tmp/a"));
-        e
+        let at = "2026-01-01T00:00:00Z".to_owned();
+        Entry::new(
+            ObjectId::from_bytes([7; 32]),
+            3,
+            kind,
+            name,
+            OsStr::new("/tmp/a"),
+            at,
+        )
     }
 
     #[test]

@@ -242,8 +242,9 @@ impl Sink for SizeLimit {
 /// denied 4 GiB file costs a few KiB of reading.
 pub struct TypeGate<'a> {
     pub policy: &'a Policy,
-    /// The type to judge when the bytes show none (declared, or by name).
-    pub fallback: String,
+    /// The type to judge when the bytes show none (declared, or by name);
+    /// None when not known yet: the caller judges the type at the end.
+    pub fallback: Option<String>,
     pub decided: bool,
 }
 
@@ -255,8 +256,10 @@ impl TypeGate<'_> {
         if self.decided {
             return Ok(());
         }
+        let Some(mime) = kind.map(|k| k.mime.as_str()).or(self.fallback.as_deref()) else {
+            return Ok(());
+        };
         self.decided = true;
-        let mime = kind.map_or(self.fallback.as_str(), |k| k.mime.as_str());
         self.policy.admit_type(mime).map_err(Failure::Rejected)
     }
 }

@@ -192,6 +192,13 @@ impl Reporter {
         }
     }
 
+    /// Says something worth knowing that is neither a warning nor an error.
+    pub fn note(&self, shown: &OsStr, what: &str) {
+        if !self.quiet {
+            eprintln!("ingest: {}: {what}", shown.to_string_lossy());
+        }
+    }
+
     pub fn is_quiet(&self) -> bool {
         self.quiet
     }
@@ -285,7 +292,15 @@ impl Progress {
 
 impl Sink for Progress {
     fn take(&mut self, chunk: &[u8], _so_far: &crate::pipeline::SoFar) -> Result<(), Failure> {
-        self.seen += chunk.len() as u64;
+        self.advance(chunk.len() as u64);
+        Ok(())
+    }
+}
+
+impl Progress {
+    /// Counts `n` more bytes read; the bar appears once the input proves large.
+    pub fn advance(&mut self, n: u64) {
+        self.seen += n;
         if let Some(bar) = &self.bar {
             bar.set_position(self.seen);
         } else if self.mode != ProgressMode::Never
@@ -293,7 +308,6 @@ impl Sink for Progress {
         {
             self.start();
         }
-        Ok(())
     }
 }
 

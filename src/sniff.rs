@@ -96,6 +96,16 @@ pub fn name_extension(name: &OsStr) -> Option<String> {
     Some(Path::new(name).extension()?.to_str()?.to_ascii_lowercase())
 }
 
+/// A usual file extension for a MIME type, for naming content that has
+/// no name of its own.
+pub fn ext_for_mime(mime: &str) -> Option<String> {
+    if mime == "text/plain" {
+        return Some("txt".to_owned());
+    }
+    let exts = mime_guess::get_mime_extensions_str(mime)?;
+    exts.first().map(|e| (*e).to_owned())
+}
+
 /// Whether a name's extension is a fair name for content of `kind`: the
 /// same, a usual synonym, or one the type is known by.
 pub fn extension_fits(ext: &str, kind: &Kind) -> bool {
