@@ -8,6 +8,7 @@ mod crash;
 mod generated;
 mod interrupt;
 mod memory;
+mod mms;
 mod policy;
 mod progress;
 mod reliability;

@@ -14,7 +14,7 @@ const LIMIT_KIB: i64 = 16 * 1024;
 
 /// Runs `ingest ARGS` under GNU time; returns the command to spawn and the
 /// file time writes the peak RSS (KiB) into.
-fn under_time(env: &Env, args: &[&str]) -> (Command, std::path::PathBuf) {
+pub fn under_time(env: &Env, args: &[&str]) -> (Command, std::path::PathBuf) {
     let report = env.path().join("peak-rss");
     let inner = env.cmd(args);
     let mut cmd = Command::new("/usr/bin/time");
@@ -35,7 +35,7 @@ fn under_time(env: &Env, args: &[&str]) -> (Command, std::path::PathBuf) {
 }
 
 /// Waits for `child` and returns its exit code and the peak RSS in KiB.
-fn wait_with_peak_rss(mut child: Child, report: &std::path::Path) -> (Option<i32>, i64) {
+pub fn wait_with_peak_rss(mut child: Child, report: &std::path::Path) -> (Option<i32>, i64) {
     let status = child.wait().unwrap();
     let text =
         std::fs::read_to_string(report).expect("GNU time must be installed (.ci/run installs it)");

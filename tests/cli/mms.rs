@@ -1,0 +1,506 @@
+//! `ingest mms`: SMS Backup & Restore backups, written here in the app's
+//! real format (prolog, comment, stylesheet, `<sms>` beside `<mms>`, SMIL
+//! parts, `null` values), one quirk per test, with real encoder output
+//! (tests/fixtures/media) as attachments.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::memory::{under_time, wait_with_peak_rss};
+use crate::util::*;
+
+const PROLOG: &str = "<?xml version='1.0' encoding='UTF-8' standalone='yes' ?>\n\
+<!--File Created By SMS Backup & Restore v10.20.002 on 23/11/2026 10:00:00-->\n\
+<?xml-stylesheet type=\"text/xsl\" href=\"sms.xsl\"?>\n";
+
+fn media(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/media/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// A whole backup around `messages`, with an SMS first as real ones have.
+fn backup(messages: &[String]) -> Vec<u8> {
+    let mut xml = String::from(PROLOG);
+    xml.push_str(&format!(
+        "<smses count=\"{}\" backup_set=\"97e66a20\" backup_date=\"1764000000000\" type=\"full\">\n",
+        messages.len() + 1
+    ));
+    xml.push_str("  <sms protocol=\"0\" address=\"+15555550100\" date=\"1700000000000\" type=\"1\" subject=\"null\" body=\"Tom &amp; Jerry &lt;3 &#55357;&#56832;\" toa=\"null\" read=\"1\" status=\"-1\" locked=\"0\" readable_date=\"Nov 14, 2023\" contact_name=\"(Unknown)\" />\n");
+    for m in messages {
+        xml.push_str(m);
+    }
+    xml.push_str("</smses>\n");
+    xml.into_bytes()
+}
+
+/// An `<mms>` with a SMIL part first, then `parts`, then its `<addrs>`.
+fn mms(date: u64, address: &str, parts: &[String]) -> String {
+    let mut xml = format!(
+        "  <mms text_only=\"0\" sub=\"null\" date=\"{date}\" ct_t=\"application/vnd.wap.multipart.related\" msg_box=\"1\" address=\"{address}\" m_id=\"mid-{date}\" read=\"1\" readable_date=\"Nov 23, 2026\" contact_name=\"(Unknown)\">\n    <parts>\n"
+    );
+    xml.push_str("      <part seq=\"-1\" ct=\"application/smil\" name=\"null\" chset=\"null\" cd=\"null\" fn=\"null\" cid=\"&lt;smil&gt;\" cl=\"smil.xml\" ctt_s=\"null\" ctt_t=\"null\" text='&lt;smil&gt;&lt;body&gt;&lt;par dur=\"5000ms\"&gt;&lt;img src=\"a.jpg\" region=\"Image\" /&gt;&lt;/par&gt;&lt;/body&gt;&lt;/smil&gt;&#10;' />\n");
+    for p in parts {
+        xml.push_str("      ");
+        xml.push_str(p);
+        xml.push('\n');
+    }
+    xml.push_str(&format!(
+        "    </parts>\n    <addrs>\n      <addr address=\"{address}\" type=\"137\" charset=\"106\" />\n    </addrs>\n  </mms>\n"
+    ));
+    xml
+}
+
+/// A binary part as the app writes it: name attributes, then `data` last.
+fn part(ct: &str, name: &str, bytes: &[u8]) -> String {
+    format!(
+        "<part seq=\"0\" ct=\"{ct}\" name=\"{name}\" chset=\"null\" cd=\"null\" fn=\"null\" cid=\"&lt;{name}&gt;\" cl=\"{name}\" ctt_s=\"null\" ctt_t=\"null\" text=\"null\" data=\"{}\" />",
+        BASE64.encode(bytes)
+    )
+}
+
+fn text_part(text: &str) -> String {
+    format!(
+        "<part seq=\"0\" ct=\"text/plain\" name=\"null\" chset=\"106\" cd=\"null\" fn=\"null\" cid=\"&lt;text_0&gt;\" cl=\"text_0.txt\" ctt_s=\"null\" ctt_t=\"null\" text=\"{text}\" />"
+    )
+}
+
+/// The byte offset of the `n`th (0-based) `<part` holding `needle`.
+fn offset_of(xml: &[u8], needle: &str) -> u64 {
+    let text = String::from_utf8_lossy(xml);
+    let at = text.find(needle).expect("needle in backup");
+    text[..at].rfind("<part").unwrap() as u64
+}
+
+fn mms_cmd(env: &Env, args: &[&str]) -> std::process::Command {
+    let mut cmd = env.cmd(["mms"]);
+    cmd.args(args);
+    cmd
+}
+
+fn origin(entry: &Value) -> &Value {
+    &entry["origin"]
+}
+
+#[test]
+fn each_attachment_is_stored_with_its_origin_and_smil_and_text_are_skipped() {
+    let env = Env::new();
+    let (jpg, png) = (media("photo.jpg"), media("photo.png"));
+    let xml = backup(&[
+        mms(
+            1414936528000,
+            "+15555550000",
+            &[text_part("Look!"), part("image/png", "duck.png", &png)],
+        ),
+        mms(
+            1414936600000,
+            "+15555550001~+15555550002",
+            &[part("image/jpeg", "IMG_0001.jpg", &jpg)],
+        ),
+    ]);
+    env.write("sms-2026.xml", &xml);
+    let out = ok(mms_cmd(&env, &["sms-2026.xml"]));
+    assert_eq!(
+        stdout_of(&out),
+        format!(
+            "{}  duck.png\n{}  IMG_0001.jpg\n",
+            sha256_hex(&png),
+            sha256_hex(&jpg)
+        )
+    );
+    assert_eq!(std::fs::read(env.object(&sha256_hex(&png))).unwrap(), png);
+    assert_eq!(std::fs::read(env.object(&sha256_hex(&jpg))).unwrap(), jpg);
+    let manifest = env.manifest();
+    assert_eq!(manifest.len(), 2);
+    let backup_path = env.path().canonicalize().unwrap().join("sms-2026.xml");
+    let duck = &manifest[0];
+    assert_eq!(duck["mime"], "image/png");
+    assert_eq!(duck["source"], backup_path.to_str().unwrap());
+    let o = origin(duck);
+    assert_eq!(o["kind"], "mms");
+    assert_eq!(o["backup"], backup_path.to_str().unwrap());
+    assert_eq!(o["offset"], offset_of(&xml, "duck.png"));
+    assert_eq!(o["date"], 1414936528000u64);
+    assert_eq!(o["address"], "+15555550000");
+    assert_eq!(o["msg_box"], 1);
+    assert_eq!(o["m_id"], "mid-1414936528000");
+    assert_eq!(o["part"], 2, "after the SMIL and the text part");
+    assert_eq!(o["seq"], "0");
+    assert_eq!(o["ct"], "image/png");
+    assert_eq!(origin(&manifest[1])["address"], "+15555550001~+15555550002");
+    assert_eq!(origin(&manifest[1])["part"], 1);
+    env.assert_store_valid();
+}
+
+#[test]
+fn attribute_order_quotes_escapes_and_null_names_are_handled() {
+    let env = Env::new();
+    let (png, gif, webp) = (media("photo.png"), media("photo.gif"), media("photo.webp"));
+    // `data` first, single quotes, base64 wrapped with &#10; and newlines.
+    let wrapped: String = BASE64
+        .encode(&png)
+        .as_bytes()
+        .chunks(76)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join("&#10;\n");
+    let data_first = format!(
+        "<part data='{wrapped}' seq='0' ct='image/png' name='smile &#55357;&#56832;.png' cl='null' />"
+    );
+    // Every name `null`: named after the message and the part.
+    let nameless = format!(
+        "<part seq=\"0\" ct=\"image/gif\" name=\"null\" fn=\"null\" cl=\"null\" cid=\"null\" text=\"null\" data=\"{}\" />",
+        BASE64.encode(&gif)
+    );
+    // A name that tries to leave the folder, and a control character.
+    let climbing = format!(
+        "<part seq=\"0\" ct=\"image/webp\" name=\"null\" fn=\"../../etc/x&#7;y.webp\" data=\"{}\" />",
+        BASE64.encode(&webp)
+    );
+    let xml = backup(&[mms(
+        1700000000123,
+        "+15555550000",
+        &[data_first, nameless, climbing],
+    )]);
+    env.write("b.xml", &xml);
+    let out = ok(mms_cmd(&env, &["b.xml"]));
+    let names: Vec<_> = env
+        .manifest()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["smile 😀.png", "mms-1700000000123-2.gif", "xy.webp"],
+        "{}",
+        stderr_of(&out)
+    );
+    for bytes in [&png, &gif, &webp] {
+        assert_eq!(
+            std::fs::read(env.object(&sha256_hex(bytes))).unwrap(),
+            *bytes
+        );
+    }
+    env.assert_store_valid();
+}
+
+#[test]
+fn empty_data_and_call_logs_store_nothing_and_other_roots_fail() {
+    let env = Env::new();
+    let empty = "<part seq=\"0\" ct=\"image/jpeg\" name=\"IMG_1.jpg\" data=\"\" />".to_owned();
+    env.write("empty.xml", &backup(&[mms(1, "+1", &[empty])]));
+    let out = ok(mms_cmd(&env, &["empty.xml"]));
+    assert_eq!(stdout_of(&out), "");
+    assert!(env.objects().is_empty());
+
+    let calls = format!(
+        "{PROLOG}<calls count=\"1\">\n  <call number=\"+15555550000\" duration=\"12\" date=\"1\" type=\"1\" />\n</calls>\n"
+    );
+    env.write("calls.xml", calls.as_bytes());
+    let out = ok(mms_cmd(&env, &["calls.xml"]));
+    assert!(stderr_of(&out).contains("call log"), "{}", stderr_of(&out));
+
+    env.write("page.xml", b"<?xml version='1.0'?><html><body/></html>");
+    let out = mms_cmd(&env, &["page.xml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr_of(&out).contains("page.xml") && stderr_of(&out).contains("<html>"));
+    assert!(env.objects().is_empty());
+}
+
+#[test]
+fn gzip_backups_and_standard_input_are_read_as_streams() {
+    let env = Env::new();
+    let jpg = media("photo.jpg");
+    let xml = backup(&[mms(5, "+15555550000", &[part("image/jpeg", "zipped.jpg", &jpg)])]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&xml).unwrap();
+    let gz = gz.finish().unwrap();
+    env.write("renamed.bin", &gz);
+    ok(mms_cmd(&env, &["renamed.bin"]));
+    assert_eq!(std::fs::read(env.object(&sha256_hex(&jpg))).unwrap(), jpg);
+    assert_eq!(
+        origin(&env.manifest()[0])["offset"],
+        offset_of(&xml, "zipped.jpg")
+    );
+
+    let other = Env::new();
+    let out = with_stdin(mms_cmd(&other, &["-"]), gz).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let entry = &other.manifest()[0];
+    assert_eq!(entry["source"], "-");
+    assert_eq!(origin(entry)["backup"], "-");
+    assert_eq!(entry["sha256"], sha256_hex(&jpg));
+}
+
+#[test]
+fn the_apps_zip_export_is_refused_with_a_hint() {
+    let env = Env::new();
+    env.write(
+        "export.zip",
+        b"PK\x03\x04\x14\x00\x00\x00\x08\x00rest of a zip",
+    );
+    let out = mms_cmd(&env, &["export.zip"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr_of(&out).contains("export.zip") && stderr_of(&out).contains("unzip"));
+}
+
+#[test]
+fn a_doctype_is_refused() {
+    let env = Env::new();
+    let mut xml = b"<?xml version='1.0'?>\n<!DOCTYPE smses [<!ENTITY a \"aaaa\">]>\n".to_vec();
+    xml.extend_from_slice(
+        &backup(&[mms(
+            1,
+            "+1",
+            &[part("image/png", "a.png", &media("photo.png"))],
+        )])[PROLOG.len()..],
+    );
+    env.write("evil.xml", &xml);
+    let out = mms_cmd(&env, &["evil.xml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr_of(&out).contains("DOCTYPE"), "{}", stderr_of(&out));
+    assert!(env.objects().is_empty());
+}
+
+/// Three messages, one attachment each.
+fn three_messages() -> (Vec<u8>, [Vec<u8>; 3]) {
+    let files = [media("photo.jpg"), media("photo.png"), media("photo.gif")];
+    let xml = backup(&[
+        mms(
+            100,
+            "+15555550000",
+            &[part("image/jpeg", "one.jpg", &files[0])],
+        ),
+        mms(
+            200,
+            "+15555550000",
+            &[part("image/png", "two.png", &files[1])],
+        ),
+        mms(
+            300,
+            "+15555550000",
+            &[part("image/gif", "three.gif", &files[2])],
+        ),
+    ]);
+    (xml, files)
+}
+
+#[test]
+fn a_cut_backup_keeps_every_complete_attachment_then_the_full_one_adds_the_rest() {
+    let (xml, files) = three_messages();
+    let second = offset_of(&xml, "two.png") as usize;
+    let data = second
+        + String::from_utf8_lossy(&xml[second..])
+            .find("data=\"")
+            .unwrap();
+    let cuts = [
+        ("inside a tag", second + 20),
+        ("inside a data value", data + 100),
+    ];
+    for (what, cut) in cuts {
+        let env = Env::new();
+        env.write("cut.xml", &xml[..cut]);
+        let out = mms_cmd(&env, &["cut.xml"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(3), "{what}");
+        let err = stderr_of(&out);
+        assert!(
+            err.contains("cut.xml") && err.contains(&format!("byte {cut}")),
+            "{what}: {err}"
+        );
+        assert!(env.tmp_entries().is_empty(), "{what}: a temp file was left");
+        let stored: Vec<_> = env.manifest().iter().map(|e| e["sha256"].clone()).collect();
+        assert_eq!(stored, [sha256_hex(&files[0])], "{what}: {err}");
+        env.assert_store_valid();
+
+        env.write("full.xml", &xml);
+        ok(mms_cmd(&env, &["full.xml"]));
+        let manifest = env.manifest();
+        assert_eq!(manifest.len(), 3, "{what}: only the missing ones are added");
+        for (entry, bytes) in manifest.iter().zip(&files) {
+            assert_eq!(entry["sha256"], sha256_hex(bytes));
+        }
+    }
+}
+
+#[test]
+fn corrupt_base64_fails_that_part_only() {
+    let env = Env::new();
+    let (jpg, png) = (media("photo.jpg"), media("photo.png"));
+    let bad =
+        "<part seq=\"0\" ct=\"image/png\" name=\"bad.png\" data=\"iVBORw0KGgo*AAAANSUhEUg==\" />"
+            .to_owned();
+    let xml = backup(&[mms(
+        7,
+        "+15555550000",
+        &[
+            part("image/jpeg", "a.jpg", &jpg),
+            bad,
+            part("image/png", "b.png", &png),
+        ],
+    )]);
+    env.write("b.xml", &xml);
+    let out = mms_cmd(&env, &["b.xml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr_of(&out);
+    let at = offset_of(&xml, "bad.png");
+    assert!(
+        err.contains(&format!("b.xml: part at byte {at}")) && err.contains("base64"),
+        "{err}"
+    );
+    let stored: Vec<_> = env.manifest().iter().map(|e| e["name"].clone()).collect();
+    assert_eq!(stored, ["a.jpg", "b.png"]);
+    assert!(env.tmp_entries().is_empty());
+    env.assert_store_valid();
+}
+
+#[test]
+fn reruns_and_renamed_copies_append_nothing_and_a_shared_image_is_one_object() {
+    let env = Env::new();
+    let png = media("photo.png");
+    // The same picture forwarded in two messages.
+    let xml = backup(&[
+        mms(100, "+15555550000", &[part("image/png", "a.png", &png)]),
+        mms(200, "+15555550001", &[part("image/png", "a.png", &png)]),
+    ]);
+    env.write("sms-monday.xml", &xml);
+    ok(mms_cmd(&env, &["sms-monday.xml"]));
+    assert_eq!(env.manifest().len(), 2);
+    assert_eq!(env.objects().len(), 1);
+    let before = env.manifest_bytes();
+    ok(mms_cmd(&env, &["sms-monday.xml"]));
+    env.write("sms-tuesday.xml", &xml);
+    let out = ok(mms_cmd(&env, &["--json", "sms-tuesday.xml"]));
+    assert_eq!(env.manifest_bytes(), before);
+    let statuses: Vec<_> = json_lines(&out)
+        .iter()
+        .map(|l| l["status"].clone())
+        .collect();
+    assert_eq!(statuses, ["unchanged", "unchanged"]);
+}
+
+#[test]
+fn json_lines_carry_status_fields_and_origin() {
+    let env = Env::new();
+    let png = media("photo.png");
+    let xml = backup(&[mms(
+        100,
+        "+15555550000",
+        &[part("image/png", "a.png", &png)],
+    )]);
+    env.write("b.xml", &xml);
+    let out = ok(mms_cmd(&env, &["--json", "b.xml"]));
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["status"], "new");
+    assert_eq!(lines[0]["sha256"], sha256_hex(&png));
+    assert_eq!(lines[0]["name"], "a.png");
+    assert_eq!(lines[0]["origin"]["date"], 100);
+    assert_eq!(json_summary(&out)["new"]["count"], 1);
+}
+
+#[test]
+fn the_admission_policy_judges_each_attachment_with_its_ct_declared() {
+    let env = Env::new();
+    let (jpg, png, gif) = (media("photo.jpg"), media("photo.png"), media("photo.gif"));
+    let xml = backup(&[mms(
+        9,
+        "+15555550000",
+        &[
+            part("image/jpeg", "fine.jpg", &jpg),
+            part("image/gif", "denied.gif", &gif),
+            // The phone says JPEG; the bytes are PNG.
+            part("image/jpeg", "liar.jpg", &png),
+        ],
+    )]);
+    env.write("b.xml", &xml);
+    let out = mms_cmd(&env, &["--deny", "image/gif", "b.xml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr_of(&out).contains("image/gif"), "{}", stderr_of(&out));
+    let manifest = env.manifest();
+    let names: Vec<_> = manifest.iter().map(|e| e["name"].clone()).collect();
+    assert_eq!(names, ["fine.jpg", "liar.jpg"]);
+    assert_eq!(manifest[1]["mime"], "image/png");
+    assert_eq!(manifest[1]["declared_mime"], "image/jpeg");
+
+    let small = Env::new();
+    small.write("b.xml", &xml);
+    let out = mms_cmd(&small, &["--max-size", "1", "b.xml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(small.objects().is_empty());
+    assert!(small.tmp_entries().is_empty());
+}
+
+#[test]
+fn text_parts_are_stored_as_utf8_only_when_asked() {
+    let env = Env::new();
+    let xml = backup(&[mms(
+        42,
+        "+15555550000",
+        &[text_part(
+            "See you at 8 &amp; bring &#55357;&#56832;&#10;ok",
+        )],
+    )]);
+    env.write("b.xml", &xml);
+    ok(mms_cmd(&env, &["b.xml"]));
+    assert!(env.objects().is_empty(), "text parts need --text");
+    ok(mms_cmd(&env, &["--text", "b.xml"]));
+    let manifest = env.manifest();
+    assert_eq!(manifest.len(), 1, "the SMIL part is not stored");
+    let expected = "See you at 8 & bring 😀\nok".as_bytes();
+    assert_eq!(manifest[0]["sha256"], sha256_hex(expected));
+    assert_eq!(manifest[0]["name"], "text_0.txt");
+    assert_eq!(manifest[0]["mime"], "text/plain");
+}
+
+#[test]
+fn a_512mib_attachment_streams_in_under_16mib() {
+    let env = Env::new();
+    let (mut cmd, report) = under_time(&env, &["-q", "mms", "-"]);
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let head = format!(
+        "{PROLOG}<smses count=\"1\">\n  <mms date=\"1\" address=\"+1\" msg_box=\"1\">\n    <parts>\n      <part seq=\"0\" ct=\"video/mp4\" name=\"big.mp4\" data=\""
+    );
+    stdin.write_all(head.as_bytes()).unwrap();
+    // 512 MiB of data, encoded and hashed as it is written: 3 MiB blocks
+    // encode to whole base64 quanta, so the pieces join into one value.
+    let block = noise(3 << 20, 11);
+    let encoded = BASE64.encode(&block);
+    let mut hasher = Sha256::new();
+    let mut written = 0usize;
+    while written < 512 << 20 {
+        stdin.write_all(encoded.as_bytes()).unwrap();
+        hasher.update(&block);
+        written += block.len();
+    }
+    stdin
+        .write_all(b"\" />\n    </parts>\n  </mms>\n</smses>\n")
+        .unwrap();
+    drop(stdin);
+    let (code, peak_kib) = wait_with_peak_rss(child, &report);
+    assert_eq!(code, Some(0));
+    let expected: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let entry = &env.manifest()[0];
+    assert_eq!(entry["sha256"], expected);
+    assert_eq!(entry["size"], written as u64);
+    assert!(peak_kib < 16 * 1024, "peak RSS {peak_kib} KiB");
+}
