@@ -624,10 +624,19 @@ fn normalise(raw: &[u8], out: &mut [u8], mode: ValueMode) -> usize {
             raw.len()
         }
         ValueMode::Base64 => {
+            // Real backups hold one unbroken run: copy, and compact only
+            // when a vectorised search finds whitespace.
+            let out = &mut out[..raw.len()];
+            out.copy_from_slice(raw);
+            let spaced = memchr::memchr3(b' ', b'\n', b'\r', raw).is_some()
+                || memchr::memchr2(b'\t', 0x0c, raw).is_some();
+            if !spaced {
+                return raw.len();
+            }
             let mut n = 0;
-            for &b in raw {
-                if !b.is_ascii_whitespace() {
-                    out[n] = b;
+            for i in 0..out.len() {
+                if !out[i].is_ascii_whitespace() {
+                    out[n] = out[i];
                     n += 1;
                 }
             }
