@@ -7,7 +7,9 @@
 # Rows: ingest mms (durable: fsync before the manifest line); ingest mms
 # --dry-run (the same pass, nothing written); the limit (benches/mms_limit.rs:
 # read the value's bytes, base64-decode and SHA-256 them, no XML, no
-# sniffing, no writing); and the whole-attribute approach
+# sniffing, no writing); the same limit also writing the decoded bytes to a
+# file and fsyncing it (the durable limit, on one thread); and the
+# whole-attribute approach
 # (benches/mms_whole.rs: quick-xml reads the start tag whole, the value is
 # unescaped, decoded and hashed in memory, as extractors built on a general
 # XML reader do; Python's ElementTree took over 15 minutes on 512 MiB and
@@ -42,10 +44,11 @@ cat "$work/backup.xml" > /dev/null
 sync
 
 
-labels=("ingest mms" "ingest mms --dry-run" "limit: read + base64 + SHA-256" "whole attribute (quick-xml)")
+labels=("ingest mms" "ingest mms --dry-run" "limit: read + base64 + SHA-256" "limit, then write + fsync" "whole attribute (quick-xml)")
 cmds=("rm -rf $work/store && $bin --store $work/store -q mms $work/backup.xml && grep -q $expected $work/store/manifest.jsonl"
       "$bin --store $work/dry -q mms --dry-run $work/backup.xml"
       "$limit $work/backup.xml $offset $len | grep -q $expected"
+      "rm -f $work/out.bin && $limit $work/backup.xml $offset $len $work/out.bin | grep -q $expected"
       "$whole $work/backup.xml | grep -q $expected")
 for round in $(seq "$runs"); do
     for i in "${!labels[@]}"; do
