@@ -13,7 +13,10 @@ use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let (path, offset, len, out) = match args.as_slice() {
         [path, offset, len] => (path, offset, len, None),
         [path, offset, len, out] => (path, offset, len, Some(out)),
@@ -54,5 +57,11 @@ fn main() {
         out.sync_all().expect("fsync");
     }
     let digest = hasher.finalize();
-    println!("{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    println!(
+        "{}",
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
 }

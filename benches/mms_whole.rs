@@ -28,11 +28,19 @@ fn main() {
                 for attr in tag.attributes() {
                     let attr = attr.expect("attribute");
                     if attr.key.into_inner() == "data" && !attr.value.is_empty() {
-                        let text = attr.normalized_value(quick_xml::XmlVersion::Explicit1_0).expect("unescape");
+                        let text = attr
+                            .normalized_value(quick_xml::XmlVersion::Explicit1_0)
+                            .expect("unescape");
                         let clean: String = text.split_whitespace().collect();
                         let bytes = STANDARD.decode(clean).expect("base64");
                         let digest = Sha256::digest(&bytes);
-                        println!("{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>());
+                        println!(
+                            "{}",
+                            digest
+                                .iter()
+                                .map(|b| format!("{b:02x}"))
+                                .collect::<String>()
+                        );
                     }
                 }
             }

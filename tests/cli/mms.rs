@@ -218,7 +218,11 @@ fn empty_data_and_call_logs_store_nothing_and_other_roots_fail() {
 fn gzip_backups_and_standard_input_are_read_as_streams() {
     let env = Env::new();
     let jpg = media("photo.jpg");
-    let xml = backup(&[mms(5, "+15555550000", &[part("image/jpeg", "zipped.jpg", &jpg)])]);
+    let xml = backup(&[mms(
+        5,
+        "+15555550000",
+        &[part("image/jpeg", "zipped.jpg", &jpg)],
+    )]);
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&xml).unwrap();
     let gz = gz.finish().unwrap();
@@ -503,4 +507,29 @@ fn a_512mib_attachment_streams_in_under_16mib() {
     assert_eq!(entry["sha256"], expected);
     assert_eq!(entry["size"], written as u64);
     assert!(peak_kib < 16 * 1024, "peak RSS {peak_kib} KiB");
+}
+
+#[test]
+fn the_progress_bar_counts_the_backups_bytes_not_each_attachments() {
+    let env = Env::new();
+    let parts: Vec<String> = (0..3)
+        .map(|i| part("video/mp4", &format!("clip{i}.mp4"), &noise(3 << 20, i)))
+        .collect();
+    let xml = backup(&[mms(1, "+15555550000", &parts)]);
+    env.write("big-backup.xml", &xml);
+    let mut cmd = bare_cmd();
+    cmd.current_dir(env.path())
+        .arg("--store")
+        .arg(env.store())
+        .args(["--progress", "always", "mms", "big-backup.xml"]);
+    let err = stderr_of(&ok(cmd));
+    let total = format!("/{:.2} MiB", xml.len() as f64 / (1 << 20) as f64);
+    assert!(
+        err.contains("big-backup.xml [") && err.contains(&total),
+        "{err:?}"
+    );
+    assert!(
+        !err.contains("clip0.mp4 ["),
+        "a bar per attachment: {err:?}"
+    );
 }
