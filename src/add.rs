@@ -10,10 +10,11 @@ use std::ffi::{OsStr, OsString};
 use std::fs::{File, Metadata};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
 
+use crate::Location;
 use crate::cache::{FileKey, FilesCache};
 use crate::cli::{AddArgs, GlobalArgs, SyncMode};
 use crate::exit::Exit;
@@ -36,6 +37,9 @@ const STDIN: &str = "-";
 const BATCH_OBJECTS: usize = 256;
 /// ...or this many bytes, whichever comes first.
 const BATCH_BYTES: u64 = 256 << 20;
+/// ...or once its oldest input has waited this long, so that a slow trickle
+/// of inputs is still recorded every minute.
+const BATCH_AGE: Duration = Duration::from_secs(60);
 
 /// Stores every input named by `args`, and returns how the run ended.
 pub fn run(global: &GlobalArgs, args: &AddArgs) -> Result<Exit> {
@@ -46,25 +50,85 @@ pub fn run(global: &GlobalArgs, args: &AddArgs) -> Result<Exit> {
             return Ok(Exit::Usage);
         }
     };
-    let location = crate::store_location(global)?;
-    let config = StoreConfig::load(&LocalStore::at(&location).config_path())?;
-    let settings = match settings_from(args, config) {
-        Ok(settings) => settings,
-        Err(usage) => {
-            eprintln!("ingest: {usage:#}");
-            return Ok(Exit::Usage);
-        }
+    let stdin_name = args.name.clone().unwrap_or_else(|| OsString::from(STDIN));
+    let plan = Plan {
+        inputs: &inputs,
+        stdin_name: &stdin_name,
+        no_cache: args.no_cache,
+        dry_run: args.dry_run,
     };
-    let store = open_store(global, &location, args.dry_run)?;
-    let walk_options = walk_options.skipping_store(store.root());
-    let cache =
-        (!args.no_cache).then(|| FilesCache::load(&store.files_cache_path(), !args.dry_run));
+    match crate::location(global)? {
+        Location::Local(location) => {
+            let config = StoreConfig::load(&LocalStore::at(&location).config_path())?;
+            let Some(settings) = usage_checked(settings_from(args, config)) else {
+                return Ok(Exit::Usage);
+            };
+            let store = open_store(global, &location, args.dry_run)?;
+            let walk_options = walk_options.skipping_store(store.root());
+            let cache_path = store.files_cache_path();
+            Ok(run_job(
+                global,
+                store,
+                settings,
+                &cache_path,
+                &walk_options,
+                &plan,
+            ))
+        }
+        Location::S3(location) => {
+            let Some(mut settings) = usage_checked(settings_from(args, StoreConfig::default()))
+            else {
+                return Ok(Exit::Usage);
+            };
+            // Each batch's lines become one manifest segment.
+            settings.sync = SyncMode::Batch;
+            let store = crate::open_s3(global, location, !args.dry_run)?;
+            let cache_path = store.files_cache_path();
+            Ok(run_job(
+                global,
+                store,
+                settings,
+                &cache_path,
+                &walk_options,
+                &plan,
+            ))
+        }
+    }
+}
+
+/// What `add` was asked to read, whatever the store.
+struct Plan<'a> {
+    inputs: &'a [OsString],
+    stdin_name: &'a OsStr,
+    no_cache: bool,
+    dry_run: bool,
+}
+
+fn run_job<B: Backend>(
+    global: &GlobalArgs,
+    store: B,
+    settings: Settings,
+    cache_path: &Path,
+    walk_options: &WalkOptions,
+    plan: &Plan,
+) -> Exit {
+    let cache = (!plan.no_cache).then(|| FilesCache::load(cache_path, !plan.dry_run));
     let reporter = Reporter::new(global.json, global.quiet, global.progress);
     let mut job = Ingest::new(store, reporter, settings, cache);
-    let stdin_name = args.name.clone().unwrap_or_else(|| OsString::from(STDIN));
-    let finished = job.run(&inputs, &walk_options, &stdin_name);
-    job.reporter.finish(args.dry_run);
-    Ok(exit_for(finished, &job.reporter))
+    let finished = job.run(plan.inputs, walk_options, plan.stdin_name);
+    job.reporter.finish(plan.dry_run);
+    exit_for(finished, &job.reporter)
+}
+
+/// The value, or None after printing why the command line is wrong.
+pub fn usage_checked<T>(checked: Result<T>) -> Option<T> {
+    match checked {
+        Ok(value) => Some(value),
+        Err(usage) => {
+            eprintln!("ingest: {usage:#}");
+            None
+        }
+    }
 }
 
 /// The store a run writes into: created if missing, unless this is a dry
@@ -204,6 +268,8 @@ pub struct Ingest<B: Backend> {
     cache: Option<FilesCache>,
     batch: Vec<Pending<B::Staged>>,
     batch_bytes: u64,
+    /// When the oldest input in the batch was queued.
+    batch_since: Option<Instant>,
     settings: Settings,
     /// What a dry run has pretended to store so far.
     previewed: HashSet<Identity>,
@@ -225,6 +291,7 @@ impl<B: Backend> Ingest<B> {
             cache,
             batch: Vec::new(),
             batch_bytes: 0,
+            batch_since: None,
             settings,
             previewed: HashSet::new(),
             previewed_ids: HashSet::new(),
@@ -467,7 +534,10 @@ impl<B: Backend> Ingest<B> {
             entry,
             cache_key,
         });
-        let full = self.batch.len() >= BATCH_OBJECTS || self.batch_bytes >= BATCH_BYTES;
+        let since = *self.batch_since.get_or_insert_with(Instant::now);
+        let full = self.batch.len() >= BATCH_OBJECTS
+            || self.batch_bytes >= BATCH_BYTES
+            || since.elapsed() >= BATCH_AGE;
         if self.settings.sync == SyncMode::File || full {
             self.flush()?;
         }
@@ -520,6 +590,7 @@ impl<B: Backend> Ingest<B> {
         }
         let mut batch = std::mem::take(&mut self.batch);
         self.batch_bytes = 0;
+        self.batch_since = None;
         let outcome = if self.settings.dry_run {
             self.preview(&batch)
         } else {

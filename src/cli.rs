@@ -41,9 +41,21 @@ pub struct Cli {
 /// Options every subcommand takes, before or after its name.
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
-    /// The store: a directory. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest.
-    #[arg(long, global = true, env = "INGEST_STORE", value_name = "DIR")]
+    /// The store: a directory, or s3://BUCKET/PREFIX. Default:
+    /// $XDG_DATA_HOME/ingest, else ~/.local/share/ingest.
+    #[arg(long, global = true, env = "INGEST_STORE", value_name = "DIR|URL")]
     pub store: Option<PathBuf>,
+
+    /// S3 stores: where inputs wait, hashed, for their upload. Default: the
+    /// cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub spool: Option<PathBuf>,
+
+    /// S3 stores: path-style (endpoint/bucket/key) or virtual-hosted
+    /// (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL,
+    /// else virtual.
+    #[arg(long, global = true, value_name = "STYLE", value_parser = ["path", "virtual"])]
+    pub s3_addressing: Option<String>,
 
     /// Print one JSON object per input instead of sha256sum lines.
     #[arg(long, global = true)]

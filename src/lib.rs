@@ -78,3 +78,32 @@ pub fn store_location(global: &GlobalArgs) -> Result<PathBuf> {
         .or_else(store::default_location)
         .context("no store location: pass --store DIR or set INGEST_STORE (HOME is not set)")
 }
+
+/// Where the store is: a local directory, or an S3 prefix.
+#[derive(Debug, Clone)]
+pub enum Location {
+    Local(PathBuf),
+    S3(store::S3Location),
+}
+
+/// The store's location, told by its form: `s3://BUCKET/PREFIX`, else a
+/// directory.
+pub fn location(global: &GlobalArgs) -> Result<Location> {
+    let path = store_location(global)?;
+    match path.to_str().and_then(store::S3Location::parse) {
+        Some(s3) => Ok(Location::S3(s3?)),
+        None => Ok(Location::Local(path)),
+    }
+}
+
+/// Connects to an S3 store; `create` makes one in an empty prefix.
+pub fn open_s3(
+    global: &GlobalArgs,
+    location: store::S3Location,
+    create: bool,
+) -> Result<store::S3Store> {
+    let settings = store::S3Settings::from_env(global.s3_addressing.as_deref())?;
+    let cache = store::cache_location()
+        .context("no cache folder for the S3 store: set XDG_CACHE_HOME or HOME")?;
+    store::S3Store::open(location, settings, &cache, global.spool.as_deref(), create)
+}

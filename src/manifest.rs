@@ -196,6 +196,11 @@ impl IdentitySet {
         self.0.insert(id)
     }
 
+    /// Forgets an identity (its line was not written after all).
+    pub fn remove(&mut self, id: &Identity) {
+        self.0.remove(id);
+    }
+
     pub fn len(&self) -> usize {
         self.0.len()
     }

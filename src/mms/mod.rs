@@ -16,6 +16,7 @@ use std::io::BufRead;
 
 use anyhow::{Result, anyhow};
 
+use crate::Location;
 use crate::add::{self, Described, Fatal, Ingest, Settings, Streamed};
 use crate::cli::{GlobalArgs, MmsArgs};
 use crate::exit::Exit;
@@ -39,28 +40,51 @@ pub fn run(global: &GlobalArgs, args: &MmsArgs) -> Result<Exit> {
         eprintln!("ingest: standard input (-) can be read only once");
         return Ok(Exit::Usage);
     }
-    let location = crate::store_location(global)?;
-    let config = StoreConfig::load(&LocalStore::at(&location).config_path())?;
-    let policy = match Policy::resolve(config, &args.policy) {
-        Ok(policy) => policy,
-        Err(usage) => {
-            eprintln!("ingest: {usage:#}");
-            return Ok(Exit::Usage);
+    let text = args.text;
+    match crate::location(global)? {
+        Location::Local(location) => {
+            let config = StoreConfig::load(&LocalStore::at(&location).config_path())?;
+            let Some(settings) = settings(args, config) else {
+                return Ok(Exit::Usage);
+            };
+            let store = add::open_store(global, &location, args.dry_run)?;
+            Ok(run_job(global, store, settings, &args.backups, text))
         }
-    };
-    let settings = Settings {
+        Location::S3(location) => {
+            let Some(mut settings) = settings(args, StoreConfig::default()) else {
+                return Ok(Exit::Usage);
+            };
+            settings.sync = crate::cli::SyncMode::Batch;
+            let store = crate::open_s3(global, location, !args.dry_run)?;
+            Ok(run_job(global, store, settings, &args.backups, text))
+        }
+    }
+}
+
+fn settings(args: &MmsArgs, config: StoreConfig) -> Option<Settings> {
+    let policy = add::usage_checked(Policy::resolve(config, &args.policy))?;
+    Some(Settings {
         sync: args.sync,
         dry_run: args.dry_run,
         policy,
         no_input_progress: true,
         ..Settings::default()
-    };
-    let store = add::open_store(global, &location, args.dry_run)?;
+    })
+}
+
+fn run_job<B: Backend>(
+    global: &GlobalArgs,
+    store: B,
+    settings: Settings,
+    backups: &[OsString],
+    text: bool,
+) -> Exit {
+    let dry_run = settings.dry_run;
     let reporter = Reporter::new(global.json, global.quiet, global.progress);
     let mut job = Ingest::new(store, reporter, settings, None);
-    let finished = extract_all(&mut job, &args.backups, args.text);
-    job.reporter.finish(args.dry_run);
-    Ok(add::exit_for(finished, &job.reporter))
+    let finished = extract_all(&mut job, backups, text);
+    job.reporter.finish(dry_run);
+    add::exit_for(finished, &job.reporter)
 }
 
 fn extract_all<B: Backend>(

@@ -2,6 +2,7 @@
 //! that a local directory and (later) an S3 prefix serve the same pipeline.
 
 mod local;
+mod s3;
 
 use std::ffi::OsString;
 use std::io;
@@ -11,6 +12,7 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 pub use local::{LocalStore, LookupError, ObjectFile};
+pub use s3::{S3Location, S3Settings, S3Store};
 
 use crate::manifest::Entry;
 use crate::object_id::ObjectId;
@@ -67,6 +69,17 @@ pub fn default_location() -> Option<PathBuf> {
     }
     let home = std::env::var_os("HOME").and_then(absolute)?;
     Some(home.join(".local/share/ingest"))
+}
+
+/// Where a store's local helpers live (the files cache and spool of an
+/// S3 store): `$XDG_CACHE_HOME/ingest`, else `~/.cache/ingest`.
+pub fn cache_location() -> Option<PathBuf> {
+    let absolute = |v: OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
+    if let Some(cache) = std::env::var_os("XDG_CACHE_HOME").and_then(absolute) {
+        return Some(cache.join("ingest"));
+    }
+    let home = std::env::var_os("HOME").and_then(absolute)?;
+    Some(home.join(".cache/ingest"))
 }
 
 /// Whether a commit wrote the object or found it already there.

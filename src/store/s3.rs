@@ -1,0 +1,655 @@
+//! A store under an S3 prefix: the same layout and promises as a local
+//! store, where S3 allows.
+//!
+//! S3 has no rename and no append, so the two steps that are atomic on a
+//! disk work differently here. An input streams into a local spool file
+//! while it is hashed; once the hash is known, the spool is uploaded under
+//! `objects/<2 hex>/<64 hex>` with `If-None-Match: *` (a HEAD first skips
+//! content already stored). The manifest is a set of immutable segments,
+//! `manifest/<time>-<random>.jsonl`, each written once, create-only, after
+//! every object its lines name is complete. Readers merge the segments and
+//! treat a repeated identity as one entry, so two machines racing never
+//! corrupt anything. Segments never change, so readers keep copies in the
+//! local cache.
+
+use std::collections::BTreeSet;
+use std::fs::{self, File};
+use std::io::{self, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use opendal::blocking;
+use opendal::layers::RetryLayer;
+use opendal::options::{ListOptions, WriteOptions};
+use opendal::{ErrorKind, services};
+use sha2::{Digest, Sha256};
+use tempfile::NamedTempFile;
+
+use super::{Backend, Committed, StoreFormat};
+use crate::interrupt::{self, Tracked};
+use crate::jsonl;
+use crate::manifest::{Entry, IdentitySet, Line, Lines};
+use crate::object_id::ObjectId;
+
+const STORE_JSON: &str = "store.json";
+const OBJECTS: &str = "objects/";
+const SEGMENTS: &str = "manifest/";
+
+/// Uploads go in parts of this size, this many at once: memory stays at
+/// about their product whatever the object's size.
+const PART_SIZE: usize = 8 << 20;
+const PARTS_IN_FLIGHT: usize = 2;
+
+/// `s3://BUCKET/PREFIX`, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Location {
+    pub bucket: String,
+    /// Without leading or trailing `/`; may be empty.
+    pub prefix: String,
+}
+
+impl S3Location {
+    /// Parses `s3://bucket/prefix`; None if `text` is not an S3 URL.
+    pub fn parse(text: &str) -> Option<Result<S3Location>> {
+        let rest = text.strip_prefix("s3://")?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Some(Err(anyhow!("{text}: no bucket (s3://BUCKET/PREFIX)")));
+        }
+        Some(Ok(S3Location {
+            bucket: bucket.to_owned(),
+            prefix: prefix.trim_matches('/').to_owned(),
+        }))
+    }
+
+    pub fn url(&self) -> String {
+        match self.prefix.is_empty() {
+            true => format!("s3://{}", self.bucket),
+            false => format!("s3://{}/{}", self.bucket, self.prefix),
+        }
+    }
+}
+
+/// How to reach the server: from the environment, as every S3 tool reads
+/// it (credentials are left to the client's usual chain: environment, then
+/// `~/.aws/credentials` and `~/.aws/config`).
+#[derive(Debug, Clone)]
+pub struct S3Settings {
+    pub endpoint: Option<String>,
+    pub region: String,
+    /// Path-style addressing (`endpoint/bucket/key`) rather than
+    /// virtual-hosted (`bucket.endpoint/key`).
+    pub path_style: bool,
+}
+
+impl S3Settings {
+    /// `AWS_ENDPOINT_URL`, `AWS_REGION` (or `AWS_DEFAULT_REGION`, else
+    /// us-east-1); path-style unless asked otherwise when an endpoint is
+    /// given (most self-hosted servers want it), virtual-hosted for AWS.
+    pub fn from_env(addressing: Option<&str>) -> Result<S3Settings> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let endpoint = var("AWS_ENDPOINT_URL_S3").or_else(|| var("AWS_ENDPOINT_URL"));
+        let path_style = match addressing {
+            None => endpoint.is_some(),
+            Some("path") => true,
+            Some("virtual") => false,
+            Some(other) => bail!("--s3-addressing {other:?}: use path or virtual"),
+        };
+        Ok(S3Settings {
+            region: var("AWS_REGION")
+                .or_else(|| var("AWS_DEFAULT_REGION"))
+                .unwrap_or_else(|| "us-east-1".to_owned()),
+            endpoint,
+            path_style,
+        })
+    }
+}
+
+/// A store under an S3 prefix; see the module documentation.
+pub struct S3Store {
+    location: S3Location,
+    settings: S3Settings,
+    op: blocking::Operator,
+    /// Where inputs wait, hashed, for their upload.
+    spool: PathBuf,
+    /// Copies of manifest segments (they never change).
+    cache: PathBuf,
+    known: Option<IdentitySet>,
+    /// Kept last: the operator's requests run on it.
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl S3Store {
+    /// Connects and checks that the prefix holds a store of ours; creates
+    /// one in an empty prefix when `create` is set.
+    pub fn open(
+        location: S3Location,
+        settings: S3Settings,
+        local: &Path,
+        spool: Option<&Path>,
+        create: bool,
+    ) -> Result<S3Store> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("s3")
+            .enable_all()
+            .build()
+            .context("starting the S3 client's runtime")?;
+        let op = {
+            let _entered = runtime.enter();
+            opendal::install_default();
+            let mut builder = services::S3::default()
+                .bucket(&location.bucket)
+                .root(&format!("/{}", location.prefix))
+                .region(&settings.region)
+                .checksum_algorithm("crc32c");
+            if let Some(endpoint) = &settings.endpoint {
+                builder = builder.endpoint(endpoint);
+            }
+            if !settings.path_style {
+                builder = builder.enable_virtual_host_style();
+            }
+            let op = opendal::Operator::new(builder)
+                .map_err(|e| anyhow!("{}: {}", describe(&location, &settings), e.kind()))?
+                .layer(
+                    RetryLayer::new()
+                        .with_max_times(4)
+                        .with_min_delay(Duration::from_millis(200))
+                        .with_jitter(),
+                );
+            blocking::Operator::new(op)?
+        };
+        let key = hex(&Sha256::digest(location.url().as_bytes()))[..16].to_owned();
+        let cache = local.join("s3").join(&key);
+        let spool = spool.map_or_else(|| cache.join("spool"), Path::to_path_buf);
+        let mut store = S3Store {
+            location,
+            settings,
+            op,
+            spool,
+            cache,
+            known: None,
+            _runtime: runtime,
+        };
+        store.check_format(create)?;
+        Ok(store)
+    }
+
+    /// The store's URL, with the endpoint it is reached at (never a secret).
+    pub fn describe(&self) -> String {
+        describe(&self.location, &self.settings)
+    }
+
+    pub fn url(&self) -> String {
+        self.location.url()
+    }
+
+    /// Where the files cache of batch imports into this store lives.
+    pub fn files_cache_path(&self) -> PathBuf {
+        self.cache.join("files-v1.jsonl")
+    }
+
+    fn check_format(&mut self, create: bool) -> Result<()> {
+        let found = match self.op.read(STORE_JSON) {
+            Ok(bytes) => Some(bytes.to_vec()),
+            Err(e) if e.kind() == ErrorKind::NotFound => None,
+            Err(e) => return Err(self.failed("reading store.json", e)),
+        };
+        let format = match found {
+            Some(bytes) => serde_json::from_slice::<StoreFormat>(&bytes)
+                .map_err(|e| anyhow!("{}: store.json is not a store's: {e}", self.describe()))?,
+            None => {
+                let listed = self.op.list_options(
+                    "",
+                    ListOptions {
+                        limit: Some(1),
+                        ..ListOptions::default()
+                    },
+                );
+                let listed = listed.map_err(|e| self.failed("listing the prefix", e))?;
+                if listed
+                    .iter()
+                    .any(|e| e.path() != "/" && !e.path().is_empty())
+                {
+                    bail!(
+                        "{}: holds other keys and no store.json: not an ingest store",
+                        self.describe()
+                    );
+                }
+                if !create {
+                    bail!(
+                        "{}: no store here (ingest creates one on its first add)",
+                        self.describe()
+                    );
+                }
+                let format = StoreFormat::current();
+                let text = serde_json::to_vec_pretty(&format)?;
+                let written = self.op.write_options(
+                    STORE_JSON,
+                    text,
+                    WriteOptions {
+                        if_not_exists: true,
+                        content_type: Some("application/json".into()),
+                        ..WriteOptions::default()
+                    },
+                );
+                match written {
+                    Ok(_) => {}
+                    // Another machine created it a moment ago.
+                    Err(e) if e.kind() == ErrorKind::ConditionNotMatch => {}
+                    Err(e) => return Err(self.failed("creating store.json", e)),
+                }
+                format
+            }
+        };
+        if let Some(why) = format.incompatibility() {
+            bail!("{}: refusing the store: {why}", self.describe());
+        }
+        Ok(())
+    }
+
+    /// An error from the server, as one line naming the endpoint and bucket.
+    fn failed(&self, doing: &str, e: opendal::Error) -> anyhow::Error {
+        let cause = match e.kind() {
+            ErrorKind::PermissionDenied => "access denied (check the credentials)".to_owned(),
+            ErrorKind::NotFound => "not found (does the bucket exist?)".to_owned(),
+            _ => first_line(&e.to_string()),
+        };
+        anyhow!("{}: {doing}: {cause}", self.describe())
+    }
+
+    fn object_key(id: &ObjectId) -> String {
+        let hex = id.to_string();
+        format!("{OBJECTS}{}/{hex}", &hex[..2])
+    }
+
+    /// The stored size of an object, if it is stored.
+    pub fn object_size(&self, id: &ObjectId) -> Result<Option<u64>> {
+        match self.op.stat(&Self::object_key(id)) {
+            Ok(meta) => Ok(Some(meta.content_length())),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.failed(&format!("looking up {id}"), e)),
+        }
+    }
+
+    /// Uploads one spooled object, create-only; checks the stored size.
+    fn upload(&self, spool: &mut SpoolFile, id: &ObjectId) -> Result<Committed> {
+        let key = Self::object_key(id);
+        if self.object_size(id)?.is_some() {
+            return Ok(Committed::AlreadyPresent);
+        }
+        let size = spool.written;
+        let file = spool.temp.as_file_mut();
+        io::Seek::rewind(file)?;
+        let writer = self.op.writer_options(
+            &key,
+            WriteOptions {
+                if_not_exists: true,
+                chunk: Some(PART_SIZE),
+                concurrent: PARTS_IN_FLIGHT,
+                ..WriteOptions::default()
+            },
+        );
+        let mut writer = writer.map_err(|e| self.failed(&format!("uploading {id}"), e))?;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = file.read(&mut buf).context("reading the spool file")?;
+            if n == 0 {
+                break;
+            }
+            if let Err(e) = writer.write(buf[..n].to_vec()) {
+                return self.upload_failed(id, e);
+            }
+        }
+        if let Err(e) = writer.close() {
+            return self.upload_failed(id, e);
+        }
+        match self.object_size(id)? {
+            Some(stored) if stored == size => Ok(Committed::New),
+            Some(stored) => bail!(
+                "{}: {id} was stored with {stored} bytes, not {size}",
+                self.describe()
+            ),
+            None => bail!(
+                "{}: {id} is missing right after its upload",
+                self.describe()
+            ),
+        }
+    }
+
+    fn upload_failed(&self, id: &ObjectId, e: opendal::Error) -> Result<Committed> {
+        if e.kind() == ErrorKind::ConditionNotMatch {
+            // Another machine stored the same content first.
+            return Ok(Committed::AlreadyPresent);
+        }
+        Err(self.failed(&format!("uploading {id}"), e))
+    }
+
+    /// The identities every segment holds, read once per run.
+    fn known(&mut self) -> Result<&mut IdentitySet> {
+        if self.known.is_none() {
+            let mut known = IdentitySet::default();
+            for line in self.lines()? {
+                if let Line::Value(entry) = line? {
+                    known.insert(entry.identity());
+                }
+            }
+            self.known = Some(known);
+        }
+        self.known
+            .as_mut()
+            .ok_or_else(|| anyhow!("manifest not loaded"))
+    }
+
+    /// Writes `text` (whole manifest lines) as one new segment, create-only.
+    fn write_segment(&mut self, text: Vec<u8>) -> Result<()> {
+        let now = jiff::Timestamp::now();
+        let name = format!(
+            "{SEGMENTS}{}-{:016x}.jsonl",
+            now.strftime("%Y%m%dT%H%M%S%.6fZ"),
+            unique_u64()
+        );
+        let written = self.op.write_options(
+            &name,
+            text.clone(),
+            WriteOptions {
+                if_not_exists: true,
+                ..WriteOptions::default()
+            },
+        );
+        written.map_err(|e| self.failed("writing a manifest segment", e))?;
+        self.cache_segment(&name, &text);
+        Ok(())
+    }
+
+    fn segment_cache_path(&self, key: &str) -> PathBuf {
+        self.cache.join(key)
+    }
+
+    fn cache_segment(&self, key: &str, text: &[u8]) {
+        let path = self.segment_cache_path(key);
+        let write = || -> io::Result<()> {
+            let dir = path.parent().unwrap_or(&self.cache);
+            fs::create_dir_all(dir)?;
+            let mut temp = NamedTempFile::new_in(dir)?;
+            temp.write_all(text)?;
+            temp.persist(&path).map_err(|e| e.error)?;
+            Ok(())
+        };
+        // Only a speed-up: the segment is read from the server next time.
+        let _ = write();
+    }
+
+    /// The names of the manifest's segments, in order.
+    fn segments(&self) -> Result<BTreeSet<String>> {
+        let listed = self.op.list_options(
+            SEGMENTS,
+            ListOptions {
+                recursive: true,
+                ..ListOptions::default()
+            },
+        );
+        let listed = match listed {
+            Ok(listed) => listed,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(BTreeSet::new()),
+            Err(e) => return Err(self.failed("listing the manifest", e)),
+        };
+        Ok(listed
+            .into_iter()
+            .map(|e| e.path().to_owned())
+            .filter(|p| p.ends_with(".jsonl"))
+            .collect())
+    }
+
+    /// Every manifest line, segment by segment in name order, with lines
+    /// repeated across segments (two machines racing) given once.
+    pub fn lines(&self) -> Result<impl Iterator<Item = io::Result<Line>> + use<>> {
+        let mut texts = Vec::new();
+        for key in self.segments()? {
+            texts.push(self.segment_path(&key)?);
+        }
+        let mut seen = IdentitySet::default();
+        let lines = texts.into_iter().flat_map(|path| {
+            let opened = File::open(&path).map(BufReader::new);
+            let lines: Box<dyn Iterator<Item = io::Result<Line>>> = match opened {
+                Ok(reader) => Box::new(Lines::new(reader, 0)),
+                Err(e) => Box::new(std::iter::once(Err(e))),
+            };
+            lines
+        });
+        Ok(lines.filter(move |line| match line {
+            Ok(Line::Value(entry)) => seen.insert(entry.identity()),
+            _ => true,
+        }))
+    }
+
+    /// A local copy of a segment, fetched once.
+    fn segment_path(&self, key: &str) -> Result<PathBuf> {
+        let path = self.segment_cache_path(key);
+        if !path.exists() {
+            let text = self
+                .op
+                .read(key)
+                .map_err(|e| self.failed(&format!("reading {key}"), e))?;
+            self.cache_segment(key, &text.to_vec());
+            if !path.exists() {
+                bail!("cannot keep a copy of {key} in {}", self.cache.display());
+            }
+        }
+        Ok(path)
+    }
+
+    /// Every object under `objects/` with its size, as listed.
+    pub fn objects(&self) -> Result<Vec<(String, Option<ObjectId>, u64)>> {
+        let listed = self.op.list_options(
+            OBJECTS,
+            ListOptions {
+                recursive: true,
+                ..ListOptions::default()
+            },
+        );
+        let listed = match listed {
+            Ok(listed) => listed,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(self.failed("listing objects", e)),
+        };
+        Ok(listed
+            .into_iter()
+            .filter(|e| !e.path().ends_with('/'))
+            .map(|e| {
+                let key = e.path().to_owned();
+                let id = canonical_id(&key);
+                (key, id, e.metadata().content_length())
+            })
+            .collect())
+    }
+
+    /// The object's bytes, streamed.
+    pub fn open_object(&self, id: &ObjectId) -> Result<Box<dyn Read + Send>> {
+        let key = Self::object_key(id);
+        let reader = self
+            .op
+            .reader_options(
+                &key,
+                opendal::options::ReaderOptions {
+                    chunk: Some(PART_SIZE),
+                    ..Default::default()
+                },
+            )
+            .and_then(|r| r.into_std_read(..))
+            .map_err(|e| self.failed(&format!("reading {id}"), e))?;
+        Ok(Box::new(reader))
+    }
+
+    /// Removes an object (gc of orphans).
+    pub fn remove_object(&self, key: &str) -> Result<()> {
+        self.op
+            .delete(key)
+            .map_err(|e| self.failed(&format!("removing {key}"), e))
+    }
+
+    /// Uploads a local file as object `id` (for `ingest copy`).
+    pub fn put_object(&self, id: &ObjectId, from: &mut dyn Read) -> Result<Committed> {
+        let mut spool = self.stage()?;
+        io::copy(from, &mut spool).context("spooling")?;
+        spool.temp.as_file().sync_data().ok();
+        self.upload(&mut spool, id)
+    }
+}
+
+/// The id a key's name claims, when it is canonical.
+fn canonical_id(key: &str) -> Option<ObjectId> {
+    let rest = key.strip_prefix(OBJECTS)?;
+    let (fan, hex) = rest.split_once('/')?;
+    let id: ObjectId = hex.parse().ok()?;
+    (hex.len() == 64 && fan == &hex[..2] && id.to_string() == hex).then_some(id)
+}
+
+fn describe(location: &S3Location, settings: &S3Settings) -> String {
+    match &settings.endpoint {
+        Some(endpoint) => format!("{} at {endpoint}", location.url()),
+        None => format!("{} ({})", location.url(), settings.region),
+    }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or("").to_owned()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A number no other run picks: the process, the time, a counter.
+fn unique_u64() -> u64 {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut h = Sha256::new();
+    h.update(std::process::id().to_le_bytes());
+    h.update(jiff::Timestamp::now().as_nanosecond().to_le_bytes());
+    h.update(
+        COUNTER
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .to_le_bytes(),
+    );
+    let d = h.finalize();
+    u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+}
+
+/// An input on its way to the bucket: a local file, removed when dropped.
+pub struct SpoolFile {
+    temp: NamedTempFile,
+    _tracked: Tracked,
+    written: u64,
+}
+
+impl Write for SpoolFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.temp.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.temp.flush()
+    }
+}
+
+impl Backend for S3Store {
+    type Staged = SpoolFile;
+
+    fn stage(&self) -> Result<SpoolFile> {
+        fs::create_dir_all(&self.spool)
+            .with_context(|| format!("creating the spool folder {}", self.spool.display()))?;
+        let (temp, tracked) = interrupt::track(
+            || {
+                tempfile::Builder::new()
+                    .prefix("ingest-")
+                    .suffix(".spool")
+                    .tempfile_in(&self.spool)
+            },
+            |t: &NamedTempFile| t.path(),
+        )
+        .with_context(|| format!("creating a spool file in {}", self.spool.display()))?;
+        Ok(SpoolFile {
+            temp,
+            _tracked: tracked,
+            written: 0,
+        })
+    }
+
+    fn publish(&mut self, staged: Vec<(SpoolFile, ObjectId)>) -> Result<Vec<Committed>> {
+        staged
+            .into_iter()
+            .map(|(mut spool, id)| self.upload(&mut spool, &id))
+            .collect()
+    }
+
+    fn record(
+        &mut self,
+        entries: &[Entry],
+        also: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<Vec<bool>> {
+        let known = self.known()?;
+        let appended: Vec<bool> = entries.iter().map(|e| known.insert(e.identity())).collect();
+        let mut segment = Vec::new();
+        for (entry, new) in entries.iter().zip(&appended) {
+            if *new {
+                segment.extend_from_slice(&jsonl::to_line(entry));
+            }
+        }
+        if !segment.is_empty()
+            && let Err(e) = self.write_segment(segment)
+        {
+            // Not recorded after all: a later run may try again.
+            if let Some(known) = self.known.as_mut() {
+                for (entry, new) in entries.iter().zip(&appended) {
+                    if *new {
+                        known.remove(&entry.identity());
+                    }
+                }
+            }
+            return Err(e);
+        }
+        also()?;
+        Ok(appended)
+    }
+
+    fn has_object(&self, id: &ObjectId) -> Result<bool> {
+        Ok(self.object_size(id)?.is_some())
+    }
+
+    fn is_recorded(&mut self, entry: &Entry) -> Result<bool> {
+        Ok(self.known()?.contains(&entry.identity()))
+    }
+
+    fn describe(&self) -> String {
+        S3Store::describe(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_parse_into_bucket_and_prefix() {
+        let loc = S3Location::parse("s3://photos/family/2026/")
+            .unwrap()
+            .unwrap();
+        assert_eq!(loc.bucket, "photos");
+        assert_eq!(loc.prefix, "family/2026");
+        assert_eq!(loc.url(), "s3://photos/family/2026");
+        assert_eq!(S3Location::parse("s3://b").unwrap().unwrap().prefix, "");
+        assert!(S3Location::parse("s3:///x").unwrap().is_err());
+        assert!(S3Location::parse("/srv/store").is_none());
+    }
+
+    #[test]
+    fn only_canonical_keys_name_objects() {
+        let hex = "ab".repeat(32);
+        assert!(canonical_id(&format!("objects/ab/{hex}")).is_some());
+        assert!(canonical_id(&format!("objects/cd/{hex}")).is_none());
+        assert!(canonical_id(&format!("objects/ab/{hex}.tmp")).is_none());
+    }
+}
