@@ -77,7 +77,7 @@ _ingest() {
 
     case "${cmd}" in
         ingest)
-            opts="-q -L -h -V --store --json --quiet --progress --wait-lock --name --follow --exclude --max-depth --no-cache --dry-run --sync --content-type --sha256 --max-size --allow --deny --clamd --scan-fail-open --scan-timeout --help --version add mms ls cat export verify gc stats help"
+            opts="-q -L -h -V --store --spool --s3-addressing --json --quiet --progress --wait-lock --name --follow --exclude --max-depth --no-cache --dry-run --sync --content-type --sha256 --max-size --allow --deny --clamd --scan-fail-open --scan-timeout --help --version add mms ls cat export verify gc stats help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -85,6 +85,14 @@ _ingest() {
             case "${prev}" in
                 --store)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --spool)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
                     return 0
                     ;;
                 --progress)
@@ -147,7 +155,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__add)
-            opts="-L -q -h --name --follow --exclude --max-depth --no-cache --dry-run --sync --content-type --sha256 --max-size --allow --deny --clamd --scan-fail-open --scan-timeout --store --json --quiet --progress --wait-lock --help"
+            opts="-L -q -h --name --follow --exclude --max-depth --no-cache --dry-run --sync --content-type --sha256 --max-size --allow --deny --clamd --scan-fail-open --scan-timeout --store --spool --s3-addressing --json --quiet --progress --wait-lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -201,6 +209,14 @@ _ingest() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --spool)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
                 --progress)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -217,7 +233,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__cat)
-            opts="-q -h --store --json --quiet --progress --wait-lock --help"
+            opts="-q -h --store --spool --s3-addressing --json --quiet --progress --wait-lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -225,6 +241,14 @@ _ingest() {
             case "${prev}" in
                 --store)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --spool)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
                     return 0
                     ;;
                 --progress)
@@ -243,7 +267,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__export)
-            opts="-q -h --mime --name --since --link --overwrite --store --json --quiet --progress --wait-lock --help"
+            opts="-q -h --mime --name --since --link --overwrite --store --spool --s3-addressing --json --quiet --progress --wait-lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -269,6 +293,14 @@ _ingest() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --spool)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
                 --progress)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -285,7 +317,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__gc)
-            opts="-q -h --orphans --dry-run --store --json --quiet --progress --wait-lock --help"
+            opts="-q -h --orphans --dry-run --store --spool --s3-addressing --json --quiet --progress --wait-lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -293,6 +325,14 @@ _ingest() {
             case "${prev}" in
                 --store)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --spool)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
                     return 0
                     ;;
                 --progress)
@@ -451,7 +491,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__ls)
-            opts="-q -h --mime --name --since --store --json --quiet --progress --wait-lock --help"
+            opts="-q -h --mime --name --since --store --spool --s3-addressing --json --quiet --progress --wait-lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -473,6 +513,14 @@ _ingest() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --spool)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
                 --progress)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -489,7 +537,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__mms)
-            opts="-q -h --text --dry-run --sync --max-size --allow --deny --clamd --scan-fail-open --scan-timeout --store --json --quiet --progress --wait-lock --help"
+            opts="-q -h --text --dry-run --sync --max-size --allow --deny --clamd --scan-fail-open --scan-timeout --store --spool --s3-addressing --json --quiet --progress --wait-lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -523,6 +571,14 @@ _ingest() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --spool)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
                 --progress)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -539,7 +595,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__stats)
-            opts="-q -h --store --json --quiet --progress --wait-lock --help"
+            opts="-q -h --store --spool --s3-addressing --json --quiet --progress --wait-lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -547,6 +603,14 @@ _ingest() {
             case "${prev}" in
                 --store)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --spool)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
                     return 0
                     ;;
                 --progress)
@@ -565,7 +629,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__verify)
-            opts="-q -h --quick --store --json --quiet --progress --wait-lock --help"
+            opts="-q -h --quick --store --spool --s3-addressing --json --quiet --progress --wait-lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -573,6 +637,14 @@ _ingest() {
             case "${prev}" in
                 --store)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --spool)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
                     return 0
                     ;;
                 --progress)

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_ingest_global_optspecs
-    string join \n store= json q/quiet progress= wait-lock= name= L/follow exclude= max-depth= no-cache dry-run sync= content-type= sha256= max-size= allow= deny= clamd= scan-fail-open scan-timeout= h/help V/version
+    string join \n store= spool= s3-addressing= json q/quiet progress= wait-lock= name= L/follow exclude= max-depth= no-cache dry-run sync= content-type= sha256= max-size= allow= deny= clamd= scan-fail-open scan-timeout= h/help V/version
 end
 
 function __fish_ingest_needs_command
@@ -24,7 +24,10 @@ function __fish_ingest_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c ingest -n "__fish_ingest_needs_command" -l store -d 'The store: a directory. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_needs_command" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_needs_command" -l spool -d 'S3 stores: where inputs wait, hashed, for their upload. Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
+complete -c ingest -n "__fish_ingest_needs_command" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
+virtual\t''"
 complete -c ingest -n "__fish_ingest_needs_command" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -70,7 +73,10 @@ complete -c ingest -n "__fish_ingest_using_subcommand add" -l allow -d 'Let in o
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l deny -d 'Reject sniffed types matching PATTERN; wins over --allow. Repeatable' -r
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l clamd -d 'Scan with ClamAV: a clamd unix socket path, or tcp://HOST:PORT' -r
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l scan-timeout -d 'How long to wait for clamd at each step before the scan fails [default: 30]' -r
-complete -c ingest -n "__fish_ingest_using_subcommand add" -l store -d 'The store: a directory. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand add" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand add" -l spool -d 'S3 stores: where inputs wait, hashed, for their upload. Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand add" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
+virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -89,7 +95,10 @@ complete -c ingest -n "__fish_ingest_using_subcommand mms" -l allow -d 'Let in o
 complete -c ingest -n "__fish_ingest_using_subcommand mms" -l deny -d 'Reject sniffed types matching PATTERN; wins over --allow. Repeatable' -r
 complete -c ingest -n "__fish_ingest_using_subcommand mms" -l clamd -d 'Scan with ClamAV: a clamd unix socket path, or tcp://HOST:PORT' -r
 complete -c ingest -n "__fish_ingest_using_subcommand mms" -l scan-timeout -d 'How long to wait for clamd at each step before the scan fails [default: 30]' -r
-complete -c ingest -n "__fish_ingest_using_subcommand mms" -l store -d 'The store: a directory. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand mms" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand mms" -l spool -d 'S3 stores: where inputs wait, hashed, for their upload. Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand mms" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
+virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand mms" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -103,7 +112,10 @@ complete -c ingest -n "__fish_ingest_using_subcommand mms" -s h -l help -d 'Prin
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l mime -d 'Only entries whose type matches PATTERN (image/*, video/mp4)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l name -d 'Only entries whose name matches GLOB (*.jpg)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l since -d 'Only entries stored at or after DATE (2026-11-01 or RFC 3339)' -r
-complete -c ingest -n "__fish_ingest_using_subcommand ls" -l store -d 'The store: a directory. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand ls" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand ls" -l spool -d 'S3 stores: where inputs wait, hashed, for their upload. Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand ls" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
+virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -111,7 +123,10 @@ complete -c ingest -n "__fish_ingest_using_subcommand ls" -l wait-lock -d 'How l
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l json -d 'Print one JSON object per input instead of sha256sum lines'
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -s h -l help -d 'Print help'
-complete -c ingest -n "__fish_ingest_using_subcommand cat" -l store -d 'The store: a directory. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand cat" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand cat" -l spool -d 'S3 stores: where inputs wait, hashed, for their upload. Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand cat" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
+virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand cat" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -125,7 +140,10 @@ complete -c ingest -n "__fish_ingest_using_subcommand export" -l since -d 'Only 
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l link -d 'hard: hard-link the read-only objects; copy: copy them; auto: hard link on the same filesystem, else copy' -r -f -a "hard\t''
 copy\t''
 auto\t''"
-complete -c ingest -n "__fish_ingest_using_subcommand export" -l store -d 'The store: a directory. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand export" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand export" -l spool -d 'S3 stores: where inputs wait, hashed, for their upload. Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand export" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
+virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -134,7 +152,10 @@ complete -c ingest -n "__fish_ingest_using_subcommand export" -l overwrite -d 'R
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l json -d 'Print one JSON object per input instead of sha256sum lines'
 complete -c ingest -n "__fish_ingest_using_subcommand export" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand export" -s h -l help -d 'Print help'
-complete -c ingest -n "__fish_ingest_using_subcommand verify" -l store -d 'The store: a directory. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand verify" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand verify" -l spool -d 'S3 stores: where inputs wait, hashed, for their upload. Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand verify" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
+virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand verify" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -143,7 +164,10 @@ complete -c ingest -n "__fish_ingest_using_subcommand verify" -l quick -d 'Check
 complete -c ingest -n "__fish_ingest_using_subcommand verify" -l json -d 'Print one JSON object per input instead of sha256sum lines'
 complete -c ingest -n "__fish_ingest_using_subcommand verify" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand verify" -s h -l help -d 'Print help'
-complete -c ingest -n "__fish_ingest_using_subcommand gc" -l store -d 'The store: a directory. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand gc" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand gc" -l spool -d 'S3 stores: where inputs wait, hashed, for their upload. Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand gc" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
+virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand gc" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -153,7 +177,10 @@ complete -c ingest -n "__fish_ingest_using_subcommand gc" -l dry-run -d 'Report 
 complete -c ingest -n "__fish_ingest_using_subcommand gc" -l json -d 'Print one JSON object per input instead of sha256sum lines'
 complete -c ingest -n "__fish_ingest_using_subcommand gc" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand gc" -s h -l help -d 'Print help'
-complete -c ingest -n "__fish_ingest_using_subcommand stats" -l store -d 'The store: a directory. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand stats" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand stats" -l spool -d 'S3 stores: where inputs wait, hashed, for their upload. Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand stats" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
+virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand stats" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
 never\t''"

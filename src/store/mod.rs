@@ -3,6 +3,7 @@
 
 mod local;
 mod s3;
+mod view;
 
 use std::ffi::OsString;
 use std::io;
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 pub use local::{LocalStore, LookupError, ObjectFile};
 pub use s3::{S3Location, S3Settings, S3Store};
+pub use view::{Leftover, LineIter, Listed, StoreView};
 
 use crate::manifest::Entry;
 use crate::object_id::ObjectId;

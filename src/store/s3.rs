@@ -26,7 +26,7 @@ use opendal::{ErrorKind, services};
 use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
 
-use super::{Backend, Committed, StoreFormat};
+use super::{Backend, Committed, Listed, LookupError, StoreFormat};
 use crate::interrupt::{self, Tracked};
 use crate::jsonl;
 use crate::manifest::{Entry, IdentitySet, Line, Lines};
@@ -259,7 +259,7 @@ impl S3Store {
         anyhow!("{}: {doing}: {cause}", self.describe())
     }
 
-    fn object_key(id: &ObjectId) -> String {
+    pub(crate) fn object_key(id: &ObjectId) -> String {
         let hex = id.to_string();
         format!("{OBJECTS}{}/{hex}", &hex[..2])
     }
@@ -440,8 +440,8 @@ impl S3Store {
         Ok(path)
     }
 
-    /// Every object under `objects/` with its size, as listed.
-    pub fn objects(&self) -> Result<Vec<(String, Option<ObjectId>, u64)>> {
+    /// Every key under `objects/` with the id it claims, its size and age.
+    pub fn objects(&self) -> Result<Vec<Listed>> {
         let listed = self.op.list_options(
             OBJECTS,
             ListOptions {
@@ -454,15 +454,78 @@ impl S3Store {
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(self.failed("listing objects", e)),
         };
+        let now = std::time::SystemTime::now();
         Ok(listed
             .into_iter()
             .filter(|e| !e.path().ends_with('/'))
             .map(|e| {
                 let key = e.path().to_owned();
                 let id = canonical_id(&key);
-                (key, id, e.metadata().content_length())
+                let meta = e.metadata();
+                let age = meta
+                    .last_modified()
+                    .and_then(|t| now.duration_since(std::time::SystemTime::from(t)).ok());
+                Listed {
+                    shown: key,
+                    id,
+                    size: meta.content_length(),
+                    age,
+                }
             })
             .collect())
+    }
+
+    /// The object a full hash or a unique prefix of 6+ hex digits names.
+    pub fn resolve(&self, prefix: &str) -> Result<ObjectId, LookupError> {
+        let prefix = prefix.trim().to_ascii_lowercase();
+        if prefix.len() < 6 || prefix.len() > 64 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(LookupError::BadPrefix(prefix));
+        }
+        let listed = self
+            .op
+            .list(&format!("{OBJECTS}{}/", &prefix[..2]))
+            .unwrap_or_default();
+        let mut matches: Vec<String> = listed
+            .into_iter()
+            .filter_map(|e| canonical_id(e.path()))
+            .map(|id| id.to_string())
+            .filter(|hex| hex.starts_with(&prefix))
+            .collect();
+        matches.sort();
+        match matches.len() {
+            0 => Err(LookupError::Unknown(prefix)),
+            1 => matches[0].parse().map_err(|_| LookupError::Unknown(prefix)),
+            _ => Err(LookupError::Ambiguous { prefix, matches }),
+        }
+    }
+
+    /// Moves a corrupt object's key aside under `quarantine/`: a server-side
+    /// copy, then the delete.
+    pub fn move_to_quarantine(&self, key: &str) -> Result<String> {
+        let name = key.rsplit('/').next().unwrap_or(key);
+        let target = format!("quarantine/{name}.{}", jiff::Timestamp::now().as_second());
+        self.op
+            .copy(key, &target)
+            .map_err(|e| self.failed(&format!("copying {key} to {target}"), e))?;
+        self.remove_object(key)?;
+        Ok(format!("{}/{target}", self.url()))
+    }
+
+    /// The spool files on this machine, with whether a running ingest holds them.
+    pub fn spool_files(&self) -> Vec<(PathBuf, fs::Metadata, bool)> {
+        let Ok(entries) = fs::read_dir(&self.spool) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|e| {
+                let path = e.ok()?.path();
+                let meta = fs::symlink_metadata(&path).ok()?;
+                let in_use = File::open(&path).is_ok_and(|f| {
+                    matches!(f.try_lock_shared(), Err(fs::TryLockError::WouldBlock))
+                });
+                Some((path, meta, in_use))
+            })
+            .collect()
     }
 
     /// The object's bytes, streamed.
@@ -571,6 +634,8 @@ impl Backend for S3Store {
             |t: &NamedTempFile| t.path(),
         )
         .with_context(|| format!("creating a spool file in {}", self.spool.display()))?;
+        // Held until the spool file is gone: gc leaves it alone meanwhile.
+        let _ = temp.as_file().try_lock();
         Ok(SpoolFile {
             temp,
             _tracked: tracked,

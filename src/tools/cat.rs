@@ -1,6 +1,5 @@
 //! `ingest cat HASH`: an object to stdout, streamed.
 
-use std::fs::File;
 use std::io::{self, Write};
 
 use anyhow::{Context, Result};
@@ -19,8 +18,7 @@ pub fn run(global: &GlobalArgs, prefix: &str) -> Result<Exit> {
         }
         Err(e) => return Err(e.into()),
     };
-    let path = store.object_path(&id);
-    let mut object = File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+    let mut object = store.read_object(&id)?;
     let mut out = io::stdout().lock();
     io::copy(&mut object, &mut out).with_context(|| format!("writing {id} to standard output"))?;
     out.flush()?;

@@ -22,6 +22,7 @@ use crate::failure::Failure;
 use crate::manifest::{Entry, Line};
 use crate::object_id::ObjectId;
 use crate::pipeline::{Pass, Sink, SoFar};
+use crate::store::StoreView;
 
 /// A name longer than this (in bytes) is cut, keeping its extension; the
 /// filesystem limit is 255, and a " (N)" suffix may still be added.
@@ -56,15 +57,12 @@ pub fn run(global: &GlobalArgs, args: &ExportArgs) -> Result<Exit> {
         json: global.json,
         quiet: global.quiet,
     };
-    let Some(lines) = store.lines()? else {
-        return Ok(Exit::Success);
-    };
-    for line in lines {
+    for line in store.entries()? {
         let Line::Value(entry) = line? else { continue };
         if (!wanted.is_empty() && !wanted.contains(&entry.sha256)) || !filter.matches(&entry) {
             continue;
         }
-        export.one(&entry, &store.object_path(&entry.sha256))?;
+        export.one(&entry, store.as_ref())?;
     }
     export.out.flush()?;
     Ok(if export.failed > 0 {
@@ -93,7 +91,7 @@ struct Export<'a, W: Write> {
 }
 
 impl<W: Write> Export<'_, W> {
-    fn one(&mut self, entry: &Entry, object: &Path) -> Result<()> {
+    fn one(&mut self, entry: &Entry, store: &dyn StoreView) -> Result<()> {
         let base = safe_name(&entry.name_bytes(), &entry.ext);
         if self.done.contains(&(base.clone(), entry.sha256)) {
             return Ok(());
@@ -101,7 +99,7 @@ impl<W: Write> Export<'_, W> {
         let name = self.distinct(&base);
         self.done.insert((base, entry.sha256));
         let shown = self.dest_path.join(&name);
-        match self.place(object, &name, entry.sha256) {
+        match self.place(store, &name, entry.sha256) {
             Ok(Placed::Written) => self.report(entry, &shown, "exported", None),
             Ok(Placed::Exists) => {
                 if !self.quiet {
@@ -137,7 +135,7 @@ impl<W: Write> Export<'_, W> {
         }
     }
 
-    fn place(&mut self, object: &Path, name: &str, id: ObjectId) -> Result<Placed> {
+    fn place(&mut self, store: &dyn StoreView, name: &str, id: ObjectId) -> Result<Placed> {
         let exists = rustix::fs::statat(&self.dest, name, AtFlags::SYMLINK_NOFOLLOW).is_ok();
         if exists && !self.overwrite {
             return Ok(Placed::Exists);
@@ -147,10 +145,13 @@ impl<W: Write> Export<'_, W> {
         let temp = format!(".{name}.ingest-export");
         let target = if exists { temp.as_str() } else { name };
         let _ = rustix::fs::unlinkat(&self.dest, temp.as_str(), AtFlags::empty());
-        let linked = match self.link {
-            LinkMode::Copy => false,
-            LinkMode::Hard | LinkMode::Auto => {
-                match rustix::fs::linkat(CWD, object, &self.dest, target, AtFlags::empty()) {
+        let linked = match (self.link, store.local_path(&id)) {
+            (LinkMode::Copy, _) | (LinkMode::Auto, None) => false,
+            (LinkMode::Hard, None) => {
+                return Err(anyhow!("--link hard needs a local store: use --link copy"));
+            }
+            (LinkMode::Hard | LinkMode::Auto, Some(object)) => {
+                match rustix::fs::linkat(CWD, &object, &self.dest, target, AtFlags::empty()) {
                     Ok(()) => true,
                     Err(e) if self.link == LinkMode::Auto && is_cross_device(e) => false,
                     Err(e) => return Err(io::Error::from(e)).context("hard-linking"),
@@ -158,7 +159,7 @@ impl<W: Write> Export<'_, W> {
             }
         };
         if !linked {
-            self.copy(object, target, id)?;
+            self.copy(store, target, id)?;
         }
         if exists {
             rustix::fs::renameat(&self.dest, target, &self.dest, name).context("replacing")?;
@@ -168,9 +169,8 @@ impl<W: Write> Export<'_, W> {
 
     /// Copies through the one pass, so the copy is checked against its
     /// hash on the way; a mismatch (a corrupt object) removes the copy.
-    fn copy(&mut self, object: &Path, target: &str, id: ObjectId) -> Result<()> {
-        let mut source =
-            File::open(object).with_context(|| format!("opening {}", object.display()))?;
+    fn copy(&mut self, store: &dyn StoreView, target: &str, id: ObjectId) -> Result<()> {
+        let mut source = store.read_object(&id)?;
         let fd = rustix::fs::openat(
             &self.dest,
             target,

@@ -6,18 +6,17 @@
 //! moment before it appends the line that names it.
 
 use std::collections::HashSet;
-use std::fs;
 use std::io::{self, BufWriter, Write};
-use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use indicatif::HumanBytes;
 
 use crate::cli::GlobalArgs;
 use crate::exit::Exit;
 use crate::manifest::Line;
 use crate::object_id::ObjectId;
+use crate::store::StoreView;
 
 const MIN_AGE: Duration = Duration::from_secs(3600);
 
@@ -25,38 +24,34 @@ pub fn run(global: &GlobalArgs, orphans: bool, dry_run: bool) -> Result<Exit> {
     let store = super::open_store(global)?;
     let mut out = BufWriter::new(io::stdout().lock());
     let (mut count, mut freed) = (0u64, 0u64);
-    let mut remove = |path: &Path, size: u64, what: &str| -> Result<()> {
-        if !dry_run {
-            fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
-        }
+    let mut removed = |shown: &str, size: u64, what: &str| -> Result<()> {
         count += 1;
         freed += size;
+        let verb = if dry_run { "would remove" } else { "removed" };
         super::line(
             &mut out,
-            &format!(
-                "{}{what} {} ({})",
-                if dry_run { "would remove " } else { "removed " },
-                path.display(),
-                HumanBytes(size)
-            ),
+            &format!("{verb} {what} {shown} ({})", HumanBytes(size)),
         )?;
         Ok(())
     };
-    for (path, meta, in_use) in store.temp_files()? {
-        if !in_use && is_older_than(&meta, MIN_AGE) {
-            remove(&path, meta.len(), "temp file")?;
+    let old = |age: Option<Duration>| age.is_some_and(|age| age > MIN_AGE);
+    for leftover in store.leftovers()? {
+        if !leftover.in_use && old(leftover.age) {
+            if !dry_run {
+                store.remove_leftover(&leftover)?;
+            }
+            removed(&leftover.shown, leftover.size, "temp file")?;
         }
     }
     if orphans {
-        let named = named_objects(&store)?;
-        for object in store.object_files() {
-            let object = object?;
-            let Some(id) = object.id.filter(|_| object.is_file) else {
-                continue;
-            };
-            let old = fs::metadata(&object.path).is_ok_and(|m| is_older_than(&m, MIN_AGE));
-            if !named.contains(&id) && old {
-                remove(&object.path, object.size, "orphan object")?;
+        let named = named_objects(store.as_ref())?;
+        for object in store.listing()? {
+            let Some(id) = object.id else { continue };
+            if !named.contains(&id) && old(object.age) {
+                if !dry_run {
+                    store.remove_object(&object)?;
+                }
+                removed(&object.shown, object.size, "orphan object")?;
             }
         }
     }
@@ -68,18 +63,11 @@ pub fn run(global: &GlobalArgs, orphans: bool, dry_run: bool) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
-fn is_older_than(meta: &fs::Metadata, age: Duration) -> bool {
-    meta.modified()
-        .ok()
-        .and_then(|m| SystemTime::now().duration_since(m).ok())
-        .is_some_and(|elapsed| elapsed > age)
-}
-
 /// Every object some manifest line names. Refuses to go on past a line it
 /// cannot read: that line may name an object, which must not be removed.
-fn named_objects(store: &crate::store::LocalStore) -> Result<HashSet<ObjectId>> {
+fn named_objects(store: &dyn StoreView) -> Result<HashSet<ObjectId>> {
     let mut named = HashSet::new();
-    for line in store.lines()?.into_iter().flatten() {
+    for line in store.entries()? {
         match line? {
             Line::Value(entry) => {
                 named.insert(entry.sha256);

@@ -14,9 +14,7 @@ use crate::manifest::{Entry, Line};
 pub fn run(global: &GlobalArgs, filter: &Filter) -> Result<Exit> {
     let filter = EntryFilter::new(filter)?;
     let store = super::open_store(global)?;
-    let Some(lines) = store.lines()? else {
-        return Ok(Exit::Success);
-    };
+    let lines = store.entries()?;
     let mut out = BufWriter::new(io::stdout().lock());
     let mut unreadable = 0u64;
     for line in lines {

@@ -13,13 +13,17 @@ use std::io::{self, Write};
 
 use anyhow::Result;
 
+use crate::Location;
 use crate::cli::GlobalArgs;
-use crate::store::LocalStore;
+use crate::store::{LocalStore, StoreView};
 
-/// Opens the store the tools read; a missing store is an error, not an
-/// empty listing, so a mistyped --store is noticed.
-pub fn open_store(global: &GlobalArgs) -> Result<LocalStore> {
-    LocalStore::open(&crate::store_location(global)?)
+/// Opens the store the tools read, local or S3; a missing store is an
+/// error, not an empty listing, so a mistyped --store is noticed.
+pub fn open_store(global: &GlobalArgs) -> Result<Box<dyn StoreView>> {
+    Ok(match crate::location(global)? {
+        Location::Local(path) => Box::new(LocalStore::open(&path)?),
+        Location::S3(location) => Box::new(crate::open_s3(global, location, false)?),
+    })
 }
 
 /// Whether an error is a closed stdout (`ingest ls | head`): not a failure,

@@ -19,9 +19,8 @@ struct ByType {
 pub fn run(global: &GlobalArgs) -> Result<Exit> {
     let store = super::open_store(global)?;
     let (mut objects, mut stored) = (0u64, 0u64);
-    for object in store.object_files() {
-        let object = object?;
-        if object.id.is_some() && object.is_file {
+    for object in store.listing()? {
+        if object.id.is_some() {
             objects += 1;
             stored += object.size;
         }
@@ -29,7 +28,7 @@ pub fn run(global: &GlobalArgs) -> Result<Exit> {
     let (mut entries, mut recorded, mut unique_named) = (0u64, 0u64, 0u64);
     let mut seen = HashSet::new();
     let mut by_type: BTreeMap<String, ByType> = BTreeMap::new();
-    for line in store.lines()?.into_iter().flatten() {
+    for line in store.entries()? {
         let Line::Value(entry) = line? else { continue };
         entries += 1;
         recorded += entry.size;

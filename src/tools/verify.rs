@@ -2,7 +2,6 @@
 //! against its manifest. Every problem is named on its own line.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 
 use anyhow::{Context, Result};
@@ -13,7 +12,7 @@ use crate::exit::Exit;
 use crate::manifest::Line;
 use crate::object_id::ObjectId;
 use crate::pipeline::Pass;
-use crate::store::LocalStore;
+use crate::store::StoreView;
 
 /// What the manifest says of one object.
 struct Named {
@@ -26,7 +25,7 @@ struct Named {
 pub fn run(global: &GlobalArgs, quick: bool) -> Result<Exit> {
     let store = super::open_store(global)?;
     let mut check = Check {
-        store: &store,
+        store: store.as_ref(),
         out: BufWriter::new(io::stdout().lock()),
         json: global.json,
         problems: HashMap::new(),
@@ -39,11 +38,7 @@ pub fn run(global: &GlobalArgs, quick: bool) -> Result<Exit> {
     for (id, named) in &named {
         if !named.seen {
             let detail = format!("manifest line at byte {} names it", named.line);
-            check.problem(
-                "missing",
-                &store.object_path(id).display().to_string(),
-                &detail,
-            )?;
+            check.problem("missing", &store.object_name(id), &detail)?;
         }
     }
     check.check_temp_files()?;
@@ -51,7 +46,7 @@ pub fn run(global: &GlobalArgs, quick: bool) -> Result<Exit> {
 }
 
 struct Check<'a, W: Write> {
-    store: &'a LocalStore,
+    store: &'a dyn StoreView,
     out: W,
     json: bool,
     problems: HashMap<&'static str, u64>,
@@ -76,16 +71,8 @@ impl<W: Write> Check<'_, W> {
     /// remembered with its size.
     fn read_manifest(&mut self) -> Result<HashMap<ObjectId, Named>> {
         let mut named: HashMap<ObjectId, Named> = HashMap::new();
-        let Some(lines) = self.store.lines()? else {
-            return Ok(named);
-        };
-        let manifest = self
-            .store
-            .root()
-            .join("manifest.jsonl")
-            .display()
-            .to_string();
-        for line in lines {
+        let manifest = self.store.manifest_name();
+        for line in self.store.entries()? {
             match line? {
                 Line::Value(entry) => {
                     self.entries += 1;
@@ -127,29 +114,23 @@ impl<W: Write> Check<'_, W> {
         let total: u64 = named.values().map(|n| n.size).sum();
         let reporter = crate::report::Reporter::new(false, true, global.progress);
         let mut progress = reporter.progress_for(std::ffi::OsStr::new("verify"), Some(total));
-        for object in self.store.object_files() {
-            let object = object?;
-            let shown = object.path.display().to_string();
-            let Some(id) = object.id.filter(|_| object.is_file) else {
+        for object in self.store.listing()? {
+            let shown = object.shown.clone();
+            let Some(id) = object.id else {
                 self.problem("stray", &shown, "not an object (wrong name, place or kind)")?;
                 continue;
             };
             self.objects += 1;
             self.bytes += object.size;
             if !quick {
-                let mut file =
-                    File::open(&object.path).with_context(|| format!("opening {shown}"))?;
+                let mut file = self.store.read_object(&id)?;
                 let passed = pass
                     .run(&mut file, &mut [&mut progress])
                     .map_err(|f| anyhow::anyhow!("{f:#}"))
                     .with_context(|| format!("reading {shown}"))?;
                 if passed.id != id {
-                    let moved = self.store.quarantine(&object.path)?;
-                    let detail = format!(
-                        "content hashes to {}; moved to {}",
-                        passed.id,
-                        moved.display()
-                    );
+                    let moved = self.store.quarantine(&object)?;
+                    let detail = format!("content hashes to {}; moved to {moved}", passed.id);
                     self.problem("corrupt", &shown, &detail)?;
                     // Its lines now name a missing object; said once, here.
                     named.remove(&id);
@@ -176,13 +157,13 @@ impl<W: Write> Check<'_, W> {
     }
 
     fn check_temp_files(&mut self) -> Result<()> {
-        for (path, meta, in_use) in self.store.temp_files()? {
-            if !in_use {
+        for leftover in self.store.leftovers()? {
+            if !leftover.in_use {
                 let detail = format!(
                     "{} bytes left by an interrupted run (ingest gc removes it)",
-                    meta.len()
+                    leftover.size
                 );
-                self.problem("temp", &path.display().to_string(), &detail)?;
+                self.problem("temp", &leftover.shown, &detail)?;
             }
         }
         Ok(())

@@ -1,0 +1,215 @@
+//! The read side of a store, for the store tools: the manifest's entries,
+//! the objects as listed, their bytes, and the few repairs the tools make.
+//! A local directory and an S3 prefix answer the same questions, so `ls`,
+//! `cat`, `export`, `verify`, `gc`, `stats` and `copy` are written once.
+
+use std::fs::{self, File};
+use std::io::{self, BufReader, Read};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result};
+
+use super::{LocalStore, LookupError, S3Store};
+use crate::manifest::Line;
+use crate::object_id::ObjectId;
+
+/// Manifest lines in order.
+pub type LineIter = Box<dyn Iterator<Item = io::Result<Line>>>;
+
+/// One thing found where objects live.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// A path or a key, for messages.
+    pub shown: String,
+    /// The object it is, when its name and place are canonical.
+    pub id: Option<ObjectId>,
+    pub size: u64,
+    /// How long ago it was last written, when known.
+    pub age: Option<Duration>,
+}
+
+/// Something an interrupted run left behind.
+#[derive(Debug, Clone)]
+pub struct Leftover {
+    pub shown: String,
+    pub size: u64,
+    pub age: Option<Duration>,
+    /// A running ingest still holds it.
+    pub in_use: bool,
+}
+
+/// What the store tools need of a store; see the module documentation.
+pub trait StoreView {
+    fn describe(&self) -> String;
+
+    /// How to name the manifest in messages.
+    fn manifest_name(&self) -> String;
+
+    /// Every manifest line, in order; none for a store without a manifest.
+    fn entries(&self) -> Result<LineIter>;
+
+    /// Everything under `objects/`, objects and strays alike.
+    fn listing(&self) -> Result<Vec<Listed>>;
+
+    /// How to name object `id` in messages.
+    fn object_name(&self, id: &ObjectId) -> String;
+
+    /// The object's bytes, streamed.
+    fn read_object(&self, id: &ObjectId) -> Result<Box<dyn Read>>;
+
+    /// The object a full hash or a unique prefix of 6+ hex digits names.
+    fn resolve(&self, prefix: &str) -> Result<ObjectId, LookupError>;
+
+    /// Moves a corrupt object aside into `quarantine/`; says where.
+    fn quarantine(&self, listed: &Listed) -> Result<String>;
+
+    /// Removes a listed object (an orphan).
+    fn remove_object(&self, listed: &Listed) -> Result<()>;
+
+    /// Removes a leftover.
+    fn remove_leftover(&self, leftover: &Leftover) -> Result<()> {
+        fs::remove_file(&leftover.shown).with_context(|| format!("removing {}", leftover.shown))
+    }
+
+    /// What interrupted runs left.
+    fn leftovers(&self) -> Result<Vec<Leftover>>;
+
+    /// The object as a local file, for hard links.
+    fn local_path(&self, id: &ObjectId) -> Option<PathBuf>;
+}
+
+fn age_of(meta: &fs::Metadata) -> Option<Duration> {
+    SystemTime::now().duration_since(meta.modified().ok()?).ok()
+}
+
+impl StoreView for LocalStore {
+    fn describe(&self) -> String {
+        self.root().display().to_string()
+    }
+
+    fn manifest_name(&self) -> String {
+        self.root().join("manifest.jsonl").display().to_string()
+    }
+
+    fn entries(&self) -> Result<LineIter> {
+        Ok(match self.lines()? {
+            Some(lines) => Box::new(lines),
+            None => Box::new(std::iter::empty()),
+        })
+    }
+
+    fn listing(&self) -> Result<Vec<Listed>> {
+        self.object_files()
+            .map(|found| {
+                let found = found?;
+                let age = fs::symlink_metadata(&found.path)
+                    .ok()
+                    .and_then(|m| age_of(&m));
+                Ok(Listed {
+                    shown: found.path.display().to_string(),
+                    id: found.id.filter(|_| found.is_file),
+                    size: found.size,
+                    age,
+                })
+            })
+            .collect()
+    }
+
+    fn object_name(&self, id: &ObjectId) -> String {
+        self.object_path(id).display().to_string()
+    }
+
+    fn read_object(&self, id: &ObjectId) -> Result<Box<dyn Read>> {
+        let path = self.object_path(id);
+        let file = File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+        Ok(Box::new(BufReader::with_capacity(64 << 10, file)))
+    }
+
+    fn resolve(&self, prefix: &str) -> Result<ObjectId, LookupError> {
+        LocalStore::resolve(self, prefix)
+    }
+
+    fn quarantine(&self, listed: &Listed) -> Result<String> {
+        let moved = LocalStore::quarantine(self, listed.shown.as_ref())?;
+        Ok(moved.display().to_string())
+    }
+
+    fn remove_object(&self, listed: &Listed) -> Result<()> {
+        fs::remove_file(&listed.shown).with_context(|| format!("removing {}", listed.shown))
+    }
+
+    fn leftovers(&self) -> Result<Vec<Leftover>> {
+        Ok(self
+            .temp_files()?
+            .into_iter()
+            .map(|(path, meta, in_use)| Leftover {
+                shown: path.display().to_string(),
+                size: meta.len(),
+                age: age_of(&meta),
+                in_use,
+            })
+            .collect())
+    }
+
+    fn local_path(&self, id: &ObjectId) -> Option<PathBuf> {
+        Some(self.object_path(id))
+    }
+}
+
+impl StoreView for S3Store {
+    fn describe(&self) -> String {
+        S3Store::describe(self)
+    }
+
+    fn manifest_name(&self) -> String {
+        format!("{}/manifest/", self.url())
+    }
+
+    fn entries(&self) -> Result<LineIter> {
+        Ok(Box::new(self.lines()?))
+    }
+
+    fn listing(&self) -> Result<Vec<Listed>> {
+        self.objects()
+    }
+
+    fn object_name(&self, id: &ObjectId) -> String {
+        format!("{}/{}", self.url(), S3Store::object_key(id))
+    }
+
+    fn read_object(&self, id: &ObjectId) -> Result<Box<dyn Read>> {
+        Ok(self.open_object(id)?)
+    }
+
+    fn resolve(&self, prefix: &str) -> Result<ObjectId, LookupError> {
+        S3Store::resolve(self, prefix)
+    }
+
+    fn quarantine(&self, listed: &Listed) -> Result<String> {
+        self.move_to_quarantine(&listed.shown)
+    }
+
+    fn remove_object(&self, listed: &Listed) -> Result<()> {
+        S3Store::remove_object(self, &listed.shown)
+    }
+
+    fn leftovers(&self) -> Result<Vec<Leftover>> {
+        // Uploads write no temporary keys (objects go up create-only from
+        // a local spool), so only this machine's spool can hold leftovers.
+        Ok(self
+            .spool_files()
+            .into_iter()
+            .map(|(path, meta, in_use)| Leftover {
+                shown: path.display().to_string(),
+                size: meta.len(),
+                age: age_of(&meta),
+                in_use,
+            })
+            .collect())
+    }
+
+    fn local_path(&self, _id: &ObjectId) -> Option<PathBuf> {
+        None
+    }
+}
