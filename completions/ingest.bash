@@ -22,6 +22,9 @@ _ingest() {
             ingest,cat)
                 cmd="ingest__subcmd__cat"
                 ;;
+            ingest,copy)
+                cmd="ingest__subcmd__copy"
+                ;;
             ingest,export)
                 cmd="ingest__subcmd__export"
                 ;;
@@ -48,6 +51,9 @@ _ingest() {
                 ;;
             ingest__subcmd__help,cat)
                 cmd="ingest__subcmd__help__subcmd__cat"
+                ;;
+            ingest__subcmd__help,copy)
+                cmd="ingest__subcmd__help__subcmd__copy"
                 ;;
             ingest__subcmd__help,export)
                 cmd="ingest__subcmd__help__subcmd__export"
@@ -77,7 +83,7 @@ _ingest() {
 
     case "${cmd}" in
         ingest)
-            opts="-q -L -h -V --store --spool --s3-addressing --json --quiet --progress --wait-lock --name --follow --exclude --max-depth --no-cache --dry-run --sync --content-type --sha256 --max-size --allow --deny --clamd --scan-fail-open --scan-timeout --help --version add mms ls cat export verify gc stats help"
+            opts="-q -L -h -V --store --spool --s3-addressing --json --quiet --progress --wait-lock --name --follow --exclude --max-depth --no-cache --dry-run --sync --content-type --sha256 --max-size --allow --deny --clamd --scan-fail-open --scan-timeout --help --version add mms ls cat export verify gc stats copy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -266,6 +272,40 @@ _ingest() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ingest__subcmd__copy)
+            opts="-q -h --store --spool --s3-addressing --json --quiet --progress --wait-lock --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --spool)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ingest__subcmd__export)
             opts="-q -h --mime --name --since --link --overwrite --store --spool --s3-addressing --json --quiet --progress --wait-lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -351,7 +391,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__help)
-            opts="add mms ls cat export verify gc stats help"
+            opts="add mms ls cat export verify gc stats copy help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -379,6 +419,20 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__help__subcmd__cat)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__help__subcmd__copy)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -60,6 +60,7 @@ complete -c ingest -n "__fish_ingest_needs_command" -a "export" -d 'Write entrie
 complete -c ingest -n "__fish_ingest_needs_command" -a "verify" -d 'Check the store: re-hash every object, match the manifest against the objects, find orphans and leftovers. Exit 0 when clean, 1 otherwise'
 complete -c ingest -n "__fish_ingest_needs_command" -a "gc" -d 'Remove temp files left by crashed runs (older than an hour), and with --orphans the objects no manifest line names'
 complete -c ingest -n "__fish_ingest_needs_command" -a "stats" -d 'Count objects, bytes, entries, what deduplication saved, and types'
+complete -c ingest -n "__fish_ingest_needs_command" -a "copy" -d 'Copy the store SRC into DEST (each a directory or s3://BUCKET/PREFIX), object by object, checking each hash, skipping what DEST has; then the manifest entries. How a store moves to a bucket, or back'
 complete -c ingest -n "__fish_ingest_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l name -d 'The name recorded for standard input [default: -]' -r
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l exclude -d 'Skip paths matching GLOB, relative to the directory walked; a pattern without `/` matches at any depth, `**` spans folders. Repeatable' -r
@@ -188,12 +189,24 @@ complete -c ingest -n "__fish_ingest_using_subcommand stats" -l wait-lock -d 'Ho
 complete -c ingest -n "__fish_ingest_using_subcommand stats" -l json -d 'Print one JSON object per input instead of sha256sum lines'
 complete -c ingest -n "__fish_ingest_using_subcommand stats" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand stats" -s h -l help -d 'Print help'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats help" -f -a "add" -d 'Store files, or standard input given as `-` (the default command)'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats help" -f -a "mms" -d 'Store every attachment in SMS Backup & Restore backups (XML, or gzip-compressed XML), streaming, in constant memory'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats help" -f -a "ls" -d 'List the manifest\'s entries, oldest first'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats help" -f -a "cat" -d 'Write an object to standard output'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats help" -f -a "export" -d 'Write entries into DEST under their recorded names, made safe'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats help" -f -a "verify" -d 'Check the store: re-hash every object, match the manifest against the objects, find orphans and leftovers. Exit 0 when clean, 1 otherwise'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats help" -f -a "gc" -d 'Remove temp files left by crashed runs (older than an hour), and with --orphans the objects no manifest line names'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats help" -f -a "stats" -d 'Count objects, bytes, entries, what deduplication saved, and types'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ingest -n "__fish_ingest_using_subcommand copy" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand copy" -l spool -d 'S3 stores: where inputs wait, hashed, for their upload. Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand copy" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
+virtual\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand copy" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand copy" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand copy" -l json -d 'Print one JSON object per input instead of sha256sum lines'
+complete -c ingest -n "__fish_ingest_using_subcommand copy" -s q -l quiet -d 'Print nothing but errors'
+complete -c ingest -n "__fish_ingest_using_subcommand copy" -s h -l help -d 'Print help'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy help" -f -a "add" -d 'Store files, or standard input given as `-` (the default command)'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy help" -f -a "mms" -d 'Store every attachment in SMS Backup & Restore backups (XML, or gzip-compressed XML), streaming, in constant memory'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy help" -f -a "ls" -d 'List the manifest\'s entries, oldest first'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy help" -f -a "cat" -d 'Write an object to standard output'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy help" -f -a "export" -d 'Write entries into DEST under their recorded names, made safe'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy help" -f -a "verify" -d 'Check the store: re-hash every object, match the manifest against the objects, find orphans and leftovers. Exit 0 when clean, 1 otherwise'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy help" -f -a "gc" -d 'Remove temp files left by crashed runs (older than an hour), and with --orphans the objects no manifest line names'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy help" -f -a "stats" -d 'Count objects, bytes, entries, what deduplication saved, and types'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy help" -f -a "copy" -d 'Copy the store SRC into DEST (each a directory or s3://BUCKET/PREFIX), object by object, checking each hash, skipping what DEST has; then the manifest entries. How a store moves to a bucket, or back'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

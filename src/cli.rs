@@ -133,6 +133,16 @@ pub enum Command {
 
     /// Count objects, bytes, entries, what deduplication saved, and types.
     Stats,
+
+    /// Copy the store SRC into DEST (each a directory or s3://BUCKET/PREFIX),
+    /// object by object, checking each hash, skipping what DEST has; then
+    /// the manifest entries. How a store moves to a bucket, or back.
+    Copy {
+        #[arg(value_name = "SRC")]
+        src: PathBuf,
+        #[arg(value_name = "DEST")]
+        dest: PathBuf,
+    },
 }
 
 /// Which manifest entries a command looks at.

@@ -61,6 +61,7 @@ fn dispatch(cli: Cli) -> Result<Exit> {
         Some(Command::Verify { quick }) => tools::verify::run(global, *quick),
         Some(Command::Gc { orphans, dry_run }) => tools::gc::run(global, *orphans, *dry_run),
         Some(Command::Stats) => tools::stats::run(global),
+        Some(Command::Copy { src, dest }) => tools::copy::run(global, src, dest),
     };
     match outcome {
         // `ingest ls | head`: the reader has what it wanted.
@@ -89,10 +90,16 @@ pub enum Location {
 /// The store's location, told by its form: `s3://BUCKET/PREFIX`, else a
 /// directory.
 pub fn location(global: &GlobalArgs) -> Result<Location> {
-    let path = store_location(global)?;
-    match path.to_str().and_then(store::S3Location::parse) {
-        Some(s3) => Ok(Location::S3(s3?)),
-        None => Ok(Location::Local(path)),
+    Location::of(&store_location(global)?)
+}
+
+impl Location {
+    /// `s3://BUCKET/PREFIX` is an S3 store; anything else a directory.
+    pub fn of(place: &std::path::Path) -> Result<Location> {
+        match place.to_str().and_then(store::S3Location::parse) {
+            Some(s3) => Ok(Location::S3(s3?)),
+            None => Ok(Location::Local(place.to_path_buf())),
+        }
     }
 }
 

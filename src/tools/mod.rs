@@ -2,6 +2,7 @@
 //! clean it, each in constant memory per object.
 
 pub mod cat;
+pub mod copy;
 pub mod export;
 pub mod filter;
 pub mod gc;
@@ -20,7 +21,12 @@ use crate::store::{LocalStore, StoreView};
 /// Opens the store the tools read, local or S3; a missing store is an
 /// error, not an empty listing, so a mistyped --store is noticed.
 pub fn open_store(global: &GlobalArgs) -> Result<Box<dyn StoreView>> {
-    Ok(match crate::location(global)? {
+    open_at(global, &crate::store_location(global)?)
+}
+
+/// Opens the store at `place` (a directory or an S3 URL) for reading.
+pub fn open_at(global: &GlobalArgs, place: &std::path::Path) -> Result<Box<dyn StoreView>> {
+    Ok(match Location::of(place)? {
         Location::Local(path) => Box::new(LocalStore::open(&path)?),
         Location::S3(location) => Box::new(crate::open_s3(global, location, false)?),
     })

@@ -1,0 +1,121 @@
+//! `ingest copy SRC DEST`: a store into another, local or S3 either side,
+//! object by object, each checked against its hash on the way; how a store
+//! moves up to a bucket when it outgrows its disk.
+//!
+//! Objects go first, then the manifest lines that name them, as for any
+//! ingest: an interrupted copy leaves a valid destination, and running it
+//! again skips what the destination has.
+
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow};
+use indicatif::HumanBytes;
+
+use crate::Location;
+use crate::cli::GlobalArgs;
+use crate::exit::Exit;
+use crate::manifest::{Entry, Line};
+use crate::pipeline::{Pass, StoreWriter};
+use crate::report::Reporter;
+use crate::store::{Backend, Committed, LocalStore, StoreView};
+
+/// Lines are recorded in the destination this many at a time.
+const RECORD_BATCH: usize = 1000;
+
+pub fn run(global: &GlobalArgs, src: &Path, dest: &Path) -> Result<Exit> {
+    let source = super::open_at(global, src)?;
+    match Location::of(dest)? {
+        Location::Local(path) => {
+            let store = LocalStore::open_or_create(&path)?;
+            copy_into(global, source.as_ref(), store)
+        }
+        Location::S3(location) => {
+            let store = crate::open_s3(global, location, true)?;
+            copy_into(global, source.as_ref(), store)
+        }
+    }
+}
+
+fn copy_into<B: Backend>(global: &GlobalArgs, source: &dyn StoreView, mut dest: B) -> Result<Exit> {
+    let mut out = BufWriter::new(io::stdout().lock());
+    let listing = source.listing()?;
+    let total: u64 = listing.iter().map(|l| l.size).sum();
+    let reporter = Reporter::new(false, true, global.progress);
+    let mut progress = reporter.progress_for(std::ffi::OsStr::new("copy"), Some(total));
+    let mut pass = Pass::new();
+    let (mut copied, mut present, mut failed, mut bytes) = (0u64, 0u64, 0u64, 0u64);
+    let mut bad = std::collections::HashSet::new();
+    for listed in &listing {
+        let Some(id) = listed.id else { continue };
+        if dest.has_object(&id)? {
+            present += 1;
+            progress.advance(listed.size);
+            continue;
+        }
+        let mut staged = dest.stage()?;
+        let mut reader = source.read_object(&id)?;
+        let passed = pass
+            .run(
+                &mut reader,
+                &mut [&mut StoreWriter(&mut staged), &mut progress],
+            )
+            .map_err(|f| anyhow!("{f:#}"))
+            .with_context(|| format!("copying {}", listed.shown))?;
+        if passed.id != id {
+            failed += 1;
+            bad.insert(id);
+            eprintln!(
+                "ingest: {}: corrupt (its content hashes to {}); not copied, run ingest verify",
+                listed.shown, passed.id
+            );
+            continue;
+        }
+        let committed = dest.publish(vec![(staged, id)])?;
+        if committed.first() == Some(&Committed::New) {
+            copied += 1;
+            bytes += passed.size;
+            if !global.quiet {
+                super::line(
+                    &mut out,
+                    &format!("copied {id} ({})", HumanBytes(passed.size)),
+                )?;
+            }
+        } else {
+            present += 1;
+        }
+    }
+    let mut recorded = 0u64;
+    let mut batch: Vec<Entry> = Vec::new();
+    let mut record = |batch: &mut Vec<Entry>, dest: &mut B| -> Result<()> {
+        let appended = dest.record(batch, &mut || Ok(()))?;
+        recorded += appended.iter().filter(|a| **a).count() as u64;
+        batch.clear();
+        Ok(())
+    };
+    for line in source.entries()? {
+        let Line::Value(entry) = line? else { continue };
+        if bad.contains(&entry.sha256) {
+            continue;
+        }
+        batch.push(entry);
+        if batch.len() >= RECORD_BATCH {
+            record(&mut batch, &mut dest)?;
+        }
+    }
+    record(&mut batch, &mut dest)?;
+    out.flush()?;
+    drop(progress);
+    if !global.quiet {
+        eprintln!(
+            "ingest: copy to {}: {copied} objects copied ({}), {present} already there, {failed} failed; {recorded} manifest entries added",
+            dest.describe(),
+            HumanBytes(bytes)
+        );
+    }
+    Ok(if failed > 0 {
+        Exit::Partial
+    } else {
+        Exit::Success
+    })
+}
