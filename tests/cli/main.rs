@@ -12,6 +12,7 @@ mod mms;
 mod policy;
 mod progress;
 mod reliability;
+mod s3;
 mod sniffing;
 mod tools;
 mod util;

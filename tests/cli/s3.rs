@@ -1,0 +1,552 @@
+//! S3 stores, against a real S3 server: SeaweedFS (`weed mini`, installed
+//! by .ci/setup into target/s3venv), one per test, on free ports, with its
+//! data in the test's temp folder, killed when the test ends.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::*;
+
+const BUCKET: &str = "ingest-test";
+const KEY_ID: &str = "ingesttestkey";
+const SECRET: &str = "ingesttestsecret0123456789";
+
+fn weed() -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/s3venv/bin/weed");
+    assert!(
+        path.exists(),
+        "SeaweedFS is not installed: run .ci/setup (it installs it into target/s3venv)"
+    );
+    path
+}
+
+/// A port that is free, and whose gRPC twin (port + 10000) is free too.
+fn free_port() -> u16 {
+    loop {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        if port < 55000 && TcpListener::bind(("127.0.0.1", port + 10000)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A running SeaweedFS with one bucket.
+pub struct Server {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    ports: [u16; 5],
+}
+
+impl Server {
+    pub fn start() -> Server {
+        let dir = tempfile::Builder::new()
+            .prefix("ingest-s3-")
+            .tempdir()
+            .unwrap();
+        std::fs::write(
+            dir.path().join("s3.json"),
+            format!(
+                r#"{{"identities":[{{"name":"ingest-test","credentials":[{{"accessKey":"{KEY_ID}","secretKey":"{SECRET}"}}],"actions":["Admin","Read","List","Tagging","Write"]}}]}}"#
+            ),
+        )
+        .unwrap();
+        let mut server = Server {
+            child: None,
+            ports: [0; 5].map(|_| free_port()),
+            dir,
+        };
+        server.run();
+        server
+    }
+
+    fn run(&mut self) {
+        let [s3, master, volume, filer, admin] = self.ports;
+        let data = self.dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        let log = std::fs::File::create(self.dir.path().join("weed.log")).unwrap();
+        let child = Command::new(weed())
+            .arg("mini")
+            .arg(format!("-dir={}", data.display()))
+            .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1"])
+            .arg(format!(
+                "-s3.config={}",
+                self.dir.path().join("s3.json").display()
+            ))
+            .arg(format!("-bucket={BUCKET}"))
+            .arg(format!("-s3.port={s3}"))
+            .arg(format!("-master.port={master}"))
+            .arg(format!("-volume.port={volume}"))
+            .arg(format!("-filer.port={filer}"))
+            .arg(format!("-admin.port={admin}"))
+            .args([
+                "-admin.ui=false",
+                "-webdav=false",
+                "-s3.port.iceberg=0",
+                "-s3.port.lance=0",
+            ])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.ports[0])
+    }
+
+    /// Ready once a signed request gets an answer about the store.
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", self.ports[0])).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "SeaweedFS did not start: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        loop {
+            let out = self
+                .cmd("s3://ingest-test/ready-probe", ["stats"])
+                .output()
+                .unwrap();
+            if stderr_of(&out).contains("no store here") {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "SeaweedFS never answered: {}\n{}",
+                stderr_of(&out),
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("weed.log")).unwrap_or_default()
+    }
+
+    /// Kills the server at once (as a crash would).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same ports and data.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.run();
+    }
+
+    /// `ingest --store URL ARGS` with this server's endpoint and
+    /// credentials, and the local cache in the server's temp folder.
+    pub fn cmd<I, S>(&self, store: &str, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let mut cmd = bare_cmd();
+        cmd.env("AWS_ENDPOINT_URL", self.endpoint())
+            .env("AWS_ACCESS_KEY_ID", KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET)
+            .env("AWS_REGION", "us-east-1")
+            .env("XDG_CACHE_HOME", self.dir.path().join("cache"))
+            .env("HOME", self.dir.path())
+            .args(["--progress", "never", "--store", store]);
+        cmd.args(args);
+        cmd
+    }
+
+    /// The server's temp folder (its data, log and the local cache).
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn store_url(name: &str) -> String {
+    format!("s3://{BUCKET}/{name}")
+}
+
+/// The `ls --json` entries of an S3 store.
+fn entries(server: &Server, store: &str) -> Vec<serde_json::Value> {
+    let out = ok(server.cmd(store, ["--json", "ls"]));
+    stdout_of(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// `verify --json` must find no problem; returns its summary.
+fn assert_verified(server: &Server, store: &str) -> serde_json::Value {
+    let out = server.cmd(store, ["--json", "verify"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "verify found problems: {}{}",
+        stdout_of(&out),
+        stderr_of(&out)
+    );
+    json_summary(&out)
+}
+
+#[test]
+fn the_whole_command_set_works_on_an_s3_store() {
+    let server = Server::start();
+    let env = Env::new();
+    let store = store_url("family/photos");
+    let photo = noise(300_000, 1);
+    let clip = noise(9 << 20, 2);
+    env.write("in/photo.jpg", &photo);
+    env.write("in/sub/clip.mp4", &clip);
+    env.write("notes.txt", b"notes\n");
+
+    let out = ok(server.cmd(
+        &store,
+        [env.path().join("in"), env.path().join("notes.txt")],
+    ));
+    let stdout = stdout_of(&out);
+    assert!(stdout.contains(&sha256_hex(&photo)) && stdout.contains(&sha256_hex(&clip)));
+    // Again: nothing new, nothing appended.
+    let again = ok(server.cmd(&store, ["--json", env.path().join("in").to_str().unwrap()]));
+    assert_eq!(json_summary(&again)["new"]["count"], 0);
+
+    let listed = entries(&server, &store);
+    assert_eq!(listed.len(), 3);
+    let cat = ok(server.cmd(&store, ["cat", &sha256_hex(&clip)[..10]]));
+    assert_eq!(cat.stdout, clip);
+    let stats = ok(server.cmd(&store, ["--json", "stats"]));
+    let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    assert_eq!(stats["objects"], 3);
+    assert_eq!(stats["entries"], 3);
+    let summary = assert_verified(&server, &store);
+    assert_eq!(summary["objects"], 3);
+    ok(server.cmd(&store, ["verify", "--quick"]));
+
+    let dest = env.path().join("exported");
+    ok(server.cmd(&store, ["export", dest.to_str().unwrap()]));
+    assert_eq!(std::fs::read(dest.join("clip.mp4")).unwrap(), clip);
+    assert_eq!(std::fs::read(dest.join("photo.jpg")).unwrap(), photo);
+
+    let out = ok(server.cmd(&store, ["gc", "--orphans"]));
+    assert!(
+        stderr_of(&out).contains("gc: 0 files"),
+        "{}",
+        stderr_of(&out)
+    );
+
+    // An MMS backup, and the admission policy, on the same store.
+    let png = std::fs::read(format!(
+        "{}/tests/fixtures/media/photo.png",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&png);
+    let xml = format!(
+        "<?xml version='1.0' encoding='UTF-8' standalone='yes' ?>\n<smses count=\"1\"><mms date=\"5\" address=\"+1\" msg_box=\"1\"><parts><part seq=\"0\" ct=\"image/png\" name=\"duck.png\" data=\"{b64}\" /></parts></mms></smses>\n"
+    );
+    env.write("sms.xml", xml.as_bytes());
+    ok(server.cmd(
+        &store,
+        ["mms", env.path().join("sms.xml").to_str().unwrap()],
+    ));
+    ok(server.cmd(
+        &store,
+        ["mms", env.path().join("sms.xml").to_str().unwrap()],
+    ));
+    let listed = entries(&server, &store);
+    assert_eq!(listed.len(), 4, "the second mms run adds nothing");
+    assert_eq!(listed[3]["origin"]["date"], 5);
+    env.write("big.bin", &noise(2 << 20, 3));
+    let out = server
+        .cmd(
+            &store,
+            [
+                "--max-size",
+                "1M",
+                env.path().join("big.bin").to_str().unwrap(),
+            ],
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert_verified(&server, &store);
+}
+
+#[test]
+fn copy_moves_a_store_to_s3_and_back_byte_for_byte() {
+    let server = Server::start();
+    let env = Env::new();
+    for i in 0..5 {
+        env.write(format!("in/f{i}.bin"), &noise(50_000 * (i + 1), i as u64));
+    }
+    env.write("in/big.bin", &noise(10 << 20, 9));
+    ok(env.cmd(["in"]));
+    let store = store_url("moved");
+    let up = ok(server.cmd(&store, ["copy", env.store().to_str().unwrap(), &store]));
+    assert!(
+        stderr_of(&up).contains("6 objects copied"),
+        "{}",
+        stderr_of(&up)
+    );
+    let again = ok(server.cmd(&store, ["copy", env.store().to_str().unwrap(), &store]));
+    assert!(
+        stderr_of(&again).contains("0 objects copied"),
+        "{}",
+        stderr_of(&again)
+    );
+    assert_verified(&server, &store);
+
+    let back = env.path().join("back");
+    ok(server.cmd(&store, ["copy", &store, back.to_str().unwrap()]));
+    for original in env.objects() {
+        let rel = original.strip_prefix(env.store()).unwrap();
+        assert_eq!(
+            std::fs::read(back.join(rel)).unwrap(),
+            std::fs::read(&original).unwrap()
+        );
+    }
+    let manifest = |dir: &Path| -> Vec<String> {
+        let mut lines: Vec<String> = std::fs::read_to_string(dir.join("manifest.jsonl"))
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(manifest(&back), manifest(&env.store()));
+    ok(bare_cmd().args(["--store", back.to_str().unwrap(), "verify"]));
+}
+
+#[test]
+fn two_machines_ingesting_overlapping_trees_at_once_lose_nothing() {
+    let server = Server::start();
+    let env = Env::new();
+    let mut expected = std::collections::HashSet::new();
+    for i in 0..60 {
+        let bytes = noise(1000 + i * 997, i as u64);
+        // a/ and b/ share files 20..40: same content, same names, other paths.
+        if i < 40 {
+            env.write(format!("a/f{i}.bin"), &bytes);
+            expected.insert((sha256_hex(&bytes), format!("a/f{i}.bin")));
+        }
+        if i >= 20 {
+            env.write(format!("b/f{i}.bin"), &bytes);
+            expected.insert((sha256_hex(&bytes), format!("b/f{i}.bin")));
+        }
+    }
+    let store = store_url("shared");
+    ok(server.cmd(
+        &store,
+        [
+            "-q",
+            "--no-cache",
+            env.path().join("a/f0.bin").to_str().unwrap(),
+        ],
+    ));
+    let spawn = |dir: &str| {
+        server
+            .cmd(
+                &store,
+                ["-q", "--no-cache", env.path().join(dir).to_str().unwrap()],
+            )
+            .spawn()
+            .unwrap()
+    };
+    let (mut one, mut two) = (spawn("a"), spawn("b"));
+    assert!(one.wait().unwrap().success());
+    assert!(two.wait().unwrap().success());
+    let root = env.path().canonicalize().unwrap();
+    let found: std::collections::HashSet<(String, String)> = entries(&server, &store)
+        .iter()
+        .map(|e| {
+            let source = e["source"].as_str().unwrap();
+            let rel = Path::new(source).strip_prefix(&root).unwrap();
+            (
+                e["sha256"].as_str().unwrap().to_owned(),
+                rel.display().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(found, expected);
+    assert_eq!(
+        entries(&server, &store).len(),
+        expected.len(),
+        "an entry listed twice"
+    );
+    let summary = assert_verified(&server, &store);
+    assert_eq!(summary["objects"], 60);
+}
+
+#[test]
+fn a_server_killed_mid_upload_leaves_no_object_and_a_rerun_completes() {
+    let mut server = Server::start();
+    let env = Env::new();
+    let big = noise(200 << 20, 5);
+    env.write("big.bin", &big);
+    let store = store_url("crash");
+    ok(server.cmd(
+        &store,
+        ["-q", env.write("small.txt", b"small\n").to_str().unwrap()],
+    ));
+    let mut child = server
+        .cmd(&store, [env.path().join("big.bin")])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Kill the server once the upload is under way: the spool file is full.
+    let spool = server.path().join("cache/ingest/s3");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let spooled = files_under(&spool)
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "spool"))
+            .any(|p| std::fs::metadata(p).is_ok_and(|m| m.len() == big.len() as u64));
+        if spooled {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the upload never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    server.kill();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains(&server.endpoint()) && !err.contains(SECRET),
+        "{err}"
+    );
+    assert!(
+        files_under(&spool)
+            .iter()
+            .all(|p| p.extension().is_none_or(|e| e != "spool")),
+        "a spool file was left"
+    );
+    server.restart();
+    let listed = ok(server.cmd(&store, ["--json", "verify"]));
+    assert_eq!(
+        json_summary(&listed)["objects"],
+        1,
+        "part of the big file is visible"
+    );
+    ok(server.cmd(&store, [env.path().join("big.bin")]));
+    let cat = ok(server.cmd(&store, ["cat", &sha256_hex(&big)]));
+    assert!(cat.stdout == big);
+    assert_verified(&server, &store);
+}
+
+#[test]
+fn bad_credentials_unknown_buckets_dead_endpoints_and_foreign_prefixes_fail_clearly() {
+    let server = Server::start();
+    let env = Env::new();
+    let file = env.write("a.txt", b"a\n");
+    let file = file.to_str().unwrap();
+
+    let out = server
+        .cmd(&store_url("x"), [file])
+        .env("AWS_SECRET_ACCESS_KEY", "wrong-secret-value")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains(&server.endpoint()) && err.contains(BUCKET),
+        "{err}"
+    );
+    assert!(
+        !err.contains("wrong-secret-value") && !err.contains(SECRET),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    let out = server
+        .cmd("s3://no-such-bucket/x", [file])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("no-such-bucket"),
+        "{}",
+        stderr_of(&out)
+    );
+
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let out = server
+        .cmd(&store_url("x"), [file])
+        .env("AWS_ENDPOINT_URL", &dead)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains(&dead), "{}", stderr_of(&out));
+
+    ok(server.cmd(&store_url("real"), [file]));
+    let out = server
+        .cmd(&store_url("real/objects"), [file])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("not an ingest store"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert_verified(&server, &store_url("real"));
+}
+
+#[test]
+fn a_1gib_stdin_upload_stays_under_64mib() {
+    let server = Server::start();
+    let store = store_url("big");
+    let report = server.path().join("peak-rss");
+    let inner = server.cmd(&store, ["-q", "--name", "big.bin", "-"]);
+    let mut cmd = Command::new("/usr/bin/time");
+    cmd.args(["-f", "%M", "-o"])
+        .arg(&report)
+        .arg(inner.get_program())
+        .args(inner.get_args());
+    for (key, value) in inner.get_envs() {
+        match value {
+            Some(v) => cmd.env(key, v),
+            None => cmd.env_remove(key),
+        };
+    }
+    let mut child = cmd.stdin(Stdio::piped()).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let block = noise(1 << 20, 8);
+    let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+    for _ in 0..1024 {
+        std::io::Write::write_all(&mut stdin, &block).unwrap();
+        sha2::Digest::update(&mut hasher, &block);
+    }
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+    let peak: u64 = std::fs::read_to_string(&report)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let digest = sha2::Digest::finalize(hasher);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let listed = entries(&server, &store);
+    assert_eq!(listed[0]["sha256"], hex);
+    assert_eq!(listed[0]["size"], 1u64 << 30);
+    assert!(peak < 64 * 1024, "peak RSS {peak} KiB");
+}
