@@ -251,12 +251,7 @@ impl S3Store {
 
     /// An error from the server, as one line naming the endpoint and bucket.
     fn failed(&self, doing: &str, e: opendal::Error) -> anyhow::Error {
-        let cause = match e.kind() {
-            ErrorKind::PermissionDenied => "access denied (check the credentials)".to_owned(),
-            ErrorKind::NotFound => "not found (does the bucket exist?)".to_owned(),
-            _ => first_line(&e.to_string()),
-        };
-        anyhow!("{}: {doing}: {cause}", self.describe())
+        anyhow!("{}: {doing}: {}", self.describe(), cause_of(&e))
     }
 
     pub(crate) fn object_key(id: &ObjectId) -> String {
@@ -576,8 +571,28 @@ fn describe(location: &S3Location, settings: &S3Settings) -> String {
     }
 }
 
-fn first_line(text: &str) -> String {
-    text.lines().next().unwrap_or("").to_owned()
+/// What went wrong, in a few words: OpenDAL's errors carry the whole
+/// request context, which is noise in a one-line message.
+fn cause_of(e: &opendal::Error) -> String {
+    let text = e.to_string();
+    let s3_message = || {
+        let code = text.split("code: \"").nth(1)?.split('"').next()?;
+        let message = text.split("message: \"").nth(1)?.split('"').next()?;
+        Some(format!("{message} ({code})"))
+    };
+    if e.kind() == ErrorKind::PermissionDenied {
+        return "access denied (check the credentials)".to_owned();
+    }
+    if text.contains("NoSuchBucket") {
+        return "the bucket does not exist".to_owned();
+    }
+    if text.contains("error sending request") {
+        return "no answer from the endpoint (connection failed)".to_owned();
+    }
+    s3_message().unwrap_or_else(|| {
+        let line = text.lines().next().unwrap_or("");
+        line.chars().take(300).collect()
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {
