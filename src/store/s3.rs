@@ -116,8 +116,10 @@ pub struct S3Store {
     /// Copies of manifest segments (they never change).
     cache: PathBuf,
     known: Option<IdentitySet>,
-    /// Kept last: the operator's requests run on it.
-    _runtime: tokio::runtime::Runtime,
+    /// The same operator, async: uploads use it to abort what fails.
+    async_op: opendal::Operator,
+    /// Kept last: the operators' requests run on it.
+    runtime: tokio::runtime::Runtime,
 }
 
 impl S3Store {
@@ -136,7 +138,7 @@ impl S3Store {
             .enable_all()
             .build()
             .context("starting the S3 client's runtime")?;
-        let op = {
+        let (op, async_op) = {
             let _entered = runtime.enter();
             opendal::install_default();
             let mut builder = services::S3::default()
@@ -158,7 +160,7 @@ impl S3Store {
                         .with_min_delay(Duration::from_millis(200))
                         .with_jitter(),
                 );
-            blocking::Operator::new(op)?
+            (blocking::Operator::new(op.clone())?, op)
         };
         let key = hex(&Sha256::digest(location.url().as_bytes()))[..16].to_owned();
         let cache = local.join("s3").join(&key);
@@ -170,7 +172,8 @@ impl S3Store {
             spool,
             cache,
             known: None,
-            _runtime: runtime,
+            async_op,
+            runtime,
         };
         store.check_format(create)?;
         Ok(store)
@@ -277,27 +280,41 @@ impl S3Store {
         let size = spool.written;
         let file = spool.temp.as_file_mut();
         io::Seek::rewind(file)?;
-        let writer = self.op.writer_options(
-            &key,
-            WriteOptions {
-                if_not_exists: true,
-                chunk: Some(PART_SIZE),
-                concurrent: PARTS_IN_FLIGHT,
-                ..WriteOptions::default()
-            },
-        );
-        let mut writer = writer.map_err(|e| self.failed(&format!("uploading {id}"), e))?;
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = file.read(&mut buf).context("reading the spool file")?;
-            if n == 0 {
-                break;
+        let options = WriteOptions {
+            if_not_exists: true,
+            chunk: Some(PART_SIZE),
+            concurrent: PARTS_IN_FLIGHT,
+            ..WriteOptions::default()
+        };
+        let sent = self.runtime.block_on(async {
+            let mut writer = self.async_op.writer_options(&key, options).await?;
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = match file.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) => {
+                        let _ = writer.abort().await;
+                        return Err(opendal::Error::new(
+                            ErrorKind::Unexpected,
+                            "reading the spool file",
+                        )
+                        .set_source(e));
+                    }
+                };
+                if let Err(e) = writer.write(buf[..n].to_vec()).await {
+                    // An unfinished multipart upload is not left behind.
+                    let _ = writer.abort().await;
+                    return Err(e);
+                }
             }
-            if let Err(e) = writer.write(buf[..n].to_vec()) {
-                return self.upload_failed(id, e);
+            if let Err(e) = writer.close().await {
+                let _ = writer.abort().await;
+                return Err(e);
             }
-        }
-        if let Err(e) = writer.close() {
+            Ok(())
+        });
+        if let Err(e) = sent {
             return self.upload_failed(id, e);
         }
         match self.object_size(id)? {

@@ -409,19 +409,7 @@ fn a_server_killed_mid_upload_leaves_no_object_and_a_rerun_completes() {
         .spawn()
         .unwrap();
     // Kill the server once the upload is under way: the spool file is full.
-    let spool = server.path().join("cache/ingest/s3");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let spooled = files_under(&spool)
-            .iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "spool"))
-            .any(|p| std::fs::metadata(p).is_ok_and(|m| m.len() == big.len() as u64));
-        if spooled {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the upload never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let spool = wait_for_full_spool(&server, big.len());
     std::thread::sleep(Duration::from_millis(300));
     server.kill();
     let out = child.wait_with_output().unwrap();
@@ -448,6 +436,59 @@ fn a_server_killed_mid_upload_leaves_no_object_and_a_rerun_completes() {
     let cat = ok(server.cmd(&store, ["cat", &sha256_hex(&big)]));
     assert!(cat.stdout == big);
     assert_verified(&server, &store);
+}
+
+/// Waits until a spool file of `len` bytes exists: hashing is done and the
+/// upload has begun. Returns the folder spool files live under.
+fn wait_for_full_spool(server: &Server, len: usize) -> PathBuf {
+    let spool = server.path().join("cache/ingest/s3");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let spooled = files_under(&spool)
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "spool"))
+            .any(|p| std::fs::metadata(p).is_ok_and(|m| m.len() == len as u64));
+        if spooled {
+            return spool;
+        }
+        assert!(Instant::now() < deadline, "the upload never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn ctrl_c_mid_upload_leaves_no_object_and_no_spool_file() {
+    let server = Server::start();
+    let env = Env::new();
+    let big = noise(200 << 20, 6);
+    env.write("big.bin", &big);
+    let store = store_url("interrupted");
+    ok(server.cmd(
+        &store,
+        ["-q", env.write("small.txt", b"small\n").to_str().unwrap()],
+    ));
+    let child = server
+        .cmd(&store, [env.path().join("big.bin")])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let spool = wait_for_full_spool(&server, big.len());
+    std::thread::sleep(Duration::from_millis(200));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        files_under(&spool)
+            .iter()
+            .all(|p| p.extension().is_none_or(|e| e != "spool")),
+        "a spool file was left"
+    );
+    let verified = assert_verified(&server, &store);
+    assert_eq!(verified["objects"], 1, "part of the big file is visible");
 }
 
 #[test]
