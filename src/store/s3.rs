@@ -36,10 +36,17 @@ const STORE_JSON: &str = "store.json";
 const OBJECTS: &str = "objects/";
 const SEGMENTS: &str = "manifest/";
 
-/// Uploads go in parts of this size, this many at once: memory stays at
-/// about their product whatever the object's size.
-const PART_SIZE: usize = 8 << 20;
+/// Uploads go in parts of this size (S3's smallest), this many at once:
+/// memory stays at about their product whatever the object's size. Objects
+/// over 45 GiB get larger parts, as S3 allows 10,000 parts at most.
+const PART_SIZE: usize = 5 << 20;
+const MAX_PARTS: u64 = 9000;
 const PARTS_IN_FLIGHT: usize = 2;
+/// The writer is fed this much at a time.
+const WRITE_LEN: usize = 256 << 10;
+/// Objects uploaded at once. Small objects: each costs three round trips
+/// (HEAD, PUT, HEAD); large ones are bound by their parts in flight.
+const UPLOADS_IN_FLIGHT: usize = 16;
 
 /// `s3://BUCKET/PREFIX`, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -271,71 +278,61 @@ impl S3Store {
         }
     }
 
-    /// Uploads one spooled object, create-only; checks the stored size.
-    fn upload(&self, spool: &mut SpoolFile, id: &ObjectId) -> Result<Committed> {
-        let key = Self::object_key(id);
-        if self.object_size(id)?.is_some() {
-            return Ok(Committed::AlreadyPresent);
-        }
-        let size = spool.written;
-        let file = spool.temp.as_file_mut();
-        io::Seek::rewind(file)?;
-        let options = WriteOptions {
-            if_not_exists: true,
-            chunk: Some(PART_SIZE),
-            concurrent: PARTS_IN_FLIGHT,
-            ..WriteOptions::default()
-        };
-        let sent = self.runtime.block_on(async {
-            let mut writer = self.async_op.writer_options(&key, options).await?;
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = match file.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) => {
-                        let _ = writer.abort().await;
-                        return Err(opendal::Error::new(
-                            ErrorKind::Unexpected,
-                            "reading the spool file",
-                        )
-                        .set_source(e));
-                    }
-                };
-                if let Err(e) = writer.write(buf[..n].to_vec()).await {
-                    // An unfinished multipart upload is not left behind.
-                    let _ = writer.abort().await;
-                    return Err(e);
+    /// Uploads spooled objects, several at once (small files are bound by
+    /// round trips, not bandwidth); returns in order what each became.
+    fn upload_all(&self, staged: Vec<(SpoolFile, ObjectId)>) -> Result<Vec<Committed>> {
+        let count = staged.len();
+        let results = self.runtime.block_on(async {
+            let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(UPLOADS_IN_FLIGHT));
+            let mut tasks = tokio::task::JoinSet::new();
+            for (index, (spool, id)) in staged.into_iter().enumerate() {
+                let op = self.async_op.clone();
+                let slots = slots.clone();
+                tasks.spawn(async move {
+                    let _slot = slots.acquire_owned().await;
+                    (index, id, upload(op, spool, id).await)
+                });
+            }
+            let mut results = Vec::with_capacity(count);
+            while let Some(done) = tasks.join_next().await {
+                results.push(done);
+            }
+            results
+        });
+        let mut outcome = vec![Committed::AlreadyPresent; count];
+        let mut first_error = None;
+        for done in results {
+            match done {
+                Ok((index, _, Ok(committed))) => outcome[index] = committed,
+                Ok((_, id, Err(failure))) => {
+                    first_error.get_or_insert_with(|| self.upload_error(&id, failure));
+                }
+                Err(panic) => {
+                    first_error.get_or_insert_with(|| anyhow!("an upload task failed: {panic}"));
                 }
             }
-            if let Err(e) = writer.close().await {
-                let _ = writer.abort().await;
-                return Err(e);
-            }
-            Ok(())
-        });
-        if let Err(e) = sent {
-            return self.upload_failed(id, e);
         }
-        match self.object_size(id)? {
-            Some(stored) if stored == size => Ok(Committed::New),
-            Some(stored) => bail!(
-                "{}: {id} was stored with {stored} bytes, not {size}",
-                self.describe()
-            ),
-            None => bail!(
-                "{}: {id} is missing right after its upload",
-                self.describe()
-            ),
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(outcome),
         }
     }
 
-    fn upload_failed(&self, id: &ObjectId, e: opendal::Error) -> Result<Committed> {
-        if e.kind() == ErrorKind::ConditionNotMatch {
-            // Another machine stored the same content first.
-            return Ok(Committed::AlreadyPresent);
+    fn upload_error(&self, id: &ObjectId, failure: UploadFailure) -> anyhow::Error {
+        match failure {
+            UploadFailure::Server(e) => self.failed(&format!("uploading {id}"), e),
+            UploadFailure::Size { stored, sent } => anyhow!(
+                "{}: {id} was stored with {stored} bytes, not {sent}",
+                self.describe()
+            ),
+            UploadFailure::Missing => {
+                anyhow!(
+                    "{}: {id} is missing right after its upload",
+                    self.describe()
+                )
+            }
+            UploadFailure::Spool(e) => anyhow!("reading the spool file of {id}: {e}"),
         }
-        Err(self.failed(&format!("uploading {id}"), e))
     }
 
     /// The identities every segment holds, read once per run.
@@ -568,8 +565,8 @@ impl S3Store {
     pub fn put_object(&self, id: &ObjectId, from: &mut dyn Read) -> Result<Committed> {
         let mut spool = self.stage()?;
         io::copy(from, &mut spool).context("spooling")?;
-        spool.temp.as_file().sync_data().ok();
-        self.upload(&mut spool, id)
+        let done = self.upload_all(vec![(spool, *id)])?;
+        Ok(done.first().copied().unwrap_or(Committed::AlreadyPresent))
     }
 }
 
@@ -603,6 +600,10 @@ fn cause_of(e: &opendal::Error) -> String {
     if text.contains("NoSuchBucket") {
         return "the bucket does not exist".to_owned();
     }
+    if text.contains("failed to load signing credential") {
+        return "no credentials found (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)"
+            .to_owned();
+    }
     if text.contains("error sending request") {
         return "no answer from the endpoint (connection failed)".to_owned();
     }
@@ -629,6 +630,88 @@ fn unique_u64() -> u64 {
     );
     let d = h.finalize();
     u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+}
+
+/// The part size for an object of `size` bytes: the smallest S3 takes,
+/// unless that would need more parts than S3 allows.
+fn part_size(size: u64) -> usize {
+    let needed = size.div_ceil(MAX_PARTS).div_ceil(1 << 20) << 20;
+    (needed as usize).max(PART_SIZE)
+}
+
+/// Why one upload failed.
+enum UploadFailure {
+    Server(opendal::Error),
+    Size { stored: u64, sent: u64 },
+    Missing,
+    Spool(io::Error),
+}
+
+/// Uploads one spooled object under its id, create-only, unless it is
+/// stored already; checks the stored size. A failed upload is aborted, so
+/// no unfinished multipart upload is left behind.
+async fn upload(
+    op: opendal::Operator,
+    mut spool: SpoolFile,
+    id: ObjectId,
+) -> Result<Committed, UploadFailure> {
+    let key = S3Store::object_key(&id);
+    match op.stat(&key).await {
+        Ok(_) => return Ok(Committed::AlreadyPresent),
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => return Err(UploadFailure::Server(e)),
+    }
+    let sent = spool.written;
+    let file = spool.temp.as_file_mut();
+    io::Seek::rewind(file).map_err(UploadFailure::Spool)?;
+    let options = WriteOptions {
+        if_not_exists: true,
+        chunk: Some(part_size(sent)),
+        concurrent: PARTS_IN_FLIGHT,
+        ..WriteOptions::default()
+    };
+    let mut writer = op
+        .writer_options(&key, options)
+        .await
+        .map_err(UploadFailure::Server)?;
+    // Small pieces, each handed over (not copied): the writer gathers them
+    // into parts, and memory is about the parts in flight.
+    let part_len = (sent as usize).clamp(1, WRITE_LEN);
+    let written = async {
+        loop {
+            let mut part = Vec::with_capacity(part_len);
+            (&mut *file)
+                .take(part_len as u64)
+                .read_to_end(&mut part)
+                .map_err(UploadFailure::Spool)?;
+            if part.is_empty() {
+                break;
+            }
+            writer.write(part).await.map_err(UploadFailure::Server)?;
+        }
+        writer.close().await.map_err(UploadFailure::Server)
+    }
+    .await;
+    match written {
+        Ok(_) => {}
+        // Another machine stored the same content first.
+        Err(UploadFailure::Server(e)) if e.kind() == ErrorKind::ConditionNotMatch => {
+            return Ok(Committed::AlreadyPresent);
+        }
+        Err(e) => {
+            let _ = writer.abort().await;
+            return Err(e);
+        }
+    }
+    match op.stat(&key).await {
+        Ok(meta) if meta.content_length() == sent => Ok(Committed::New),
+        Ok(meta) => Err(UploadFailure::Size {
+            stored: meta.content_length(),
+            sent,
+        }),
+        Err(e) if e.kind() == ErrorKind::NotFound => Err(UploadFailure::Missing),
+        Err(e) => Err(UploadFailure::Server(e)),
+    }
 }
 
 /// An input on its way to the bucket: a local file, removed when dropped.
@@ -676,10 +759,7 @@ impl Backend for S3Store {
     }
 
     fn publish(&mut self, staged: Vec<(SpoolFile, ObjectId)>) -> Result<Vec<Committed>> {
-        staged
-            .into_iter()
-            .map(|(mut spool, id)| self.upload(&mut spool, &id))
-            .collect()
+        self.upload_all(staged)
     }
 
     fn record(
@@ -740,6 +820,13 @@ mod tests {
         assert_eq!(S3Location::parse("s3://b").unwrap().unwrap().prefix, "");
         assert!(S3Location::parse("s3:///x").unwrap().is_err());
         assert!(S3Location::parse("/srv/store").is_none());
+    }
+
+    #[test]
+    fn parts_grow_only_for_huge_objects() {
+        assert_eq!(part_size(1), PART_SIZE);
+        assert_eq!(part_size(40 << 30), PART_SIZE);
+        assert!(part_size(100 << 30) as u64 * MAX_PARTS >= 100 << 30);
     }
 
     #[test]
