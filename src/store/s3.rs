@@ -47,6 +47,8 @@ const WRITE_LEN: usize = 256 << 10;
 /// Objects uploaded at once. Small objects: each costs three round trips
 /// (HEAD, PUT, HEAD); large ones are bound by their parts in flight.
 const UPLOADS_IN_FLIGHT: usize = 16;
+/// Objects larger than this are looked up before they are sent.
+const HEAD_FIRST_OVER: u64 = 256 << 10;
 
 /// `s3://BUCKET/PREFIX`, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -656,12 +658,17 @@ async fn upload(
     id: ObjectId,
 ) -> Result<Committed, UploadFailure> {
     let key = S3Store::object_key(&id);
-    match op.stat(&key).await {
-        Ok(_) => return Ok(Committed::AlreadyPresent),
-        Err(e) if e.kind() == ErrorKind::NotFound => {}
-        Err(e) => return Err(UploadFailure::Server(e)),
-    }
     let sent = spool.written;
+    // A HEAD first spares re-sending a large object's bytes; a small one
+    // costs less to send than the round trip, and create-only still
+    // refuses it if stored.
+    if sent > HEAD_FIRST_OVER {
+        match op.stat(&key).await {
+            Ok(_) => return Ok(Committed::AlreadyPresent),
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(UploadFailure::Server(e)),
+        }
+    }
     let file = spool.temp.as_file_mut();
     io::Seek::rewind(file).map_err(UploadFailure::Spool)?;
     let options = WriteOptions {
