@@ -361,6 +361,27 @@ pub enum LookupError {
     BadPrefix(String),
 }
 
+impl LookupError {
+    /// The prefix, lower-cased, if it can name an object.
+    pub fn checked_prefix(prefix: &str) -> Result<String, LookupError> {
+        let prefix = prefix.trim().to_ascii_lowercase();
+        if prefix.len() < 6 || prefix.len() > 64 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(LookupError::BadPrefix(prefix));
+        }
+        Ok(prefix)
+    }
+
+    /// The one object among `matches` (hex names), or why there is not one.
+    pub fn only_match(prefix: String, mut matches: Vec<String>) -> Result<ObjectId, LookupError> {
+        matches.sort();
+        match matches.len() {
+            0 => Err(LookupError::Unknown(prefix)),
+            1 => matches[0].parse().map_err(|_| LookupError::Unknown(prefix)),
+            _ => Err(LookupError::Ambiguous { prefix, matches }),
+        }
+    }
+}
+
 /// Read access, for the store tools.
 impl LocalStore {
     /// The manifest's lines in order, in constant memory (none if there is
@@ -417,23 +438,15 @@ impl LocalStore {
     /// The object a full hash or a unique prefix of at least 6 hex digits
     /// names.
     pub fn resolve(&self, prefix: &str) -> Result<ObjectId, LookupError> {
-        let prefix = prefix.trim().to_ascii_lowercase();
-        if prefix.len() < 6 || prefix.len() > 64 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(LookupError::BadPrefix(prefix));
-        }
+        let prefix = LookupError::checked_prefix(prefix)?;
         let fanout = self.path(OBJECTS).join(&prefix[..2]);
-        let mut matches: Vec<String> = fs::read_dir(&fanout)
+        let matches = fs::read_dir(&fanout)
             .into_iter()
             .flatten()
             .filter_map(|e| e.ok()?.file_name().into_string().ok())
             .filter(|name| name.starts_with(&prefix) && name.parse::<ObjectId>().is_ok())
             .collect();
-        matches.sort();
-        match matches.len() {
-            0 => Err(LookupError::Unknown(prefix)),
-            1 => matches[0].parse().map_err(|_| LookupError::Unknown(prefix)),
-            _ => Err(LookupError::Ambiguous { prefix, matches }),
-        }
+        LookupError::only_match(prefix, matches)
     }
 
     /// Moves a damaged object aside into `quarantine/`, so that ingesting

@@ -394,19 +394,8 @@ impl S3Store {
 
     /// The names of the manifest's segments, in order.
     fn segments(&self) -> Result<BTreeSet<String>> {
-        let listed = self.op.list_options(
-            SEGMENTS,
-            ListOptions {
-                recursive: true,
-                ..ListOptions::default()
-            },
-        );
-        let listed = match listed {
-            Ok(listed) => listed,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(BTreeSet::new()),
-            Err(e) => return Err(self.failed("listing the manifest", e)),
-        };
-        Ok(listed
+        Ok(self
+            .list_all(SEGMENTS, "listing the manifest")?
             .into_iter()
             .map(|e| e.path().to_owned())
             .filter(|p| p.ends_with(".jsonl"))
@@ -451,20 +440,22 @@ impl S3Store {
         Ok(path)
     }
 
+    /// Every key under `prefix`, at any depth; none if there is nothing.
+    fn list_all(&self, prefix: &str, doing: &str) -> Result<Vec<opendal::Entry>> {
+        let options = ListOptions {
+            recursive: true,
+            ..ListOptions::default()
+        };
+        match self.op.list_options(prefix, options) {
+            Ok(listed) => Ok(listed),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(self.failed(doing, e)),
+        }
+    }
+
     /// Every key under `objects/` with the id it claims, its size and age.
     pub fn objects(&self) -> Result<Vec<Listed>> {
-        let listed = self.op.list_options(
-            OBJECTS,
-            ListOptions {
-                recursive: true,
-                ..ListOptions::default()
-            },
-        );
-        let listed = match listed {
-            Ok(listed) => listed,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(self.failed("listing objects", e)),
-        };
+        let listed = self.list_all(OBJECTS, "listing objects")?;
         let now = std::time::SystemTime::now();
         Ok(listed
             .into_iter()
@@ -488,26 +479,18 @@ impl S3Store {
 
     /// The object a full hash or a unique prefix of 6+ hex digits names.
     pub fn resolve(&self, prefix: &str) -> Result<ObjectId, LookupError> {
-        let prefix = prefix.trim().to_ascii_lowercase();
-        if prefix.len() < 6 || prefix.len() > 64 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(LookupError::BadPrefix(prefix));
-        }
+        let prefix = LookupError::checked_prefix(prefix)?;
         let listed = self
             .op
             .list(&format!("{OBJECTS}{}/", &prefix[..2]))
             .unwrap_or_default();
-        let mut matches: Vec<String> = listed
+        let matches = listed
             .into_iter()
             .filter_map(|e| canonical_id(e.path()))
             .map(|id| id.to_string())
             .filter(|hex| hex.starts_with(&prefix))
             .collect();
-        matches.sort();
-        match matches.len() {
-            0 => Err(LookupError::Unknown(prefix)),
-            1 => matches[0].parse().map_err(|_| LookupError::Unknown(prefix)),
-            _ => Err(LookupError::Ambiguous { prefix, matches }),
-        }
+        LookupError::only_match(prefix, matches)
     }
 
     /// Moves a corrupt object's key aside under `quarantine/`: a server-side

@@ -39,6 +39,18 @@ pub struct Leftover {
     pub in_use: bool,
 }
 
+impl From<(PathBuf, fs::Metadata, bool)> for Leftover {
+    /// A temp or spool file, with whether a running ingest holds it.
+    fn from((path, meta, in_use): (PathBuf, fs::Metadata, bool)) -> Self {
+        Leftover {
+            shown: path.display().to_string(),
+            size: meta.len(),
+            age: age_of(&meta),
+            in_use,
+        }
+    }
+}
+
 /// What the store tools need of a store; see the module documentation.
 pub trait StoreView {
     fn describe(&self) -> String;
@@ -140,16 +152,7 @@ impl StoreView for LocalStore {
     }
 
     fn leftovers(&self) -> Result<Vec<Leftover>> {
-        Ok(self
-            .temp_files()?
-            .into_iter()
-            .map(|(path, meta, in_use)| Leftover {
-                shown: path.display().to_string(),
-                size: meta.len(),
-                age: age_of(&meta),
-                in_use,
-            })
-            .collect())
+        Ok(self.temp_files()?.into_iter().map(Leftover::from).collect())
     }
 
     fn local_path(&self, id: &ObjectId) -> Option<PathBuf> {
@@ -197,16 +200,7 @@ impl StoreView for S3Store {
     fn leftovers(&self) -> Result<Vec<Leftover>> {
         // Uploads write no temporary keys (objects go up create-only from
         // a local spool), so only this machine's spool can hold leftovers.
-        Ok(self
-            .spool_files()
-            .into_iter()
-            .map(|(path, meta, in_use)| Leftover {
-                shown: path.display().to_string(),
-                size: meta.len(),
-                age: age_of(&meta),
-                in_use,
-            })
-            .collect())
+        Ok(self.spool_files().into_iter().map(Leftover::from).collect())
     }
 
     fn local_path(&self, _id: &ObjectId) -> Option<PathBuf> {

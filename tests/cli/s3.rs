@@ -2,6 +2,7 @@
 //! by .ci/setup into target/s3venv), one per test, on free ports, with its
 //! data in the test's temp folder, killed when the test ends.
 
+use std::ffi::OsStr;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -396,20 +397,8 @@ fn two_machines_ingesting_overlapping_trees_at_once_lose_nothing() {
 fn a_server_killed_mid_upload_leaves_no_object_and_a_rerun_completes() {
     let mut server = Server::start();
     let env = Env::new();
-    let big = noise(200 << 20, 5);
-    env.write("big.bin", &big);
     let store = store_url("crash");
-    ok(server.cmd(
-        &store,
-        ["-q", env.write("small.txt", b"small\n").to_str().unwrap()],
-    ));
-    let child = server
-        .cmd(&store, [env.path().join("big.bin")])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Kill the server once the upload is under way: the spool file is full.
-    let spool = wait_for_full_spool(&server, big.len());
+    let (child, big, spool) = big_upload_under_way(&server, &env, &store);
     std::thread::sleep(Duration::from_millis(300));
     server.kill();
     let out = child.wait_with_output().unwrap();
@@ -438,6 +427,23 @@ fn a_server_killed_mid_upload_leaves_no_object_and_a_rerun_completes() {
     assert_verified(&server, &store);
 }
 
+/// A store holding one small file, and a run uploading a 200 MiB one into
+/// it, hashed and under way; returns the run, the big file's bytes and the
+/// folder spool files live under.
+fn big_upload_under_way(server: &Server, env: &Env, store: &str) -> (Child, Vec<u8>, PathBuf) {
+    let big = noise(200 << 20, 5);
+    env.write("big.bin", &big);
+    let small = env.write("small.txt", b"small\n");
+    ok(server.cmd(store, [OsStr::new("-q"), small.as_os_str()]));
+    let child = server
+        .cmd(store, [env.path().join("big.bin")])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let spool = wait_for_full_spool(server, big.len());
+    (child, big, spool)
+}
+
 /// Waits until a spool file of `len` bytes exists: hashing is done and the
 /// upload has begun. Returns the folder spool files live under.
 fn wait_for_full_spool(server: &Server, len: usize) -> PathBuf {
@@ -460,19 +466,8 @@ fn wait_for_full_spool(server: &Server, len: usize) -> PathBuf {
 fn ctrl_c_mid_upload_leaves_no_object_and_no_spool_file() {
     let server = Server::start();
     let env = Env::new();
-    let big = noise(200 << 20, 6);
-    env.write("big.bin", &big);
     let store = store_url("interrupted");
-    ok(server.cmd(
-        &store,
-        ["-q", env.write("small.txt", b"small\n").to_str().unwrap()],
-    ));
-    let child = server
-        .cmd(&store, [env.path().join("big.bin")])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let spool = wait_for_full_spool(&server, big.len());
+    let (child, _, spool) = big_upload_under_way(&server, &env, &store);
     std::thread::sleep(Duration::from_millis(200));
     let killed = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
