@@ -8,8 +8,8 @@
 //! inside one stores nothing of it.
 
 mod backup;
-mod base64;
-mod xml;
+pub mod base64;
+pub mod xml;
 
 use std::ffi::{OsStr, OsString};
 use std::io::BufRead;
