@@ -533,3 +533,57 @@ fn the_progress_bar_counts_the_backups_bytes_not_each_attachments() {
         "a bar per attachment: {err:?}"
     );
 }
+
+#[test]
+fn a_full_disk_mid_backup_stops_cleanly_and_a_rerun_adds_the_rest() {
+    let env = Env::new();
+    let Some(_mount) = crate::reliability::tmpfs(&env.path().join("small"), "8m") else {
+        return;
+    };
+    let (jpg, png) = (media("photo.jpg"), media("photo.png"));
+    let big = noise(20 << 20, 4);
+    let xml = backup(&[
+        mms(1, "+15555550000", &[part("image/jpeg", "first.jpg", &jpg)]),
+        mms(2, "+15555550000", &[part("video/mp4", "big.mp4", &big)]),
+        mms(3, "+15555550000", &[part("image/png", "last.png", &png)]),
+    ]);
+    env.write("b.xml", &xml);
+    let store = env.path().join("small/store");
+    let run = || {
+        let mut cmd = bare_cmd();
+        cmd.args(["--progress", "never", "--store"])
+            .arg(&store)
+            .arg("mms")
+            .arg(env.path().join("b.xml"));
+        cmd.output().unwrap()
+    };
+    let out = run();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("No space left on device"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert_eq!(std::fs::read_dir(store.join("tmp")).unwrap().count(), 0);
+    let lines = || std::fs::read_to_string(store.join("manifest.jsonl")).unwrap();
+    assert_eq!(lines().lines().count(), 1, "only the first attachment");
+
+    std::process::Command::new("mount")
+        .args(["-o", "remount,size=40m"])
+        .arg(env.path().join("small"))
+        .status()
+        .unwrap();
+    let again = run();
+    assert!(again.status.success(), "{}", stderr_of(&again));
+    let names: Vec<String> = lines()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["name"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(names, ["first.jpg", "big.mp4", "last.png"]);
+    ok(bare_cmd().arg("--store").arg(&store).arg("verify"));
+}

@@ -349,7 +349,7 @@ fn four_writers_over_overlapping_inputs_leave_a_valid_store() {
 
 /// Mounts a tmpfs of `size` at `dir`; None (and a printed reason) where
 /// mounting is not allowed.
-fn tmpfs(dir: &Path, size: &str) -> Option<Unmount> {
+pub fn tmpfs(dir: &Path, size: &str) -> Option<Unmount> {
     fs::create_dir_all(dir).unwrap();
     let mounted = Command::new("mount")
         .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
