@@ -122,6 +122,8 @@ pub struct S3Store {
     op: blocking::Operator,
     /// Where inputs wait, hashed, for their upload.
     spool: PathBuf,
+    /// Set once the spool folder exists.
+    spool_ready: std::cell::OnceCell<()>,
     /// Copies of manifest segments (they never change).
     cache: PathBuf,
     known: Option<IdentitySet>,
@@ -179,6 +181,7 @@ impl S3Store {
             settings,
             op,
             spool,
+            spool_ready: std::cell::OnceCell::new(),
             cache,
             known: None,
             async_op,
@@ -727,8 +730,11 @@ impl Backend for S3Store {
     type Staged = SpoolFile;
 
     fn stage(&self) -> Result<SpoolFile> {
-        fs::create_dir_all(&self.spool)
-            .with_context(|| format!("creating the spool folder {}", self.spool.display()))?;
+        if self.spool_ready.get().is_none() {
+            fs::create_dir_all(&self.spool)
+                .with_context(|| format!("creating the spool folder {}", self.spool.display()))?;
+            let _ = self.spool_ready.set(());
+        }
         let (temp, tracked) = interrupt::track(
             || {
                 tempfile::Builder::new()
