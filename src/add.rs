@@ -52,6 +52,7 @@ pub fn run(global: &GlobalArgs, args: &AddArgs) -> Result<Exit> {
     };
     let stdin_name = args.name.clone().unwrap_or_else(|| OsString::from(STDIN));
     let plan = Plan {
+        walk: walk_options,
         inputs: &inputs,
         stdin_name: &stdin_name,
         no_cache: args.no_cache,
@@ -64,16 +65,12 @@ pub fn run(global: &GlobalArgs, args: &AddArgs) -> Result<Exit> {
                 return Ok(Exit::Usage);
             };
             let store = open_store(global, &location, args.dry_run)?;
-            let walk_options = walk_options.skipping_store(store.root());
+            let plan = Plan {
+                walk: plan.walk.skipping_store(store.root()),
+                ..plan
+            };
             let cache_path = store.files_cache_path();
-            Ok(run_job(
-                global,
-                store,
-                settings,
-                &cache_path,
-                &walk_options,
-                &plan,
-            ))
+            Ok(run_job(global, store, settings, &cache_path, &plan))
         }
         Location::S3(location) => {
             let Some(mut settings) = usage_checked(settings_from(args, StoreConfig::default()))
@@ -84,20 +81,14 @@ pub fn run(global: &GlobalArgs, args: &AddArgs) -> Result<Exit> {
             settings.sync = SyncMode::Batch;
             let store = crate::open_s3(global, location, !args.dry_run)?;
             let cache_path = store.files_cache_path();
-            Ok(run_job(
-                global,
-                store,
-                settings,
-                &cache_path,
-                &walk_options,
-                &plan,
-            ))
+            Ok(run_job(global, store, settings, &cache_path, &plan))
         }
     }
 }
 
 /// What `add` was asked to read, whatever the store.
 struct Plan<'a> {
+    walk: WalkOptions,
     inputs: &'a [OsString],
     stdin_name: &'a OsStr,
     no_cache: bool,
@@ -109,13 +100,12 @@ fn run_job<B: Backend>(
     store: B,
     settings: Settings,
     cache_path: &Path,
-    walk_options: &WalkOptions,
     plan: &Plan,
 ) -> Exit {
     let cache = (!plan.no_cache).then(|| FilesCache::load(cache_path, !plan.dry_run));
     let reporter = Reporter::new(global.json, global.quiet, global.progress);
     let mut job = Ingest::new(store, reporter, settings, cache);
-    let finished = job.run(plan.inputs, walk_options, plan.stdin_name);
+    let finished = job.run(plan.inputs, &plan.walk, plan.stdin_name);
     job.reporter.finish(plan.dry_run);
     exit_for(finished, &job.reporter)
 }
