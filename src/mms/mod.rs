@@ -304,11 +304,8 @@ impl Walk<'_> {
             }
             let wanted = match attr.as_str() {
                 "data" => true,
-                "text" => {
-                    self.text
-                        && !part.is_smil()
-                        && part.declared().is_none_or(|ct| ct.starts_with("text/"))
-                }
+                // A SMIL part (application/smil) is not text/*.
+                "text" => self.text && part.declared().is_none_or(|ct| ct.starts_with("text/")),
                 _ => false,
             };
             if !wanted || scanner.value_is_empty()? || scanner.value_is_null()? {

@@ -173,10 +173,11 @@ impl S3Store {
                 );
             (blocking::Operator::new(op.clone())?, op)
         };
-        let key = hex(&Sha256::digest(location.url().as_bytes()))[..16].to_owned();
+        let digest = ObjectId::from_bytes(Sha256::digest(location.url().as_bytes()).into());
+        let key = digest.to_string()[..16].to_owned();
         let cache = local.join("s3").join(&key);
         let spool = spool.map_or_else(|| cache.join("spool"), Path::to_path_buf);
-        let mut store = S3Store {
+        let store = S3Store {
             location,
             settings,
             op,
@@ -205,7 +206,7 @@ impl S3Store {
         self.cache.join("files-v1.jsonl")
     }
 
-    fn check_format(&mut self, create: bool) -> Result<()> {
+    fn check_format(&self, create: bool) -> Result<()> {
         let found = match self.op.read(STORE_JSON) {
             Ok(bytes) => Some(bytes.to_vec()),
             Err(e) if e.kind() == ErrorKind::NotFound => None,
@@ -270,8 +271,7 @@ impl S3Store {
     }
 
     pub(crate) fn object_key(id: &ObjectId) -> String {
-        let hex = id.to_string();
-        format!("{OBJECTS}{}/{hex}", &hex[..2])
+        format!("{OBJECTS}{}/{id}", id.fanout())
     }
 
     /// The stored size of an object, if it is stored.
@@ -344,7 +344,7 @@ impl S3Store {
     fn known(&mut self) -> Result<&mut IdentitySet> {
         if self.known.is_none() {
             let mut known = IdentitySet::default();
-            for line in self.lines()? {
+            for line in self.all_lines()? {
                 if let Line::Value(entry) = line? {
                     known.insert(entry.identity());
                 }
@@ -408,22 +408,26 @@ impl S3Store {
     /// Every manifest line, segment by segment in name order, with lines
     /// repeated across segments (two machines racing) given once.
     pub fn lines(&self) -> Result<impl Iterator<Item = io::Result<Line>> + use<>> {
+        let mut seen = IdentitySet::default();
+        Ok(self.all_lines()?.filter(move |line| match line {
+            Ok(Line::Value(entry)) => seen.insert(entry.identity()),
+            _ => true,
+        }))
+    }
+
+    /// Every line of every segment, repeats included.
+    fn all_lines(&self) -> Result<impl Iterator<Item = io::Result<Line>> + use<>> {
         let mut texts = Vec::new();
         for key in self.segments()? {
             texts.push(self.segment_path(&key)?);
         }
-        let mut seen = IdentitySet::default();
-        let lines = texts.into_iter().flat_map(|path| {
+        Ok(texts.into_iter().flat_map(|path| {
             let opened = File::open(&path).map(BufReader::new);
             let lines: Box<dyn Iterator<Item = io::Result<Line>>> = match opened {
                 Ok(reader) => Box::new(Lines::new(reader, 0)),
                 Err(e) => Box::new(std::iter::once(Err(e))),
             };
             lines
-        });
-        Ok(lines.filter(move |line| match line {
-            Ok(Line::Value(entry)) => seen.insert(entry.identity()),
-            _ => true,
         }))
     }
 
@@ -548,22 +552,15 @@ impl S3Store {
             .delete(key)
             .map_err(|e| self.failed(&format!("removing {key}"), e))
     }
-
-    /// Uploads a local file as object `id` (for `ingest copy`).
-    pub fn put_object(&self, id: &ObjectId, from: &mut dyn Read) -> Result<Committed> {
-        let mut spool = self.stage()?;
-        io::copy(from, &mut spool).context("spooling")?;
-        let done = self.upload_all(vec![(spool, *id)])?;
-        Ok(done.first().copied().unwrap_or(Committed::AlreadyPresent))
-    }
 }
 
 /// The id a key's name claims, when it is canonical.
 fn canonical_id(key: &str) -> Option<ObjectId> {
     let rest = key.strip_prefix(OBJECTS)?;
     let (fan, hex) = rest.split_once('/')?;
+    // The parser takes only the canonical form: 64 lowercase hex digits.
     let id: ObjectId = hex.parse().ok()?;
-    (hex.len() == 64 && fan == &hex[..2] && id.to_string() == hex).then_some(id)
+    (fan == id.fanout()).then_some(id)
 }
 
 fn describe(location: &S3Location, settings: &S3Settings) -> String {
@@ -599,10 +596,6 @@ fn cause_of(e: &opendal::Error) -> String {
         let line = text.lines().next().unwrap_or("");
         line.chars().take(300).collect()
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A number no other run picks: the process, the time, a counter.
