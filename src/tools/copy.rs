@@ -16,9 +16,16 @@ use crate::Location;
 use crate::cli::GlobalArgs;
 use crate::exit::Exit;
 use crate::manifest::{Entry, Line};
+use crate::object_id::ObjectId;
 use crate::pipeline::{Pass, StoreWriter};
 use crate::report::Reporter;
 use crate::store::{Backend, Committed, LocalStore, StoreView};
+
+/// Copied objects are published this many at a time (an S3 store uploads
+/// a batch's objects concurrently)...
+const PUBLISH_OBJECTS: usize = 64;
+/// ...or once they hold this many bytes.
+const PUBLISH_BYTES: u64 = 256 << 20;
 
 /// Lines are recorded in the destination this many at a time.
 const RECORD_BATCH: usize = 1000;
@@ -44,12 +51,14 @@ fn copy_into<B: Backend>(global: &GlobalArgs, source: &dyn StoreView, mut dest: 
     let reporter = Reporter::new(false, true, global.progress);
     let mut progress = reporter.progress_for(std::ffi::OsStr::new("copy"), Some(total));
     let mut pass = Pass::new();
-    let (mut copied, mut present, mut failed, mut bytes) = (0u64, 0u64, 0u64, 0u64);
+    let mut failed = 0u64;
+    let mut tally = Tally::default();
+    let mut pending = Vec::new();
     let mut bad = std::collections::HashSet::new();
     for listed in &listing {
         let Some(id) = listed.id else { continue };
         if dest.has_object(&id)? {
-            present += 1;
+            tally.present += 1;
             progress.advance(listed.size);
             continue;
         }
@@ -71,20 +80,18 @@ fn copy_into<B: Backend>(global: &GlobalArgs, source: &dyn StoreView, mut dest: 
             );
             continue;
         }
-        let committed = dest.publish(vec![(staged, id)])?;
-        if committed.first() == Some(&Committed::New) {
-            copied += 1;
-            bytes += passed.size;
-            if !global.quiet {
-                super::line(
-                    &mut out,
-                    &format!("copied {id} ({})", HumanBytes(passed.size)),
-                )?;
-            }
-        } else {
-            present += 1;
+        pending.push((staged, id, passed.size));
+        let pending_bytes: u64 = pending.iter().map(|(_, _, size)| size).sum();
+        if pending.len() >= PUBLISH_OBJECTS || pending_bytes >= PUBLISH_BYTES {
+            publish(&mut dest, &mut pending, &mut tally, &mut out, global.quiet)?;
         }
     }
+    publish(&mut dest, &mut pending, &mut tally, &mut out, global.quiet)?;
+    let Tally {
+        copied,
+        present,
+        bytes,
+    } = tally;
     let mut recorded = 0u64;
     let mut batch: Vec<Entry> = Vec::new();
     let mut record = |batch: &mut Vec<Entry>, dest: &mut B| -> Result<()> {
@@ -118,4 +125,42 @@ fn copy_into<B: Backend>(global: &GlobalArgs, source: &dyn StoreView, mut dest: 
     } else {
         Exit::Success
     })
+}
+
+/// What the copy found: objects copied (and their bytes), and objects the
+/// destination had already.
+#[derive(Default)]
+struct Tally {
+    copied: u64,
+    present: u64,
+    bytes: u64,
+}
+
+/// Publishes the copied objects waiting in `pending`, and says which were new.
+fn publish<B: Backend>(
+    dest: &mut B,
+    pending: &mut Vec<(B::Staged, ObjectId, u64)>,
+    tally: &mut Tally,
+    out: &mut impl Write,
+    quiet: bool,
+) -> Result<()> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let batch = std::mem::take(pending);
+    let sizes: Vec<(ObjectId, u64)> = batch.iter().map(|(_, id, size)| (*id, *size)).collect();
+    let staged = batch.into_iter().map(|(s, id, _)| (s, id)).collect();
+    let committed = dest.publish(staged)?;
+    for ((id, size), done) in sizes.into_iter().zip(committed) {
+        if done == Committed::New {
+            tally.copied += 1;
+            tally.bytes += size;
+            if !quiet {
+                super::line(out, &format!("copied {id} ({})", HumanBytes(size)))?;
+            }
+        } else {
+            tally.present += 1;
+        }
+    }
+    Ok(())
 }
