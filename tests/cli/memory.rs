@@ -5,7 +5,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 
 use crate::util::*;
 
@@ -16,22 +16,40 @@ const LIMIT_KIB: i64 = 16 * 1024;
 /// file time writes the peak RSS (KiB) into.
 pub fn under_time(env: &Env, args: &[&str]) -> (Command, std::path::PathBuf) {
     let report = env.path().join("peak-rss");
-    let inner = env.cmd(args);
+    (timed(&env.cmd(args), &report), report)
+}
+
+/// `inner` (program, arguments, environment and folder) run under GNU
+/// time, which writes its peak RSS in KiB into `report`.
+pub fn timed(inner: &Command, report: &std::path::Path) -> Command {
     let mut cmd = Command::new("/usr/bin/time");
     cmd.arg("-f")
         .arg("%M")
         .arg("-o")
-        .arg(&report)
+        .arg(report)
         .arg(inner.get_program())
         .args(inner.get_args());
-    cmd.current_dir(env.path());
+    if let Some(dir) = inner.get_current_dir() {
+        cmd.current_dir(dir);
+    }
     for (key, value) in inner.get_envs() {
         match value {
             Some(v) => cmd.env(key, v),
             None => cmd.env_remove(key),
         };
     }
-    (cmd, report)
+    cmd
+}
+
+/// Spawns `cmd` with its stdin on a pipe and its stdout discarded.
+pub fn spawn_fed(cmd: &mut Command) -> (Child, ChildStdin) {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    (child, stdin)
 }
 
 /// Waits for `child` and returns its exit code and the peak RSS in KiB.
@@ -55,12 +73,7 @@ fn fill(out: &mut impl Write, len: usize, seed: u64) {
 fn a_1gib_stdin_stream_stays_under_16mib_rss() {
     let env = Env::new();
     let (mut cmd, report) = under_time(&env, &["-q", "--name", "big.bin", "-"]);
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    let (child, mut stdin) = spawn_fed(&mut cmd);
     fill(&mut stdin, GIB, 1);
     drop(stdin);
     let (code, peak) = wait_with_peak_rss(child, &report);
@@ -92,12 +105,7 @@ fn a_1gib_file_stays_under_16mib_rss() {
 fn verify_of_a_2gib_object_stays_under_16mib_rss() {
     let env = Env::new();
     let (mut cmd, _) = under_time(&env, &["-q", "--name", "huge.bin", "-"]);
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    let (mut child, mut stdin) = spawn_fed(&mut cmd);
     fill(&mut stdin, 2 * GIB, 3);
     drop(stdin);
     assert!(child.wait().unwrap().success());

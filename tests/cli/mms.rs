@@ -4,14 +4,13 @@
 //! (tests/fixtures/media) as attachments.
 
 use std::io::Write;
-use std::process::Stdio;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::memory::{under_time, wait_with_peak_rss};
+use crate::memory::{spawn_fed, under_time, wait_with_peak_rss};
 use crate::util::*;
 
 const PROLOG: &str = "<?xml version='1.0' encoding='UTF-8' standalone='yes' ?>\n\
@@ -471,12 +470,7 @@ fn text_parts_are_stored_as_utf8_only_when_asked() {
 fn a_512mib_attachment_streams_in_under_16mib() {
     let env = Env::new();
     let (mut cmd, report) = under_time(&env, &["-q", "mms", "-"]);
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    let (child, mut stdin) = spawn_fed(&mut cmd);
     let head = format!(
         "{PROLOG}<smses count=\"1\">\n  <mms date=\"1\" address=\"+1\" msg_box=\"1\">\n    <parts>\n      <part seq=\"0\" ct=\"video/mp4\" name=\"big.mp4\" data=\""
     );
@@ -498,11 +492,7 @@ fn a_512mib_attachment_streams_in_under_16mib() {
     drop(stdin);
     let (code, peak_kib) = wait_with_peak_rss(child, &report);
     assert_eq!(code, Some(0));
-    let expected: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let expected = hex(&hasher.finalize());
     let entry = &env.manifest()[0];
     assert_eq!(entry["sha256"], expected);
     assert_eq!(entry["size"], written as u64);

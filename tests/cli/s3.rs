@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::memory::{spawn_fed, timed, wait_with_peak_rss};
 use crate::util::*;
 
 const BUCKET: &str = "ingest-test";
@@ -551,19 +552,7 @@ fn a_1gib_stdin_upload_stays_under_64mib() {
     let store = store_url("big");
     let report = server.path().join("peak-rss");
     let inner = server.cmd(&store, ["-q", "--name", "big.bin", "-"]);
-    let mut cmd = Command::new("/usr/bin/time");
-    cmd.args(["-f", "%M", "-o"])
-        .arg(&report)
-        .arg(inner.get_program())
-        .args(inner.get_args());
-    for (key, value) in inner.get_envs() {
-        match value {
-            Some(v) => cmd.env(key, v),
-            None => cmd.env_remove(key),
-        };
-    }
-    let mut child = cmd.stdin(Stdio::piped()).spawn().unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    let (child, mut stdin) = spawn_fed(&mut timed(&inner, &report));
     let block = noise(1 << 20, 8);
     let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
     for _ in 0..1024 {
@@ -571,19 +560,10 @@ fn a_1gib_stdin_upload_stays_under_64mib() {
         sha2::Digest::update(&mut hasher, &block);
     }
     drop(stdin);
-    assert!(child.wait().unwrap().success());
-    let peak: u64 = std::fs::read_to_string(&report)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let digest = sha2::Digest::finalize(hasher);
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let (code, peak) = wait_with_peak_rss(child, &report);
+    assert_eq!(code, Some(0));
     let listed = entries(&server, &store);
-    assert_eq!(listed[0]["sha256"], hex);
+    assert_eq!(listed[0]["sha256"], hex(&sha2::Digest::finalize(hasher)));
     assert_eq!(listed[0]["size"], 1u64 << 30);
     assert!(peak < 64 * 1024, "peak RSS {peak} KiB");
 }
