@@ -18,16 +18,16 @@ impl ObjectId {
 
     /// The object's fan-out folder: its first two hex digits.
     pub fn fanout(&self) -> String {
-        self.to_string()[..2].to_owned()
+        hex::encode(&self.0[..1])
     }
 }
 
 impl fmt::Display for ObjectId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for byte in self.0 {
-            write!(f, "{byte:02x}")?;
-        }
-        Ok(())
+        let mut text = [0u8; 64];
+        // Cannot fail: the buffer is exactly twice the digest's length.
+        let _ = hex::encode_to_slice(self.0, &mut text);
+        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
     }
 }
 
