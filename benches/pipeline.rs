@@ -16,7 +16,7 @@ use ingest::input::open_path;
 use ingest::manifest::Entry;
 use ingest::report::Reporter;
 use ingest::sniff;
-use ingest::store::{Backend, LocalStore};
+use ingest::store::{Backend, LocalStore, Stager};
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
@@ -61,7 +61,7 @@ fn whole_in_memory(store: &mut LocalStore, path: &Path) {
     let digest: [u8; 32] = Sha256::digest(&bytes).into();
     let id = ingest::object_id::ObjectId::from_bytes(digest);
     let kind = sniff::sniff_bytes(&bytes[..bytes.len().min(sniff::PREFIX_LEN)]);
-    let mut staging = store.stage().expect("stage");
+    let mut staging = store.stager().stage().expect("stage");
     staging.write_all(&bytes).expect("write");
     store.publish(vec![(staging, id)]).expect("publish");
     let kind = kind.unwrap_or(sniff::Kind {

@@ -10,6 +10,7 @@ use std::ffi::{OsStr, OsString};
 use std::fs::{File, Metadata};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
@@ -19,16 +20,17 @@ use crate::cache::{FileKey, FilesCache};
 use crate::cli::{AddArgs, GlobalArgs, SyncMode};
 use crate::exit::Exit;
 use crate::failure::Failure;
+use crate::in_order::InOrder;
 use crate::input::{self, Input};
 use crate::manifest::{Entry, Identity, Origin};
 use crate::object_id::ObjectId;
-use crate::pipeline::{Pass, Passed, Sink, StoreWriter};
+use crate::pipeline::{INLINE_HASH_MAX, Pass, Passed, Sink, StoreWriter};
 use crate::policy::{Policy, Rejection, SizeLimit, StoreConfig, TypeGate};
-use crate::report::{Reporter, Status};
+use crate::report::{Progress, Reporter, Status};
 use crate::scan;
 use crate::sniff;
 use crate::sniff::Kind;
-use crate::store::{Backend, Committed, LocalStore};
+use crate::store::{Backend, Committed, LocalStore, Stager};
 use crate::walk::{self, Found, WalkOptions};
 
 const STDIN: &str = "-";
@@ -227,6 +229,10 @@ pub struct Streamed<S> {
     scanned: Option<bool>,
     /// Whether the type was judged while streaming (it was known by then).
     type_judged: bool,
+    /// What to tell the user about this input, once it is its turn.
+    warnings: Vec<String>,
+    /// Set when the file may go into the files cache once recorded.
+    cache_key: Option<FileKey>,
 }
 
 impl<S> Streamed<S> {
@@ -253,18 +259,151 @@ struct Pending<S> {
 /// published, recorded and reported in batches.
 pub struct Ingest<B: Backend> {
     store: B,
+    streamer: Streamer<B::Stager>,
     pass: Pass,
+    /// Small files streamed on other cores, taken back in walk order.
+    side: Side<B::Staged>,
     pub reporter: Reporter,
     cache: Option<FilesCache>,
     batch: Vec<Pending<B::Staged>>,
     batch_bytes: u64,
     /// When the oldest input in the batch was queued.
     batch_since: Option<Instant>,
-    settings: Settings,
+    settings: Arc<Settings>,
     /// What a dry run has pretended to store so far.
     previewed: HashSet<Identity>,
     previewed_ids: HashSet<ObjectId>,
+}
+
+/// The threads that stream small files side by side: not started until a
+/// walk meets more than one small file, never on a single core.
+enum Side<S: Send + 'static> {
+    NotStarted,
+    Running(InOrder<SideJob, SideDone<S>>),
+    Unavailable,
+}
+
+/// A small file for a side thread, opened and described by the main one.
+struct SideJob {
+    shown: OsString,
+    file: File,
+    key: FileKey,
+    size: u64,
+    described: Described,
+    hint: Kind,
+}
+
+/// A small file back from a side thread: its name, what is known of it,
+/// and how streaming it went.
+type SideDone<S> = (OsString, Described, Result<Streamed<S>, Failure>);
+
+/// Small files in flight on the side threads, at most: each holds an open
+/// input and a staged object.
+const SIDE_IN_FLIGHT: u64 = 16;
+
+/// Everything streaming an input needs besides the store itself, so that
+/// the side threads can each hold a copy.
+#[derive(Clone)]
+struct Streamer<St> {
+    settings: Arc<Settings>,
+    stager: St,
+    caching: bool,
+    /// When the run started: a file changed after that is not cached.
     started_ns: i128,
+}
+
+impl<St: Stager> Streamer<St> {
+    /// The one pass over an input: into a staged object, or (dry run)
+    /// nowhere. `file` is the regular file behind `reader`, to notice a
+    /// change mid-read and to key the files cache.
+    fn stream(
+        &self,
+        pass: &mut Pass,
+        progress: Option<&mut Progress>,
+        reader: &mut dyn Read,
+        size: Option<u64>,
+        hint: Option<Kind>,
+        file: Option<(&File, FileKey)>,
+    ) -> Result<Streamed<St::Staged>, Failure> {
+        let policy = &self.settings.policy;
+        let mut warnings = Vec::new();
+        let mut gate = TypeGate {
+            policy,
+            fallback: hint.map(|k| k.mime),
+            decided: false,
+        };
+        let mut limit = policy.max_size.map(SizeLimit);
+        let mut scanner = match &policy.clamd {
+            None => None,
+            Some(addr) => {
+                let timeout = Duration::from_secs_f64(policy.scan_timeout_secs);
+                match scan::connect(addr, timeout, policy.scan_fail_open) {
+                    Ok(scanner) => Some(scanner),
+                    Err(e) if policy.scan_fail_open => {
+                        warnings.push(format!("stored unscanned: {e:#}"));
+                        None
+                    }
+                    Err(e) => return Err(Failure::Scan(e)),
+                }
+            }
+        };
+        let mut staged = match self.settings.dry_run {
+            true => None,
+            false => Some(self.stager.stage().map_err(Failure::Store)?),
+        };
+        let mut writer = staged.as_mut().map(|s| StoreWriter(s));
+        // Judges first, then the writer: a rejected chunk is never written.
+        let mut sinks: Vec<&mut dyn Sink> = Vec::with_capacity(5);
+        if let Some(limit) = limit.as_mut() {
+            sinks.push(limit);
+        }
+        sinks.push(&mut gate);
+        if let Some(scanner) = scanner.as_mut() {
+            sinks.push(scanner);
+        }
+        if let Some(writer) = writer.as_mut() {
+            sinks.push(writer);
+        }
+        if let Some(progress) = progress {
+            sinks.push(progress);
+        }
+        let passed = pass.run_sized(reader, size, &mut sinks)?;
+        drop(sinks);
+        let type_judged = gate.decided;
+        let scanned = policy.clamd.as_ref().map(|_| {
+            if let Some(why) = scanner.as_ref().and_then(|s| s.unscanned.as_deref()) {
+                warnings.push(format!("stored unscanned: {why}"));
+            }
+            scanner
+                .as_ref()
+                .is_some_and(|s| s.verdict == Some(scan::Verdict::Clean))
+        });
+        let cache_key = file.and_then(|(file, before)| self.cacheable(file, before, &mut warnings));
+        Ok(Streamed {
+            staged,
+            passed,
+            scanned,
+            type_judged,
+            warnings,
+            cache_key,
+        })
+    }
+
+    /// The key to cache a file under, if it did not change while read and
+    /// has not changed too recently to trust its times.
+    fn cacheable(
+        &self,
+        file: &File,
+        before: FileKey,
+        warnings: &mut Vec<String>,
+    ) -> Option<FileKey> {
+        let after = file.metadata().map(|m| FileKey::of(&m)).ok()?;
+        if after.size != before.size || after.mtime_ns != before.mtime_ns {
+            warnings.push("changed while being read; stored as read, not cached".into());
+            return None;
+        }
+        (self.caching && after.is_settled(self.started_ns)).then_some(after)
+    }
 }
 
 impl<B: Backend> Ingest<B> {
@@ -274,9 +413,18 @@ impl<B: Backend> Ingest<B> {
         settings: Settings,
         cache: Option<FilesCache>,
     ) -> Self {
+        let settings = Arc::new(settings);
+        let streamer = Streamer {
+            settings: Arc::clone(&settings),
+            stager: store.stager(),
+            caching: cache.is_some(),
+            started_ns: now_ns(),
+        };
         Ingest {
             store,
+            streamer,
             pass: Pass::new(),
+            side: Side::NotStarted,
             reporter,
             cache,
             batch: Vec::new(),
@@ -285,13 +433,12 @@ impl<B: Backend> Ingest<B> {
             settings,
             previewed: HashSet::new(),
             previewed_ids: HashSet::new(),
-            started_ns: now_ns(),
         }
     }
 
     /// Stores one opened input (a library caller's, or standard input).
     pub fn add_input(&mut self, shown: &OsStr, input: Input) -> Result<(), Fatal> {
-        self.add(shown, Ok(input), None)
+        self.add(shown, Ok(input))
     }
 
     fn run(
@@ -303,7 +450,7 @@ impl<B: Backend> Ingest<B> {
         for given in inputs {
             if given == STDIN {
                 let opened = input::open_stdin(stdin_name);
-                self.add(given, opened, None)?;
+                self.add(given, opened)?;
                 continue;
             }
             for found in walk::expand(Path::new(given), walk_options) {
@@ -322,6 +469,7 @@ impl<B: Backend> Ingest<B> {
                 }
             }
         }
+        self.take_side_results(0)?;
         self.flush()
     }
 
@@ -346,65 +494,174 @@ impl<B: Backend> Ingest<B> {
         } else {
             input::open_named(shown)
         };
-        match opened {
-            Ok((file, meta, source)) => {
-                let key = FileKey::of(&meta);
-                // A file named on the command line (a cron job's glob) is
-                // known by its open descriptor's key: still not read.
-                if let Some(record) = self
-                    .cache
-                    .as_ref()
-                    .and_then(|c| c.lookup(source.as_os_str(), &key))
-                {
-                    let entry = record.entry(&walk::name_of(&source));
-                    self.reporter
-                        .stored(shown.as_os_str(), Status::Unchanged, &entry);
-                    return Ok(());
-                }
-                let input = Input {
-                    name: walk::name_of(&source),
-                    source: source.into_os_string(),
-                    size: Some(meta.len()),
-                    reader: match file.try_clone() {
-                        Ok(reader) => Box::new(reader),
-                        Err(e) => return self.fail(shown.as_os_str(), Failure::Input(e.into())),
-                    },
-                };
-                self.add(shown.as_os_str(), Ok(input), Some((file, key)))
-            }
+        let (file, meta, source) = match opened {
+            Ok(opened) => opened,
             Err(error) => {
                 self.reporter
                     .failed(shown.as_os_str(), &Failure::Input(error));
-                Ok(())
+                return Ok(());
             }
+        };
+        let key = FileKey::of(&meta);
+        // A file named on the command line (a cron job's glob) is known by
+        // its open descriptor's key: still not read.
+        if let Some(record) = self
+            .cache
+            .as_ref()
+            .and_then(|c| c.lookup(source.as_os_str(), &key))
+        {
+            let entry = record.entry(&walk::name_of(&source));
+            self.reporter
+                .stored(shown.as_os_str(), Status::Unchanged, &entry);
+            return Ok(());
+        }
+        let described = self.describe(walk::name_of(&source), source.into_os_string());
+        let hint = fallback_kind(&described.name, described.declared_mime.as_deref());
+        let job = SideJob {
+            shown: shown.as_os_str().to_owned(),
+            file,
+            key,
+            size: meta.len(),
+            described,
+            hint,
+        };
+        if job.size <= INLINE_HASH_MAX {
+            return self.stream_beside(job);
+        }
+        // In walk order: what the side threads hold goes first.
+        self.take_side_results(0)?;
+        let mut progress = self.progress_for(&job.shown, Some(job.size));
+        let streamed = self.streamer.stream(
+            &mut self.pass,
+            progress.as_mut(),
+            &mut &job.file,
+            Some(job.size),
+            Some(job.hint),
+            Some((&job.file, job.key)),
+        );
+        drop(progress);
+        self.take_streamed(&job.shown, streamed, job.described)
+    }
+
+    /// Hands a small file to the side threads (or, on one core, streams
+    /// it here), taking back what they have finished once enough is in
+    /// flight.
+    fn stream_beside(&mut self, job: SideJob) -> Result<(), Fatal> {
+        if let Side::NotStarted = self.side {
+            self.side = self.start_side();
+        }
+        let Side::Running(side) = &mut self.side else {
+            let streamed = self.streamer.stream(
+                &mut self.pass,
+                None,
+                &mut &job.file,
+                Some(job.size),
+                Some(job.hint),
+                Some((&job.file, job.key)),
+            );
+            return self.take_streamed(&job.shown, streamed, job.described);
+        };
+        side.submit(job);
+        self.take_side_results(SIDE_IN_FLIGHT)
+    }
+
+    fn start_side(&self) -> Side<B::Staged> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if cores < 2 {
+            return Side::Unavailable;
+        }
+        let streamer = self.streamer.clone();
+        let started = InOrder::start(cores.min(4), "stream", || {
+            let streamer = streamer.clone();
+            let mut pass = Pass::new();
+            move |job: SideJob| {
+                let streamed = streamer.stream(
+                    &mut pass,
+                    None,
+                    &mut &job.file,
+                    Some(job.size),
+                    Some(job.hint),
+                    Some((&job.file, job.key)),
+                );
+                (job.shown, job.described, streamed)
+            }
+        });
+        match started {
+            Ok(pool) => Side::Running(pool),
+            Err(_) => Side::Unavailable,
         }
     }
 
-    /// Streams one opened input into a staged object and queues it.
-    /// `file` is the regular file behind it, to notice a change mid-read.
-    fn add(
+    /// Takes back the side threads' results, oldest first, until at most
+    /// `keep` are in flight.
+    fn take_side_results(&mut self, keep: u64) -> Result<(), Fatal> {
+        loop {
+            let Side::Running(side) = &mut self.side else {
+                return Ok(());
+            };
+            if side.in_flight() <= keep {
+                return Ok(());
+            }
+            let Some((shown, described, streamed)) = side.take_oldest() else {
+                return Ok(());
+            };
+            self.take_streamed(&shown, streamed, described)?;
+        }
+    }
+
+    /// Reports what streaming said, then queues the input or fails it.
+    fn take_streamed(
         &mut self,
         shown: &OsStr,
-        opened: Result<Input>,
-        file: Option<(File, FileKey)>,
+        streamed: Result<Streamed<B::Staged>, Failure>,
+        described: Described,
     ) -> Result<(), Fatal> {
+        match streamed {
+            Ok(mut streamed) => {
+                for warning in std::mem::take(&mut streamed.warnings) {
+                    self.reporter.warn(shown, &warning);
+                }
+                let cache_key = streamed.cache_key.take();
+                self.queue(shown, streamed, described, cache_key)
+            }
+            Err(failure) => self.fail(shown, failure),
+        }
+    }
+
+    fn describe(&self, name: OsString, source: OsString) -> Described {
+        Described {
+            name,
+            source,
+            declared_mime: self.settings.declared_mime.clone(),
+            origin: None,
+        }
+    }
+
+    fn progress_for(&self, shown: &OsStr, size: Option<u64>) -> Option<Progress> {
+        (!self.settings.no_input_progress).then(|| self.reporter.progress_for(shown, size))
+    }
+
+    /// Streams one opened input (standard input, a library caller's) into
+    /// a staged object and queues it.
+    fn add(&mut self, shown: &OsStr, opened: Result<Input>) -> Result<(), Fatal> {
+        self.take_side_results(0)?;
         let mut input = match opened {
             Ok(input) => input,
             Err(error) => return self.fail(shown, Failure::Input(error)),
         };
-        let described = Described {
-            name: input.name,
-            source: input.source,
-            declared_mime: self.settings.declared_mime.clone(),
-            origin: None,
-        };
+        let described = self.describe(input.name, input.source);
         let hint = fallback_kind(&described.name, described.declared_mime.as_deref());
-        let streamed = match self.stream(shown, &mut input.reader, input.size, Some(hint)) {
-            Ok(streamed) => streamed,
-            Err(failure) => return self.fail(shown, failure),
-        };
-        let cache_key = file.and_then(|(file, before)| self.cacheable(shown, &file, before));
-        self.queue(shown, streamed, described, cache_key)
+        let mut progress = self.progress_for(shown, input.size);
+        let streamed = self.streamer.stream(
+            &mut self.pass,
+            progress.as_mut(),
+            &mut input.reader,
+            input.size,
+            Some(hint),
+            None,
+        );
+        drop(progress);
+        self.take_streamed(shown, streamed, described)
     }
 
     /// The one pass over an input: into a staged object, or (dry run)
@@ -418,67 +675,14 @@ impl<B: Backend> Ingest<B> {
         size: Option<u64>,
         hint: Option<Kind>,
     ) -> Result<Streamed<B::Staged>, Failure> {
-        let policy = &self.settings.policy;
-        let mut gate = TypeGate {
-            policy,
-            fallback: hint.map(|k| k.mime),
-            decided: false,
-        };
-        let mut limit = policy.max_size.map(SizeLimit);
-        let mut scanner = match &policy.clamd {
-            None => None,
-            Some(addr) => {
-                let timeout = Duration::from_secs_f64(policy.scan_timeout_secs);
-                match scan::connect(addr, timeout, policy.scan_fail_open) {
-                    Ok(scanner) => Some(scanner),
-                    Err(e) if policy.scan_fail_open => {
-                        self.reporter
-                            .warn(shown, &format!("stored unscanned: {e:#}"));
-                        None
-                    }
-                    Err(e) => return Err(Failure::Scan(e)),
-                }
-            }
-        };
-        let mut staged = match self.settings.dry_run {
-            true => None,
-            false => Some(self.store.stage().map_err(Failure::Store)?),
-        };
-        let mut writer = staged.as_mut().map(|s| StoreWriter(s));
-        let mut progress = self.reporter.progress_for(shown, size);
-        // Judges first, then the writer: a rejected chunk is never written.
-        let mut sinks: Vec<&mut dyn Sink> = Vec::with_capacity(5);
-        if let Some(limit) = limit.as_mut() {
-            sinks.push(limit);
+        let mut progress = self.progress_for(shown, size);
+        let mut streamed =
+            self.streamer
+                .stream(&mut self.pass, progress.as_mut(), reader, size, hint, None)?;
+        for warning in std::mem::take(&mut streamed.warnings) {
+            self.reporter.warn(shown, &warning);
         }
-        sinks.push(&mut gate);
-        if let Some(scanner) = scanner.as_mut() {
-            sinks.push(scanner);
-        }
-        if let Some(writer) = writer.as_mut() {
-            sinks.push(writer);
-        }
-        if !self.settings.no_input_progress {
-            sinks.push(&mut progress);
-        }
-        let passed = self.pass.run_sized(reader, size, &mut sinks)?;
-        drop(sinks);
-        let type_judged = gate.decided;
-        let scanned = policy.clamd.as_ref().map(|_| {
-            if let Some(why) = scanner.as_ref().and_then(|s| s.unscanned.as_deref()) {
-                self.reporter
-                    .warn(shown, &format!("stored unscanned: {why}"));
-            }
-            scanner
-                .as_ref()
-                .is_some_and(|s| s.verdict == Some(scan::Verdict::Clean))
-        });
-        Ok(Streamed {
-            staged,
-            passed,
-            scanned,
-            type_judged,
-        })
+        Ok(streamed)
     }
 
     /// Queues a streamed input under what is known of it, once the checks
@@ -557,20 +761,6 @@ impl<B: Backend> Ingest<B> {
                 &format!("named .{ext}, but the bytes are {}", kind.mime),
             );
         }
-    }
-
-    /// The key to cache a file under, if it did not change while read and
-    /// has not changed too recently to trust its times.
-    fn cacheable(&mut self, shown: &OsStr, file: &File, before: FileKey) -> Option<FileKey> {
-        let after = file.metadata().map(|m| FileKey::of(&m)).ok()?;
-        if after.size != before.size || after.mtime_ns != before.mtime_ns {
-            self.reporter.warn(
-                shown,
-                "changed while being read; stored as read, not cached",
-            );
-            return None;
-        }
-        (self.cache.is_some() && after.is_settled(self.started_ns)).then_some(after)
     }
 
     /// Publishes the batch, records it, updates the cache, and reports.

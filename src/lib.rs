@@ -11,6 +11,7 @@ pub mod cli;
 pub mod exit;
 pub mod failure;
 pub mod hashing;
+pub mod in_order;
 pub mod input;
 pub mod interrupt;
 pub mod jsonl;

@@ -54,9 +54,11 @@ pub struct Passed {
 }
 
 /// The reusable state of the pass: the hashing worker with its ring of
-/// buffers, and the sniffer.
+/// buffers (started by the first input too large to hash inline), the
+/// buffer of inputs hashed inline, and the sniffer.
 pub struct Pass {
     hashing: Option<HashWorker>,
+    inline_buffer: Option<Box<[u8]>>,
     sniffer: Sniffer,
 }
 
@@ -70,6 +72,7 @@ impl Pass {
     pub fn new() -> Self {
         Pass {
             hashing: None,
+            inline_buffer: None,
             sniffer: Sniffer::new(),
         }
     }
@@ -83,6 +86,25 @@ impl Pass {
         self.hashing
             .as_mut()
             .ok_or_else(|| Failure::Store(anyhow!("no hashing thread")))
+    }
+
+    /// An empty buffer: the inline one, or the next of the ring.
+    fn buffer(&mut self, inline: bool) -> Result<Box<[u8]>, Failure> {
+        if inline {
+            let spare = self.inline_buffer.take();
+            return Ok(spare.unwrap_or_else(|| vec![0u8; BUFFER_LEN].into_boxed_slice()));
+        }
+        self.hashing()?.buffer().map_err(Failure::Store)
+    }
+
+    /// Takes back a buffer the hashing thread will not see.
+    fn give_back(&mut self, buf: Box<[u8]>, inline: bool) -> Result<(), Failure> {
+        if inline {
+            self.inline_buffer = Some(buf);
+        } else {
+            self.hashing()?.give_back(buf);
+        }
+        Ok(())
     }
 
     /// Reads `input` to its end once, feeding every sink. A read error is the
@@ -129,19 +151,20 @@ impl Pass {
     ) -> Result<(u64, Option<Kind>), Failure> {
         let mut size = 0u64;
         let mut settled: Option<Option<Kind>> = None;
+        let is_inline = inline.is_some();
         loop {
-            let mut buf = self.hashing()?.buffer().map_err(Failure::Store)?;
+            let mut buf = self.buffer(is_inline)?;
             let n = match read_some(input, &mut buf) {
                 Ok(n) => n,
                 Err(e) => {
-                    self.hashing()?.give_back(buf);
+                    self.give_back(buf, is_inline)?;
                     return Err(Failure::Input(
                         anyhow!(e).context(format!("read failed after {size} bytes")),
                     ));
                 }
             };
             if n == 0 {
-                self.hashing()?.give_back(buf);
+                self.give_back(buf, is_inline)?;
                 break;
             }
             let chunk = &buf[..n];
@@ -160,7 +183,7 @@ impl Pass {
             match inline.as_mut() {
                 Some(hasher) => {
                     hasher.update(&buf[..n]);
-                    self.hashing()?.give_back(buf);
+                    self.give_back(buf, true)?;
                 }
                 None => self.hashing()?.hash(buf, n).map_err(Failure::Store)?,
             }
@@ -196,6 +219,12 @@ impl Sink for StoreWriter<'_> {
     fn take(&mut self, chunk: &[u8], _so_far: &SoFar) -> Result<(), Failure> {
         self.0
             .write_all(chunk)
+            .map_err(|e| Failure::Store(anyhow!(e).context("writing into the store")))
+    }
+
+    fn finish(&mut self, _so_far: &SoFar) -> Result<(), Failure> {
+        self.0
+            .flush()
             .map_err(|e| Failure::Store(anyhow!(e).context("writing into the store")))
     }
 }

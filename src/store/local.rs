@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use tempfile::NamedTempFile;
 
-use super::{Backend, Committed, StoreFormat};
+use super::{Backend, Committed, Stager, StoreFormat};
 use crate::interrupt::{self, Tracked};
 use crate::jsonl;
 use crate::manifest::{Entry, IdentitySet, Line, Lines};
@@ -215,21 +215,27 @@ impl LocalStore {
     }
 }
 
-impl Backend for LocalStore {
+/// Stages objects in the store's `tmp/`, on the same filesystem as
+/// `objects/`, so that publishing is a rename.
+#[derive(Debug, Clone)]
+pub struct LocalStager {
+    tmp: PathBuf,
+}
+
+impl Stager for LocalStager {
     type Staged = LocalStaging;
 
     fn stage(&self) -> Result<LocalStaging> {
-        let dir = self.path(TMP);
         let (temp, tracked) = interrupt::track(
             || {
                 tempfile::Builder::new()
                     .prefix("ingest-")
                     .suffix(".tmp")
-                    .tempfile_in(&dir)
+                    .tempfile_in(&self.tmp)
             },
             |t: &NamedTempFile| t.path(),
         )
-        .with_context(|| format!("creating a temp file in {}", dir.display()))?;
+        .with_context(|| format!("creating a temp file in {}", self.tmp.display()))?;
         // Held until the file is renamed or removed: `gc` leaves a locked
         // temp file alone, since a running ingest is still writing it.
         let _ = temp.as_file().try_lock();
@@ -239,6 +245,17 @@ impl Backend for LocalStore {
             written: 0,
             writeback_to: 0,
         })
+    }
+}
+
+impl Backend for LocalStore {
+    type Staged = LocalStaging;
+    type Stager = LocalStager;
+
+    fn stager(&self) -> LocalStager {
+        LocalStager {
+            tmp: self.path(TMP),
+        }
     }
 
     fn publish(&mut self, staged: Vec<(LocalStaging, ObjectId)>) -> Result<Vec<Committed>> {
@@ -272,28 +289,30 @@ impl Backend for LocalStore {
             self.sync_filesystem()?;
         }
         let single = pending.len() == 1;
-        let mut touched: Vec<PathBuf> = Vec::new();
+        // A folder that gained a name (for a single object, its own).
+        let mut gained: Option<PathBuf> = None;
         let mut created_fanout = false;
         for (i, (staging, id)) in pending {
-            let fanout = self.path(OBJECTS).join(id.fanout());
-            if !self.fanouts.contains(&id.fanout()) {
+            let fanout_name = id.fanout();
+            let fanout = self.path(OBJECTS).join(&fanout_name);
+            if !self.fanouts.contains(&fanout_name) {
                 created_fanout |= create_dir_once(&fanout)?;
-                self.fanouts.insert(id.fanout());
+                self.fanouts.insert(fanout_name);
             }
-            outcome[i] = staging.rename_to(&self.object_path(&id))?;
-            if outcome[i] == Committed::New && !touched.contains(&fanout) {
-                touched.push(fanout);
+            outcome[i] = staging.rename_to(&fanout.join(id.to_string()))?;
+            if outcome[i] == Committed::New {
+                gained = Some(fanout);
             }
         }
         // Then the names: a rename is durable once its folder is synced.
         if single {
-            for dir in &touched {
+            if let Some(dir) = &gained {
                 sync_dir(dir)?;
             }
             if created_fanout {
                 sync_dir(&self.path(OBJECTS))?;
             }
-        } else if created_fanout || !touched.is_empty() {
+        } else if created_fanout || gained.is_some() {
             self.sync_filesystem()?;
         }
         Ok(outcome)
@@ -644,8 +663,17 @@ impl Write for LocalStaging {
         Ok(n)
     }
 
+    /// The input has ended: start writing back what is left, so the sync
+    /// at publish finds the disk already at work on it (for a batch of
+    /// small files, while the next ones stream).
     fn flush(&mut self) -> io::Result<()> {
-        self.temp.flush()
+        self.temp.flush()?;
+        if self.written > self.writeback_to {
+            let start = self.writeback_to;
+            start_writeback(self.temp.as_file(), start, self.written - start, false);
+            self.writeback_to = self.written;
+        }
+        Ok(())
     }
 }
 

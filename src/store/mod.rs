@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-pub use local::{LocalStore, LookupError, ObjectFile};
-pub use s3::{S3Location, S3Settings, S3Store};
+pub use local::{LocalStager, LocalStore, LookupError, ObjectFile};
+pub use s3::{S3Location, S3Settings, S3Store, SpoolStager};
 pub use view::{Leftover, LineIter, Listed, StoreView};
 
 use crate::manifest::Entry;
@@ -91,15 +91,24 @@ pub enum Committed {
     AlreadyPresent,
 }
 
+/// Makes the places where the bytes of inputs go while they stream in,
+/// before they have a name. It is apart from the store so that the threads
+/// streaming small inputs side by side can each hold one, while the store
+/// stays with the thread that publishes.
+pub trait Stager: Clone + Send + 'static {
+    /// An object being written. Nothing staged is visible until published;
+    /// dropping it leaves nothing behind.
+    type Staged: io::Write + Send + 'static;
+
+    fn stage(&self) -> Result<Self::Staged>;
+}
+
 /// What the pipeline needs of a store.
 pub trait Backend {
-    /// An object being written.
-    type Staged: io::Write;
+    type Staged: io::Write + Send + 'static;
+    type Stager: Stager<Staged = Self::Staged>;
 
-    /// Where the bytes of one input go while they stream in, before they
-    /// have a name. Nothing staged is visible until published; dropping it
-    /// leaves nothing behind.
-    fn stage(&self) -> Result<Self::Staged>;
+    fn stager(&self) -> Self::Stager;
 
     /// Makes staged objects durable, then visible each under its id, never
     /// replacing an object that exists (same name, same content). A batch is

@@ -16,6 +16,7 @@ use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -26,7 +27,7 @@ use opendal::{ErrorKind, services};
 use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
 
-use super::{Backend, Committed, Listed, LookupError, StoreFormat};
+use super::{Backend, Committed, Listed, LookupError, Stager, StoreFormat};
 use crate::interrupt::{self, Tracked};
 use crate::jsonl;
 use crate::manifest::{Entry, IdentitySet, Line, Lines};
@@ -123,7 +124,7 @@ pub struct S3Store {
     /// Where inputs wait, hashed, for their upload.
     spool: PathBuf,
     /// Set once the spool folder exists.
-    spool_ready: std::cell::OnceCell<()>,
+    spool_ready: Arc<OnceLock<()>>,
     /// Copies of manifest segments (they never change).
     cache: PathBuf,
     known: Option<IdentitySet>,
@@ -182,7 +183,7 @@ impl S3Store {
             settings,
             op,
             spool,
-            spool_ready: std::cell::OnceCell::new(),
+            spool_ready: Arc::new(OnceLock::new()),
             cache,
             known: None,
             async_op,
@@ -719,14 +720,22 @@ impl Write for SpoolFile {
     }
 }
 
-impl Backend for S3Store {
+/// Stages objects as spool files, uploaded once their hash is known.
+#[derive(Debug, Clone)]
+pub struct SpoolStager {
+    spool: PathBuf,
+    /// Set once the spool folder is known to exist.
+    ready: Arc<OnceLock<()>>,
+}
+
+impl Stager for SpoolStager {
     type Staged = SpoolFile;
 
     fn stage(&self) -> Result<SpoolFile> {
-        if self.spool_ready.get().is_none() {
+        if self.ready.get().is_none() {
             fs::create_dir_all(&self.spool)
                 .with_context(|| format!("creating the spool folder {}", self.spool.display()))?;
-            let _ = self.spool_ready.set(());
+            let _ = self.ready.set(());
         }
         let (temp, tracked) = interrupt::track(
             || {
@@ -745,6 +754,18 @@ impl Backend for S3Store {
             _tracked: tracked,
             written: 0,
         })
+    }
+}
+
+impl Backend for S3Store {
+    type Staged = SpoolFile;
+    type Stager = SpoolStager;
+
+    fn stager(&self) -> SpoolStager {
+        SpoolStager {
+            spool: self.spool.clone(),
+            ready: Arc::clone(&self.spool_ready),
+        }
     }
 
     fn publish(&mut self, staged: Vec<(SpoolFile, ObjectId)>) -> Result<Vec<Committed>> {

@@ -19,7 +19,7 @@ use crate::manifest::{Entry, Line};
 use crate::object_id::ObjectId;
 use crate::pipeline::{Pass, StoreWriter};
 use crate::report::Reporter;
-use crate::store::{Backend, Committed, LocalStore, StoreView};
+use crate::store::{Backend, Committed, LocalStore, Stager, StoreView};
 
 /// Copied objects are published this many at a time (an S3 store uploads
 /// a batch's objects concurrently)...
@@ -55,6 +55,7 @@ fn copy_into<B: Backend>(global: &GlobalArgs, source: &dyn StoreView, mut dest: 
     let mut tally = Tally::default();
     let mut pending = Vec::new();
     let mut bad = std::collections::HashSet::new();
+    let stager = dest.stager();
     for listed in &listing {
         let Some(id) = listed.id else { continue };
         if dest.has_object(&id)? {
@@ -62,7 +63,7 @@ fn copy_into<B: Backend>(global: &GlobalArgs, source: &dyn StoreView, mut dest: 
             progress.advance(listed.size);
             continue;
         }
-        let mut staged = dest.stage()?;
+        let mut staged = stager.stage()?;
         let mut reader = source.read_object(&id)?;
         let passed = pass
             .run(

@@ -333,6 +333,53 @@ fn batch_sync_stores_the_same_as_per_file_sync() {
     env.assert_store_valid();
 }
 
+/// Small files are streamed on several threads at once, large ones on the
+/// main thread; whatever the mix, the output and the manifest follow the
+/// walk, and every line names the right bytes.
+#[test]
+fn small_and_large_files_mixed_come_out_in_walk_order() {
+    let env = Env::new();
+    let mut expected = Vec::new();
+    for i in 0..300usize {
+        // Every 50th file is over the side threads' limit (256 KiB), and
+        // the sizes vary so that later small files often finish first.
+        let len = if i % 50 == 25 {
+            300_000 + i
+        } else {
+            (i * 7919) % 60_000
+        };
+        let bytes = noise(len, i as u64);
+        let name = format!("root/{i:04}.bin");
+        env.write(&name, &bytes);
+        expected.push((name, sha256_hex(&bytes)));
+    }
+    for sync in ["file", "batch"] {
+        let env_run = Env::new();
+        fs::rename(env.path().join("root"), env_run.path().join("root")).unwrap();
+        let out = ok(env_run.cmd(["--json", "--sync", sync, "root"]));
+        let lines = json_lines(&out);
+        let got: Vec<(String, String)> = lines
+            .iter()
+            .map(|l| {
+                (
+                    l["path"].as_str().unwrap().to_owned(),
+                    l["sha256"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(got, expected, "--sync {sync}: output order");
+        let recorded: Vec<String> = env_run
+            .manifest()
+            .iter()
+            .map(|l| l["sha256"].as_str().unwrap().to_owned())
+            .collect();
+        let want: Vec<String> = expected.iter().map(|(_, h)| h.clone()).collect();
+        assert_eq!(recorded, want, "--sync {sync}: manifest order");
+        env_run.assert_store_valid();
+        fs::rename(env_run.path().join("root"), env.path().join("root")).unwrap();
+    }
+}
+
 #[test]
 fn a_held_lock_is_waited_for_then_given_up_with_exit_1() {
     let env = Env::new();
