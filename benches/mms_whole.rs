@@ -9,9 +9,9 @@ use std::io::BufReader;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use ingest::hashing::Sha256;
 use quick_xml::Reader;
 use quick_xml::events::Event;
-use sha2::{Digest, Sha256};
 
 fn main() {
     let path = std::env::args()

@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use ingest::add::{Ingest, Settings};
+use ingest::hashing::Sha256;
 use ingest::input::open_path;
 use ingest::manifest::Entry;
 use ingest::report::Reporter;
 use ingest::sniff;
 use ingest::store::{Backend, LocalStore, Stager};
-use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
 const SIZES: [(&str, usize); 3] = [
@@ -58,7 +58,7 @@ fn whole_in_memory(store: &mut LocalStore, path: &Path) {
     fs::File::open(path)
         .and_then(|mut f| f.read_to_end(&mut bytes))
         .expect("read input");
-    let digest: [u8; 32] = Sha256::digest(&bytes).into();
+    let digest = Sha256::digest(&bytes);
     let id = ingest::object_id::ObjectId::from_bytes(digest);
     let kind = sniff::sniff_bytes(&bytes[..bytes.len().min(sniff::PREFIX_LEN)]);
     let mut staging = store.stager().stage().expect("stage");

@@ -1,4 +1,5 @@
-//! SHA-256 on a second core, so hashing overlaps reading and writing.
+//! SHA-256: the one hasher every object id comes from, and a worker that
+//! runs it on a second core, so hashing overlaps reading and writing.
 //!
 //! The pass hands each filled buffer to a worker thread and takes an empty
 //! one back: a ring of [`RING`] buffers of the pass's fixed size, so memory
@@ -10,7 +11,47 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread;
 
 use anyhow::{Result, anyhow};
-use sha2::{Digest, Sha256};
+use aws_lc_rs::digest;
+
+/// Incremental SHA-256.
+///
+/// It is AWS-LC's (through `aws-lc-rs`, which the S3 client's TLS already
+/// builds): its assembly picks SHA extensions where the CPU has them and
+/// AVX/SSSE3 code where it does not. `sha2` has only the first and falls
+/// back to portable code, which on a CPU without SHA extensions hashes at
+/// about half the speed (149 against 273 MB/s measured on a 2 GHz Xeon),
+/// and hashing is then most of what storing a file costs.
+#[derive(Clone)]
+pub struct Sha256(digest::Context);
+
+impl Default for Sha256 {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sha256 {
+    pub fn new() -> Self {
+        Sha256(digest::Context::new(&digest::SHA256))
+    }
+
+    pub fn update(&mut self, data: impl AsRef<[u8]>) {
+        self.0.update(data.as_ref());
+    }
+
+    pub fn finalize(self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        out.copy_from_slice(self.0.finish().as_ref());
+        out
+    }
+
+    /// The digest of `data`, in one call.
+    pub fn digest(data: impl AsRef<[u8]>) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(data);
+        hasher.finalize()
+    }
+}
 
 /// Buffers in flight: enough to keep both cores busy, few enough to be
 /// nothing beside the process's own footprint.
@@ -47,7 +88,7 @@ impl HashWorker {
                             hasher.update(&buf[..n]);
                             Done::Buffer(buf)
                         }
-                        Job::Finish => Done::Digest(std::mem::take(&mut hasher).finalize().into()),
+                        Job::Finish => Done::Digest(std::mem::take(&mut hasher).finalize()),
                     };
                     if done_tx.send(reply).is_err() {
                         return;

@@ -8,10 +8,8 @@
 
 use std::io::{self, Read, Write};
 
-use sha2::{Digest, Sha256};
-
 use crate::failure::Failure;
-use crate::hashing::HashWorker;
+use crate::hashing::{HashWorker, Sha256};
 use crate::object_id::ObjectId;
 use crate::sniff::{Kind, Sniffer};
 use anyhow::anyhow;
@@ -132,7 +130,7 @@ impl Pass {
         // Always collect the digest: it returns the ring's buffers and
         // readies the worker for the next input, even after a failure.
         let digest = match inline {
-            Some(hasher) => hasher.finalize().into(),
+            Some(hasher) => hasher.finalize(),
             None => self.hashing()?.finish().map_err(Failure::Store)?,
         };
         let (size, sniffed) = pumped?;
@@ -233,6 +231,8 @@ impl Sink for StoreWriter<'_> {
 mod tests {
     use super::*;
     use crate::testing::FailsAfter;
+    // An independent implementation, so the tests check ours.
+    use sha2::Digest;
 
     struct Count(u64);
 
@@ -263,7 +263,7 @@ mod tests {
         let _ = pass.run(&mut FailsAfter { good: 70_000 }, &mut []);
         for len in [0, 1, BUFFER_LEN, 3 * BUFFER_LEN + 17, 10 * BUFFER_LEN] {
             let data: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
-            let expected: [u8; 32] = Sha256::digest(&data).into();
+            let expected: [u8; 32] = sha2::Sha256::digest(&data).into();
             for size in [None, Some(len as u64)] {
                 let passed = pass.run_sized(&mut &data[..], size, &mut []).unwrap();
                 assert_eq!(
@@ -280,7 +280,7 @@ mod tests {
     fn hash_matches_a_one_shot_digest() {
         let data = vec![42u8; 3 * BUFFER_LEN + 17];
         let passed = Pass::new().run(&mut &data[..], &mut []).unwrap();
-        let expected: [u8; 32] = Sha256::digest(&data).into();
+        let expected: [u8; 32] = sha2::Sha256::digest(&data).into();
         assert_eq!(passed.id, ObjectId::from_bytes(expected));
         assert_eq!(passed.size, data.len() as u64);
     }

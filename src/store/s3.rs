@@ -24,10 +24,10 @@ use opendal::blocking;
 use opendal::layers::RetryLayer;
 use opendal::options::{ListOptions, WriteOptions};
 use opendal::{ErrorKind, services};
-use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
 
 use super::{Backend, Committed, Listed, LookupError, Stager, StoreFormat};
+use crate::hashing::Sha256;
 use crate::interrupt::{self, Tracked};
 use crate::jsonl;
 use crate::manifest::{Entry, IdentitySet, Line, Lines};
@@ -174,7 +174,7 @@ impl S3Store {
                 );
             (blocking::Operator::new(op.clone())?, op)
         };
-        let digest = ObjectId::from_bytes(Sha256::digest(location.url().as_bytes()).into());
+        let digest = ObjectId::from_bytes(Sha256::digest(location.url()));
         let key = digest.to_string()[..16].to_owned();
         let cache = local.join("s3").join(&key);
         let spool = spool.map_or_else(|| cache.join("spool"), Path::to_path_buf);
