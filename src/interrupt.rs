@@ -8,15 +8,19 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::thread;
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-static IN_FLIGHT: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+/// The temp files in flight, each under the number its [`Tracked`] holds:
+/// a batch keeps hundreds, and forgetting one compares numbers, not paths.
+static IN_FLIGHT: Mutex<Vec<(u64, PathBuf)>> = Mutex::new(Vec::new());
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
-fn in_flight() -> MutexGuard<'static, Vec<PathBuf>> {
+fn in_flight() -> MutexGuard<'static, Vec<(u64, PathBuf)>> {
     // A poisoned list is still the right list: the panic did not happen mid-update.
     IN_FLIGHT
         .lock()
@@ -33,7 +37,7 @@ pub fn install() -> io::Result<()> {
                 // Hold the list until the process is gone: no new temp file
                 // can appear once the cleanup has started.
                 let paths = in_flight();
-                for path in paths.iter() {
+                for (_, path) in paths.iter() {
                     let _ = fs::remove_file(path);
                 }
                 let _ = signal_hook::low_level::emulate_default_handler(signal);
@@ -46,12 +50,12 @@ pub fn install() -> io::Result<()> {
 /// A temp file that a signal must remove. Dropping it forgets the path
 /// (after the file was renamed into place or removed).
 #[derive(Debug)]
-pub struct Tracked(PathBuf);
+pub struct Tracked(u64);
 
 impl Drop for Tracked {
     fn drop(&mut self) {
         let mut paths = in_flight();
-        if let Some(i) = paths.iter().position(|p| *p == self.0) {
+        if let Some(i) = paths.iter().rposition(|(id, _)| *id == self.0) {
             paths.swap_remove(i);
         }
     }
@@ -65,7 +69,7 @@ pub fn track<T>(
 ) -> io::Result<(T, Tracked)> {
     let mut paths = in_flight();
     let made = create()?;
-    let path = path_of(&made).to_path_buf();
-    paths.push(path.clone());
-    Ok((made, Tracked(path)))
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    paths.push((id, path_of(&made).to_path_buf()));
+    Ok((made, Tracked(id)))
 }

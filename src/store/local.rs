@@ -228,9 +228,12 @@ impl Stager for LocalStager {
     fn stage(&self) -> Result<LocalStaging> {
         let (temp, tracked) = interrupt::track(
             || {
+                // Read-only from the start (the descriptor still writes):
+                // objects are never changed, and no chmod per object.
                 tempfile::Builder::new()
                     .prefix("ingest-")
                     .suffix(".tmp")
+                    .permissions(Permissions::from_mode(0o444))
                     .tempfile_in(&self.tmp)
             },
             |t: &NamedTempFile| t.path(),
@@ -260,23 +263,19 @@ impl Backend for LocalStore {
 
     fn publish(&mut self, staged: Vec<(LocalStaging, ObjectId)>) -> Result<Vec<Committed>> {
         let mut outcome = vec![Committed::AlreadyPresent; staged.len()];
-        // The same content is stored already: keep that object untouched,
-        // and spare the sync of a copy that is about to be dropped.
+        // A lone object is synced on its own: when its content is stored
+        // already, spare the fsync of a copy about to be dropped. A batch
+        // costs one syncfs whatever it holds, so there the rename, which
+        // never replaces, finds out, and a look per object would be waste.
+        let single = staged.len() == 1;
         let mut pending = Vec::new();
         for (i, (staging, id)) in staged.into_iter().enumerate() {
-            if !self.object_present(&id)? {
+            if !(single && self.object_present(&id)?) {
                 pending.push((i, (staging, id)));
             }
         }
         if pending.is_empty() {
             return Ok(outcome);
-        }
-        for (_, (staging, _)) in &pending {
-            staging
-                .temp
-                .as_file()
-                .set_permissions(Permissions::from_mode(0o444))
-                .with_context(|| format!("writing {}", staging.temp.path().display()))?;
         }
         // Content first: nothing is renamed into objects/ before its bytes
         // are durable, so objects/ never holds a partial file.
@@ -288,7 +287,6 @@ impl Backend for LocalStore {
         } else {
             self.sync_filesystem()?;
         }
-        let single = pending.len() == 1;
         // A folder that gained a name (for a single object, its own).
         let mut gained: Option<PathBuf> = None;
         let mut created_fanout = false;
@@ -300,8 +298,11 @@ impl Backend for LocalStore {
                 self.fanouts.insert(fanout_name);
             }
             outcome[i] = staging.rename_to(&fanout.join(id.to_string()))?;
-            if outcome[i] == Committed::New {
-                gained = Some(fanout);
+            match outcome[i] {
+                Committed::New => gained = Some(fanout),
+                // Something else at its path (a folder) is damage, not an
+                // object to trust: this says so.
+                Committed::AlreadyPresent => _ = self.object_present(&id)?,
             }
         }
         // Then the names: a rename is durable once its folder is synced.
