@@ -9,7 +9,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, RwLock};
 use std::thread;
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -19,6 +19,12 @@ use signal_hook::iterator::Signals;
 /// a batch keeps hundreds, and forgetting one compares numbers, not paths.
 static IN_FLIGHT: Mutex<Vec<(u64, PathBuf)>> = Mutex::new(Vec::new());
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+/// Held shared while a temp file is created and listed, and exclusively by
+/// the cleanup: so no file is ever created but not yet listed when the
+/// cleanup runs, while threads creating files at once do not wait for each
+/// other (creating a file can take a while on a busy disk).
+static CREATING: RwLock<()> = RwLock::new(());
 
 fn in_flight() -> MutexGuard<'static, Vec<(u64, PathBuf)>> {
     // A poisoned list is still the right list: the panic did not happen mid-update.
@@ -34,8 +40,11 @@ pub fn install() -> io::Result<()> {
         .name("signals".into())
         .spawn(move || {
             if let Some(signal) = signals.forever().next() {
-                // Hold the list until the process is gone: no new temp file
-                // can appear once the cleanup has started.
+                // Hold both until the process is gone: no new temp file can
+                // appear once the cleanup has started.
+                let _creating = CREATING
+                    .write()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
                 let paths = in_flight();
                 for (_, path) in paths.iter() {
                     let _ = fs::remove_file(path);
@@ -67,9 +76,11 @@ pub fn track<T>(
     create: impl FnOnce() -> io::Result<T>,
     path_of: impl Fn(&T) -> &Path,
 ) -> io::Result<(T, Tracked)> {
-    let mut paths = in_flight();
+    let _creating = CREATING
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let made = create()?;
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    paths.push((id, path_of(&made).to_path_buf()));
+    in_flight().push((id, path_of(&made).to_path_buf()));
     Ok((made, Tracked(id)))
 }
