@@ -298,8 +298,10 @@ struct SideJob {
 type SideDone<S> = (OsString, Described, Result<Streamed<S>, Failure>);
 
 /// Small files in flight on the side threads, at most: each holds an open
-/// input and a staged object.
-const SIDE_IN_FLIGHT: u64 = 16;
+/// input and a staged object. Enough that, while this thread commits a
+/// batch (and waits for the disk to flush it), the side threads work
+/// through a backlog of the next batch's files rather than stand idle.
+const SIDE_IN_FLIGHT: u64 = 128;
 
 /// Everything streaming an input needs besides the store itself, so that
 /// the side threads can each hold a copy.
@@ -571,7 +573,8 @@ impl<B: Backend> Ingest<B> {
             return Side::Unavailable;
         }
         let streamer = self.streamer.clone();
-        let started = InOrder::start(cores.min(4), "stream", || {
+        let queue = SIDE_IN_FLIGHT as usize;
+        let started = InOrder::start(cores.min(4), queue, "stream", || {
             let streamer = streamer.clone();
             let mut pass = Pass::new();
             move |job: SideJob| {

@@ -27,11 +27,19 @@ pub struct InOrder<J: Send + 'static, R: Send + 'static> {
 impl<J: Send + 'static, R: Send + 'static> InOrder<J, R> {
     /// Starts `count` threads, each running its own worker from `make`
     /// (a worker keeps its state, such as a buffer, from job to job).
-    pub fn start<W>(count: usize, name: &str, make: impl Fn() -> W) -> io::Result<Self>
+    /// Up to `queue` jobs wait for a free thread before [`InOrder::submit`]
+    /// blocks: a backlog the threads work through while the caller is busy
+    /// elsewhere.
+    pub fn start<W>(
+        count: usize,
+        queue: usize,
+        name: &str,
+        make: impl Fn() -> W,
+    ) -> io::Result<Self>
     where
         W: FnMut(J) -> R + Send + 'static,
     {
-        let (jobs, job_rx) = sync_channel::<(u64, J)>(count);
+        let (jobs, job_rx) = sync_channel::<(u64, J)>(queue);
         let job_rx = Arc::new(Mutex::new(job_rx));
         let (result_tx, results) = channel();
         let mut pool = InOrder {
@@ -130,7 +138,7 @@ mod tests {
 
     #[test]
     fn results_come_back_in_the_order_given() {
-        let mut pool = InOrder::start(3, "test", || {
+        let mut pool = InOrder::start(3, 3, "test", || {
             |n: u64| {
                 // Later jobs finish first.
                 thread::sleep(Duration::from_millis(20 - n * 2));
@@ -154,7 +162,7 @@ mod tests {
 
     #[test]
     fn a_panicking_job_panics_where_its_result_is_taken() {
-        let mut pool = InOrder::start(2, "test", || {
+        let mut pool = InOrder::start(2, 2, "test", || {
             |n: u32| {
                 assert!(n != 1, "job one fails");
                 n
