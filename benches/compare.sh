@@ -2,6 +2,7 @@
 # ingest against its peers, timed in one run on one machine.
 #
 #   benches/compare.sh [LARGE_MIB] [SMALL_FILES] [RUNS]     (default 2048 20000 3)
+#   JOBS="tree" benches/compare.sh ...                     (some of: large pipe tree)
 #
 # Three jobs: one large file (page cache warm), the same bytes through a
 # pipe, and a tree of small files (1-64 KiB). For each tool: the median wall
@@ -56,6 +57,10 @@ fresh() {
         rm -rf "$work/dest" "$work/store" "$work/repo" "$work/restic"
     fi
     mkdir -p "$work/dest"
+    # Each run starts alike: its input in the page cache, and no dirty
+    # pages left by the run before it for its own syncs to wait on.
+    $warm > /dev/null
+    sync
 }
 empty_trash() { rm -rf "$work/trash" && mkdir -p "$work/trash"; }
 mkdir -p "$work/trash"
@@ -145,7 +150,11 @@ job() {
     echo
 }
 
-job "One ${large_mib} MiB file, page cache warm" 0 \
+jobs=${JOBS:-large pipe tree}
+wants() { [[ " $jobs " == *" $1 "* ]]; }
+
+warm="cat $f"
+wants large && job "One ${large_mib} MiB file, page cache warm" 0 \
     "ingest;$runs;fresh;$bin -q --progress never --store $work/store $f" \
     "hash only (ingest --dry-run);$runs;fresh;$bin -q --progress never --dry-run --store $work/store $f" \
     "cp (not durable);$runs;fresh;cp $f $work/dest/copy" \
@@ -154,14 +163,15 @@ job "One ${large_mib} MiB file, page cache warm" 0 \
     "git hash-object -w (1 run);1;git_repo;git -C $work/repo hash-object -w $f" \
     "restic backup;$runs;restic_repo;restic backup -q $f"
 
-job "The same bytes through a pipe" 0 \
+wants pipe && job "The same bytes through a pipe" 0 \
     "cat | ingest -;$runs;fresh;cat $f | $bin -q --progress never --store $work/store --name large.bin -" \
     "cat | tee copy | sha256sum;$runs;fresh;cat $f | tee $work/dest/copy | sha256sum" \
     "cat | git hash-object -w --stdin (1 run);1;git_repo;cat $f | git -C $work/repo hash-object -w --stdin" \
     "cat | restic backup --stdin;$runs;restic_repo;cat $f | restic backup -q --stdin"
 
 set_aside=yes
-job "A tree of $files small files (1-64 KiB)" "$files" \
+warm="find $tree -type f -exec cat {} +"
+wants tree && job "A tree of $files small files (1-64 KiB)" "$files" \
     "ingest --sync batch;$runs;fresh;$bin -q --progress never --sync batch --store $work/store $tree" \
     "ingest --sync file;$runs;fresh;$bin -q --progress never --store $work/store $tree" \
     "hash only (ingest --dry-run);$runs;fresh;$bin -q --progress never --dry-run --no-cache --store $work/store $tree" \
