@@ -357,12 +357,16 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__gc)
-            opts="-q -h --orphans --dry-run --store --spool --s3-addressing --json --quiet --progress --wait-lock --help"
+            opts="-q -h --orphans --dry-run --older-than --store --spool --s3-addressing --json --quiet --progress --wait-lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --older-than)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --store)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

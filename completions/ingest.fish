@@ -58,7 +58,7 @@ complete -c ingest -n "__fish_ingest_needs_command" -a "ls" -d 'List the manifes
 complete -c ingest -n "__fish_ingest_needs_command" -a "cat" -d 'Write an object to standard output'
 complete -c ingest -n "__fish_ingest_needs_command" -a "export" -d 'Write entries into DEST under their recorded names, made safe'
 complete -c ingest -n "__fish_ingest_needs_command" -a "verify" -d 'Check the store: re-hash every object, match the manifest against the objects, find orphans and leftovers. Exit 0 when clean, 1 otherwise'
-complete -c ingest -n "__fish_ingest_needs_command" -a "gc" -d 'Remove temp files left by crashed runs (older than an hour), and with --orphans the objects no manifest line names'
+complete -c ingest -n "__fish_ingest_needs_command" -a "gc" -d 'Remove temp files left by crashed runs (older than an hour), with --orphans the objects no manifest line names, and on S3 the multipart uploads never completed (older than a day)'
 complete -c ingest -n "__fish_ingest_needs_command" -a "stats" -d 'Count objects, bytes, entries, what deduplication saved, and types'
 complete -c ingest -n "__fish_ingest_needs_command" -a "copy" -d 'Copy the store SRC into DEST (each a directory or s3://BUCKET/PREFIX), object by object, checking each hash, skipping what DEST has; then the manifest entries. How a store moves to a bucket, or back'
 complete -c ingest -n "__fish_ingest_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -165,6 +165,7 @@ complete -c ingest -n "__fish_ingest_using_subcommand verify" -l quick -d 'Check
 complete -c ingest -n "__fish_ingest_using_subcommand verify" -l json -d 'Print one JSON object per input instead of sha256sum lines'
 complete -c ingest -n "__fish_ingest_using_subcommand verify" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand verify" -s h -l help -d 'Print help'
+complete -c ingest -n "__fish_ingest_using_subcommand gc" -l older-than -d 'Remove only what is older than AGE (30m, 2h, 1d) instead: below the defaults, a run still at work elsewhere may lose an upload or an object it is about to record' -r
 complete -c ingest -n "__fish_ingest_using_subcommand gc" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand gc" -l spool -d 'S3 stores: where inputs wait, hashed, for their upload. Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand gc" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
@@ -206,7 +207,7 @@ complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_
 complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy help" -f -a "cat" -d 'Write an object to standard output'
 complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy help" -f -a "export" -d 'Write entries into DEST under their recorded names, made safe'
 complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy help" -f -a "verify" -d 'Check the store: re-hash every object, match the manifest against the objects, find orphans and leftovers. Exit 0 when clean, 1 otherwise'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy help" -f -a "gc" -d 'Remove temp files left by crashed runs (older than an hour), and with --orphans the objects no manifest line names'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy help" -f -a "gc" -d 'Remove temp files left by crashed runs (older than an hour), with --orphans the objects no manifest line names, and on S3 the multipart uploads never completed (older than a day)'
 complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy help" -f -a "stats" -d 'Count objects, bytes, entries, what deduplication saved, and types'
 complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy help" -f -a "copy" -d 'Copy the store SRC into DEST (each a directory or s3://BUCKET/PREFIX), object by object, checking each hash, skipping what DEST has; then the manifest entries. How a store moves to a bucket, or back'
 complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

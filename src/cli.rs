@@ -120,8 +120,9 @@ pub enum Command {
         quick: bool,
     },
 
-    /// Remove temp files left by crashed runs (older than an hour), and
-    /// with --orphans the objects no manifest line names.
+    /// Remove temp files left by crashed runs (older than an hour), with
+    /// --orphans the objects no manifest line names, and on S3 the
+    /// multipart uploads never completed (older than a day).
     Gc {
         /// Also remove orphan objects.
         #[arg(long)]
@@ -129,6 +130,11 @@ pub enum Command {
         /// Report what would be removed; remove nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Remove only what is older than AGE (30m, 2h, 1d) instead: below
+        /// the defaults, a run still at work elsewhere may lose an upload
+        /// or an object it is about to record.
+        #[arg(long, value_name = "AGE", value_parser = parse_age)]
+        older_than: Option<std::time::Duration>,
     },
 
     /// Count objects, bytes, entries, what deduplication saved, and types.
@@ -297,6 +303,17 @@ pub struct PolicyArgs {
     pub scan_timeout: Option<f64>,
 }
 
+/// An age such as `90s`, `30m`, `2h` or `1d` (a day being 24 hours).
+fn parse_age(text: &str) -> Result<std::time::Duration, String> {
+    let span: jiff::Span = text
+        .parse()
+        .map_err(|e| format!("{text:?} is not an age such as 30m, 2h or 1d: {e}"))?;
+    span.to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+        .ok()
+        .and_then(|d| std::time::Duration::try_from(d).ok())
+        .ok_or_else(|| format!("{text:?}: give an age of hours or days, not a negative one"))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum SyncMode {
     #[default]
@@ -312,5 +329,14 @@ mod tests {
     #[test]
     fn verify_cli() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn ages_read_in_friendly_units() {
+        assert_eq!(parse_age("90s"), Ok(std::time::Duration::from_secs(90)));
+        assert_eq!(parse_age("1d"), Ok(std::time::Duration::from_secs(86_400)));
+        assert_eq!(parse_age("0s"), Ok(std::time::Duration::ZERO));
+        assert!(parse_age("-1h").is_err());
+        assert!(parse_age("soon").is_err());
     }
 }

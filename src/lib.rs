@@ -60,7 +60,11 @@ fn dispatch(cli: Cli) -> Result<Exit> {
         Some(Command::Cat { hash }) => tools::cat::run(global, hash),
         Some(Command::Export(args)) => tools::export::run(global, args),
         Some(Command::Verify { quick }) => tools::verify::run(global, *quick),
-        Some(Command::Gc { orphans, dry_run }) => tools::gc::run(global, *orphans, *dry_run),
+        Some(Command::Gc {
+            orphans,
+            dry_run,
+            older_than,
+        }) => tools::gc::run(global, *orphans, *dry_run, *older_than),
         Some(Command::Stats) => tools::stats::run(global),
         Some(Command::Copy { src, dest }) => tools::copy::run(global, src, dest),
     };

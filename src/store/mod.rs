@@ -3,6 +3,7 @@
 
 mod local;
 mod s3;
+mod uploads;
 mod view;
 
 use std::ffi::OsString;
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use local::{LocalStager, LocalStore, LookupError, ObjectFile};
 pub use s3::{S3Location, S3Settings, S3Store, SpoolStager};
+pub use uploads::Unfinished;
 pub use view::{Leftover, LineIter, Listed, StoreView};
 
 use crate::manifest::Entry;

@@ -26,6 +26,7 @@ use opendal::options::{ListOptions, WriteOptions};
 use opendal::{ErrorKind, services};
 use tempfile::NamedTempFile;
 
+use super::uploads::{Unfinished, Uploads};
 use super::{Backend, Committed, Listed, LookupError, Stager, StoreFormat};
 use crate::hashing::Sha256;
 use crate::interrupt::{self, Tracked};
@@ -130,6 +131,8 @@ pub struct S3Store {
     known: Option<IdentitySet>,
     /// The same operator, async: uploads use it to abort what fails.
     async_op: opendal::Operator,
+    /// For the requests OpenDAL has no call for (gc), made when first asked.
+    uploads: OnceLock<Uploads>,
     /// Kept last: the operators' requests run on it.
     runtime: tokio::runtime::Runtime,
 }
@@ -187,6 +190,7 @@ impl S3Store {
             cache,
             known: None,
             async_op,
+            uploads: OnceLock::new(),
             runtime,
         };
         store.check_format(create)?;
@@ -545,6 +549,49 @@ impl S3Store {
             .and_then(|r| r.into_std_read(..))
             .map_err(|e| self.failed(&format!("reading {id}"), e))?;
         Ok(Box::new(reader))
+    }
+
+    /// Multipart uploads begun under `objects/` and never completed, by
+    /// this machine or any other (gc aborts the old ones).
+    pub fn unfinished_uploads(&self) -> Result<Vec<Unfinished>> {
+        let prefix = match self.location.prefix.as_str() {
+            "" => OBJECTS.to_owned(),
+            prefix => format!("{prefix}/{OBJECTS}"),
+        };
+        let listed = self
+            .uploads()
+            .and_then(|u| self.runtime.block_on(u.list(&prefix)));
+        listed.map_err(|e| anyhow!("{}: listing unfinished uploads: {e:#}", self.describe()))
+    }
+
+    /// Aborts an unfinished upload: the server drops its parts.
+    pub fn abort_upload(&self, upload: &Unfinished) -> Result<()> {
+        let aborted = self
+            .uploads()
+            .and_then(|u| self.runtime.block_on(u.abort(upload)));
+        aborted.map_err(|e| {
+            anyhow!(
+                "{}: aborting the upload of {}: {e:#}",
+                self.describe(),
+                upload.key
+            )
+        })
+    }
+
+    /// How to name a key of this bucket in messages.
+    pub fn key_url(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.location.bucket)
+    }
+
+    fn uploads(&self) -> Result<&Uploads> {
+        if let Some(uploads) = self.uploads.get() {
+            return Ok(uploads);
+        }
+        let made = {
+            let _entered = self.runtime.enter();
+            Uploads::new(&self.location, &self.settings)?
+        };
+        Ok(self.uploads.get_or_init(|| made))
     }
 
     /// Removes an object (gc of orphans).

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 
-use super::{LocalStore, LookupError, S3Store};
+use super::{LocalStore, LookupError, S3Store, Unfinished};
 use crate::manifest::Line;
 use crate::object_id::ObjectId;
 
@@ -89,6 +89,21 @@ pub trait StoreView {
 
     /// The object as a local file, for hard links.
     fn local_path(&self, id: &ObjectId) -> Option<PathBuf>;
+
+    /// Uploads begun and never completed (only an object store has them).
+    fn unfinished_uploads(&self) -> Result<Vec<Unfinished>> {
+        Ok(Vec::new())
+    }
+
+    /// Aborts an unfinished upload.
+    fn abort_upload(&self, upload: &Unfinished) -> Result<()> {
+        anyhow::bail!("{}: no uploads to abort ({})", self.describe(), upload.key)
+    }
+
+    /// How to name an unfinished upload in messages.
+    fn upload_name(&self, upload: &Unfinished) -> String {
+        upload.key.clone()
+    }
 }
 
 fn age_of(meta: &fs::Metadata) -> Option<Duration> {
@@ -205,5 +220,17 @@ impl StoreView for S3Store {
 
     fn local_path(&self, _id: &ObjectId) -> Option<PathBuf> {
         None
+    }
+
+    fn unfinished_uploads(&self) -> Result<Vec<Unfinished>> {
+        S3Store::unfinished_uploads(self)
+    }
+
+    fn abort_upload(&self, upload: &Unfinished) -> Result<()> {
+        S3Store::abort_upload(self, upload)
+    }
+
+    fn upload_name(&self, upload: &Unfinished) -> String {
+        self.key_url(&upload.key)
     }
 }

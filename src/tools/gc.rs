@@ -3,7 +3,9 @@
 //! A temp file is removed only when no running ingest holds its lock and it
 //! is over an hour old; an orphan object (with `--orphans`) only when it is
 //! over an hour old too, since a running ingest publishes an object a
-//! moment before it appends the line that names it.
+//! moment before it appends the line that names it. On S3, a multipart
+//! upload never completed is aborted once it is a day old: it may be
+//! another machine's, still under way.
 
 use std::collections::HashSet;
 use std::io::{self, BufWriter, Write};
@@ -19,8 +21,15 @@ use crate::object_id::ObjectId;
 use crate::store::StoreView;
 
 const MIN_AGE: Duration = Duration::from_secs(3600);
+const UPLOAD_MIN_AGE: Duration = Duration::from_secs(24 * 3600);
 
-pub fn run(global: &GlobalArgs, orphans: bool, dry_run: bool) -> Result<Exit> {
+/// `older_than` replaces both ages.
+pub fn run(
+    global: &GlobalArgs,
+    orphans: bool,
+    dry_run: bool,
+    older_than: Option<Duration>,
+) -> Result<Exit> {
     let store = super::open_store(global)?;
     let mut out = BufWriter::new(io::stdout().lock());
     let (mut count, mut freed) = (0u64, 0u64);
@@ -34,7 +43,8 @@ pub fn run(global: &GlobalArgs, orphans: bool, dry_run: bool) -> Result<Exit> {
         )?;
         Ok(())
     };
-    let old = |age: Option<Duration>| age.is_some_and(|age| age > MIN_AGE);
+    let min_age = older_than.unwrap_or(MIN_AGE);
+    let old = |age: Option<Duration>| age.is_some_and(|age| age >= min_age);
     for leftover in store.leftovers()? {
         if !leftover.in_use && old(leftover.age) {
             if !dry_run {
@@ -55,10 +65,35 @@ pub fn run(global: &GlobalArgs, orphans: bool, dry_run: bool) -> Result<Exit> {
             }
         }
     }
+    let upload_min_age = older_than.unwrap_or(UPLOAD_MIN_AGE);
+    let mut aborted = 0u64;
+    for upload in store.unfinished_uploads()? {
+        let begun = upload.initiated;
+        let age =
+            begun.and_then(|t| Duration::try_from(jiff::Timestamp::now().duration_since(t)).ok());
+        if age.is_some_and(|age| age >= upload_min_age) {
+            if !dry_run {
+                store.abort_upload(&upload)?;
+            }
+            aborted += 1;
+            let verb = if dry_run { "would abort" } else { "aborted" };
+            let since = begun.map_or_else(String::new, |t| format!(" (begun {t:.0})"));
+            let name = store.upload_name(&upload);
+            super::line(&mut out, &format!("{verb} unfinished upload {name}{since}"))?;
+        }
+    }
     out.flush()?;
     if !global.quiet {
         let verb = if dry_run { "would free" } else { "freed" };
-        eprintln!("ingest: gc: {count} files, {verb} {}", HumanBytes(freed));
+        let uploads = match (aborted, dry_run) {
+            (0, _) => String::new(),
+            (n, true) => format!(", would abort {n} unfinished uploads"),
+            (n, false) => format!(", aborted {n} unfinished uploads"),
+        };
+        eprintln!(
+            "ingest: gc: {count} files, {verb} {}{uploads}",
+            HumanBytes(freed)
+        );
     }
     Ok(Exit::Success)
 }

@@ -488,6 +488,43 @@ fn ctrl_c_mid_upload_leaves_no_object_and_no_spool_file() {
 }
 
 #[test]
+fn gc_aborts_the_multipart_upload_of_a_killed_run_once_it_is_old_enough() {
+    let server = Server::start();
+    let env = Env::new();
+    let store = store_url("killed");
+    let (mut child, big, _) = big_upload_under_way(&server, &env, &store);
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let key = format!("objects/{}/{}", &sha256_hex(&big)[..2], sha256_hex(&big));
+
+    // A day is the default age: a fresh upload may be another machine's.
+    let out = ok(server.cmd(&store, ["gc", "--dry-run"]));
+    assert!(!stdout_of(&out).contains("upload"), "{}", stdout_of(&out));
+    let out = ok(server.cmd(&store, ["gc", "--dry-run", "--older-than", "0s"]));
+    assert!(
+        stdout_of(&out).contains(&format!("would abort unfinished upload s3://{BUCKET}/"))
+            && stdout_of(&out).contains(&key),
+        "{}",
+        stdout_of(&out)
+    );
+    let out = ok(server.cmd(&store, ["gc", "--older-than", "0s"]));
+    assert!(
+        stdout_of(&out).contains("aborted unfinished upload")
+            && stderr_of(&out).contains("aborted 1 unfinished uploads"),
+        "{}{}",
+        stdout_of(&out),
+        stderr_of(&out)
+    );
+    // The server no longer lists it.
+    let out = ok(server.cmd(&store, ["gc", "--dry-run", "--older-than", "0s"]));
+    assert!(!stdout_of(&out).contains("upload"), "{}", stdout_of(&out));
+
+    ok(server.cmd(&store, [env.path().join("big.bin")]));
+    assert_verified(&server, &store);
+}
+
+#[test]
 fn bad_credentials_unknown_buckets_dead_endpoints_and_foreign_prefixes_fail_clearly() {
     let server = Server::start();
     let env = Env::new();
