@@ -11,12 +11,12 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread;
 
 use anyhow::{Result, anyhow};
-use aws_lc_rs::digest;
+use ring::digest;
 
 /// Incremental SHA-256.
 ///
-/// It is AWS-LC's (through `aws-lc-rs`, which the S3 client's TLS already
-/// builds): its assembly picks SHA extensions where the CPU has them and
+/// It is ring's (which the S3 client's TLS uses too, so one crypto library
+/// is built): its assembly picks SHA extensions where the CPU has them and
 /// AVX/SSSE3 code where it does not. `sha2` has only the first and falls
 /// back to portable code, which on a CPU without SHA extensions hashes at
 /// about half the speed (149 against 273 MB/s measured on a 2 GHz Xeon),

@@ -24,6 +24,7 @@ use opendal::blocking;
 use opendal::layers::RetryLayer;
 use opendal::options::{ListOptions, WriteOptions};
 use opendal::{ErrorKind, services};
+use opendal_http_transport_reqwest::ReqwestTransport;
 use tempfile::NamedTempFile;
 
 use super::uploads::{Unfinished, Uploads};
@@ -156,6 +157,10 @@ impl S3Store {
         let (op, async_op) = {
             let _entered = runtime.enter();
             opendal::install_default();
+            // reqwest, with TLS (for https endpoints) on ring, the crypto
+            // our hashing uses. Both calls keep what is installed already.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            opendal::HttpTransporter::install_default(ReqwestTransport::default());
             let mut builder = services::S3::default()
                 .bucket(&location.bucket)
                 .root(&format!("/{}", location.prefix))
