@@ -8,10 +8,10 @@
 //! `AWS_PROFILE`, `~/.aws/config` and `credentials`, instance metadata),
 //! and reqwest sends them.
 
-use std::fmt;
-
 use anyhow::{Context as _, Result, anyhow, bail};
 use bytes::Bytes;
+use opendal::HttpTransporter;
+use opendal_http_transport_reqwest::ReqwestTransport;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqsign_aws_v4::{Credential, DefaultCredentialProvider, EMPTY_STRING_SHA256, RequestSigner};
 use reqsign_core::{Context, OsEnv, Signer};
@@ -82,7 +82,9 @@ impl Uploads {
         let context = Context::new()
             .with_file_read(TokioFileRead)
             .with_env(OsEnv)
-            .with_http_send(Http(http.clone()));
+            // What reqsign fetches credentials with (instance metadata,
+            // SSO, STS): OpenDAL's transport over the same client.
+            .with_http_send(HttpTransporter::new(ReqwestTransport::new(http.clone())));
         let signer = Signer::new(
             context,
             DefaultCredentialProvider::new(),
@@ -155,7 +157,7 @@ impl Uploads {
         self.signer
             .sign(&mut parts, None)
             .await
-            .map_err(|e| anyhow!("signing the request: {}", e.kind_text()))?;
+            .map_err(|e| anyhow!("signing the request: {}", kind_text(&e)))?;
         parts.headers.remove(http::header::HOST);
         let request = reqwest::Request::try_from(http::Request::from_parts(parts, Vec::new()))
             .context("building the request")?;
@@ -202,15 +204,9 @@ fn s3_error(body: &[u8]) -> String {
     }
 }
 
-trait KindText {
-    fn kind_text(&self) -> String;
-}
-
-impl KindText for reqsign_core::Error {
-    /// Only the kind: a signing error's message may quote what it read.
-    fn kind_text(&self) -> String {
-        format!("{:?}", self.kind())
-    }
+/// Only the kind: a signing error's message may quote what it read.
+fn kind_text(e: &reqsign_core::Error) -> String {
+    format!("{:?}", e.kind())
 }
 
 #[derive(Deserialize)]
@@ -231,41 +227,6 @@ struct UploadXml {
     upload_id: String,
     #[serde(default)]
     initiated: String,
-}
-
-/// reqwest as the HTTP client reqsign fetches credentials with (instance
-/// metadata, SSO, STS), the way OpenDAL gives it its own.
-#[derive(Clone)]
-struct Http(reqwest::Client);
-
-impl fmt::Debug for Http {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Http")
-    }
-}
-
-impl reqsign_core::HttpSend for Http {
-    async fn http_send(
-        &self,
-        req: http::Request<Bytes>,
-    ) -> reqsign_core::Result<http::Response<Bytes>> {
-        let failed = |what: &str| reqsign_core::Error::unexpected(what.to_owned());
-        let req = reqwest::Request::try_from(req).map_err(|_| failed("building a request"))?;
-        let answer = self
-            .0
-            .execute(req)
-            .await
-            .map_err(|_| failed("sending a request"))?;
-        let mut response = http::Response::builder().status(answer.status());
-        for (name, value) in answer.headers() {
-            response = response.header(name, value);
-        }
-        let body = answer
-            .bytes()
-            .await
-            .map_err(|_| failed("reading an answer"))?;
-        response.body(body).map_err(|_| failed("reading an answer"))
-    }
 }
 
 #[cfg(test)]
