@@ -44,9 +44,10 @@ pub fn run(
         Ok(())
     };
     let min_age = older_than.unwrap_or(MIN_AGE);
-    let old = |age: Option<Duration>| age.is_some_and(|age| age >= min_age);
+    let upload_min_age = older_than.unwrap_or(UPLOAD_MIN_AGE);
+    let aged = |age: Option<Duration>, min: Duration| age.is_some_and(|age| age >= min);
     for leftover in store.leftovers()? {
-        if !leftover.in_use && old(leftover.age) {
+        if !leftover.in_use && aged(leftover.age, min_age) {
             if !dry_run {
                 store.remove_leftover(&leftover)?;
             }
@@ -57,7 +58,7 @@ pub fn run(
         let named = named_objects(store.as_ref())?;
         for object in store.listing()? {
             let Some(id) = object.id else { continue };
-            if !named.contains(&id) && old(object.age) {
+            if !named.contains(&id) && aged(object.age, min_age) {
                 if !dry_run {
                     store.remove_object(&object)?;
                 }
@@ -65,30 +66,31 @@ pub fn run(
             }
         }
     }
-    let upload_min_age = older_than.unwrap_or(UPLOAD_MIN_AGE);
+    let abort_verb = if dry_run { "would abort" } else { "aborted" };
     let mut aborted = 0u64;
     for upload in store.unfinished_uploads()? {
         let begun = upload.initiated;
         let age =
             begun.and_then(|t| Duration::try_from(jiff::Timestamp::now().duration_since(t)).ok());
-        if age.is_some_and(|age| age >= upload_min_age) {
+        if aged(age, upload_min_age) {
             if !dry_run {
                 store.abort_upload(&upload)?;
             }
             aborted += 1;
-            let verb = if dry_run { "would abort" } else { "aborted" };
             let since = begun.map_or_else(String::new, |t| format!(" (begun {t:.0})"));
             let name = store.upload_name(&upload);
-            super::line(&mut out, &format!("{verb} unfinished upload {name}{since}"))?;
+            super::line(
+                &mut out,
+                &format!("{abort_verb} unfinished upload {name}{since}"),
+            )?;
         }
     }
     out.flush()?;
     if !global.quiet {
         let verb = if dry_run { "would free" } else { "freed" };
-        let uploads = match (aborted, dry_run) {
-            (0, _) => String::new(),
-            (n, true) => format!(", would abort {n} unfinished uploads"),
-            (n, false) => format!(", aborted {n} unfinished uploads"),
+        let uploads = match aborted {
+            0 => String::new(),
+            n => format!(", {abort_verb} {n} unfinished uploads"),
         };
         eprintln!(
             "ingest: gc: {count} files, {verb} {}{uploads}",
