@@ -25,7 +25,7 @@ function __fish_ingest_using_subcommand
 end
 
 complete -c ingest -n "__fish_ingest_needs_command" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
-complete -c ingest -n "__fish_ingest_needs_command" -l spool -d 'S3 stores: where inputs wait, hashed, for their upload. Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
+complete -c ingest -n "__fish_ingest_needs_command" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
 complete -c ingest -n "__fish_ingest_needs_command" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
 virtual\t''"
 complete -c ingest -n "__fish_ingest_needs_command" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
@@ -75,7 +75,7 @@ complete -c ingest -n "__fish_ingest_using_subcommand add" -l deny -d 'Reject sn
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l clamd -d 'Scan with ClamAV: a clamd unix socket path, or tcp://HOST:PORT' -r
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l scan-timeout -d 'How long to wait for clamd at each step before the scan fails [default: 30]' -r
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
-complete -c ingest -n "__fish_ingest_using_subcommand add" -l spool -d 'S3 stores: where inputs wait, hashed, for their upload. Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand add" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
 virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
@@ -97,7 +97,7 @@ complete -c ingest -n "__fish_ingest_using_subcommand mms" -l deny -d 'Reject sn
 complete -c ingest -n "__fish_ingest_using_subcommand mms" -l clamd -d 'Scan with ClamAV: a clamd unix socket path, or tcp://HOST:PORT' -r
 complete -c ingest -n "__fish_ingest_using_subcommand mms" -l scan-timeout -d 'How long to wait for clamd at each step before the scan fails [default: 30]' -r
 complete -c ingest -n "__fish_ingest_using_subcommand mms" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
-complete -c ingest -n "__fish_ingest_using_subcommand mms" -l spool -d 'S3 stores: where inputs wait, hashed, for their upload. Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand mms" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand mms" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
 virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand mms" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
@@ -114,7 +114,7 @@ complete -c ingest -n "__fish_ingest_using_subcommand ls" -l mime -d 'Only entri
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l name -d 'Only entries whose name matches GLOB (*.jpg)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l since -d 'Only entries stored at or after DATE (2026-11-01 or RFC 3339)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
-complete -c ingest -n "__fish_ingest_using_subcommand ls" -l spool -d 'S3 stores: where inputs wait, hashed, for their upload. Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand ls" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
 virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
@@ -125,7 +125,7 @@ complete -c ingest -n "__fish_ingest_using_subcommand ls" -l json -d 'Print one 
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -s h -l help -d 'Print help'
 complete -c ingest -n "__fish_ingest_using_subcommand cat" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
-complete -c ingest -n "__fish_ingest_using_subcommand cat" -l spool -d 'S3 stores: where inputs wait, hashed, for their upload. Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand cat" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand cat" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
 virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand cat" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
@@ -142,7 +142,7 @@ complete -c ingest -n "__fish_ingest_using_subcommand export" -l link -d 'hard: 
 copy\t''
 auto\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
-complete -c ingest -n "__fish_ingest_using_subcommand export" -l spool -d 'S3 stores: where inputs wait, hashed, for their upload. Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand export" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
 virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
@@ -154,7 +154,7 @@ complete -c ingest -n "__fish_ingest_using_subcommand export" -l json -d 'Print 
 complete -c ingest -n "__fish_ingest_using_subcommand export" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand export" -s h -l help -d 'Print help'
 complete -c ingest -n "__fish_ingest_using_subcommand verify" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
-complete -c ingest -n "__fish_ingest_using_subcommand verify" -l spool -d 'S3 stores: where inputs wait, hashed, for their upload. Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand verify" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand verify" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
 virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand verify" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
@@ -167,7 +167,7 @@ complete -c ingest -n "__fish_ingest_using_subcommand verify" -s q -l quiet -d '
 complete -c ingest -n "__fish_ingest_using_subcommand verify" -s h -l help -d 'Print help'
 complete -c ingest -n "__fish_ingest_using_subcommand gc" -l older-than -d 'Remove only what is older than AGE (30m, 2h, 1d) instead: below the defaults, a run still at work elsewhere may lose an upload or an object it is about to record' -r
 complete -c ingest -n "__fish_ingest_using_subcommand gc" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
-complete -c ingest -n "__fish_ingest_using_subcommand gc" -l spool -d 'S3 stores: where inputs wait, hashed, for their upload. Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand gc" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand gc" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
 virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand gc" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
@@ -180,7 +180,7 @@ complete -c ingest -n "__fish_ingest_using_subcommand gc" -l json -d 'Print one 
 complete -c ingest -n "__fish_ingest_using_subcommand gc" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand gc" -s h -l help -d 'Print help'
 complete -c ingest -n "__fish_ingest_using_subcommand stats" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
-complete -c ingest -n "__fish_ingest_using_subcommand stats" -l spool -d 'S3 stores: where inputs wait, hashed, for their upload. Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand stats" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand stats" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
 virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand stats" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
@@ -191,7 +191,7 @@ complete -c ingest -n "__fish_ingest_using_subcommand stats" -l json -d 'Print o
 complete -c ingest -n "__fish_ingest_using_subcommand stats" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand stats" -s h -l help -d 'Print help'
 complete -c ingest -n "__fish_ingest_using_subcommand copy" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
-complete -c ingest -n "__fish_ingest_using_subcommand copy" -l spool -d 'S3 stores: where inputs wait, hashed, for their upload. Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand copy" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand copy" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
 virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand copy" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''

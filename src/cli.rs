@@ -46,8 +46,9 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "INGEST_STORE", value_name = "DIR|URL")]
     pub store: Option<PathBuf>,
 
-    /// S3 stores: where inputs wait, hashed, for their upload. Default: the
-    /// cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest).
+    /// S3 stores: where inputs over 64 KiB wait, hashed, for their upload
+    /// (smaller ones wait in memory). Default: the cache folder
+    /// ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest).
     #[arg(long, global = true, value_name = "DIR")]
     pub spool: Option<PathBuf>,
 

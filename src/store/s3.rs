@@ -2,10 +2,10 @@
 //! store, where S3 allows.
 //!
 //! S3 has no rename and no append, so the two steps that are atomic on a
-//! disk work differently here. An input streams into a local spool file
-//! while it is hashed; once the hash is known, the spool is uploaded under
-//! `objects/<2 hex>/<64 hex>` with `If-None-Match: *` (a HEAD first skips
-//! content already stored). The manifest is a set of immutable segments,
+//! disk work differently here. An input streams into a spool (memory while
+//! small, else a local file) while it is hashed; once the hash is known, the
+//! spool is uploaded under `objects/<2 hex>/<64 hex>` with `If-None-Match: *`
+//! (a HEAD first skips large content already stored). The manifest is a set of immutable segments,
 //! `manifest/<time>-<random>.jsonl`, each written once, create-only, after
 //! every object its lines name is complete. Readers merge the segments and
 //! treat a repeated identity as one entry, so two machines racing never
@@ -295,7 +295,7 @@ impl S3Store {
 
     /// Uploads spooled objects, several at once (small files are bound by
     /// round trips, not bandwidth); returns in order what each became.
-    fn upload_all(&self, staged: Vec<(SpoolFile, ObjectId)>) -> Result<Vec<Committed>> {
+    fn upload_all(&self, staged: Vec<(Spool, ObjectId)>) -> Result<Vec<Committed>> {
         let count = staged.len();
         let results = self.runtime.block_on(async {
             let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(UPLOADS_IN_FLIGHT));
@@ -686,7 +686,7 @@ enum UploadFailure {
 /// no unfinished multipart upload is left behind.
 async fn upload(
     op: opendal::Operator,
-    mut spool: SpoolFile,
+    mut spool: Spool,
     id: ObjectId,
 ) -> Result<Committed, UploadFailure> {
     let key = S3Store::object_key(&id);
@@ -701,8 +701,7 @@ async fn upload(
             Err(e) => return Err(UploadFailure::Server(e)),
         }
     }
-    let file = spool.temp.as_file_mut();
-    io::Seek::rewind(file).map_err(UploadFailure::Spool)?;
+    spool.rewind().map_err(UploadFailure::Spool)?;
     let options = WriteOptions {
         if_not_exists: true,
         chunk: Some(part_size(sent)),
@@ -713,20 +712,13 @@ async fn upload(
         .writer_options(&key, options)
         .await
         .map_err(UploadFailure::Server)?;
-    // Small pieces, each handed over (not copied): the writer gathers them
-    // into parts, and memory is about the parts in flight.
-    let part_len = (sent as usize).clamp(1, WRITE_LEN);
     let written = async {
         loop {
-            let mut part = Vec::with_capacity(part_len);
-            (&mut *file)
-                .take(part_len as u64)
-                .read_to_end(&mut part)
-                .map_err(UploadFailure::Spool)?;
-            if part.is_empty() {
+            let piece = spool.next_piece().map_err(UploadFailure::Spool)?;
+            if piece.is_empty() {
                 break;
             }
-            writer.write(part).await.map_err(UploadFailure::Server)?;
+            writer.write(piece).await.map_err(UploadFailure::Server)?;
         }
         writer.close().await.map_err(UploadFailure::Server)
     }
@@ -753,26 +745,96 @@ async fn upload(
     }
 }
 
-/// An input on its way to the bucket: a local file, removed when dropped.
-pub struct SpoolFile {
-    temp: NamedTempFile,
-    _tracked: Tracked,
+/// Inputs up to this size stay in memory on their way to the bucket.
+/// Creating and deleting a file per input cost ext4 more system time than
+/// the upload itself (a 2,000-file tree: 2.6-4.9 s against 0.6 s), and a
+/// run holds at most one batch plus the side threads' backlog (about 400
+/// inputs) staged at once, so this bounds the memory to about 25 MiB.
+const HELD_MAX: usize = 64 << 10;
+
+/// An input on its way to the bucket: in memory while small, else in a
+/// spool file that is removed when dropped.
+pub struct Spool {
+    held: Held,
     written: u64,
+    stager: SpoolStager,
 }
 
-impl Write for SpoolFile {
+enum Held {
+    Memory(Vec<u8>),
+    File {
+        temp: NamedTempFile,
+        _tracked: Tracked,
+    },
+}
+
+impl Spool {
+    /// Goes back to the start of the bytes, to read them for the upload.
+    fn rewind(&mut self) -> io::Result<()> {
+        match &mut self.held {
+            Held::Memory(_) => Ok(()),
+            Held::File { temp, .. } => io::Seek::rewind(temp.as_file_mut()),
+        }
+    }
+
+    /// The next piece of the bytes, empty at the end. Pieces are handed to
+    /// the writer (not copied), which gathers them into parts: memory is
+    /// about the parts in flight.
+    fn next_piece(&mut self) -> io::Result<Vec<u8>> {
+        match &mut self.held {
+            Held::Memory(bytes) => Ok(std::mem::take(bytes)),
+            Held::File { temp, .. } => {
+                let mut piece = Vec::with_capacity(WRITE_LEN);
+                temp.as_file_mut()
+                    .take(WRITE_LEN as u64)
+                    .read_to_end(&mut piece)?;
+                Ok(piece)
+            }
+        }
+    }
+
+    /// Moves what is held in memory into a new spool file.
+    fn spill(&mut self) -> io::Result<()> {
+        let Held::Memory(bytes) = &self.held else {
+            return Ok(());
+        };
+        let (mut temp, tracked) = self.stager.spool_file()?;
+        temp.write_all(bytes)?;
+        self.held = Held::File {
+            temp,
+            _tracked: tracked,
+        };
+        Ok(())
+    }
+}
+
+impl Write for Spool {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.temp.write(buf)?;
+        if let Held::Memory(bytes) = &self.held
+            && bytes.len() + buf.len() > HELD_MAX
+        {
+            self.spill()?;
+        }
+        let n = match &mut self.held {
+            Held::Memory(bytes) => {
+                bytes.extend_from_slice(buf);
+                buf.len()
+            }
+            Held::File { temp, .. } => temp.write(buf)?,
+        };
         self.written += n as u64;
         Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.temp.flush()
+        match &mut self.held {
+            Held::Memory(_) => Ok(()),
+            Held::File { temp, .. } => temp.flush(),
+        }
     }
 }
 
-/// Stages objects as spool files, uploaded once their hash is known.
+/// Stages objects as spools, uploaded once their hash is known.
 #[derive(Debug, Clone)]
 pub struct SpoolStager {
     spool: PathBuf,
@@ -780,13 +842,17 @@ pub struct SpoolStager {
     ready: Arc<OnceLock<()>>,
 }
 
-impl Stager for SpoolStager {
-    type Staged = SpoolFile;
-
-    fn stage(&self) -> Result<SpoolFile> {
+impl SpoolStager {
+    /// A new spool file, tracked so that an interrupt removes it.
+    fn spool_file(&self) -> io::Result<(NamedTempFile, Tracked)> {
+        let in_spool = |e: io::Error| {
+            io::Error::new(
+                e.kind(),
+                format!("creating a spool file in {}: {e}", self.spool.display()),
+            )
+        };
         if self.ready.get().is_none() {
-            fs::create_dir_all(&self.spool)
-                .with_context(|| format!("creating the spool folder {}", self.spool.display()))?;
+            fs::create_dir_all(&self.spool).map_err(in_spool)?;
             let _ = self.ready.set(());
         }
         let (temp, tracked) = interrupt::track(
@@ -798,19 +864,27 @@ impl Stager for SpoolStager {
             },
             |t: &NamedTempFile| t.path(),
         )
-        .with_context(|| format!("creating a spool file in {}", self.spool.display()))?;
+        .map_err(in_spool)?;
         // Held until the spool file is gone: gc leaves it alone meanwhile.
         let _ = temp.as_file().try_lock();
-        Ok(SpoolFile {
-            temp,
-            _tracked: tracked,
+        Ok((temp, tracked))
+    }
+}
+
+impl Stager for SpoolStager {
+    type Staged = Spool;
+
+    fn stage(&self) -> Result<Spool> {
+        Ok(Spool {
+            held: Held::Memory(Vec::new()),
             written: 0,
+            stager: self.clone(),
         })
     }
 }
 
 impl Backend for S3Store {
-    type Staged = SpoolFile;
+    type Staged = Spool;
     type Stager = SpoolStager;
 
     fn stager(&self) -> SpoolStager {
@@ -820,7 +894,7 @@ impl Backend for S3Store {
         }
     }
 
-    fn publish(&mut self, staged: Vec<(SpoolFile, ObjectId)>) -> Result<Vec<Committed>> {
+    fn publish(&mut self, staged: Vec<(Spool, ObjectId)>) -> Result<Vec<Committed>> {
         self.upload_all(staged)
     }
 

@@ -288,6 +288,51 @@ fn the_whole_command_set_works_on_an_s3_store() {
     assert_verified(&server, &store);
 }
 
+/// Small inputs wait for their upload in memory, larger ones in a spool
+/// file: sizes on either side of the limit (64 KiB), from files and from a
+/// pipe, all come back byte for byte.
+#[test]
+fn inputs_either_side_of_the_in_memory_limit_round_trip() {
+    let server = Server::start();
+    let env = Env::new();
+    let store = store_url("edges");
+    let sizes = [0, 1, 65_535, 65_536, 65_537, 300_000];
+    let inputs: Vec<Vec<u8>> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &len)| noise(len, 40 + i as u64))
+        .collect();
+    for (i, bytes) in inputs.iter().enumerate() {
+        env.write(format!("in/f{i}.bin"), bytes);
+    }
+    ok(server.cmd(&store, [env.path().join("in")]));
+    let piped = noise(65_537, 99);
+    with_stdin(
+        server.cmd(&store, ["--name", "piped.bin", "-"]),
+        piped.clone(),
+    )
+    .assert()
+    .success();
+
+    for bytes in inputs.iter().chain([&piped]) {
+        let cat = ok(server.cmd(&store, ["cat", &sha256_hex(bytes)]));
+        assert_eq!(cat.stdout.len(), bytes.len());
+        assert!(
+            cat.stdout == *bytes,
+            "{} bytes came back changed",
+            bytes.len()
+        );
+    }
+    assert_eq!(entries(&server, &store).len(), sizes.len() + 1);
+    assert_verified(&server, &store);
+    assert!(
+        files_under(&server.path().join("cache"))
+            .iter()
+            .all(|p| p.extension().is_none_or(|e| e != "spool")),
+        "a spool file was left"
+    );
+}
+
 #[test]
 fn copy_moves_a_store_to_s3_and_back_byte_for_byte() {
     let server = Server::start();
