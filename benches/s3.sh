@@ -9,7 +9,9 @@
 # repository (Debian's restic), for one large file and a tree of small
 # files (1-64 KiB). rclone and restic are installed if missing and skipped
 # with a message if they cannot be. Medians of RUNS runs, the tools taking
-# turns round by round; peak RSS from GNU time (%M).
+# turns round by round; peak RSS from GNU time (%M). The tree table ends
+# with rclone sending PUTs alone (no HEAD, no listing): the server's floor
+# for one object per file on this machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -64,8 +66,8 @@ run() {
         echo "failed: $(tail -1 "$work/err.out")" >&2
     fi
 }
-tools=(ingest rclone restic)
-have() { [ "$1" = ingest ] || command -v "$1" >/dev/null; }
+tools=(ingest rclone restic rclone-puts)
+have() { [ "$1" = ingest ] || command -v "${1%-puts}" >/dev/null; }
 for round in $(seq "$runs"); do
     for t in "${tools[@]}"; do
         have $t || continue
@@ -75,6 +77,9 @@ for round in $(seq "$runs"); do
             # rclone refuses a custom CA bundle over plain HTTP.
             rclone) run rclone "env -u AWS_CA_BUNDLE rclone copy $work/large.bin bench:bench/\$P/" large
                     run rclone "env -u AWS_CA_BUNDLE rclone copy $work/tree bench:bench/\$P/" tree ;;
+            # The server's floor for one object per file: PUTs alone, no
+            # HEAD, no listing (what a store that checks nothing would cost).
+            rclone-puts) run rclone-puts "env -u AWS_CA_BUNDLE rclone copy --no-check-dest --s3-no-head --s3-no-check-bucket --transfers 16 $work/tree bench:bench/\$P/" tree ;;
             restic) run restic "restic -q -r s3:$endpoint/bench/\$P backup $work/large.bin" large
                     run restic "restic -q -r s3:$endpoint/bench/\$P backup $work/tree" tree ;;
         esac
@@ -94,6 +99,7 @@ for job in large tree; do
     fi
     echo "|---|---|---|---|"
     for t in "${tools[@]}"; do
+        [ "$t.$job" = rclone-puts.large ] && continue
         if [ ! -s "$work/times.$t.$job" ]; then
             echo "| $t | skipped (not installed, or failed) | | |"
             continue
