@@ -817,6 +817,12 @@ impl Write for Spool {
         }
         let n = match &mut self.held {
             Held::Memory(bytes) => {
+                // Grows as a Vec would, but never past the limit, which is
+                // what bounds the memory of a batch.
+                let wanted = (bytes.len() + buf.len())
+                    .max(bytes.capacity() * 2)
+                    .min(HELD_MAX);
+                bytes.reserve_exact(wanted - bytes.len());
                 bytes.extend_from_slice(buf);
                 buf.len()
             }
@@ -956,6 +962,37 @@ mod tests {
         assert_eq!(S3Location::parse("s3://b").unwrap().unwrap().prefix, "");
         assert!(S3Location::parse("s3:///x").unwrap().is_err());
         assert!(S3Location::parse("/srv/store").is_none());
+    }
+
+    #[test]
+    fn a_spool_holds_at_most_the_limit_in_memory_then_spills() {
+        let dir = tempfile::tempdir().unwrap();
+        let stager = SpoolStager {
+            spool: dir.path().join("spool"),
+            ready: Arc::default(),
+        };
+        let mut spool = stager.stage().unwrap();
+        spool.write_all(&[1; 40_000]).unwrap();
+        spool.write_all(&[2; 25_536]).unwrap();
+        let Held::Memory(bytes) = &spool.held else {
+            panic!("64 KiB spilled");
+        };
+        assert!(bytes.capacity() <= HELD_MAX, "{}", bytes.capacity());
+        assert!(!dir.path().join("spool").exists());
+        spool.write_all(&[3]).unwrap();
+        assert!(matches!(spool.held, Held::File { .. }));
+        assert_eq!(spool.written, 65_537);
+        spool.rewind().unwrap();
+        let mut back = Vec::new();
+        loop {
+            let piece = spool.next_piece().unwrap();
+            if piece.is_empty() {
+                break;
+            }
+            back.extend(piece);
+        }
+        assert_eq!(back.len(), 65_537);
+        assert!(back[..40_000].iter().all(|&b| b == 1) && back[65_536] == 3);
     }
 
     #[test]
