@@ -5,12 +5,12 @@
 //! disk work differently here. An input streams into a spool (memory while
 //! small, else a local file) while it is hashed; once the hash is known, the
 //! spool is uploaded under `objects/<2 hex>/<64 hex>` with `If-None-Match: *`
-//! (a HEAD first skips large content already stored). The manifest is a set of immutable segments,
-//! `manifest/<time>-<random>.jsonl`, each written once, create-only, after
-//! every object its lines name is complete. Readers merge the segments and
-//! treat a repeated identity as one entry, so two machines racing never
-//! corrupt anything. Segments never change, so readers keep copies in the
-//! local cache.
+//! (a HEAD first skips large content already stored). The manifest is a set
+//! of immutable segments, `manifest/<time>-<random>.jsonl`, each written
+//! once, create-only, after every object its lines name is complete.
+//! Readers merge the segments and treat a repeated identity as one entry, so
+//! two machines racing never corrupt anything. Segments never change, so
+//! readers keep copies in the local cache.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
@@ -124,7 +124,7 @@ pub struct S3Store {
     settings: S3Settings,
     op: blocking::Operator,
     /// Where inputs wait, hashed, for their upload.
-    spool: PathBuf,
+    spool: Arc<Path>,
     /// Set once the spool folder exists.
     spool_ready: Arc<OnceLock<()>>,
     /// Copies of manifest segments (they never change).
@@ -185,7 +185,9 @@ impl S3Store {
         let digest = ObjectId::from_bytes(Sha256::digest(location.url()));
         let key = digest.to_string()[..16].to_owned();
         let cache = local.join("s3").join(&key);
-        let spool = spool.map_or_else(|| cache.join("spool"), Path::to_path_buf);
+        let spool: Arc<Path> = spool
+            .map_or_else(|| cache.join("spool"), Path::to_path_buf)
+            .into();
         let store = S3Store {
             location,
             settings,
@@ -843,7 +845,8 @@ impl Write for Spool {
 /// Stages objects as spools, uploaded once their hash is known.
 #[derive(Debug, Clone)]
 pub struct SpoolStager {
-    spool: PathBuf,
+    /// Shared, as every input's spool keeps its stager for a spill.
+    spool: Arc<Path>,
     /// Set once the spool folder is known to exist.
     ready: Arc<OnceLock<()>>,
 }
@@ -895,7 +898,7 @@ impl Backend for S3Store {
 
     fn stager(&self) -> SpoolStager {
         SpoolStager {
-            spool: self.spool.clone(),
+            spool: Arc::clone(&self.spool),
             ready: Arc::clone(&self.spool_ready),
         }
     }
@@ -968,7 +971,7 @@ mod tests {
     fn a_spool_holds_at_most_the_limit_in_memory_then_spills() {
         let dir = tempfile::tempdir().unwrap();
         let stager = SpoolStager {
-            spool: dir.path().join("spool"),
+            spool: dir.path().join("spool").into(),
             ready: Arc::default(),
         };
         let mut spool = stager.stage().unwrap();
