@@ -48,7 +48,7 @@ pub fn run(global: &GlobalArgs, args: &AddArgs) -> Result<Exit> {
     let (inputs, walk_options) = match plan_inputs(args) {
         Ok(plan) => plan,
         Err(usage) => {
-            eprintln!("ingest: {usage:#}");
+            say!("{usage:#}");
             return Ok(Exit::Usage);
         }
     };
@@ -117,26 +117,27 @@ pub fn usage_checked<T>(checked: Result<T>) -> Option<T> {
     match checked {
         Ok(value) => Some(value),
         Err(usage) => {
-            eprintln!("ingest: {usage:#}");
+            say!("{usage:#}");
             None
         }
     }
 }
 
-/// The store a run writes into: created if missing, unless this is a dry
-/// run, which must not write even that.
+/// The store a run writes into: created if missing, and held as a
+/// writer's (see [`LocalStore::begin_writing`]); unless this is a dry run,
+/// which must not write even that.
 pub fn open_store(global: &GlobalArgs, location: &Path, dry_run: bool) -> Result<LocalStore> {
-    let store = if dry_run {
+    let wait = crate::policy::seconds(global.wait_lock)?;
+    if dry_run {
         let store = LocalStore::at(location);
-        if store.exists() {
-            LocalStore::open(location)?
-        } else {
-            store
-        }
-    } else {
-        LocalStore::open_or_create(location)?
-    };
-    Ok(store.with_wait_lock(Duration::from_secs_f64(global.wait_lock.max(0.0))))
+        return Ok(match store.exists() {
+            true => LocalStore::open(location)?,
+            false => store,
+        });
+    }
+    let mut store = LocalStore::open_or_create(location)?.with_wait_lock(wait);
+    store.begin_writing()?;
+    Ok(store)
 }
 
 /// How the run ended, from what the reporter counted.
@@ -338,7 +339,7 @@ impl<St: Stager> Streamer<St> {
         let mut scanner = match &policy.clamd {
             None => None,
             Some(addr) => {
-                let timeout = Duration::from_secs_f64(policy.scan_timeout_secs);
+                let timeout = policy.scan_timeout;
                 match scan::connect(addr, timeout, policy.scan_fail_open) {
                     Ok(scanner) => Some(scanner),
                     Err(e) if policy.scan_fail_open => {
@@ -482,14 +483,10 @@ impl<B: Backend> Ingest<B> {
         source: PathBuf,
         meta: Option<Metadata>,
     ) -> Result<(), Fatal> {
-        if let (Some(meta), Some(cache)) = (&meta, &self.cache) {
-            let key = FileKey::of(meta);
-            if let Some(record) = cache.lookup(source.as_os_str(), &key) {
-                let entry = record.entry(&walk::name_of(&source));
-                self.reporter
-                    .stored(shown.as_os_str(), Status::Unchanged, &entry);
-                return Ok(());
-            }
+        if let Some(meta) = &meta
+            && self.is_unchanged(shown, &source, &FileKey::of(meta))
+        {
+            return Ok(());
         }
         let opened = if meta.is_some() {
             input::open_regular(&source).map(|(file, meta)| (file, meta, source))
@@ -507,14 +504,7 @@ impl<B: Backend> Ingest<B> {
         let key = FileKey::of(&meta);
         // A file named on the command line (a cron job's glob) is known by
         // its open descriptor's key: still not read.
-        if let Some(record) = self
-            .cache
-            .as_ref()
-            .and_then(|c| c.lookup(source.as_os_str(), &key))
-        {
-            let entry = record.entry(&walk::name_of(&source));
-            self.reporter
-                .stored(shown.as_os_str(), Status::Unchanged, &entry);
+        if self.is_unchanged(shown, &source, &key) {
             return Ok(());
         }
         let described = self.describe(walk::name_of(&source), source.into_os_string());
@@ -543,6 +533,24 @@ impl<B: Backend> Ingest<B> {
         );
         drop(progress);
         self.take_streamed(&job.shown, streamed, job.described)
+    }
+
+    /// Reports the file `unchanged` if the files cache knows it as it is
+    /// and the store still holds what it was stored as: its manifest line
+    /// and its object. The cache never outranks the store; when the store
+    /// lost either (or cannot say), the file is read and stored again.
+    fn is_unchanged(&mut self, shown: &Path, source: &Path, key: &FileKey) -> bool {
+        let Some(record) = self.cache.as_ref().and_then(|c| c.lookup(source.as_os_str(), key))
+        else {
+            return false;
+        };
+        let entry = record.entry(&walk::name_of(source));
+        if !self.store.holds(&entry).unwrap_or(false) {
+            return false;
+        }
+        self.reporter
+            .stored(shown.as_os_str(), Status::Unchanged, &entry);
+        true
     }
 
     /// Hands a small file to the side threads (or, on one core, streams
@@ -819,7 +827,7 @@ impl<B: Backend> Ingest<B> {
                 && !quiet
             {
                 // Only a speed-up: the files are read again next time.
-                eprintln!("ingest: warning: files cache not updated: {e:#}");
+                say!("warning: files cache not updated: {e:#}");
             }
             Ok(())
         };

@@ -98,8 +98,8 @@ impl FilesCache {
         match cache.read_records() {
             Ok(()) => {}
             Err(e) => {
-                eprintln!(
-                    "ingest: warning: discarding the files cache {}: {e:#}",
+                say!(
+"warning: discarding the files cache {}: {e:#}",
                     path.display()
                 );
                 cache.records.clear();

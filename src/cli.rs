@@ -71,7 +71,7 @@ pub struct GlobalArgs {
     pub progress: ProgressMode,
 
     /// How long to wait for another ingest's lock on the store before giving up (exit 1).
-    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 60.0)]
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 60.0, value_parser = parse_seconds)]
     pub wait_lock: f64,
 }
 
@@ -300,8 +300,20 @@ pub struct PolicyArgs {
     pub scan_fail_open: bool,
 
     /// How long to wait for clamd at each step before the scan fails [default: 30].
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub scan_timeout: Option<f64>,
+}
+
+/// A wait in seconds: a number from 0 to a year (`inf`, `nan` and 1e19 are
+/// mistakes, not waits).
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    const YEAR: f64 = 31_536_000.0;
+    match text.trim().parse::<f64>() {
+        Ok(secs) if (0.0..=YEAR).contains(&secs) => Ok(secs),
+        _ => Err(format!(
+            "{text:?} is not a number of seconds from 0 to {YEAR} (a year)"
+        )),
+    }
 }
 
 /// An age such as `90s`, `30m`, `2h` or `1d` (a day being 24 hours).

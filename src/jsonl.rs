@@ -24,9 +24,13 @@ pub enum Line<T> {
         offset: u64,
         reason: String,
     },
-    /// The last line has no newline: a crash cut it short.
+    /// The last line has no newline: a crash cut it short. It may still be
+    /// whole, or name what it was about (its first bytes), so its `text`
+    /// (at most [`MAX_LINE`] + 1 bytes) is kept for a reader that must not
+    /// lose what it may name.
     Torn {
         offset: u64,
+        text: Vec<u8>,
     },
 }
 
@@ -112,24 +116,56 @@ impl<R: BufRead, T: DeserializeOwned> Iterator for Lines<R, T> {
             return None;
         }
         if !complete {
-            return Some(Ok(Line::Torn { offset: start }));
+            let text = std::mem::take(&mut self.buf);
+            return Some(Ok(Line::Torn {
+                offset: start,
+                text,
+            }));
         }
         self.offset += consumed;
         Some(Ok(self.parse(start)))
     }
 }
 
-/// Cuts off a last line that has no newline (a crash mid-append left it);
-/// returns the new length.
+/// Mends a last line that has no newline (a crash mid-append left it), in
+/// a file opened with O_APPEND; returns the new length. A line that is a
+/// whole JSON object lost only its newline, and gets it back: its object
+/// was durable before it was written, and cutting it would lose the
+/// record. Anything else is cut off.
 pub fn repair_torn_tail(file: &File) -> io::Result<u64> {
     let len = file.metadata()?.len();
     if len == 0 || read_byte_at(file, len - 1)? == b'\n' {
         return Ok(len);
     }
-    let keep = last_newline_before(file, len)?.map_or(0, |i| i + 1);
-    file.set_len(keep)?;
+    let start = last_newline_before(file, len)?.map_or(0, |i| i + 1);
+    let repaired = if is_whole_object(file, start, len)? {
+        let mut writer = file;
+        writer.write_all(b"\n")?;
+        len + 1
+    } else {
+        file.set_len(start)?;
+        start
+    };
     file.sync_all()?;
-    Ok(keep)
+    Ok(repaired)
+}
+
+/// Whether bytes `start..end` of `file` are one whole JSON object.
+fn is_whole_object(file: &File, start: u64, end: u64) -> io::Result<bool> {
+    let len = end - start;
+    if len > MAX_LINE as u64 {
+        return Ok(false);
+    }
+    let mut text = vec![0u8; len as usize];
+    file.read_exact_at(&mut text, start)?;
+    Ok(is_whole_json_object(&text))
+}
+
+/// Whether `text` is one whole JSON object (a torn line that lost only its
+/// newline): a cut anywhere inside an object leaves it unbalanced.
+pub fn is_whole_json_object(text: &[u8]) -> bool {
+    text.first() == Some(&b'{')
+        && serde_json::from_slice::<serde::de::IgnoredAny>(text).is_ok()
 }
 
 /// A value as one JSON line, newline included.

@@ -5,6 +5,13 @@
 //! [`manifest`], the one-pass [`pipeline`], [`sniff`]ing, the [`cli`] and its
 //! [`report`]. `main.rs` only parses the command line and calls [`run`].
 
+/// Writes one escaped line to stderr, `ingest: ` first; see [`stderr`].
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::stderr::line(format_args!($($arg)*))
+    };
+}
+
 pub mod add;
 pub mod cache;
 pub mod cli;
@@ -23,6 +30,7 @@ pub mod policy;
 pub mod report;
 pub mod scan;
 pub mod sniff;
+pub mod stderr;
 pub mod store;
 #[cfg(test)]
 mod testing;
@@ -44,7 +52,7 @@ pub fn run(cli: Cli) -> Exit {
     match outcome {
         Ok(exit) => exit,
         Err(err) => {
-            eprintln!("ingest: {err:#}");
+            say!("{err:#}");
             Exit::Fatal
         }
     }
@@ -108,14 +116,20 @@ impl Location {
     }
 }
 
-/// Connects to an S3 store; `create` makes one in an empty prefix.
+/// Connects to an S3 store; `write` makes one in an empty prefix and holds
+/// it as a writer's (see [`store::S3Store::begin_writing`]).
 pub fn open_s3(
     global: &GlobalArgs,
     location: store::S3Location,
-    create: bool,
+    write: bool,
 ) -> Result<store::S3Store> {
     let settings = store::S3Settings::from_env(global.s3_addressing.as_deref())?;
     let cache = store::cache_location()
         .context("no cache folder for the S3 store: set XDG_CACHE_HOME or HOME")?;
-    store::S3Store::open(location, settings, &cache, global.spool.as_deref(), create)
+    let spool = global.spool.as_deref();
+    let mut store = store::S3Store::open(location, settings, &cache, spool, write)?;
+    if write {
+        store.begin_writing(policy::seconds(global.wait_lock)?)?;
+    }
+    Ok(store)
 }

@@ -5,6 +5,8 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
+use std::time::Duration;
+
 use anyhow::{Context, Result, anyhow};
 use indicatif::HumanBytes;
 use serde::Deserialize;
@@ -144,7 +146,7 @@ pub struct Policy {
     pub deny: Vec<MimePattern>,
     pub clamd: Option<ClamdAddr>,
     pub scan_fail_open: bool,
-    pub scan_timeout_secs: f64,
+    pub scan_timeout: Duration,
 }
 
 impl Policy {
@@ -217,13 +219,30 @@ impl Policy {
                 .transpose()
                 .context("--clamd")?,
             scan_fail_open: args.scan_fail_open || config.scan_fail_open.unwrap_or(false),
-            scan_timeout_secs: args
-                .scan_timeout
-                .or(config.scan_timeout)
-                .unwrap_or(30.0)
-                .max(0.001),
+            scan_timeout: match (args.scan_timeout, config.scan_timeout) {
+                (Some(secs), _) => seconds(secs).context("--scan-timeout")?,
+                (None, Some(secs)) => seconds(secs).context("scan_timeout in config.json")?,
+                (None, None) => DEFAULT_SCAN_TIMEOUT,
+            }
+            .max(Duration::from_millis(1)),
         })
     }
+}
+
+/// How long a scan waits for clamd unless told otherwise.
+pub const DEFAULT_SCAN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The longest wait any option takes: past it a number is a mistake (and
+/// `inf` or 1e19 would overflow the clock's arithmetic).
+pub const MAX_WAIT_SECS: f64 = 31_536_000.0;
+
+/// A number of seconds as a wait, if it is one: finite, not negative, at
+/// most a year.
+pub fn seconds(secs: f64) -> Result<Duration> {
+    if !(0.0..=MAX_WAIT_SECS).contains(&secs) {
+        anyhow::bail!("{secs} is not a number of seconds from 0 to {MAX_WAIT_SECS} (a year)");
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 /// Cuts a stream off as soon as it passes the limit: the rest is never read.

@@ -161,7 +161,7 @@ impl Reporter {
         };
         self.totals.add(status, 0);
         if !self.silent {
-            eprintln!("ingest: {}: {failure:#}", given.to_string_lossy());
+            say!("{}: {failure:#}", given.to_string_lossy());
         }
         if self.json {
             let mut object = json!({
@@ -188,14 +188,14 @@ impl Reporter {
     /// A warning on stderr, unless `-q`.
     pub fn warn(&self, shown: &OsStr, what: &str) {
         if !self.quiet {
-            eprintln!("ingest: warning: {}: {what}", shown.to_string_lossy());
+            say!("warning: {}: {what}", shown.to_string_lossy());
         }
     }
 
     /// Says something worth knowing that is neither a warning nor an error.
     pub fn note(&self, shown: &OsStr, what: &str) {
         if !self.quiet {
-            eprintln!("ingest: {}: {what}", shown.to_string_lossy());
+            say!("{}: {what}", shown.to_string_lossy());
         }
     }
 
@@ -215,7 +215,7 @@ impl Reporter {
             } else {
                 ""
             };
-            eprintln!("ingest: {}{note}", self.totals.summary_line());
+            say!("{}{note}", self.totals.summary_line());
         }
     }
 
@@ -227,7 +227,7 @@ impl Reporter {
         let mut out = io::stdout().lock();
         if let Err(e) = out.write_all(line).and_then(|()| out.flush()) {
             if e.kind() != io::ErrorKind::BrokenPipe {
-                eprintln!("ingest: writing to standard output: {e}");
+                say!("writing to standard output: {e}");
             }
             self.stdout_gone = true;
         }

@@ -37,7 +37,7 @@ const KEPT_VALUE_MAX: usize = 64 * 1024;
 /// Runs `ingest mms`.
 pub fn run(global: &GlobalArgs, args: &MmsArgs) -> Result<Exit> {
     if args.backups.iter().filter(|b| *b == "-").count() > 1 {
-        eprintln!("ingest: standard input (-) can be read only once");
+        say!("standard input (-) can be read only once");
         return Ok(Exit::Usage);
     }
     let text = args.text;

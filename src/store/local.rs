@@ -6,7 +6,16 @@
 //! tmp/                             temp files in flight (same filesystem: rename is atomic)
 //! manifest.jsonl                   one JSON object per line, append-only
 //! lock                             flock(2) target for manifest appends
+//! gc.lock                          held shared by every writer, exclusively by gc
 //! ```
+//!
+//! The removal rule: nothing deletes an object that a manifest line or a
+//! run in progress may name. A run in progress may have published objects
+//! whose lines it has not appended yet, or found an object present and be
+//! about to append a line naming it; so every writer holds `gc.lock`
+//! shared from its opening to its end, and `gc --orphans` takes it
+//! exclusively across reading the manifest and deleting. While gc holds it
+//! no writer runs, and what gc read is all there is.
 
 use std::collections::HashSet;
 use std::fs::TryLockError;
@@ -31,6 +40,7 @@ const OBJECTS: &str = "objects";
 const TMP: &str = "tmp";
 const MANIFEST: &str = "manifest.jsonl";
 const LOCK: &str = "lock";
+const GC_LOCK: &str = "gc.lock";
 
 /// A store in a directory of the local filesystem.
 #[derive(Debug)]
@@ -42,6 +52,11 @@ pub struct LocalStore {
     fanouts: HashSet<String>,
     /// How long to wait for another writer's lock.
     wait_lock: Duration,
+    /// Whether this handle may write: only a store opened for writing opens
+    /// its manifest for appending (a dry run must not create even `lock`).
+    writable: bool,
+    /// `gc.lock`, held shared while this handle writes.
+    writing: Option<File>,
 }
 
 /// The manifest, open for appending, and the identities of its lines up to
@@ -50,7 +65,8 @@ pub struct LocalStore {
 #[derive(Debug)]
 struct OpenManifest {
     file: File,
-    lock: File,
+    /// None when the manifest is open only for reading.
+    lock: Option<File>,
     indexed_to: u64,
     known: IdentitySet,
 }
@@ -73,7 +89,40 @@ impl LocalStore {
         // An absolute root spares a getcwd for every temp file.
         let root =
             fs::canonicalize(root).with_context(|| format!("resolving {}", root.display()))?;
-        Ok(LocalStore { root, ..store })
+        Ok(LocalStore {
+            root,
+            writable: true,
+            ..store
+        })
+    }
+
+    /// Starts writing: holds `gc.lock` shared until this handle is dropped,
+    /// so no `gc` removes what this run publishes or finds present (see the
+    /// module documentation), and repairs a torn last manifest line, so
+    /// that a crash's damage is mended by the next run that can write,
+    /// whether or not it appends anything.
+    pub fn begin_writing(&mut self) -> Result<()> {
+        let path = self.path(GC_LOCK);
+        let lock = open_lock_file(&path)?;
+        lock_within(&lock, self.wait_lock, Lock::Shared).with_context(|| {
+            format!("locking {} (an ingest gc is removing objects)", path.display())
+        })?;
+        self.writing = Some(lock);
+        self.with_manifest_lock(|manifest| manifest.repair_torn_tail().map_err(Into::into))
+    }
+
+    /// Holds `gc.lock` exclusively: no writer runs until the guard is
+    /// dropped, and none is running now. Waits at most the wait-lock time.
+    pub fn exclude_writers(&self, wait: Duration) -> Result<File> {
+        let path = self.path(GC_LOCK);
+        let lock = open_lock_file(&path)?;
+        lock_within(&lock, wait, Lock::Exclusive).with_context(|| {
+            format!(
+                "locking {}: another ingest is writing to the store, and orphans can only be told apart from its objects once it ends",
+                path.display()
+            )
+        })?;
+        Ok(lock)
     }
 
     /// Opens an existing store for reading.
@@ -97,6 +146,8 @@ impl LocalStore {
             manifest: None,
             fanouts: HashSet::new(),
             wait_lock: Duration::from_secs(60),
+            writable: false,
+            writing: None,
         }
     }
 
@@ -209,9 +260,32 @@ impl LocalStore {
     fn open_manifest(&mut self) -> Result<&mut OpenManifest> {
         let manifest = match self.manifest.take() {
             Some(open) => open,
-            None => OpenManifest::open(&self.path(MANIFEST), &self.path(LOCK))?,
+            None if self.writable => OpenManifest::open(&self.path(MANIFEST), &self.path(LOCK))?,
+            None => OpenManifest::open_to_read(&self.path(MANIFEST))?,
         };
         Ok(self.manifest.insert(manifest))
+    }
+
+    /// Runs `act` on the manifest under the store's lock (held only around
+    /// appends and repairs), waiting at most the wait-lock time for it.
+    fn with_manifest_lock<T>(
+        &mut self,
+        act: impl FnOnce(&mut OpenManifest) -> Result<T>,
+    ) -> Result<T> {
+        let lock_path = self.path(LOCK);
+        let wait = self.wait_lock;
+        let manifest = self.open_manifest()?;
+        let lock = manifest
+            .lock
+            .as_ref()
+            .with_context(|| format!("{} is open only for reading", lock_path.display()))?;
+        lock_within(lock, wait, Lock::Exclusive)
+            .with_context(|| format!("locking {}", lock_path.display()))?;
+        let done = act(manifest);
+        if let Some(lock) = &manifest.lock {
+            let _ = lock.unlock();
+        }
+        done
     }
 }
 
@@ -325,17 +399,12 @@ impl Backend for LocalStore {
         also: &mut dyn FnMut() -> Result<()>,
     ) -> Result<Vec<bool>> {
         let path = self.path(MANIFEST);
-        let lock_path = self.path(LOCK);
-        let wait = self.wait_lock;
-        let manifest = self.open_manifest()?;
-        lock_within(&manifest.lock, wait)
-            .with_context(|| format!("locking {}", lock_path.display()))?;
-        let appended = manifest
-            .append_new(entries)
-            .with_context(|| format!("appending to {}", path.display()))
-            .and_then(|appended| also().map(|()| appended));
-        let _ = manifest.lock.unlock();
-        appended
+        self.with_manifest_lock(|manifest| {
+            manifest
+                .append_new(entries)
+                .with_context(|| format!("appending to {}", path.display()))
+                .and_then(|appended| also().map(|()| appended))
+        })
     }
 
     fn has_object(&self, id: &ObjectId) -> Result<bool> {
@@ -343,12 +412,13 @@ impl Backend for LocalStore {
     }
 
     fn is_recorded(&mut self, entry: &Entry) -> Result<bool> {
-        if !self.path(MANIFEST).exists() {
-            return Ok(false);
-        }
         let manifest = self.open_manifest()?;
         manifest.catch_up()?;
         Ok(manifest.known.contains(&entry.identity()))
+    }
+
+    fn holds(&mut self, entry: &Entry) -> Result<bool> {
+        Ok(self.is_recorded(entry)? && self.object_present(&entry.sha256)?)
     }
 
     fn describe(&self) -> String {
@@ -537,11 +607,22 @@ impl LocalStore {
     }
 }
 
+/// How a lock file is held.
+#[derive(Debug, Clone, Copy)]
+enum Lock {
+    Shared,
+    Exclusive,
+}
+
 /// Takes the lock, waiting at most `wait` for another process to let go.
-fn lock_within(lock: &File, wait: Duration) -> Result<()> {
+fn lock_within(lock: &File, wait: Duration, how: Lock) -> Result<()> {
     let deadline = Instant::now() + wait;
     loop {
-        match lock.try_lock() {
+        let tried = match how {
+            Lock::Shared => lock.try_lock_shared(),
+            Lock::Exclusive => lock.try_lock(),
+        };
+        match tried {
             Ok(()) => return Ok(()),
             Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(10));
@@ -563,15 +644,27 @@ impl OpenManifest {
             .create(true)
             .open(path)
             .with_context(|| format!("opening {}", path.display()))?;
-        let lock = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(lock_path)
-            .with_context(|| format!("opening {}", lock_path.display()))?;
         Ok(OpenManifest {
             file,
-            lock,
+            lock: Some(open_lock_file(lock_path)?),
+            indexed_to: 0,
+            known: IdentitySet::default(),
+        })
+    }
+
+    /// The manifest for reading only (a dry run); an empty one when there
+    /// is none yet.
+    fn open_to_read(path: &Path) -> Result<Self> {
+        let file = match File::open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                File::open("/dev/null").context("opening /dev/null")?
+            }
+            Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
+        };
+        Ok(OpenManifest {
+            file,
+            lock: None,
             indexed_to: 0,
             known: IdentitySet::default(),
         })
@@ -606,8 +699,9 @@ impl OpenManifest {
         Ok(appended)
     }
 
-    /// Cuts off a last line without its newline: a crash mid-append left it,
-    /// and its object (if any) is re-recorded by the next run of the same input.
+    /// Mends a last line without its newline (a crash mid-append left it):
+    /// completed if it is a whole line, else cut off, and then its object
+    /// is an orphan that the next run of the same input records again.
     fn repair_torn_tail(&mut self) -> io::Result<()> {
         let len = jsonl::repair_torn_tail(&self.file)?;
         self.indexed_to = self.indexed_to.min(len);
@@ -724,6 +818,16 @@ fn create_dir_once(dir: &Path) -> Result<bool> {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
         Err(e) => Err(e).with_context(|| format!("creating {}", dir.display())),
     }
+}
+
+/// Opens (creating) a file that is only ever locked, never written.
+fn open_lock_file(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))
 }
 
 /// Makes a directory's entries durable (a rename is durable only then).

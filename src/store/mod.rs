@@ -1,8 +1,9 @@
 //! The store: where objects and the manifest live, behind one interface so
-//! that a local directory and (later) an S3 prefix serve the same pipeline.
+//! that a local directory and an S3 prefix serve the same pipeline.
 
 mod local;
 mod s3;
+mod s3_lock;
 mod uploads;
 mod view;
 
@@ -16,7 +17,7 @@ use serde::{Deserialize, Serialize};
 pub use local::{LocalStager, LocalStore, LookupError, ObjectFile};
 pub use s3::{S3Location, S3Settings, S3Store, SpoolStager};
 pub use uploads::Unfinished;
-pub use view::{Leftover, LineIter, Listed, StoreView};
+pub use view::{Leftover, LineIter, Listed, StoreView, WritersExcluded};
 
 use crate::manifest::Entry;
 use crate::object_id::ObjectId;
@@ -132,6 +133,12 @@ pub trait Backend {
 
     /// Whether the manifest holds this entry's identity (for `--dry-run`).
     fn is_recorded(&mut self, entry: &Entry) -> Result<bool>;
+
+    /// Whether the store still holds what was recorded for this entry: its
+    /// manifest line and its object. The files cache is trusted for a file
+    /// only while this holds, so a lost object or line (quarantined by
+    /// verify, a store emptied, a torn tail cut off) is stored again.
+    fn holds(&mut self, entry: &Entry) -> Result<bool>;
 
     /// How to name this store in messages.
     fn describe(&self) -> String;

@@ -12,7 +12,7 @@
 //! two machines racing never corrupt anything. Segments never change, so
 //! readers keep copies in the local cache.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -27,6 +27,7 @@ use opendal::{ErrorKind, services};
 use opendal_http_transport_reqwest::ReqwestTransport;
 use tempfile::NamedTempFile;
 
+use super::s3_lock::S3Lock;
 use super::uploads::{Unfinished, Uploads};
 use super::{Backend, Committed, Listed, LookupError, Stager, StoreFormat};
 use crate::hashing::Sha256;
@@ -132,6 +133,11 @@ pub struct S3Store {
     known: Option<IdentitySet>,
     /// The same operator, async: uploads use it to abort what fails.
     async_op: opendal::Operator,
+    /// Held while this handle writes: no gc removes objects meanwhile.
+    writing: Option<S3Lock>,
+    /// The objects listed when the files cache first asked, and those
+    /// uploaded since (a writer's lock keeps gc from removing any).
+    listed: Option<HashSet<ObjectId>>,
     /// For the requests OpenDAL has no call for (gc), made when first asked.
     uploads: OnceLock<Uploads>,
     /// Kept last: the operators' requests run on it.
@@ -196,12 +202,27 @@ impl S3Store {
             spool_ready: Arc::new(OnceLock::new()),
             cache,
             known: None,
+            writing: None,
+            listed: None,
             async_op,
             uploads: OnceLock::new(),
             runtime,
         };
         store.check_format(create)?;
         Ok(store)
+    }
+
+    /// Starts writing: holds a shared lock (see `s3_lock`) until this handle
+    /// is dropped, so that no gc removes what this run uploads or finds
+    /// present. Waits at most `wait` for a gc to finish.
+    pub fn begin_writing(&mut self, wait: Duration) -> Result<()> {
+        self.writing = Some(S3Lock::acquire(&self.op, false, wait, &self.describe())?);
+        Ok(())
+    }
+
+    /// Holds the store exclusively: no writer runs while the guard lives.
+    pub fn lock_exclusively(&self, wait: Duration) -> Result<S3Lock> {
+        S3Lock::acquire(&self.op, true, wait, &self.describe())
     }
 
     /// The store's URL, with the endpoint it is reached at (never a secret).
@@ -654,7 +675,7 @@ fn cause_of(e: &opendal::Error) -> String {
 }
 
 /// A number no other run picks: the process, the time, a counter.
-fn unique_u64() -> u64 {
+pub(super) fn unique_u64() -> u64 {
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let mut h = Sha256::new();
     h.update(std::process::id().to_le_bytes());
@@ -904,7 +925,12 @@ impl Backend for S3Store {
     }
 
     fn publish(&mut self, staged: Vec<(Spool, ObjectId)>) -> Result<Vec<Committed>> {
-        self.upload_all(staged)
+        let ids: Vec<ObjectId> = staged.iter().map(|(_, id)| *id).collect();
+        let committed = self.upload_all(staged)?;
+        if let Some(listed) = self.listed.as_mut() {
+            listed.extend(ids);
+        }
+        Ok(committed)
     }
 
     fn record(
@@ -943,6 +969,19 @@ impl Backend for S3Store {
 
     fn is_recorded(&mut self, entry: &Entry) -> Result<bool> {
         Ok(self.known()?.contains(&entry.identity()))
+    }
+
+    /// One listing of `objects/` answers for every file of the run, rather
+    /// than a HEAD each.
+    fn holds(&mut self, entry: &Entry) -> Result<bool> {
+        if !self.is_recorded(entry)? {
+            return Ok(false);
+        }
+        if self.listed.is_none() {
+            let ids = self.objects()?.into_iter().filter_map(|l| l.id).collect();
+            self.listed = Some(ids);
+        }
+        Ok(self.listed.as_ref().is_some_and(|l| l.contains(&entry.sha256)))
     }
 
     fn describe(&self) -> String {

@@ -90,6 +90,12 @@ pub trait StoreView {
     /// The object as a local file, for hard links.
     fn local_path(&self, id: &ObjectId) -> Option<PathBuf>;
 
+    /// Waits (at most `wait`) until no writer runs, and keeps any from
+    /// starting until the guard is dropped: what `gc` holds across reading
+    /// the manifest and removing orphans, so that it never removes an
+    /// object a run in progress has published or found present.
+    fn exclude_writers(&self, wait: Duration) -> Result<WritersExcluded>;
+
     /// Uploads begun and never completed (only an object store has them).
     fn unfinished_uploads(&self) -> Result<Vec<Unfinished>> {
         Ok(Vec::new())
@@ -103,6 +109,15 @@ pub trait StoreView {
     /// How to name an unfinished upload in messages.
     fn upload_name(&self, upload: &Unfinished) -> String {
         upload.key.clone()
+    }
+}
+
+/// Held while no writer may run; dropping it lets them in again.
+pub struct WritersExcluded(#[allow(dead_code)] Box<dyn std::any::Any>);
+
+impl WritersExcluded {
+    pub fn new(guard: impl std::any::Any) -> Self {
+        WritersExcluded(Box::new(guard))
     }
 }
 
@@ -173,6 +188,10 @@ impl StoreView for LocalStore {
     fn local_path(&self, id: &ObjectId) -> Option<PathBuf> {
         Some(self.object_path(id))
     }
+
+    fn exclude_writers(&self, wait: Duration) -> Result<WritersExcluded> {
+        Ok(WritersExcluded::new(LocalStore::exclude_writers(self, wait)?))
+    }
 }
 
 impl StoreView for S3Store {
@@ -220,6 +239,10 @@ impl StoreView for S3Store {
 
     fn local_path(&self, _id: &ObjectId) -> Option<PathBuf> {
         None
+    }
+
+    fn exclude_writers(&self, wait: Duration) -> Result<WritersExcluded> {
+        Ok(WritersExcluded::new(self.lock_exclusively(wait)?))
     }
 
     fn unfinished_uploads(&self) -> Result<Vec<Unfinished>> {

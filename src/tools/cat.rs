@@ -13,7 +13,7 @@ pub fn run(global: &GlobalArgs, prefix: &str) -> Result<Exit> {
     let id = match store.resolve(prefix) {
         Ok(id) => id,
         Err(e @ LookupError::BadPrefix(_)) => {
-            eprintln!("ingest: {e}");
+            say!("{e}");
             return Ok(Exit::Usage);
         }
         Err(e) => return Err(e.into()),

@@ -19,7 +19,7 @@ use crate::manifest::{Entry, Line};
 use crate::object_id::ObjectId;
 use crate::pipeline::{Pass, StoreWriter};
 use crate::report::Reporter;
-use crate::store::{Backend, Committed, LocalStore, Stager, StoreView};
+use crate::store::{Backend, Committed, Stager, StoreView};
 
 /// Copied objects are published this many at a time (an S3 store uploads
 /// a batch's objects concurrently)...
@@ -34,7 +34,7 @@ pub fn run(global: &GlobalArgs, src: &Path, dest: &Path) -> Result<Exit> {
     let source = super::open_at(global, src)?;
     match Location::of(dest)? {
         Location::Local(path) => {
-            let store = LocalStore::open_or_create(&path)?;
+            let store = crate::add::open_store(global, &path, false)?;
             copy_into(global, source.as_ref(), store)
         }
         Location::S3(location) => {
@@ -75,8 +75,8 @@ fn copy_into<B: Backend>(global: &GlobalArgs, source: &dyn StoreView, mut dest: 
         if passed.id != id {
             failed += 1;
             bad.insert(id);
-            eprintln!(
-                "ingest: {}: corrupt (its content hashes to {}); not copied, run ingest verify",
+            say!(
+"{}: corrupt (its content hashes to {}); not copied, run ingest verify",
                 listed.shown, passed.id
             );
             continue;
@@ -115,8 +115,8 @@ fn copy_into<B: Backend>(global: &GlobalArgs, source: &dyn StoreView, mut dest: 
     out.flush()?;
     drop(progress);
     if !global.quiet {
-        eprintln!(
-            "ingest: copy to {}: {copied} objects copied ({}), {present} already there, {failed} failed; {recorded} manifest entries added",
+        say!(
+"copy to {}: {copied} objects copied ({}), {present} already there, {failed} failed; {recorded} manifest entries added",
             dest.describe(),
             HumanBytes(bytes)
         );

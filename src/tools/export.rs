@@ -103,8 +103,8 @@ impl<W: Write> Export<'_, W> {
             Ok(Placed::Written) => self.report(entry, &shown, "exported", None),
             Ok(Placed::Exists) => {
                 if !self.quiet {
-                    eprintln!(
-                        "ingest: warning: {}: exists (--overwrite replaces it)",
+                    say!(
+"warning: {}: exists (--overwrite replaces it)",
                         shown.display()
                     );
                 }
@@ -112,7 +112,7 @@ impl<W: Write> Export<'_, W> {
             }
             Err(e) => {
                 self.failed += 1;
-                eprintln!("ingest: {}: {e:#}", shown.display());
+                say!("{}: {e:#}", shown.display());
                 self.report(entry, &shown, "failed", Some(format!("{e:#}")))
             }
         }

@@ -1,11 +1,14 @@
 //! `ingest gc`: remove what crashed runs left behind.
 //!
 //! A temp file is removed only when no running ingest holds its lock and it
-//! is over an hour old; an orphan object (with `--orphans`) only when it is
-//! over an hour old too, since a running ingest publishes an object a
-//! moment before it appends the line that names it. On S3, a multipart
-//! upload never completed is aborted once it is a day old: it may be
-//! another machine's, still under way.
+//! is over an hour old. Orphan objects (with `--orphans`) follow the store's
+//! removal rule: nothing is removed that a manifest line, or a run in
+//! progress, may name. So gc first waits until no writer runs and keeps
+//! any from starting (the store's writers lock), reads every line, counts
+//! a torn last line as naming whatever it may name, and only then removes
+//! what no line names and is over an hour old. On S3, a multipart upload
+//! never completed is aborted once it is a day old: it may be another
+//! machine's, still under way.
 
 use std::collections::HashSet;
 use std::io::{self, BufWriter, Write};
@@ -16,7 +19,7 @@ use indicatif::HumanBytes;
 
 use crate::cli::GlobalArgs;
 use crate::exit::Exit;
-use crate::manifest::Line;
+use crate::manifest::{Entry, Line};
 use crate::object_id::ObjectId;
 use crate::store::StoreView;
 
@@ -31,16 +34,25 @@ pub fn run(
     older_than: Option<Duration>,
 ) -> Result<Exit> {
     let store = super::open_store(global)?;
+    // Taken before anything is read, and held to the end.
+    let _no_writers = match orphans && !dry_run {
+        true => Some(store.exclude_writers(crate::policy::seconds(global.wait_lock)?)?),
+        false => None,
+    };
     let mut out = BufWriter::new(io::stdout().lock());
     let (mut count, mut freed) = (0u64, 0u64);
+    let quiet = global.quiet;
     let mut removed = |shown: &str, size: u64, what: &str| -> Result<()> {
         count += 1;
         freed += size;
         let verb = if dry_run { "would remove" } else { "removed" };
-        super::line(
-            &mut out,
-            &format!("{verb} {what} {shown} ({})", HumanBytes(size)),
-        )?;
+        if !quiet {
+            let shown = crate::stderr::escape(shown);
+            super::line(
+                &mut out,
+                &format!("{verb} {what} {shown} ({})", HumanBytes(size)),
+            )?;
+        }
         Ok(())
     };
     let min_age = older_than.unwrap_or(MIN_AGE);
@@ -58,7 +70,7 @@ pub fn run(
         let named = named_objects(store.as_ref())?;
         for object in store.listing()? {
             let Some(id) = object.id else { continue };
-            if !named.contains(&id) && aged(object.age, min_age) {
+            if !named.names(&id) && aged(object.age, min_age) {
                 if !dry_run {
                     store.remove_object(&object)?;
                 }
@@ -79,41 +91,93 @@ pub fn run(
             aborted += 1;
             let since = begun.map_or_else(String::new, |t| format!(" (begun {t:.0})"));
             let name = store.upload_name(&upload);
-            super::line(
-                &mut out,
-                &format!("{abort_verb} unfinished upload {name}{since}"),
-            )?;
+            if !quiet {
+                super::line(
+                    &mut out,
+                    &format!("{abort_verb} unfinished upload {name}{since}"),
+                )?;
+            }
         }
     }
     out.flush()?;
-    if !global.quiet {
+    if !quiet {
         let verb = if dry_run { "would free" } else { "freed" };
         let uploads = match aborted {
             0 => String::new(),
             n => format!(", {abort_verb} {n} unfinished uploads"),
         };
-        eprintln!(
-            "ingest: gc: {count} files, {verb} {}{uploads}",
+        say!(
+"gc: {count} files, {verb} {}{uploads}",
             HumanBytes(freed)
         );
     }
     Ok(Exit::Success)
 }
 
-/// Every object some manifest line names. Refuses to go on past a line it
-/// cannot read: that line may name an object, which must not be removed.
-fn named_objects(store: &dyn StoreView) -> Result<HashSet<ObjectId>> {
-    let mut named = HashSet::new();
+/// What the manifest names: the objects of its lines, and the hash
+/// prefixes that a torn last line may still stand for.
+#[derive(Default)]
+struct Named {
+    ids: HashSet<ObjectId>,
+    /// From a torn line that is not whole: every object whose hash starts
+    /// with one of these may be the one it names (an empty prefix: any).
+    prefixes: Vec<String>,
+}
+
+impl Named {
+    fn names(&self, id: &ObjectId) -> bool {
+        self.ids.contains(id) || {
+            let hex = id.to_string();
+            self.prefixes.iter().any(|p| hex.starts_with(p.as_str()))
+        }
+    }
+}
+
+/// Every object some manifest line names, or may name. Refuses to go on
+/// past a line it cannot read: that line may name an object, which must
+/// not be removed.
+fn named_objects(store: &dyn StoreView) -> Result<Named> {
+    let mut named = Named::default();
     for line in store.entries()? {
         match line? {
             Line::Value(entry) => {
-                named.insert(entry.sha256);
+                named.ids.insert(entry.sha256);
             }
-            Line::Torn { .. } => {}
+            Line::Torn { text, .. } => match serde_json::from_slice::<Entry>(&text) {
+                Ok(entry) => _ = named.ids.insert(entry.sha256),
+                Err(_) => named.prefixes.push(torn_hash_prefix(&text)),
+            },
             Line::Unreadable { offset, .. } => anyhow::bail!(
                 "manifest line at byte {offset} is unreadable: not removing orphans (see ingest verify)"
             ),
         }
     }
     Ok(named)
+}
+
+/// The part of a hash that a line cut short still shows: the hex digits
+/// after its `"sha256":"`, or nothing (then it may name any object).
+fn torn_hash_prefix(text: &[u8]) -> String {
+    const KEY: &[u8] = b"\"sha256\":\"";
+    let Some(at) = memchr::memmem::find(text, KEY) else {
+        return String::new();
+    };
+    text[at + KEY.len()..]
+        .iter()
+        .take_while(|b| b.is_ascii_hexdigit())
+        .map(|&b| char::from(b.to_ascii_lowercase()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_torn_line_protects_what_its_hash_prefix_may_name() {
+        assert_eq!(torn_hash_prefix(b"{\"sha256\":\"ab12"), "ab12");
+        assert_eq!(torn_hash_prefix(b"{\"sha256\":\"AB12\",\"si"), "ab12");
+        assert_eq!(torn_hash_prefix(b"{\"sha2"), "");
+        assert_eq!(torn_hash_prefix(b""), "");
+    }
 }

@@ -10,6 +10,7 @@ use super::filter::EntryFilter;
 use crate::cli::{Filter, GlobalArgs};
 use crate::exit::Exit;
 use crate::manifest::{Entry, Line};
+use crate::stderr::escape;
 
 pub fn run(global: &GlobalArgs, filter: &Filter) -> Result<Exit> {
     let filter = EntryFilter::new(filter)?;
@@ -32,28 +33,25 @@ pub fn run(global: &GlobalArgs, filter: &Filter) -> Result<Exit> {
     }
     out.flush()?;
     if unreadable > 0 && !global.quiet {
-        eprintln!(
-            "ingest: warning: {unreadable} unreadable manifest lines skipped (see ingest verify)"
+        say!(
+"warning: {unreadable} unreadable manifest lines skipped (see ingest verify)"
         );
     }
     Ok(Exit::Success)
 }
 
-/// Short hash, size, type, date, name (last, as it may hold spaces; control
-/// characters shown escaped so a name cannot forge table rows).
+/// Short hash, size, type, date, name (last, as it may hold spaces). The
+/// type and the name come from inputs (an MMS part's `ct`, a file's name),
+/// so their control characters are shown escaped: they cannot forge rows
+/// or reach the terminal.
 fn table_row(entry: &Entry) -> String {
     let hex = entry.sha256.to_string();
-    let name: String = if entry.name.chars().any(char::is_control) {
-        entry.name.escape_debug().collect()
-    } else {
-        entry.name.clone()
-    };
     format!(
         "{}  {:>10}  {:<24}  {}  {}",
         &hex[..12],
         HumanBytes(entry.size).to_string(),
-        entry.mime,
-        entry.ingested_at,
-        name
+        escape(&entry.mime),
+        escape(&entry.ingested_at),
+        escape(&entry.name)
     )
 }

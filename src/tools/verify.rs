@@ -96,7 +96,7 @@ impl<W: Write> Check<'_, W> {
                         &format!("line at byte {offset}: {reason}"),
                     )?;
                 }
-                Line::Torn { offset } => {
+                Line::Torn { offset, .. } => {
                     self.problem("torn", &manifest, &format!("last line at byte {offset} has no newline (repaired by the next ingest)"))?;
                 }
             }
@@ -185,8 +185,8 @@ impl<W: Write> Check<'_, W> {
             .map(|(k, n)| format!("{n} {k}"))
             .collect();
         kinds.sort();
-        eprintln!(
-            "ingest: verified {} objects ({}), {} manifest entries: {}",
+        say!(
+"verified {} objects ({}), {} manifest entries: {}",
             self.objects,
             indicatif::HumanBytes(self.bytes),
             self.entries,
