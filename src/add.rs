@@ -68,7 +68,7 @@ pub fn run(global: &GlobalArgs, args: &AddArgs) -> Result<Exit> {
             };
             let store = open_store(global, &location, args.dry_run)?;
             let plan = Plan {
-                walk: plan.walk.skipping_store(store.root()),
+                walk: plan.walk.skipping(&[location]),
                 ..plan
             };
             let cache_path = store.files_cache_path();
@@ -82,6 +82,10 @@ pub fn run(global: &GlobalArgs, args: &AddArgs) -> Result<Exit> {
             // Each batch's lines become one manifest segment.
             settings.sync = SyncMode::Batch;
             let store = crate::open_s3(global, location, !args.dry_run)?;
+            let plan = Plan {
+                walk: plan.walk.skipping(&store.local_folders()),
+                ..plan
+            };
             let cache_path = store.files_cache_path();
             Ok(run_job(global, store, settings, &cache_path, &plan))
         }
@@ -201,6 +205,11 @@ fn plan_inputs(args: &AddArgs) -> Result<(Vec<OsString>, WalkOptions)> {
             ));
         }
         return Ok((vec![OsString::from(STDIN)], walk));
+    }
+    if stdin_count == 1 && input::stdin_is_closed() {
+        return Err(anyhow!(
+            "standard input is closed (or /dev/null): nothing to store from `-`"
+        ));
     }
     if args.name.is_some() && stdin_count == 0 {
         return Err(anyhow!("--name names standard input; add `-` to read it"));
@@ -540,7 +549,10 @@ impl<B: Backend> Ingest<B> {
     /// and its object. The cache never outranks the store; when the store
     /// lost either (or cannot say), the file is read and stored again.
     fn is_unchanged(&mut self, shown: &Path, source: &Path, key: &FileKey) -> bool {
-        let Some(record) = self.cache.as_ref().and_then(|c| c.lookup(source.as_os_str(), key))
+        let Some(record) = self
+            .cache
+            .as_ref()
+            .and_then(|c| c.lookup(source.as_os_str(), key))
         else {
             return false;
         };

@@ -99,7 +99,7 @@ impl FilesCache {
             Ok(()) => {}
             Err(e) => {
                 say!(
-"warning: discarding the files cache {}: {e:#}",
+                    "warning: discarding the files cache {}: {e:#}",
                     path.display()
                 );
                 cache.records.clear();

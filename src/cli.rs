@@ -179,9 +179,11 @@ pub struct ExportArgs {
     #[command(flatten)]
     pub filter: Filter,
 
-    /// hard: hard-link the read-only objects; copy: copy them; auto: hard
-    /// link on the same filesystem, else copy.
-    #[arg(long, value_enum, default_value_t = LinkMode::Auto, value_name = "HOW")]
+    /// copy: a copy of its own (a reflink where the filesystem shares
+    /// blocks), checked against its hash. hard: a hard link to the store's
+    /// object, which saves space, but then the exported file is the stored
+    /// object: making it writable and editing it damages the store.
+    #[arg(long, value_enum, default_value_t = LinkMode::Copy, value_name = "HOW")]
     pub link: LinkMode,
 
     /// Replace files that exist in DEST.
@@ -191,9 +193,10 @@ pub struct ExportArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LinkMode {
-    Hard,
+    /// `auto` was the default once, and hard-linked on one filesystem.
+    #[value(alias = "auto")]
     Copy,
-    Auto,
+    Hard,
 }
 
 /// What to store and how.

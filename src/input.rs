@@ -84,6 +84,20 @@ pub fn stdin_has_data() -> bool {
     })
 }
 
+/// Whether standard input is closed: a closed descriptor 0 is reopened on
+/// `/dev/null` before `main`, so both look the same, and neither holds
+/// anything to store.
+pub fn stdin_is_closed() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(fd) = io::stdin().as_fd().try_clone_to_owned() else {
+        return true;
+    };
+    let null = std::fs::metadata("/dev/null").map(|m| m.rdev());
+    File::from(fd)
+        .metadata()
+        .is_ok_and(|m| m.file_type().is_char_device() && null.is_ok_and(|n| n == m.rdev()))
+}
+
 /// What kind of file this is when it is not a regular one: "a FIFO",
 /// "a socket", "a device", "a directory".
 pub fn kind_name(kind: FileType) -> &'static str {

@@ -5,10 +5,11 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
 
@@ -47,8 +48,8 @@ impl fmt::Display for ClamdAddr {
     }
 }
 
-trait Stream: Read + Write {}
-impl<T: Read + Write> Stream for T {}
+trait Stream: Read + Write + AsFd {}
+impl<T: Read + Write + AsFd> Stream for T {}
 
 /// What clamd said of a stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,11 +133,36 @@ impl Scanner {
         }
     }
 
-    /// Reads clamd's reply, up to its NUL (or the connection's end).
+    /// Whether clamd has said something (or hung up) already, before the
+    /// stream's end was sent: it cannot have scanned what it did not get.
+    fn answered_early(&self) -> bool {
+        use rustix::net::RecvFlags;
+        let mut byte = [0u8; 1];
+        let peeked = rustix::net::recv(
+            self.stream.as_fd(),
+            &mut byte,
+            RecvFlags::PEEK | RecvFlags::DONTWAIT,
+        );
+        !matches!(peeked, Err(e) if e == rustix::io::Errno::AGAIN || e == rustix::io::Errno::INTR)
+    }
+
+    /// Reads clamd's reply, up to its NUL (or the connection's end), within
+    /// the timeout as a whole: a reply dripped a byte at a time cannot
+    /// stretch the wait.
     fn reply(&mut self) -> io::Result<String> {
+        let deadline = Instant::now() + self.timeout;
         let mut reply = Vec::new();
         let mut byte = [0u8; 256];
         loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            rustix::net::sockopt::set_socket_timeout(
+                self.stream.as_fd(),
+                rustix::net::sockopt::Timeout::Recv,
+                Some(left),
+            )?;
             let n = match self.stream.read(&mut byte) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -211,6 +237,8 @@ impl Sink for Scanner {
         if self.unscanned.is_some() {
             return Ok(());
         }
+        // A verdict counts only once clamd has taken the whole stream.
+        let early = self.closed_early || self.answered_early();
         if !self.closed_early
             && let Err(e) = self.send(&[])
         {
@@ -218,9 +246,19 @@ impl Sink for Scanner {
         }
         let reply = match self.reply() {
             Ok(reply) => reply,
+            Err(_) if early => {
+                return self.scan_failure("it hung up before the whole stream was sent");
+            }
             Err(e) => return self.io_failure(e),
         };
-        match parse_reply(&reply) {
+        let verdict = parse_reply(&reply);
+        if early && !matches!(verdict, Ok(Verdict::Infected(_))) {
+            let reply = crate::stderr::escape(&reply).into_owned();
+            return self.scan_failure(format_args!(
+                "it answered {reply:?} before the whole stream was sent"
+            ));
+        }
+        match verdict {
             Ok(Verdict::Infected(signature)) => {
                 self.verdict = Some(Verdict::Infected(signature.clone()));
                 Err(Failure::Rejected(Rejection::Infected { signature }))

@@ -14,9 +14,11 @@ pub struct WalkOptions {
     pub follow: bool,
     pub max_depth: Option<usize>,
     pub exclude: GlobSet,
-    /// The store's own folder, never walked into (`ingest ~` with the store
-    /// under `~/.local/share` must not store the store).
-    pub store: Option<PathBuf>,
+    /// The store's own folders (its root; for S3 its local cache and
+    /// spool), by device and inode: never walked into, whatever path or
+    /// symlink leads there (`ingest ~` with the store under
+    /// `~/.local/share` must not store the store).
+    pub skip: Vec<(u64, u64)>,
 }
 
 impl WalkOptions {
@@ -42,14 +44,31 @@ impl WalkOptions {
             follow,
             max_depth,
             exclude: set.build().context("building the --exclude patterns")?,
-            store: None,
+            skip: Vec::new(),
         })
     }
 
-    /// Never walks into `store` (compared by canonical path).
-    pub fn skipping_store(mut self, store: &Path) -> Self {
-        self.store = fs::canonicalize(store).ok();
+    /// Never walks into these folders (those that exist now).
+    pub fn skipping(mut self, folders: &[PathBuf]) -> Self {
+        self.skip.extend(
+            folders
+                .iter()
+                .filter_map(|f| fs::metadata(f).ok())
+                .map(|m| identity(&m)),
+        );
         self
+    }
+
+    fn is_skipped(&self, meta: &fs::Metadata) -> bool {
+        self.skip.contains(&identity(meta))
+    }
+
+    /// Whether `dir` (canonical) is one of the skipped folders or inside one.
+    fn is_inside_skipped(&self, dir: &Path) -> bool {
+        !self.skip.is_empty()
+            && dir
+                .ancestors()
+                .any(|a| fs::metadata(a).is_ok_and(|m| self.is_skipped(&m)))
     }
 
     fn excluded(&self, relative: &Path) -> bool {
@@ -86,6 +105,13 @@ pub enum Found {
 pub fn expand<'a>(arg: &Path, options: &'a WalkOptions) -> Box<dyn Iterator<Item = Found> + 'a> {
     match fs::metadata(arg) {
         Ok(meta) if meta.is_dir() => match fs::canonicalize(arg) {
+            Ok(root) if options.is_inside_skipped(&root) => {
+                Box::new(std::iter::once(Found::Skipped {
+                    shown: arg.to_path_buf(),
+                    why: "it is the store, or inside it".into(),
+                    warn: true,
+                }))
+            }
             Ok(root) => Box::new(walk_dir(arg.to_path_buf(), root, options)),
             Err(e) => Box::new(std::iter::once(Found::Failed {
                 shown: arg.to_path_buf(),
@@ -120,7 +146,10 @@ fn walk_dir(
                 .path()
                 .strip_prefix(&prune_root)
                 .unwrap_or(entry.path());
-            !options.excluded(relative)
+            let store_folder = || {
+                entry.file_type().is_dir() && entry.metadata().is_ok_and(|m| options.is_skipped(&m))
+            };
+            !options.excluded(relative) && !store_folder()
         })
         .filter_map(move |entry| classify(&shown_root, &root, entry))
 }
@@ -186,6 +215,12 @@ fn classify(
                 .unwrap_or_else(|| anyhow!("vanished")),
         }),
     }
+}
+
+/// What a folder is, whatever the path to it: its device and inode.
+fn identity(meta: &fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
 }
 
 /// The name recorded for a found file: its base name.

@@ -105,7 +105,10 @@ impl LocalStore {
         let path = self.path(GC_LOCK);
         let lock = open_lock_file(&path)?;
         lock_within(&lock, self.wait_lock, Lock::Shared).with_context(|| {
-            format!("locking {} (an ingest gc is removing objects)", path.display())
+            format!(
+                "locking {} (an ingest gc is removing objects)",
+                path.display()
+            )
         })?;
         self.writing = Some(lock);
         self.with_manifest_lock(|manifest| manifest.repair_torn_tail().map_err(Into::into))
@@ -820,14 +823,19 @@ fn create_dir_once(dir: &Path) -> Result<bool> {
     }
 }
 
-/// Opens (creating) a file that is only ever locked, never written.
+/// Opens (creating) a file that is only ever locked, never written: for
+/// reading when it exists, since flock needs no more, and a store the user
+/// may not write then fails where the writing does.
 fn open_lock_file(path: &Path) -> Result<File> {
-    OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .with_context(|| format!("opening {}", path.display()))
+    match File::open(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path),
+        opened => opened,
+    }
+    .with_context(|| format!("opening {}", path.display()))
 }
 
 /// Makes a directory's entries durable (a rename is durable only then).

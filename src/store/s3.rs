@@ -234,6 +234,12 @@ impl S3Store {
         self.location.url()
     }
 
+    /// The folders on this machine that belong to the store (its cache of
+    /// segments and files, its spool), which a walk never enters.
+    pub fn local_folders(&self) -> Vec<PathBuf> {
+        vec![self.cache.clone(), self.spool.to_path_buf()]
+    }
+
     /// Where the files cache of batch imports into this store lives.
     pub fn files_cache_path(&self) -> PathBuf {
         self.cache.join("files-v1.jsonl")
@@ -981,7 +987,10 @@ impl Backend for S3Store {
             let ids = self.objects()?.into_iter().filter_map(|l| l.id).collect();
             self.listed = Some(ids);
         }
-        Ok(self.listed.as_ref().is_some_and(|l| l.contains(&entry.sha256)))
+        Ok(self
+            .listed
+            .as_ref()
+            .is_some_and(|l| l.contains(&entry.sha256)))
     }
 
     fn describe(&self) -> String {

@@ -3,7 +3,7 @@
 //! A local directory and an S3 prefix answer the same questions, so `ls`,
 //! `cat`, `export`, `verify`, `gc`, `stats` and `copy` are written once.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, BufReader, Read};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -163,8 +163,10 @@ impl StoreView for LocalStore {
     }
 
     fn read_object(&self, id: &ObjectId) -> Result<Box<dyn Read>> {
+        // Whatever sits at the path, a FIFO cannot hang the reader.
         let path = self.object_path(id);
-        let file = File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+        let (file, _) = crate::input::open_regular(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
         Ok(Box::new(BufReader::with_capacity(64 << 10, file)))
     }
 
@@ -190,7 +192,9 @@ impl StoreView for LocalStore {
     }
 
     fn exclude_writers(&self, wait: Duration) -> Result<WritersExcluded> {
-        Ok(WritersExcluded::new(LocalStore::exclude_writers(self, wait)?))
+        Ok(WritersExcluded::new(LocalStore::exclude_writers(
+            self, wait,
+        )?))
     }
 }
 

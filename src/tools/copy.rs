@@ -76,8 +76,9 @@ fn copy_into<B: Backend>(global: &GlobalArgs, source: &dyn StoreView, mut dest: 
             failed += 1;
             bad.insert(id);
             say!(
-"{}: corrupt (its content hashes to {}); not copied, run ingest verify",
-                listed.shown, passed.id
+                "{}: corrupt (its content hashes to {}); not copied, run ingest verify",
+                listed.shown,
+                passed.id
             );
             continue;
         }
@@ -116,7 +117,7 @@ fn copy_into<B: Backend>(global: &GlobalArgs, source: &dyn StoreView, mut dest: 
     drop(progress);
     if !global.quiet {
         say!(
-"copy to {}: {copied} objects copied ({}), {present} already there, {failed} failed; {recorded} manifest entries added",
+            "copy to {}: {copied} objects copied ({}), {present} already there, {failed} failed; {recorded} manifest entries added",
             dest.describe(),
             HumanBytes(bytes)
         );

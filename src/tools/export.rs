@@ -104,7 +104,7 @@ impl<W: Write> Export<'_, W> {
             Ok(Placed::Exists) => {
                 if !self.quiet {
                     say!(
-"warning: {}: exists (--overwrite replaces it)",
+                        "warning: {}: exists (--overwrite replaces it)",
                         shown.display()
                     );
                 }
@@ -141,57 +141,64 @@ impl<W: Write> Export<'_, W> {
             return Ok(Placed::Exists);
         }
         // With --overwrite, write beside it and rename over: the rename
-        // replaces a symlink itself, never what it points to.
-        let temp = format!(".{name}.ingest-export");
+        // replaces a symlink itself, never what it points to. The temp name
+        // is short, whatever the name's length.
+        let temp = format!(".ingest-export-{}.tmp", std::process::id());
         let target = if exists { temp.as_str() } else { name };
         let _ = rustix::fs::unlinkat(&self.dest, temp.as_str(), AtFlags::empty());
-        let linked = match (self.link, store.local_path(&id)) {
-            (LinkMode::Copy, _) | (LinkMode::Auto, None) => false,
-            (LinkMode::Hard, None) => {
-                return Err(anyhow!("--link hard needs a local store: use --link copy"));
-            }
-            (LinkMode::Hard | LinkMode::Auto, Some(object)) => {
-                match rustix::fs::linkat(CWD, &object, &self.dest, target, AtFlags::empty()) {
-                    Ok(()) => true,
-                    Err(e) if self.link == LinkMode::Auto && is_cross_device(e) => false,
-                    Err(e) => return Err(io::Error::from(e)).context("hard-linking"),
-                }
-            }
+        let placed = match self.link {
+            LinkMode::Copy => self.copy(store, target, id),
+            LinkMode::Hard => self.hard_link(store, target, id),
         };
-        if !linked {
-            self.copy(store, target, id)?;
+        if placed.is_err() {
+            let _ = rustix::fs::unlinkat(&self.dest, target, AtFlags::empty());
         }
+        placed?;
         if exists {
             rustix::fs::renameat(&self.dest, target, &self.dest, name).context("replacing")?;
         }
         Ok(Placed::Written)
     }
 
-    /// Copies through the one pass, so the copy is checked against its
-    /// hash on the way; a mismatch (a corrupt object) removes the copy.
+    /// A hard link to the object, made only once the object is checked
+    /// against its hash: a corrupt object is never exported.
+    fn hard_link(&mut self, store: &dyn StoreView, target: &str, id: ObjectId) -> Result<()> {
+        let object = store
+            .local_path(&id)
+            .ok_or_else(|| anyhow!("--link hard needs a local store: use --link copy"))?;
+        self.check(&mut store.read_object(&id)?, id)?;
+        rustix::fs::linkat(CWD, &object, &self.dest, target, AtFlags::empty())
+            .map_err(io::Error::from)
+            .context("hard-linking")
+    }
+
+    /// A copy of its own: a reflink where the filesystem can share the
+    /// object's blocks (then the clone is read back and checked), else the
+    /// bytes through the one pass, checked on the way.
     fn copy(&mut self, store: &dyn StoreView, target: &str, id: ObjectId) -> Result<()> {
-        let mut source = store.read_object(&id)?;
         let fd = rustix::fs::openat(
             &self.dest,
             target,
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
             Mode::from_raw_mode(0o644),
         )
         .context("creating")?;
         let mut file = File::from(fd);
-        let copied = self.pass.run(&mut source, &mut [&mut CopyTo(&mut file)]);
-        let verdict = match copied {
-            Ok(passed) if passed.id == id => Ok(()),
-            Ok(passed) => Err(anyhow!(
-                "the object is corrupt (its content hashes to {}); run ingest verify",
-                passed.id
-            )),
-            Err(failure) => Err(anyhow!("{failure:#}")),
-        };
-        if verdict.is_err() {
-            let _ = rustix::fs::unlinkat(&self.dest, target, AtFlags::empty());
+        let object = store.local_path(&id).and_then(|path| File::open(path).ok());
+        if let Some(object) = object
+            && rustix::fs::ioctl_ficlone(&file, &object).is_ok()
+        {
+            return self.check(&mut &file, id);
         }
-        verdict
+        let mut source = store.read_object(&id)?;
+        let copied = self.pass.run(&mut source, &mut [&mut CopyTo(&mut file)]);
+        verdict(copied, id)
+    }
+
+    /// Hashes `bytes` and says whether they are object `id`'s.
+    fn check(&mut self, bytes: &mut dyn io::Read, id: ObjectId) -> Result<()> {
+        let read = self.pass.run(bytes, &mut []);
+        verdict(read, id)
     }
 
     fn report(
@@ -227,6 +234,18 @@ enum Placed {
     Exists,
 }
 
+/// Whether what was read is the object it should be.
+fn verdict(read: Result<crate::pipeline::Passed, Failure>, id: ObjectId) -> Result<()> {
+    match read {
+        Ok(passed) if passed.id == id => Ok(()),
+        Ok(passed) => Err(anyhow!(
+            "the object is corrupt (its content hashes to {}); run ingest verify",
+            passed.id
+        )),
+        Err(failure) => Err(anyhow!("{failure:#}")),
+    }
+}
+
 struct CopyTo<'a>(&'a mut File);
 
 impl Sink for CopyTo<'_> {
@@ -235,13 +254,6 @@ impl Sink for CopyTo<'_> {
             .write_all(chunk)
             .map_err(|e| Failure::Store(anyhow!(e).context("writing the copy")))
     }
-}
-
-fn is_cross_device(e: rustix::io::Errno) -> bool {
-    matches!(
-        e,
-        rustix::io::Errno::XDEV | rustix::io::Errno::PERM | rustix::io::Errno::MLINK
-    )
 }
 
 /// `name.jpg` as `name (N).jpg`.

@@ -106,10 +106,7 @@ pub fn run(
             0 => String::new(),
             n => format!(", {abort_verb} {n} unfinished uploads"),
         };
-        say!(
-"gc: {count} files, {verb} {}{uploads}",
-            HumanBytes(freed)
-        );
+        say!("gc: {count} files, {verb} {}{uploads}", HumanBytes(freed));
     }
     Ok(Exit::Success)
 }

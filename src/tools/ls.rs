@@ -33,9 +33,7 @@ pub fn run(global: &GlobalArgs, filter: &Filter) -> Result<Exit> {
     }
     out.flush()?;
     if unreadable > 0 && !global.quiet {
-        say!(
-"warning: {unreadable} unreadable manifest lines skipped (see ingest verify)"
-        );
+        say!("warning: {unreadable} unreadable manifest lines skipped (see ingest verify)");
     }
     Ok(Exit::Success)
 }

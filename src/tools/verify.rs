@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::io::{self, BufWriter, Write};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde_json::json;
 
 use crate::cli::GlobalArgs;
@@ -123,11 +123,21 @@ impl<W: Write> Check<'_, W> {
             self.objects += 1;
             self.bytes += object.size;
             if !quick {
-                let mut file = self.store.read_object(&id)?;
-                let passed = pass
-                    .run(&mut file, &mut [&mut progress])
-                    .map_err(|f| anyhow::anyhow!("{f:#}"))
-                    .with_context(|| format!("reading {shown}"))?;
+                let read = self.store.read_object(&id).and_then(|mut file| {
+                    pass.run(&mut file, &mut [&mut progress])
+                        .map_err(|f| anyhow::anyhow!("{f:#}"))
+                });
+                let passed = match read {
+                    Ok(passed) => passed,
+                    Err(e) => {
+                        // Said once, here, and the check goes on.
+                        if let Some(entry) = named.get_mut(&id) {
+                            entry.seen = true;
+                        }
+                        self.problem("unreadable", &shown, &format!("{e:#}"))?;
+                        continue;
+                    }
+                };
                 if passed.id != id {
                     let moved = self.store.quarantine(&object)?;
                     let detail = format!("content hashes to {}; moved to {moved}", passed.id);
@@ -186,7 +196,7 @@ impl<W: Write> Check<'_, W> {
             .collect();
         kinds.sort();
         say!(
-"verified {} objects ({}), {} manifest entries: {}",
+            "verified {} objects ({}), {} manifest entries: {}",
             self.objects,
             indicatif::HumanBytes(self.bytes),
             self.entries,

@@ -204,12 +204,6 @@ fn a_file_deleted_mid_walk_fails_alone() {
     env.assert_store_valid();
 }
 
-/// Files just written are not trusted to the cache (their times may not
-/// yet show a change that follows within the same clock tick): age them.
-fn age_files() {
-    std::thread::sleep(Duration::from_millis(2100));
-}
-
 /// The paths a run opened, from strace.
 fn opened_paths(env: &Env, args: &[&str]) -> (std::process::Output, String) {
     let log = env.path().join("strace.log");

@@ -80,18 +80,6 @@ fn assert_each_input_once(env: &Env, expected: usize) {
     assert_eq!(triples.len(), expected);
 }
 
-/// Deterministic moments: a seeded xorshift.
-struct Moments(u64);
-
-impl Moments {
-    fn next_below(&mut self, bound: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % bound.max(1)
-    }
-}
-
 /// How long a whole run takes: the shortest of three, so that a moment
 /// drawn below it usually falls mid-run even on a loaded machine.
 fn run_duration(env: &Env) -> Duration {

@@ -6,6 +6,7 @@ mod batch;
 mod clamd;
 mod crash;
 mod generated;
+mod integrity;
 mod interrupt;
 mod memory;
 mod mms;

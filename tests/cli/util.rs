@@ -348,3 +348,42 @@ pub fn mkfifo(path: &Path) {
     let made = Command::new("mkfifo").arg(path).status().unwrap();
     assert!(made.success(), "mkfifo {}", path.display());
 }
+
+/// Deterministic moments and choices: a seeded xorshift.
+pub struct Moments(pub u64);
+
+impl Moments {
+    pub fn next_below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % bound.max(1)
+    }
+}
+
+/// The seed for a randomized test: `INGEST_TEST_SEED` to replay a failure,
+/// else one drawn from the clock. The test names it when it fails.
+pub fn test_seed() -> u64 {
+    std::env::var("INGEST_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+                | 1
+        })
+}
+
+/// Asserts that `text` contains `wanted`, showing the whole text when not.
+#[track_caller]
+pub fn assert_says(text: &str, wanted: &str) {
+    assert!(text.contains(wanted), "expected {wanted:?} in:\n{text}");
+}
+
+/// Files just written are not trusted to the files cache (their times may
+/// not yet show a change that follows within the same clock tick, and a
+/// ctime cannot be set back): age them by waiting out that margin.
+pub fn age_files() {
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+}
