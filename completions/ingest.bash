@@ -326,7 +326,7 @@ _ingest() {
                     return 0
                     ;;
                 --link)
-                    COMPREPLY=($(compgen -W "hard copy auto" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "copy hard" -- "${cur}"))
                     return 0
                     ;;
                 --store)

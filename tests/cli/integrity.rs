@@ -546,7 +546,7 @@ fn export_overwrite_works_for_the_longest_names() {
 fn a_dry_run_creates_nothing_and_needs_no_write_access() {
     let env = Env::seeded();
     for lock in ["lock", "gc.lock"] {
-        fs::remove_file(env.store().join(lock)).unwrap();
+        let _ = fs::remove_file(env.store().join(lock));
     }
     env.write("a.txt", b"a\n");
     let before = env.snapshot();
@@ -638,4 +638,137 @@ fn a_closed_stdin_is_a_usage_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
     assert!(!env.store().exists());
+}
+
+/// Kills a child at once, as a crash would (it may have ended already).
+fn kill_now(child: &mut Child) {
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.wait();
+}
+
+/// The problems `verify --json` reported, by kind.
+fn problem_kinds(out: &std::process::Output) -> Vec<String> {
+    stdout_of(out)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["problem"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Every manifest line names an object that exists with its size, and
+/// every object hashes to its name (temp files from a kill may remain).
+fn assert_lines_name_good_objects(env: &Env, context: &str) {
+    for object in env.objects() {
+        let name = object.file_name().unwrap().to_str().unwrap().to_owned();
+        assert_eq!(
+            sha256_file(&object),
+            name,
+            "{context}: {object:?} is corrupt"
+        );
+    }
+    for line in env.manifest() {
+        let hex = line["sha256"].as_str().unwrap();
+        let meta = fs::metadata(env.object(hex))
+            .unwrap_or_else(|_| panic!("{context}: a line names the missing {hex}"));
+        assert_eq!(meta.len(), line["size"].as_u64().unwrap(), "{context}");
+    }
+}
+
+/// The files cache agrees with the store: the last record of each path
+/// names an object that exists, and a line with that source names it.
+fn assert_cache_agrees(env: &Env) {
+    let text = fs::read_to_string(env.store().join("cache/files-v1.jsonl")).unwrap_or_default();
+    let mut last = std::collections::HashMap::new();
+    for line in text.lines() {
+        let record: serde_json::Value = serde_json::from_str(line).unwrap();
+        last.insert(record["path"].as_str().unwrap().to_owned(), record);
+    }
+    let manifest = env.manifest();
+    for (path, record) in last {
+        let hex = record["sha256"].as_str().unwrap();
+        assert!(env.object(hex).is_file(), "cache names the missing {hex}");
+        assert!(
+            manifest
+                .iter()
+                .any(|l| l["sha256"] == hex && l["source"] == path.as_str()),
+            "cache record for {path} has no manifest line"
+        );
+    }
+}
+
+#[test]
+fn a_store_lives_through_rounds_of_kills_gc_verify_export_and_reruns() {
+    let seed = test_seed();
+    println!("seed {seed} (INGEST_TEST_SEED={seed} replays it)");
+    let mut rng = Moments(seed);
+    let env = Env::new();
+    let mut files = tree(&env, "in", 30, 14);
+    ok(env.cmd(["-q", "in"]));
+    for round in 0..20 {
+        let context = format!("seed {seed} round {round}");
+        // The source changes a little between nights.
+        match rng.next_below(3) {
+            0 => files.push(env.write(format!("in/new{round}.bin"), &noise(2000, seed ^ round))),
+            1 => {
+                let victim = &files[rng.next_below(files.len() as u64) as usize];
+                fs::write(victim, noise(1500, seed ^ (round << 8))).unwrap();
+            }
+            _ => {}
+        }
+        let sync = ["file", "batch"][rng.next_below(2) as usize];
+        let mut run = env.cmd(["-q", "--sync", sync, "in"]).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(rng.next_below(40)));
+        let gc = env
+            .cmd(["-q", "gc", "--orphans", "--older-than", "0s"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(rng.next_below(120)));
+        kill_now(&mut run);
+        let gc = gc.wait_with_output().unwrap();
+        assert!(
+            gc.status.success(),
+            "{context}: gc failed: {}",
+            stderr_of(&gc)
+        );
+        assert_lines_name_good_objects(&env, &context);
+        // Now and then an object rots on disk.
+        // Now and then an object rots on disk: one whose bytes a source
+        // still holds (rot of the only copy is beyond any tool's repair).
+        let rotted = rng.next_below(4) == 0;
+        if rotted {
+            let file = &files[rng.next_below(files.len() as u64) as usize];
+            let victim = env.object(&sha256_file(file));
+            if victim.is_file() {
+                fs::set_permissions(&victim, fs::Permissions::from_mode(0o644)).unwrap();
+                fs::write(&victim, b"rot").unwrap();
+            }
+        }
+        let verify = env.cmd(["--json", "verify"]).output().unwrap();
+        for kind in problem_kinds(&verify) {
+            let allowed = matches!(kind.as_str(), "orphan" | "temp" | "torn")
+                || (rotted && matches!(kind.as_str(), "corrupt" | "missing"));
+            assert!(
+                allowed,
+                "{context}: verify found {kind}: {}",
+                stdout_of(&verify)
+            );
+        }
+        // Someone looks at the photos, and edits one in place.
+        let dest = env.path().join(format!("export{round}"));
+        let _ = env.cmd(["-q", "export"]).arg(&dest).output().unwrap();
+        if let Some(Ok(entry)) = fs::read_dir(&dest).ok().and_then(|mut d| d.next()) {
+            fs::set_permissions(entry.path(), fs::Permissions::from_mode(0o644)).unwrap();
+            fs::write(entry.path(), b"edited").unwrap();
+        }
+        // The next night's run completes the work.
+        ok(env.cmd(["-q", "--sync", sync, "in"]));
+        assert_lines_name_good_objects(&env, &context);
+        assert_sources_stored(&env, &files);
+    }
+    ok(env.cmd(["-q", "gc", "--orphans", "--older-than", "0s"]));
+    verify_clean(&env);
+    assert_sources_stored(&env, &files);
+    assert_cache_agrees(&env);
 }

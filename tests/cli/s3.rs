@@ -167,6 +167,20 @@ impl Server {
         cmd
     }
 
+    /// Removes a folder of the bucket through the filer, behind the S3
+    /// API's back (as a lost manifest segment would be).
+    pub fn remove_folder(&self, path: &str) {
+        let url = format!(
+            "http://127.0.0.1:{}/buckets/{BUCKET}/{path}?recursive=true",
+            self.ports[3]
+        );
+        let out = Command::new("curl")
+            .args(["-sS", "-f", "-X", "DELETE", &url])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+    }
+
     /// The server's temp folder (its data, log and the local cache).
     pub fn path(&self) -> &Path {
         self.dir.path()
@@ -648,4 +662,58 @@ fn a_1gib_stdin_upload_stays_under_64mib() {
     assert_eq!(listed[0]["sha256"], hex(&sha2::Digest::finalize(hasher)));
     assert_eq!(listed[0]["size"], 1u64 << 30);
     assert!(peak < 64 * 1024, "peak RSS {peak} KiB");
+}
+
+/// The removal rule on S3, where no flock exists: two writers and gc runs
+/// at once, over a store whose objects were orphaned (their segments lost),
+/// lose nothing: gc never removes what a writer in progress has uploaded or
+/// found present (its lock object keeps gc out).
+#[test]
+fn gc_beside_two_writers_loses_nothing() {
+    let server = Server::start();
+    let env = Env::new();
+    let mut expected = std::collections::HashSet::new();
+    for i in 0..120 {
+        let bytes = noise(800 + i * 211, 500 + i as u64);
+        if i < 80 {
+            env.write(format!("a/f{i}.bin"), &bytes);
+            expected.insert(sha256_hex(&bytes));
+        }
+        if i >= 40 {
+            env.write(format!("b/f{i}.bin"), &bytes);
+            expected.insert(sha256_hex(&bytes));
+        }
+    }
+    let store = store_url("gc-race");
+    let dir = |d: &str| env.path().join(d).to_str().unwrap().to_owned();
+    ok(server.cmd(&store, ["-q", "--no-cache", &dir("a")]));
+    server.remove_folder("gc-race/manifest");
+    assert!(entries(&server, &store).is_empty());
+    let spawn = |d: &str| {
+        server
+            .cmd(&store, ["-q", "--no-cache", &dir(d)])
+            .spawn()
+            .unwrap()
+    };
+    let (mut one, mut two) = (spawn("a"), spawn("b"));
+    let mut gcs = 0;
+    while one.try_wait().unwrap().is_none() || two.try_wait().unwrap().is_none() {
+        let gc = server
+            .cmd(&store, ["-q", "gc", "--orphans", "--older-than", "0s"])
+            .output()
+            .unwrap();
+        assert!(gc.status.success(), "gc: {}", stderr_of(&gc));
+        gcs += 1;
+    }
+    assert!(one.wait().unwrap().success());
+    assert!(two.wait().unwrap().success());
+    assert!(gcs > 0);
+    ok(server.cmd(&store, ["-q", "gc", "--orphans", "--older-than", "0s"]));
+    let stored: std::collections::HashSet<String> = entries(&server, &store)
+        .iter()
+        .map(|e| e["sha256"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(stored, expected);
+    let summary = assert_verified(&server, &store);
+    assert_eq!(summary["objects"], 120);
 }
