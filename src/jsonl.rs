@@ -127,6 +127,12 @@ impl<R: BufRead, T: DeserializeOwned> Iterator for Lines<R, T> {
     }
 }
 
+/// Whether the file's last line has no newline (a crash cut it short).
+pub fn has_torn_tail(file: &File) -> io::Result<bool> {
+    let len = file.metadata()?.len();
+    Ok(len > 0 && read_byte_at(file, len - 1)? != b'\n')
+}
+
 /// Mends a last line that has no newline (a crash mid-append left it), in
 /// a file opened with O_APPEND; returns the new length. A line that is a
 /// whole JSON object lost only its newline, and gets it back: its object
@@ -134,7 +140,7 @@ impl<R: BufRead, T: DeserializeOwned> Iterator for Lines<R, T> {
 /// record. Anything else is cut off.
 pub fn repair_torn_tail(file: &File) -> io::Result<u64> {
     let len = file.metadata()?.len();
-    if len == 0 || read_byte_at(file, len - 1)? == b'\n' {
+    if !has_torn_tail(file)? {
         return Ok(len);
     }
     let start = last_newline_before(file, len)?.map_or(0, |i| i + 1);

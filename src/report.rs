@@ -3,7 +3,7 @@
 //! terminal.
 
 use std::ffi::OsStr;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::os::unix::ffi::OsStrExt;
 
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -114,6 +114,9 @@ pub struct Reporter {
     /// Once stdout is gone (`ingest ... | head -1`), lines are no longer
     /// printed, but inputs are still stored: the output is a by-product.
     stdout_gone: bool,
+    /// On a terminal, `sha256sum` lines show a name's control characters
+    /// escaped, as `ls` does; in a pipe they keep `sha256sum`'s exact form.
+    stdout_terminal: bool,
     totals: Totals,
 }
 
@@ -125,6 +128,7 @@ impl Reporter {
             quiet,
             progress,
             stdout_gone: false,
+            stdout_terminal: io::stdout().is_terminal(),
             totals: Totals::default(),
         }
     }
@@ -144,10 +148,14 @@ impl Reporter {
     /// An input was stored, or found stored already.
     pub fn stored(&mut self, given: &OsStr, status: Status, entry: &Entry) {
         self.totals.add(status, entry.size);
+        let hex = entry.sha256.to_string();
         let line = if self.json {
             json_line(given, status, entry)
+        } else if self.stdout_terminal {
+            let shown = crate::stderr::escape(&given.to_string_lossy()).into_owned();
+            format!("{hex}  {shown}\n").into_bytes()
         } else {
-            sha256sum_line(&entry.sha256.to_string(), given)
+            sha256sum_line(&hex, given)
         };
         self.print(&line);
     }

@@ -111,7 +111,16 @@ impl LocalStore {
             )
         })?;
         self.writing = Some(lock);
-        self.with_manifest_lock(|manifest| manifest.repair_torn_tail().map_err(Into::into))
+        // Looked at first without writing: a store this user may not write
+        // then fails where the run writes, not here.
+        let manifest = self.path(MANIFEST);
+        match File::open(&manifest).and_then(|f| jsonl::has_torn_tail(&f)) {
+            Ok(false) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            _ => {
+                self.with_manifest_lock(|manifest| manifest.repair_torn_tail().map_err(Into::into))
+            }
+        }
     }
 
     /// Holds `gc.lock` exclusively: no writer runs until the guard is
