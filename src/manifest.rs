@@ -213,6 +213,12 @@ impl IdentitySet {
 /// One line of a manifest, read.
 pub type Line = crate::jsonl::Line<Entry>;
 
+/// The entry a torn last line holds, when the line is whole and lost only
+/// its newline: it names its object as any line does.
+pub fn torn_entry(text: &[u8]) -> Option<Entry> {
+    serde_json::from_slice(text).ok()
+}
+
 /// Reads manifest lines in constant memory.
 pub type Lines<R> = crate::jsonl::Lines<R, Entry>;
 

@@ -17,7 +17,7 @@
 //! exclusively across reading the manifest and deleting. While gc holds it
 //! no writer runs, and what gc read is all there is.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::TryLockError;
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, BufReader, Seek, SeekFrom, Write};
@@ -57,6 +57,9 @@ pub struct LocalStore {
     writable: bool,
     /// `gc.lock`, held shared while this handle writes.
     writing: Option<File>,
+    /// The objects of each fan-out folder, listed once when the files
+    /// cache first asks about one of them (see [`LocalStore::object_listed`]).
+    listed: HashMap<String, HashSet<ObjectId>>,
 }
 
 /// The manifest, open for appending, and the identities of its lines up to
@@ -160,6 +163,7 @@ impl LocalStore {
             wait_lock: Duration::from_secs(60),
             writable: false,
             writing: None,
+            listed: HashMap::new(),
         }
     }
 
@@ -425,12 +429,17 @@ impl Backend for LocalStore {
 
     fn is_recorded(&mut self, entry: &Entry) -> Result<bool> {
         let manifest = self.open_manifest()?;
-        manifest.catch_up()?;
-        Ok(manifest.known.contains(&entry.identity()))
+        let identity = entry.identity();
+        // Lines are only ever added: what is known stays known, and only
+        // an identity not seen yet needs a look at what came since.
+        if !manifest.known.contains(&identity) {
+            manifest.catch_up()?;
+        }
+        Ok(manifest.known.contains(&identity))
     }
 
     fn holds(&mut self, entry: &Entry) -> Result<bool> {
-        Ok(self.is_recorded(entry)? && self.object_present(&entry.sha256)?)
+        Ok(self.is_recorded(entry)? && self.object_listed(&entry.sha256)?)
     }
 
     fn describe(&self) -> String {
@@ -607,6 +616,36 @@ impl LocalStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(e).with_context(|| format!("looking at {}", path.display())),
         }
+    }
+
+    /// Whether object `id` is stored, by a listing of its fan-out folder
+    /// taken once per run: an unchanged nightly re-run asks about every
+    /// object, and 256 listings cost far less than a stat each. A writer
+    /// holds `gc.lock`, so no object it saw listed is removed meanwhile
+    /// (one `verify` quarantines is stored again by the next run).
+    fn object_listed(&mut self, id: &ObjectId) -> Result<bool> {
+        let fanout = id.fanout();
+        if !self.listed.contains_key(&fanout) {
+            let dir = self.path(OBJECTS).join(&fanout);
+            let mut ids = HashSet::new();
+            match fs::read_dir(&dir) {
+                Ok(entries) => {
+                    for entry in entries {
+                        let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
+                        if entry.file_type().is_ok_and(|t| t.is_file())
+                            && let Some(id) =
+                                entry.file_name().to_str().and_then(|n| n.parse().ok())
+                        {
+                            ids.insert(id);
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("listing {}", dir.display())),
+            }
+            self.listed.insert(fanout.clone(), ids);
+        }
+        Ok(self.listed.get(&fanout).is_some_and(|ids| ids.contains(id)))
     }
 
     /// Flushes every dirty page and inode of the store's filesystem: one

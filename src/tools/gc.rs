@@ -19,7 +19,7 @@ use indicatif::HumanBytes;
 
 use crate::cli::GlobalArgs;
 use crate::exit::Exit;
-use crate::manifest::{Entry, Line};
+use crate::manifest::{Line, torn_entry};
 use crate::object_id::ObjectId;
 use crate::store::StoreView;
 
@@ -140,9 +140,9 @@ fn named_objects(store: &dyn StoreView) -> Result<Named> {
             Line::Value(entry) => {
                 named.ids.insert(entry.sha256);
             }
-            Line::Torn { text, .. } => match serde_json::from_slice::<Entry>(&text) {
-                Ok(entry) => _ = named.ids.insert(entry.sha256),
-                Err(_) => named.prefixes.push(torn_hash_prefix(&text)),
+            Line::Torn { text, .. } => match torn_entry(&text) {
+                Some(entry) => _ = named.ids.insert(entry.sha256),
+                None => named.prefixes.push(torn_hash_prefix(&text)),
             },
             Line::Unreadable { offset, .. } => anyhow::bail!(
                 "manifest line at byte {offset} is unreadable: not removing orphans (see ingest verify)"

@@ -96,7 +96,16 @@ impl<W: Write> Check<'_, W> {
                         &format!("line at byte {offset}: {reason}"),
                     )?;
                 }
-                Line::Torn { offset, .. } => {
+                Line::Torn { offset, text } => {
+                    // A whole line that only lost its newline still names
+                    // its object (gc keeps it; the next run completes it).
+                    if let Some(entry) = crate::manifest::torn_entry(&text) {
+                        named.entry(entry.sha256).or_insert(Named {
+                            size: entry.size,
+                            line: offset,
+                            seen: false,
+                        });
+                    }
                     self.problem("torn", &manifest, &format!("last line at byte {offset} has no newline (repaired by the next ingest)"))?;
                 }
             }
