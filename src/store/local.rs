@@ -31,7 +31,7 @@ use tempfile::NamedTempFile;
 use super::{Backend, Committed, Stager, StoreFormat};
 use crate::interrupt::{self, Tracked};
 use crate::jsonl;
-use crate::manifest::{Entry, IdentitySet, Line, Lines};
+use crate::manifest::{Entry, IdentitySet, LineIdentity, Lines};
 use crate::object_id::ObjectId;
 
 const FORMAT_FILE: &str = "store.json";
@@ -763,10 +763,10 @@ impl OpenManifest {
     fn catch_up(&mut self) -> io::Result<()> {
         let mut reader = BufReader::with_capacity(64 * 1024, &self.file);
         reader.seek(SeekFrom::Start(self.indexed_to))?;
-        let mut lines = Lines::new(reader, self.indexed_to);
+        let mut lines = jsonl::Lines::<_, LineIdentity>::new(reader, self.indexed_to);
         for line in lines.by_ref() {
-            if let Line::Value(entry) = line? {
-                self.known.insert(entry.identity());
+            if let jsonl::Line::Value(LineIdentity(identity)) = line? {
+                self.known.insert(identity);
             }
         }
         self.indexed_to = lines.offset();
