@@ -20,6 +20,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
+use bytes::Bytes;
 use opendal::blocking;
 use opendal::layers::RetryLayer;
 use opendal::options::{ListOptions, WriteOptions};
@@ -35,21 +36,18 @@ use crate::interrupt::{self, Tracked};
 use crate::jsonl;
 use crate::manifest::{Entry, IdentitySet, Line, Lines};
 use crate::object_id::ObjectId;
+use md5::{Digest as _, Md5};
 
 const STORE_JSON: &str = "store.json";
 const OBJECTS: &str = "objects/";
 const SEGMENTS: &str = "manifest/";
 
-/// Uploads go in parts of this size (S3's smallest), this many at once:
-/// memory stays at about their product whatever the object's size. Objects
-/// over 45 GiB get larger parts, as S3 allows 10,000 parts at most.
-const PART_SIZE: usize = 5 << 20;
-const MAX_PARTS: u64 = 9000;
+/// Uploads go in parts of this size (S3's smallest) at first, this many at
+/// once: memory stays at about their product. See [`part_len`].
+const PART_SIZE: u64 = 5 << 20;
 const PARTS_IN_FLIGHT: usize = 2;
-/// The writer is fed this much at a time.
-const WRITE_LEN: usize = 256 << 10;
-/// Objects uploaded at once. Small objects: each costs three round trips
-/// (HEAD, PUT, HEAD); large ones are bound by their parts in flight.
+/// Objects uploaded at once. Small objects: each costs one round trip;
+/// large ones are bound by their parts in flight.
 const UPLOADS_IN_FLIGHT: usize = 16;
 /// Objects larger than this are looked up before they are sent.
 const HEAD_FIRST_OVER: u64 = 256 << 10;
@@ -138,8 +136,9 @@ pub struct S3Store {
     /// The objects listed when the files cache first asked, and those
     /// uploaded since (a writer's lock keeps gc from removing any).
     listed: Option<HashSet<ObjectId>>,
-    /// For the requests OpenDAL has no call for (gc), made when first asked.
-    uploads: OnceLock<Uploads>,
+    /// The requests OpenDAL cannot make as we need them: uploads with each
+    /// part's MD5 from the pass, and gc's listing of unfinished uploads.
+    requests: Arc<Uploads>,
     /// Kept last: the operators' requests run on it.
     runtime: tokio::runtime::Runtime,
 }
@@ -160,7 +159,7 @@ impl S3Store {
             .enable_all()
             .build()
             .context("starting the S3 client's runtime")?;
-        let (op, async_op) = {
+        let (op, async_op, requests) = {
             let _entered = runtime.enter();
             opendal::install_default();
             // reqwest, with TLS (for https endpoints) on ring, the crypto
@@ -171,7 +170,10 @@ impl S3Store {
                 .bucket(&location.bucket)
                 .root(&format!("/{}", location.prefix))
                 .region(&settings.region)
-                .checksum_algorithm("crc32c");
+                // The small writes OpenDAL makes (segments, store.json,
+                // locks) carry a Content-MD5 that it computes; objects go
+                // up through `Uploads`, with the pass's.
+                .checksum_algorithm("md5");
             if let Some(endpoint) = &settings.endpoint {
                 builder = builder.endpoint(endpoint);
             }
@@ -186,7 +188,8 @@ impl S3Store {
                         .with_min_delay(Duration::from_millis(200))
                         .with_jitter(),
                 );
-            (blocking::Operator::new(op.clone())?, op)
+            let requests = Arc::new(Uploads::new(&location, &settings)?);
+            (blocking::Operator::new(op.clone())?, op, requests)
         };
         let digest = ObjectId::from_bytes(Sha256::digest(location.url()));
         let key = digest.to_string()[..16].to_owned();
@@ -205,7 +208,7 @@ impl S3Store {
             writing: None,
             listed: None,
             async_op,
-            uploads: OnceLock::new(),
+            requests,
             runtime,
         };
         store.check_format(create)?;
@@ -330,11 +333,16 @@ impl S3Store {
             let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(UPLOADS_IN_FLIGHT));
             let mut tasks = tokio::task::JoinSet::new();
             for (index, (spool, id)) in staged.into_iter().enumerate() {
-                let op = self.async_op.clone();
+                let target = Target {
+                    op: self.async_op.clone(),
+                    requests: Arc::clone(&self.requests),
+                    key: Self::object_key(&id),
+                    full_key: self.full_key(&Self::object_key(&id)),
+                };
                 let slots = slots.clone();
                 tasks.spawn(async move {
                     let _slot = slots.acquire_owned().await;
-                    (index, id, upload(op, spool, id).await)
+                    (index, id, upload(target, spool).await)
                 });
             }
             let mut results = Vec::with_capacity(count);
@@ -364,18 +372,17 @@ impl S3Store {
 
     fn upload_error(&self, id: &ObjectId, failure: UploadFailure) -> anyhow::Error {
         match failure {
-            UploadFailure::Server(e) => self.failed(&format!("uploading {id}"), e),
-            UploadFailure::Size { stored, sent } => anyhow!(
-                "{}: {id} was stored with {stored} bytes, not {sent}",
-                self.describe()
-            ),
-            UploadFailure::Missing => {
-                anyhow!(
-                    "{}: {id} is missing right after its upload",
-                    self.describe()
-                )
-            }
+            UploadFailure::Lookup(e) => self.failed(&format!("looking up {id}"), e),
+            UploadFailure::Server(e) => anyhow!("{}: uploading {id}: {e:#}", self.describe()),
             UploadFailure::Spool(e) => anyhow!("reading the spool file of {id}: {e}"),
+        }
+    }
+
+    /// A key of the store as the bucket knows it, the prefix included.
+    fn full_key(&self, key: &str) -> String {
+        match self.location.prefix.as_str() {
+            "" => key.to_owned(),
+            prefix => format!("{prefix}/{key}"),
         }
     }
 
@@ -576,7 +583,7 @@ impl S3Store {
             .reader_options(
                 &key,
                 opendal::options::ReaderOptions {
-                    chunk: Some(PART_SIZE),
+                    chunk: Some(PART_SIZE as usize),
                     ..Default::default()
                 },
             )
@@ -588,21 +595,14 @@ impl S3Store {
     /// Multipart uploads begun under `objects/` and never completed, by
     /// this machine or any other (gc aborts the old ones).
     pub fn unfinished_uploads(&self) -> Result<Vec<Unfinished>> {
-        let prefix = match self.location.prefix.as_str() {
-            "" => OBJECTS.to_owned(),
-            prefix => format!("{prefix}/{OBJECTS}"),
-        };
-        let listed = self
-            .uploads()
-            .and_then(|u| self.runtime.block_on(u.list(&prefix)));
+        let prefix = self.full_key(OBJECTS);
+        let listed = self.runtime.block_on(self.requests.list(&prefix));
         listed.map_err(|e| anyhow!("{}: listing unfinished uploads: {e:#}", self.describe()))
     }
 
     /// Aborts an unfinished upload: the server drops its parts.
     pub fn abort_upload(&self, upload: &Unfinished) -> Result<()> {
-        let aborted = self
-            .uploads()
-            .and_then(|u| self.runtime.block_on(u.abort(upload)));
+        let aborted = self.runtime.block_on(self.requests.abort(upload));
         aborted.map_err(|e| {
             anyhow!(
                 "{}: aborting the upload of {}: {e:#}",
@@ -615,17 +615,6 @@ impl S3Store {
     /// How to name a key of this bucket in messages.
     pub fn key_url(&self, key: &str) -> String {
         format!("s3://{}/{key}", self.location.bucket)
-    }
-
-    fn uploads(&self) -> Result<&Uploads> {
-        if let Some(uploads) = self.uploads.get() {
-            return Ok(uploads);
-        }
-        let made = {
-            let _entered = self.runtime.enter();
-            Uploads::new(&self.location, &self.settings)?
-        };
-        Ok(self.uploads.get_or_init(|| made))
     }
 
     /// Removes an object (gc of orphans).
@@ -695,82 +684,128 @@ pub(super) fn unique_u64() -> u64 {
     u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
 }
 
-/// The part size for an object of `size` bytes: the smallest S3 takes,
-/// unless that would need more parts than S3 allows.
-fn part_size(size: u64) -> usize {
-    let needed = size.div_ceil(MAX_PARTS).div_ceil(1 << 20) << 20;
-    (needed as usize).max(PART_SIZE)
+/// The length of part `index` (from 0). Parts follow a fixed schedule, so
+/// that the pass can compute each part's MD5 while the bytes go by, before
+/// the object's size is known: 5 MiB (S3's smallest) for the first 1,000
+/// parts (5,000 MiB), then twice as long every 1,000 parts, so S3's 10,000
+/// parts hold about 4.9 TiB, its largest object.
+fn part_len(index: usize) -> u64 {
+    PART_SIZE << (index / 1000).min(9)
 }
 
 /// Why one upload failed.
 enum UploadFailure {
-    Server(opendal::Error),
-    Size { stored: u64, sent: u64 },
-    Missing,
+    /// Looking the object up before sending it (OpenDAL).
+    Lookup(opendal::Error),
+    Server(anyhow::Error),
     Spool(io::Error),
 }
 
-/// Uploads one spooled object under its id, create-only, unless it is
-/// stored already; checks the stored size. A failed upload is aborted, so
-/// no unfinished multipart upload is left behind.
-async fn upload(
+/// Where one object goes.
+struct Target {
     op: opendal::Operator,
-    mut spool: Spool,
-    id: ObjectId,
-) -> Result<Committed, UploadFailure> {
-    let key = S3Store::object_key(&id);
-    let sent = spool.written;
+    requests: Arc<Uploads>,
+    /// The key under the store's prefix, and the whole key in the bucket.
+    key: String,
+    full_key: String,
+}
+
+/// Uploads one spooled object under its id, create-only, unless it is
+/// stored already. Each part carries the MD5 the pass computed, which the
+/// server checks before it keeps the bytes, so what is stored is what was
+/// read, whatever happened on the disk of the spool or on the way; no HEAD
+/// after the upload is needed. A failed multipart upload is aborted, so no
+/// unfinished upload is left behind.
+async fn upload(target: Target, mut spool: Spool) -> Result<Committed, UploadFailure> {
     // A HEAD first spares re-sending a large object's bytes; a small one
     // costs less to send than the round trip, and create-only still
     // refuses it if stored.
-    if sent > HEAD_FIRST_OVER {
-        match op.stat(&key).await {
+    if spool.written > HEAD_FIRST_OVER {
+        match target.op.stat(&target.key).await {
             Ok(_) => return Ok(Committed::AlreadyPresent),
             Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => return Err(UploadFailure::Server(e)),
+            Err(e) => return Err(UploadFailure::Lookup(e)),
         }
     }
+    let digests = spool.part_digests();
     spool.rewind().map_err(UploadFailure::Spool)?;
-    let options = WriteOptions {
-        if_not_exists: true,
-        chunk: Some(part_size(sent)),
-        concurrent: PARTS_IN_FLIGHT,
-        ..WriteOptions::default()
+    let requests = &target.requests;
+    if let [md5] = digests[..] {
+        let body = spool.read_part(part_len(0)).map_err(UploadFailure::Spool)?;
+        let created = requests.put_new(&target.full_key, body, md5).await;
+        return match created.map_err(UploadFailure::Server)? {
+            true => Ok(Committed::New),
+            // Another machine stored the same content first.
+            false => Ok(Committed::AlreadyPresent),
+        };
+    }
+    let upload = Unfinished {
+        upload_id: requests
+            .begin_multipart(&target.full_key)
+            .await
+            .map_err(UploadFailure::Server)?,
+        key: target.full_key.clone(),
+        initiated: None,
     };
-    let mut writer = op
-        .writer_options(&key, options)
-        .await
-        .map_err(UploadFailure::Server)?;
-    let written = async {
-        loop {
-            let piece = spool.next_piece().map_err(UploadFailure::Spool)?;
-            if piece.is_empty() {
-                break;
-            }
-            writer.write(piece).await.map_err(UploadFailure::Server)?;
-        }
-        writer.close().await.map_err(UploadFailure::Server)
-    }
-    .await;
-    match written {
-        Ok(_) => {}
-        // Another machine stored the same content first.
-        Err(UploadFailure::Server(e)) if e.kind() == ErrorKind::ConditionNotMatch => {
-            return Ok(Committed::AlreadyPresent);
-        }
+    match upload_parts(requests, &upload, &mut spool, &digests).await {
+        Ok(true) => Ok(Committed::New),
+        Ok(false) => Ok(Committed::AlreadyPresent),
         Err(e) => {
-            let _ = writer.abort().await;
-            return Err(e);
+            let _ = requests.abort(&upload).await;
+            Err(e)
         }
     }
-    match op.stat(&key).await {
-        Ok(meta) if meta.content_length() == sent => Ok(Committed::New),
-        Ok(meta) => Err(UploadFailure::Size {
-            stored: meta.content_length(),
-            sent,
-        }),
-        Err(e) if e.kind() == ErrorKind::NotFound => Err(UploadFailure::Missing),
-        Err(e) => Err(UploadFailure::Server(e)),
+}
+
+/// Sends every part, [`PARTS_IN_FLIGHT`] at once, then completes the
+/// upload; false when the key was stored meanwhile.
+async fn upload_parts(
+    requests: &Arc<Uploads>,
+    upload: &Unfinished,
+    spool: &mut Spool,
+    digests: &[[u8; 16]],
+) -> Result<bool, UploadFailure> {
+    let mut etags = vec![String::new(); digests.len()];
+    let mut in_flight = tokio::task::JoinSet::new();
+    for (index, md5) in digests.iter().enumerate() {
+        if in_flight.len() >= PARTS_IN_FLIGHT {
+            take_part(&mut in_flight, &mut etags).await?;
+        }
+        let body = spool
+            .read_part(part_len(index))
+            .map_err(UploadFailure::Spool)?;
+        let (requests, upload, md5) = (Arc::clone(requests), upload.clone(), *md5);
+        in_flight.spawn(async move {
+            let etag = requests.put_part(&upload, index + 1, body, md5).await;
+            (index, etag)
+        });
+    }
+    while !in_flight.is_empty() {
+        take_part(&mut in_flight, &mut etags).await?;
+    }
+    requests
+        .complete_new(upload, &etags)
+        .await
+        .map_err(UploadFailure::Server)
+}
+
+/// Waits for the next part to finish and keeps its ETag.
+async fn take_part(
+    in_flight: &mut tokio::task::JoinSet<(usize, Result<String>)>,
+    etags: &mut [String],
+) -> Result<(), UploadFailure> {
+    match in_flight.join_next().await {
+        Some(Ok((index, Ok(etag)))) => {
+            etags[index] = etag;
+            Ok(())
+        }
+        Some(Ok((index, Err(e)))) => Err(UploadFailure::Server(
+            e.context(format!("part {}", index + 1)),
+        )),
+        Some(Err(panic)) => Err(UploadFailure::Server(anyhow!(
+            "a part's upload failed: {panic}"
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -787,6 +822,12 @@ pub struct Spool {
     held: Held,
     written: u64,
     stager: SpoolStager,
+    /// The MD5 of each finished part (see [`part_len`]), and of the part
+    /// being written: computed as the bytes go by, in the same pass as
+    /// their SHA-256, so the server's check covers the spool copy too.
+    digests: Vec<[u8; 16]>,
+    part: Md5,
+    in_part: u64,
 }
 
 enum Held {
@@ -806,20 +847,42 @@ impl Spool {
         }
     }
 
-    /// The next piece of the bytes, empty at the end. Pieces are handed to
-    /// the writer (not copied), which gathers them into parts: memory is
-    /// about the parts in flight.
-    fn next_piece(&mut self) -> io::Result<Vec<u8>> {
+    /// The next `len` bytes (fewer at the end), for one request's body.
+    fn read_part(&mut self, len: u64) -> io::Result<Bytes> {
         match &mut self.held {
-            Held::Memory(bytes) => Ok(std::mem::take(bytes)),
+            Held::Memory(bytes) => Ok(Bytes::from(std::mem::take(bytes))),
             Held::File { temp, .. } => {
-                let mut piece = Vec::with_capacity(WRITE_LEN);
-                temp.as_file_mut()
-                    .take(WRITE_LEN as u64)
-                    .read_to_end(&mut piece)?;
-                Ok(piece)
+                let mut part = Vec::with_capacity(len.min(self.written) as usize);
+                temp.as_file_mut().take(len).read_to_end(&mut part)?;
+                Ok(Bytes::from(part))
             }
         }
+    }
+
+    /// Feeds bytes just written into the MD5 of their part, closing each
+    /// part at its end.
+    fn digest(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let room = part_len(self.digests.len()) - self.in_part;
+            let take = room.min(bytes.len() as u64) as usize;
+            self.part.update(&bytes[..take]);
+            self.in_part += take as u64;
+            bytes = &bytes[take..];
+            if self.in_part == part_len(self.digests.len()) {
+                self.digests.push(self.part.finalize_reset().into());
+                self.in_part = 0;
+            }
+        }
+    }
+
+    /// Each part's MD5, the last (or only) one closed here: once the input
+    /// has ended.
+    fn part_digests(&mut self) -> Vec<[u8; 16]> {
+        if self.in_part > 0 || self.digests.is_empty() {
+            self.digests.push(self.part.finalize_reset().into());
+            self.in_part = 0;
+        }
+        std::mem::take(&mut self.digests)
     }
 
     /// Moves what is held in memory into a new spool file.
@@ -857,6 +920,7 @@ impl Write for Spool {
             }
             Held::File { temp, .. } => temp.write(buf)?,
         };
+        self.digest(&buf[..n]);
         self.written += n as u64;
         Ok(n)
     }
@@ -915,6 +979,9 @@ impl Stager for SpoolStager {
             held: Held::Memory(Vec::new()),
             written: 0,
             stager: self.clone(),
+            digests: Vec::new(),
+            part: Md5::new(),
+            in_part: 0,
         })
     }
 }
@@ -1034,23 +1101,52 @@ mod tests {
         assert!(matches!(spool.held, Held::File { .. }));
         assert_eq!(spool.written, 65_537);
         spool.rewind().unwrap();
-        let mut back = Vec::new();
-        loop {
-            let piece = spool.next_piece().unwrap();
-            if piece.is_empty() {
-                break;
-            }
-            back.extend(piece);
-        }
+        let back = spool.read_part(part_len(0)).unwrap();
         assert_eq!(back.len(), 65_537);
         assert!(back[..40_000].iter().all(|&b| b == 1) && back[65_536] == 3);
     }
 
     #[test]
-    fn parts_grow_only_for_huge_objects() {
-        assert_eq!(part_size(1), PART_SIZE);
-        assert_eq!(part_size(40 << 30), PART_SIZE);
-        assert!(part_size(100 << 30) as u64 * MAX_PARTS >= 100 << 30);
+    fn parts_grow_only_for_huge_objects_and_reach_s3s_largest() {
+        assert_eq!(part_len(0), PART_SIZE);
+        assert_eq!(part_len(999), PART_SIZE);
+        assert_eq!(part_len(1000), 2 * PART_SIZE);
+        assert!(part_len(9999) <= 5 << 30, "S3's largest part");
+        let total: u64 = (0..10_000).map(part_len).sum();
+        assert!(total >= (48 << 40) / 10, "4.8 TiB: {total}");
+    }
+
+    #[test]
+    fn each_part_gets_the_md5_of_its_own_bytes() {
+        use md5::Digest as _;
+        let dir = tempfile::tempdir().unwrap();
+        let stager = SpoolStager {
+            spool: dir.path().join("spool").into(),
+            ready: Arc::default(),
+        };
+        let bytes: Vec<u8> = (0..(2 * PART_SIZE + 12_345))
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let mut spool = stager.stage().unwrap();
+        // Written in pieces that straddle the part boundaries.
+        for piece in bytes.chunks(777_777) {
+            spool.write_all(piece).unwrap();
+        }
+        let digests = spool.part_digests();
+        let expected: Vec<[u8; 16]> = bytes
+            .chunks(PART_SIZE as usize)
+            .map(|part| Md5::digest(part).into())
+            .collect();
+        assert_eq!(digests, expected);
+        spool.rewind().unwrap();
+        for part in bytes.chunks(PART_SIZE as usize) {
+            assert_eq!(spool.read_part(PART_SIZE).unwrap(), part);
+        }
+        let mut empty = stager.stage().unwrap();
+        assert_eq!(
+            empty.part_digests(),
+            vec![<[u8; 16]>::from(Md5::digest(b""))]
+        );
     }
 
     #[test]

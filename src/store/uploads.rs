@@ -1,12 +1,17 @@
-//! Unfinished multipart uploads under an S3 prefix, listed and aborted for
-//! `ingest gc`: a machine that dies mid-upload leaves its parts stored, and
-//! billed, until someone aborts the upload.
+//! The S3 requests that OpenDAL cannot make as we need them, made with the
+//! pieces OpenDAL itself is built from: reqsign signs them, with the same
+//! credential chain (environment, `AWS_PROFILE`, `~/.aws/config` and
+//! `credentials`, instance metadata), and reqwest sends them.
 //!
-//! OpenDAL makes every other request but has no call to list uploads, so
-//! these two requests are made here, with the pieces OpenDAL itself is built
-//! from: reqsign signs them, with the same credential chain (environment,
-//! `AWS_PROFILE`, `~/.aws/config` and `credentials`, instance metadata),
-//! and reqwest sends them.
+//! - Object uploads, single or multipart, each body carrying the
+//!   `Content-MD5` that the pass computed from the bytes it read (OpenDAL
+//!   computes digests only from what it sends, and offers MD5 only for
+//!   single PUTs). `Content-MD5` is the one body check that AWS, Ceph RGW
+//!   and SeaweedFS all verify; the answer's ETag (the MD5 of what the
+//!   server stored, for a plain upload) is compared too.
+//! - Listing and aborting unfinished multipart uploads, for `ingest gc`: a
+//!   machine that dies mid-upload leaves its parts stored, and billed,
+//!   until someone aborts the upload.
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use bytes::Bytes;
@@ -30,7 +35,7 @@ pub struct Unfinished {
     pub initiated: Option<jiff::Timestamp>,
 }
 
-/// Lists and aborts multipart uploads in one bucket.
+/// Makes the requests of this module in one bucket.
 pub struct Uploads {
     http: reqwest::Client,
     signer: Signer<Credential>,
@@ -75,8 +80,11 @@ impl Uploads {
             let bucket = format!("{scheme}://{}.{host}/", location.bucket);
             (bucket.clone(), bucket)
         };
+        // No bound on a whole request (a large part may take long on a slow
+        // link), but on connecting and on each wait for the other side.
         let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(60))
+            .connect_timeout(std::time::Duration::from_secs(30))
+            .read_timeout(std::time::Duration::from_secs(120))
             .build()
             .context("starting an HTTP client")?;
         let context = Context::new()
@@ -147,34 +155,263 @@ impl Uploads {
 
     /// Sends a signed request without a body; the body of a 2xx answer.
     async fn send(&self, method: http::Method, url: &str) -> Result<Bytes> {
-        let request = http::Request::builder()
-            .method(method)
-            .uri(url)
-            .header("x-amz-content-sha256", EMPTY_STRING_SHA256)
+        let answer = self
+            .send_once(Request::new(method, url.to_owned(), Bytes::new()))
+            .await
+            .map_err(Refused::into_error)?;
+        Ok(answer.body)
+    }
+
+    /// Stores `body` under `key` (the whole key, the store's prefix
+    /// included) unless something is stored there: `Ok(false)` then.
+    pub async fn put_new(&self, key: &str, body: Bytes, md5: [u8; 16]) -> Result<bool> {
+        let url = format!("{}{}", self.key_base, escape_key(key));
+        let request = Request::new(http::Method::PUT, url, body)
+            .with_md5(md5)
+            .header("if-none-match", "*");
+        match self.send_retried(request).await {
+            Ok(answer) => answer.check_etag(&md5).map(|()| true),
+            Err(Refused::Status(status, _)) if status == http::StatusCode::PRECONDITION_FAILED => {
+                Ok(false)
+            }
+            Err(refused) => Err(refused.into_error()),
+        }
+    }
+
+    /// Begins a multipart upload of `key`; its upload id.
+    pub async fn begin_multipart(&self, key: &str) -> Result<String> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Begun {
+            upload_id: String,
+        }
+        let url = format!("{}{}?uploads=", self.key_base, escape_key(key));
+        let answer = self
+            .send_retried(Request::new(http::Method::POST, url, Bytes::new()))
+            .await
+            .map_err(Refused::into_error)?;
+        let begun: Begun = quick_xml::de::from_reader(&answer.body[..])
+            .context("reading the answer to a multipart upload's start")?;
+        Ok(begun.upload_id)
+    }
+
+    /// Uploads part `number` (from 1) of an upload; the part's ETag.
+    pub async fn put_part(
+        &self,
+        upload: &Unfinished,
+        number: usize,
+        body: Bytes,
+        md5: [u8; 16],
+    ) -> Result<String> {
+        let url = format!(
+            "{}{}?partNumber={number}&uploadId={}",
+            self.key_base,
+            escape_key(&upload.key),
+            escape(&upload.upload_id)
+        );
+        let request = Request::new(http::Method::PUT, url, body).with_md5(md5);
+        let answer = self
+            .send_retried(request)
+            .await
+            .map_err(Refused::into_error)?;
+        answer.check_etag(&md5)?;
+        answer
+            .etag
+            .ok_or_else(|| anyhow!("the server gave part {number} no ETag"))
+    }
+
+    /// Completes an upload from its parts' ETags, unless something is
+    /// stored under its key by then: `Ok(false)` (the upload is then
+    /// aborted). Not every server honours `If-None-Match` here (Ceph RGW
+    /// overwrites); with content-addressed keys and every part's bytes
+    /// verified, an overwrite puts back the same bytes.
+    pub async fn complete_new(&self, upload: &Unfinished, etags: &[String]) -> Result<bool> {
+        let mut xml = String::from("<CompleteMultipartUpload>");
+        for (i, etag) in etags.iter().enumerate() {
+            let etag = etag.replace('&', "&amp;").replace('<', "&lt;");
+            xml.push_str(&format!(
+                "<Part><PartNumber>{}</PartNumber><ETag>{etag}</ETag></Part>",
+                i + 1
+            ));
+        }
+        xml.push_str("</CompleteMultipartUpload>");
+        let url = format!(
+            "{}{}?uploadId={}",
+            self.key_base,
+            escape_key(&upload.key),
+            escape(&upload.upload_id)
+        );
+        let request =
+            Request::new(http::Method::POST, url, Bytes::from(xml)).header("if-none-match", "*");
+        match self.send_retried(request).await {
+            // S3 may answer 200 and put its error in the body.
+            Ok(answer) if answer.body.windows(7).any(|w| w == b"<Error>") => {
+                bail!("completing the upload: {}", s3_error(&answer.body))
+            }
+            Ok(_) => Ok(true),
+            Err(Refused::Status(status, _)) if status == http::StatusCode::PRECONDITION_FAILED => {
+                let _ = self.abort(upload).await;
+                Ok(false)
+            }
+            Err(refused) => Err(refused.into_error()),
+        }
+    }
+
+    /// [`Uploads::send_once`], tried again after what passes: no answer, a
+    /// 5xx, 408 or 429, and a body that reached the server damaged
+    /// (`BadDigest`: the bytes sent were checked, so a flipped bit on the
+    /// way is worth another try). Four more tries, backing off.
+    async fn send_retried(&self, request: Request) -> Result<Answer, Refused> {
+        let mut delay = std::time::Duration::from_millis(200);
+        let mut tries = 0;
+        loop {
+            match self.send_once(request.clone()).await {
+                Err(refused) if refused.is_transient() && tries < 4 => {
+                    tries += 1;
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                done => return done,
+            }
+        }
+    }
+
+    /// Signs and sends one request.
+    async fn send_once(&self, request: Request) -> Result<Answer, Refused> {
+        let mut builder = http::Request::builder()
+            .method(request.method.clone())
+            .uri(&request.url)
+            .header("x-amz-content-sha256", request.payload_hash());
+        for (name, value) in &request.headers {
+            builder = builder.header(*name, value);
+        }
+        let (mut parts, ()) = builder
             .body(())
-            .context("building the request")?;
-        let (mut parts, ()) = request.into_parts();
+            .map_err(|e| Refused::Other(anyhow!("building the request: {e}")))?
+            .into_parts();
         self.signer
             .sign(&mut parts, None)
             .await
-            .map_err(|e| anyhow!("signing the request: {}", kind_text(&e)))?;
+            .map_err(|e| Refused::Other(anyhow!("signing the request: {}", kind_text(&e))))?;
         parts.headers.remove(http::header::HOST);
-        let request = reqwest::Request::try_from(http::Request::from_parts(parts, Vec::new()))
-            .context("building the request")?;
-        let answer = self
-            .http
-            .execute(request)
-            .await
-            .map_err(|e| anyhow!("no answer from the endpoint ({})", short(e)))?;
+        let request = reqwest::Request::try_from(http::Request::from_parts(parts, request.body))
+            .map_err(|e| Refused::Other(anyhow!("building the request: {e}")))?;
+        let answer = self.http.execute(request).await.map_err(|e| {
+            Refused::NoAnswer(format!("no answer from the endpoint ({})", short(e)))
+        })?;
         let status = answer.status();
+        let etag = answer
+            .headers()
+            .get(http::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let body = answer
             .bytes()
             .await
-            .map_err(|e| anyhow!("reading the answer ({})", short(e)))?;
+            .map_err(|e| Refused::NoAnswer(format!("reading the answer ({})", short(e))))?;
         if !status.is_success() {
-            bail!("{status}: {}", s3_error(&body));
+            return Err(Refused::Status(status, body));
         }
-        Ok(body)
+        Ok(Answer { etag, body })
+    }
+}
+
+/// A request to sign and send (kept whole, to be sent again).
+#[derive(Clone)]
+struct Request {
+    method: http::Method,
+    url: String,
+    headers: Vec<(&'static str, String)>,
+    body: Bytes,
+}
+
+impl Request {
+    fn new(method: http::Method, url: String, body: Bytes) -> Self {
+        Request {
+            method,
+            url,
+            headers: Vec::new(),
+            body,
+        }
+    }
+
+    fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    fn with_md5(self, md5: [u8; 16]) -> Self {
+        use base64::Engine;
+        let value = base64::engine::general_purpose::STANDARD.encode(md5);
+        self.header("content-md5", value)
+    }
+
+    /// A body is checked by its `Content-MD5`, not by a signed SHA-256 of
+    /// the payload: that would hash every byte a second time.
+    fn payload_hash(&self) -> &'static str {
+        if self.body.is_empty() {
+            EMPTY_STRING_SHA256
+        } else {
+            "UNSIGNED-PAYLOAD"
+        }
+    }
+}
+
+/// A 2xx answer.
+struct Answer {
+    etag: Option<String>,
+    body: Bytes,
+}
+
+impl Answer {
+    /// For a plain upload the ETag is the MD5 of what the server stored:
+    /// when it has that form, it must be ours. (An ETag of another form,
+    /// as with some server-side encryption, says nothing either way.)
+    fn check_etag(&self, md5: &[u8; 16]) -> Result<()> {
+        let Some(etag) = &self.etag else {
+            return Ok(());
+        };
+        let digits = etag.trim_matches('"');
+        if digits.len() == 32 && digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let ours = hex::encode(md5);
+            if !digits.eq_ignore_ascii_case(&ours) {
+                bail!(
+                    "the server stored other bytes than were sent (ETag {digits}, MD5 sent {ours})"
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why a request did not succeed.
+enum Refused {
+    NoAnswer(String),
+    Status(http::StatusCode, Bytes),
+    Other(anyhow::Error),
+}
+
+impl Refused {
+    fn is_transient(&self) -> bool {
+        match self {
+            Refused::NoAnswer(_) => true,
+            Refused::Status(status, body) => {
+                status.is_server_error()
+                    || *status == http::StatusCode::REQUEST_TIMEOUT
+                    || *status == http::StatusCode::TOO_MANY_REQUESTS
+                    || (*status == http::StatusCode::BAD_REQUEST
+                        && body.windows(9).any(|w| w == b"BadDigest"))
+            }
+            Refused::Other(_) => false,
+        }
+    }
+
+    fn into_error(self) -> anyhow::Error {
+        match self {
+            Refused::NoAnswer(why) => anyhow!(why),
+            Refused::Status(status, body) => anyhow!("{status}: {}", s3_error(&body)),
+            Refused::Other(e) => e,
+        }
     }
 }
 
