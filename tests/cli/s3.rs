@@ -1,6 +1,10 @@
-//! S3 stores, against a real S3 server: SeaweedFS (`weed mini`, installed
-//! by .ci/setup into target/s3venv), one per test, on free ports, with its
-//! data in the test's temp folder, killed when the test ends.
+//! S3 stores, against real S3 servers of two engines: SeaweedFS (`weed
+//! mini`, installed by .ci/setup into target/s3venv), one per test, on free
+//! ports, with its data in the test's temp folder, killed when the test
+//! ends; and Ceph's RADOS Gateway (Debian's packages), one small cluster for
+//! the whole test run (`tests/rgw/cluster.sh`: it takes 15-20 s to start),
+//! stopped when the test process ends, each test under its own prefix. The
+//! tests about the engine rather than our logic run on both.
 
 use std::ffi::OsStr;
 use std::net::{TcpListener, TcpStream};
@@ -35,15 +39,150 @@ fn free_port() -> u16 {
     }
 }
 
-/// A running SeaweedFS with one bucket.
+/// The S3 servers the tests run against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    SeaweedFs,
+    CephRgw,
+}
+
+/// Each `fn NAME(engine: Engine)` named becomes a module `NAME` with one
+/// test per engine, `seaweedfs` and `ceph_rgw`.
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn seaweedfs() {
+                super::$name(super::Engine::SeaweedFs)
+            }
+            #[test]
+            fn ceph_rgw() {
+                super::$name(super::Engine::CephRgw)
+            }
+        }
+    )*};
+}
+
+on_both_engines!(
+    the_whole_command_set_works,
+    two_machines_ingesting_overlapping_trees_at_once_lose_nothing,
+    a_server_killed_mid_upload_leaves_no_object_and_a_rerun_completes,
+    bad_credentials_unknown_buckets_dead_endpoints_and_foreign_prefixes_fail_clearly,
+    a_byte_flipped_in_flight_is_never_stored,
+);
+
+/// The shared Ceph cluster: its gateway's port and its ceph.conf; the
+/// script that started it stops it once its standard input (held here, in
+/// `_script`) closes, when this process ends, however it ends.
+struct Cluster {
+    port: u16,
+    conf: PathBuf,
+    _script: Child,
+}
+
+static CLUSTER: std::sync::OnceLock<Result<Cluster, String>> = std::sync::OnceLock::new();
+
+fn cluster() -> &'static Cluster {
+    let started = CLUSTER.get_or_init(start_cluster);
+    match started {
+        Ok(cluster) => cluster,
+        Err(why) => panic!("{why}"),
+    }
+}
+
+fn start_cluster() -> Result<Cluster, String> {
+    use std::io::BufRead;
+    if Command::new("radosgw").arg("--version").output().is_err() {
+        return Err("Ceph's radosgw is not installed: run .ci/setup".into());
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("ingest-rgw-")
+        .tempdir()
+        .map_err(|e| e.to_string())?
+        .keep();
+    let log = dir.with_extension("log");
+    let mut script = Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rgw/cluster.sh"))
+        .arg(&dir)
+        .args([KEY_ID, SECRET, BUCKET])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).map_err(|e| e.to_string())?)
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let mut line = String::new();
+    let stdout = script.stdout.take().ok_or("no stdout")?;
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    let mut words = line.split_whitespace();
+    match (words.next(), words.next(), words.next()) {
+        (Some("ready"), Some(port), Some(conf)) => Ok(Cluster {
+            // Only wanted when the cluster does not start.
+            port: {
+                let _ = std::fs::remove_file(&log);
+                port.parse().map_err(|_| format!("bad port in {line:?}"))?
+            },
+            conf: PathBuf::from(conf),
+            _script: script,
+        }),
+        _ => Err(format!(
+            "the Ceph cluster did not start: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )),
+    }
+}
+
+/// A running S3 server with one bucket: a SeaweedFS of its own, or a
+/// gateway on the shared Ceph cluster.
 pub struct Server {
+    engine: Engine,
+    /// What this test may kill: `weed mini`, or a gateway of its own.
     child: Option<Child>,
     dir: tempfile::TempDir,
+    /// SeaweedFS: S3, master, volume, filer, admin. RGW: the gateway's.
     ports: [u16; 5],
 }
 
 impl Server {
+    /// A SeaweedFS of this test's own.
     pub fn start() -> Server {
+        Server::start_on(Engine::SeaweedFs)
+    }
+
+    /// A server of `engine` (for RGW, the shared cluster's gateway).
+    pub fn start_on(engine: Engine) -> Server {
+        match engine {
+            Engine::SeaweedFs => Server::start_seaweedfs(),
+            Engine::CephRgw => Server {
+                engine,
+                child: None,
+                dir: tempfile::Builder::new()
+                    .prefix("ingest-s3-")
+                    .tempdir()
+                    .unwrap(),
+                ports: [cluster().port, 0, 0, 0, 0],
+            },
+        }
+    }
+
+    /// A server this test may kill and restart: for RGW, a gateway of its
+    /// own on the shared cluster.
+    pub fn start_own(engine: Engine) -> Server {
+        let mut server = Server::start_on(engine);
+        if engine == Engine::CephRgw {
+            server.ports[0] = free_port();
+            server.run();
+        }
+        server
+    }
+
+    /// The port S3 requests go to.
+    pub fn s3_port(&self) -> u16 {
+        self.ports[0]
+    }
+
+    fn start_seaweedfs() -> Server {
         let dir = tempfile::Builder::new()
             .prefix("ingest-s3-")
             .tempdir()
@@ -56,6 +195,7 @@ impl Server {
         )
         .unwrap();
         let mut server = Server {
+            engine: Engine::SeaweedFs,
             child: None,
             ports: [0; 5].map(|_| free_port()),
             dir,
@@ -65,6 +205,9 @@ impl Server {
     }
 
     fn run(&mut self) {
+        if self.engine == Engine::CephRgw {
+            return self.run_gateway();
+        }
         let [s3, master, volume, filer, admin] = self.ports;
         let data = self.dir.path().join("data");
         std::fs::create_dir_all(&data).unwrap();
@@ -89,6 +232,23 @@ impl Server {
                 "-s3.port.iceberg=0",
                 "-s3.port.lance=0",
             ])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    /// A gateway of this test's own on the shared cluster.
+    fn run_gateway(&mut self) {
+        let port = self.ports[0];
+        let log = std::fs::File::create(self.dir.path().join("rgw.log")).unwrap();
+        let child = Command::new("radosgw")
+            .arg("-c")
+            .arg(&cluster().conf)
+            .args(["-n", &format!("client.rgw.t{port}"), "-f"])
+            .arg(format!("--rgw-frontends=beast endpoint=127.0.0.1:{port}"))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -131,10 +291,15 @@ impl Server {
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("weed.log")).unwrap_or_default()
+        let name = match self.engine {
+            Engine::SeaweedFs => "weed.log",
+            Engine::CephRgw => "rgw.log",
+        };
+        std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default()
     }
 
-    /// Kills the server at once (as a crash would).
+    /// Kills the server at once (as a crash would): one started with
+    /// [`Server::start_own`].
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -170,6 +335,7 @@ impl Server {
     /// Removes a folder of the bucket through the filer, behind the S3
     /// API's back (as a lost manifest segment would be).
     pub fn remove_folder(&self, path: &str) {
+        assert_eq!(self.engine, Engine::SeaweedFs, "the filer is SeaweedFS's");
         let url = format!(
             "http://127.0.0.1:{}/buckets/{BUCKET}/{path}?recursive=true",
             self.ports[3]
@@ -218,9 +384,8 @@ fn assert_verified(server: &Server, store: &str) -> serde_json::Value {
     json_summary(&out)
 }
 
-#[test]
-fn the_whole_command_set_works_on_an_s3_store() {
-    let server = Server::start();
+fn the_whole_command_set_works(engine: Engine) {
+    let server = Server::start_on(engine);
     let env = Env::new();
     let store = store_url("family/photos");
     let photo = noise(300_000, 1);
@@ -393,9 +558,8 @@ fn copy_moves_a_store_to_s3_and_back_byte_for_byte() {
     ok(bare_cmd().args(["--store", back.to_str().unwrap(), "verify"]));
 }
 
-#[test]
-fn two_machines_ingesting_overlapping_trees_at_once_lose_nothing() {
-    let server = Server::start();
+fn two_machines_ingesting_overlapping_trees_at_once_lose_nothing(engine: Engine) {
+    let server = Server::start_on(engine);
     let env = Env::new();
     let mut expected = std::collections::HashSet::new();
     for i in 0..60 {
@@ -453,9 +617,8 @@ fn two_machines_ingesting_overlapping_trees_at_once_lose_nothing() {
     assert_eq!(summary["objects"], 60);
 }
 
-#[test]
-fn a_server_killed_mid_upload_leaves_no_object_and_a_rerun_completes() {
-    let mut server = Server::start();
+fn a_server_killed_mid_upload_leaves_no_object_and_a_rerun_completes(engine: Engine) {
+    let mut server = Server::start_own(engine);
     let env = Env::new();
     let store = store_url("crash");
     let (child, big, spool) = big_upload_under_way(&server, &env, &store);
@@ -583,9 +746,10 @@ fn gc_aborts_the_multipart_upload_of_a_killed_run_once_it_is_old_enough() {
     assert_verified(&server, &store);
 }
 
-#[test]
-fn bad_credentials_unknown_buckets_dead_endpoints_and_foreign_prefixes_fail_clearly() {
-    let server = Server::start();
+fn bad_credentials_unknown_buckets_dead_endpoints_and_foreign_prefixes_fail_clearly(
+    engine: Engine,
+) {
+    let server = Server::start_on(engine);
     let env = Env::new();
     let file = env.write("a.txt", b"a\n");
     let file = file.to_str().unwrap();
@@ -825,9 +989,8 @@ fn relay_requests(
 /// the body (its Content-MD5 is the pass's), the upload is sent again,
 /// nothing damaged is ever visible, and every object is right. Small
 /// objects (one PUT) and a large one (a multipart upload's parts).
-#[test]
-fn a_byte_flipped_in_flight_is_never_stored() {
-    let server = Server::start();
+fn a_byte_flipped_in_flight_is_never_stored(engine: Engine) {
+    let server = Server::start_on(engine);
     let env = Env::new();
     for i in 0..4 {
         env.write(
@@ -838,7 +1001,7 @@ fn a_byte_flipped_in_flight_is_never_stored() {
     env.write("in/large.bin", &noise(12 << 20, 950));
     // Uploads: 4 single PUTs and 3 parts; damage each in turn.
     for nth in 1..=7 {
-        let proxy = FlipProxy::start(server.ports[0], nth);
+        let proxy = FlipProxy::start(server.s3_port(), nth);
         let store = store_url(&format!("flip{nth}"));
         let mut cmd = server.cmd(&store, ["-q", "--no-cache", "in"]);
         cmd.current_dir(env.path())

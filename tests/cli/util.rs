@@ -11,8 +11,11 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
-/// The binary under test.
-pub const BIN: &str = env!("CARGO_BIN_EXE_ingest");
+/// The binary under test: this build's, or the one `INGEST_TEST_BIN` names
+/// (to show that a test fails on an older build).
+pub fn bin() -> std::ffi::OsString {
+    std::env::var_os("INGEST_TEST_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_ingest").into())
+}
 
 /// A scratch folder with a store inside it (not created until a run writes).
 pub struct Env {
@@ -123,7 +126,7 @@ impl Env {
 
 /// The binary with a clean environment: no INGEST_* or XDG_* variables.
 pub fn bare_cmd() -> Command {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(bin());
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy();
         if key.starts_with("INGEST_") || key.starts_with("XDG_") {
@@ -302,15 +305,9 @@ impl Env {
 /// would not stop it, and a permission test would prove nothing.
 pub fn as_nobody(env: &Env, args: &[&str]) -> std::process::Output {
     Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            BIN,
-            "--progress",
-            "never",
-            "--store",
-        ])
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(bin())
+        .args(["--progress", "never", "--store"])
         .arg(env.store())
         .args(args)
         .current_dir(env.path())
