@@ -1,23 +1,29 @@
 #!/usr/bin/env bash
-# ingest into an S3 store against rclone and restic, on a local SeaweedFS.
+# ingest into an S3 store against rclone and restic, on a local server.
 #
-#   benches/s3.sh [LARGE_MIB] [SMALL_FILES] [RUNS]      (default 1024 2000 3)
+#   benches/s3.sh [ENGINE] [LARGE_MIB] [SMALL_FILES] [RUNS]
+#                 (default seaweedfs 1024 2000 3; ENGINE: seaweedfs or rgw)
 #
-# Starts SeaweedFS (weed mini from target/s3venv; .ci/setup installs it) on
-# 127.0.0.1, then times, each run into a fresh prefix: ingest --store
+# Starts the server on 127.0.0.1 (SeaweedFS: weed mini from target/s3venv;
+# rgw: a one-node Ceph cluster, tests/rgw/cluster.sh; .ci/setup installs
+# both), then times, each run into a fresh prefix: ingest --store
 # s3://..., rclone copy (Debian's rclone) and restic backup to an s3:
 # repository (Debian's restic), for one large file and a tree of small
 # files (1-64 KiB). rclone and restic are installed if missing and skipped
 # with a message if they cannot be. Medians of RUNS runs, the tools taking
 # turns round by round; peak RSS from GNU time (%M). The tree table ends
 # with rclone sending PUTs alone (no HEAD, no listing): the server's floor
-# for one object per file on this machine.
+# for one object per file on this machine. The client's CPU (user + system
+# of the tool, from GNU time) per file shows its own cost apart from the
+# server's, which shares the machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-large_mib=${1:-1024}
-small=${2:-2000}
-runs=${3:-3}
+engine=${1:-seaweedfs}
+large_mib=${2:-1024}
+small=${3:-2000}
+runs=${4:-3}
+case $engine in seaweedfs|rgw) ;; *) echo "ENGINE is seaweedfs or rgw" >&2; exit 2 ;; esac
 
 for tool in rclone restic; do
     command -v $tool >/dev/null || apt-get install -y -qq $tool >/dev/null 2>&1 || true
@@ -27,23 +33,42 @@ cargo build --release --quiet
 bin=$PWD/target/release/ingest
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/ingest-s3.XXXXXX")
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-ports=($port $((port + 1)) $((port + 2)) $((port + 3)) $((port + 4)))
-cat > "$work/s3.json" <<'JSON'
+if [ "$engine" = seaweedfs ]; then
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    ports=($port $((port + 1)) $((port + 2)) $((port + 3)) $((port + 4)))
+    cat > "$work/s3.json" <<'JSON'
 {"identities":[{"name":"bench","credentials":[{"accessKey":"benchkey","secretKey":"benchsecret0123456789"}],"actions":["Admin","Read","List","Tagging","Write"]}]}
 JSON
-mkdir -p "$work/data"
-target/s3venv/bin/weed mini -dir="$work/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
-    -s3.config="$work/s3.json" -bucket=bench -s3.port=${ports[0]} -master.port=${ports[1]} \
-    -volume.port=${ports[2]} -filer.port=${ports[3]} -admin.port=${ports[4]} -admin.ui=false \
-    -webdav=false -s3.port.iceberg=0 -s3.port.lance=0 > "$work/weed.log" 2>&1 &
-weed=$!
-trap 'kill -9 $weed 2>/dev/null; rm -rf "$work"' EXIT
+    mkdir -p "$work/data"
+    target/s3venv/bin/weed mini -dir="$work/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+        -s3.config="$work/s3.json" -bucket=bench -s3.port=${ports[0]} -master.port=${ports[1]} \
+        -volume.port=${ports[2]} -filer.port=${ports[3]} -admin.port=${ports[4]} -admin.ui=false \
+        -webdav=false -s3.port.iceberg=0 -s3.port.lance=0 > "$work/weed.log" 2>&1 &
+    server=$!
+    trap 'kill -9 $server 2>/dev/null; rm -rf "$work"' EXIT
+    provider=SeaweedFS
+    version="SeaweedFS $(target/s3venv/bin/weed version 2>/dev/null | head -1 | awk '{print $3}')"
+else
+    # The cluster stops once its standard input (fd 3 here) closes.
+    mkfifo "$work/rgw.in"
+    bash tests/rgw/cluster.sh "$work/rgw" benchkey benchsecret0123456789 bench \
+        < "$work/rgw.in" > "$work/rgw.out" 2> "$work/rgw.log" &
+    server=$!
+    exec 3> "$work/rgw.in"
+    trap 'exec 3>&-; wait $server 2>/dev/null; rm -rf "$work"' EXIT
+    until grep -q ready "$work/rgw.out"; do
+        kill -0 $server 2>/dev/null || { cat "$work/rgw.log" >&2; exit 1; }
+        sleep 0.5
+    done
+    ports=($(awk '{print $2}' "$work/rgw.out"))
+    provider=Ceph
+    version="Ceph RGW $(radosgw --version | awk '{print $3}')"
+fi
 
 endpoint=http://127.0.0.1:${ports[0]}
 export AWS_ENDPOINT_URL=$endpoint AWS_ACCESS_KEY_ID=benchkey AWS_SECRET_ACCESS_KEY=benchsecret0123456789 \
        AWS_REGION=us-east-1 XDG_CACHE_HOME=$work/cache RESTIC_PASSWORD=bench
-export RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=SeaweedFS RCLONE_CONFIG_BENCH_ENDPOINT=$endpoint \
+export RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=$provider RCLONE_CONFIG_BENCH_ENDPOINT=$endpoint \
        RCLONE_CONFIG_BENCH_ACCESS_KEY_ID=benchkey RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=benchsecret0123456789
 for _ in $(seq 100); do
     "$bin" -q --store s3://bench/probe stats 2>&1 | grep -q "no store here" && break
@@ -55,15 +80,20 @@ python3 benches/make_tree.py "$work/tree" "$small"
 files=$(find "$work/tree" -type f | wc -l)
 
 n=0
-# run LABEL CMD: times CMD with a fresh prefix ($p) and appends "secs rss" to $work/LABEL.
+# run LABEL CMD JOB: times CMD with a fresh prefix ($P) and appends
+# "secs rss user sys" to $work/times.LABEL.JOB.
 run() {
     n=$((n + 1))
     local p="r$n"
     if [ "$1" = restic ]; then restic -q -r "s3:$endpoint/bench/$p" init >/dev/null; fi
-    if P=$p /usr/bin/time -f "%e %M" -o "$work/time.out" bash -c "$2" >/dev/null 2>"$work/err.out"; then
+    if P=$p /usr/bin/time -f "%e %M %U %S" -o "$work/time.out" bash -c "$2" >/dev/null 2>"$work/err.out"; then
         cat "$work/time.out" >> "$work/times.$1.$3"
     else
         echo "failed: $(tail -1 "$work/err.out")" >&2
+    fi
+    # RGW keeps its objects in memory (memstore): each run's go again.
+    if [ "$engine" = rgw ] && command -v rclone >/dev/null; then
+        env -u AWS_CA_BUNDLE rclone purge "bench:bench/$p" >/dev/null 2>&1 || true
     fi
 }
 tools=(ingest rclone restic rclone-puts)
@@ -87,26 +117,28 @@ for round in $(seq "$runs"); do
 done
 
 median() { sort -n | sed -n "$(( (runs + 1) / 2 ))p"; }
-echo "$(date -u +%F), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; SeaweedFS $(target/s3venv/bin/weed version 2>/dev/null | head -1 | awk '{print $3}') on 127.0.0.1; median of $runs runs"
+echo "$(date -u +%F), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; $version on 127.0.0.1; median of $runs runs"
 for job in large tree; do
     echo
     if [ $job = large ]; then
         echo "One $large_mib MiB file:"; echo
-        echo "| tool | median | MiB/s | peak RSS |"
+        echo "| tool | median | MiB/s | peak RSS | client CPU |"
     else
         echo "A tree of $files small files (1-64 KiB):"; echo
-        echo "| tool | median | files/s | peak RSS |"
+        echo "| tool | median | files/s | peak RSS | client CPU per file |"
     fi
-    echo "|---|---|---|---|"
+    echo "|---|---|---|---|---|"
     for t in "${tools[@]}"; do
         [ "$t.$job" = rclone-puts.large ] && continue
         if [ ! -s "$work/times.$t.$job" ]; then
-            echo "| $t | skipped (not installed, or failed) | | |"
+            echo "| $t | skipped (not installed, or failed) | | | |"
             continue
         fi
         s=$(cut -d' ' -f1 "$work/times.$t.$job" | median)
         m=$(cut -d' ' -f2 "$work/times.$t.$job" | median)
-        awk -v t="$t" -v s="$s" -v m="$m" -v job=$job -v mib="$large_mib" -v f="$files" \
-            'BEGIN { rate = job == "large" ? mib / s : f / s; printf "| %s | %.2f s | %.0f | %.1f MiB |\n", t, s, rate, m / 1024 }'
+        c=$(awk '{ print $3 + $4 }' "$work/times.$t.$job" | median)
+        awk -v t="$t" -v s="$s" -v m="$m" -v c="$c" -v job=$job -v mib="$large_mib" -v f="$files" \
+            'BEGIN { if (job == "large") printf "| %s | %.2f s | %.0f | %.1f MiB | %.2f s |\n", t, s, mib / s, m / 1024, c;
+                     else printf "| %s | %.2f s | %.0f | %.1f MiB | %.2f ms |\n", t, s, f / s, m / 1024, 1000 * c / f }'
     done
 done
