@@ -83,7 +83,9 @@ impl Record {
 /// The cache of one store, loaded into memory (one small record per file).
 pub struct FilesCache {
     path: PathBuf,
-    records: HashMap<OsString, Record>,
+    /// Keyed by path with foldhash: a lookup per file walked, and SipHash
+    /// over every path was a visible part of an unchanged re-run.
+    records: HashMap<OsString, Record, foldhash::fast::RandomState>,
 }
 
 impl FilesCache {
@@ -93,7 +95,7 @@ impl FilesCache {
     pub fn load(path: &Path, may_repair: bool) -> Self {
         let mut cache = FilesCache {
             path: path.to_path_buf(),
-            records: HashMap::new(),
+            records: HashMap::default(),
         };
         match cache.read_records() {
             Ok(()) => {}

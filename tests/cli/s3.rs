@@ -211,9 +211,8 @@ impl Server {
         let [s3, master, volume, filer, admin] = self.ports;
         let data = self.dir.path().join("data");
         std::fs::create_dir_all(&data).unwrap();
-        let log = std::fs::File::create(self.dir.path().join("weed.log")).unwrap();
-        let child = Command::new(weed())
-            .arg("mini")
+        let mut weed = Command::new(weed());
+        weed.arg("mini")
             .arg(format!("-dir={}", data.display()))
             .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1"])
             .arg(format!(
@@ -231,30 +230,37 @@ impl Server {
                 "-webdav=false",
                 "-s3.port.iceberg=0",
                 "-s3.port.lance=0",
-            ])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        self.wait_ready();
+            ]);
+        self.launch(weed);
     }
 
     /// A gateway of this test's own on the shared cluster.
     fn run_gateway(&mut self) {
         let port = self.ports[0];
-        let log = std::fs::File::create(self.dir.path().join("rgw.log")).unwrap();
-        let child = Command::new("radosgw")
+        let mut radosgw = Command::new("radosgw");
+        radosgw
             .arg("-c")
             .arg(&cluster().conf)
             .args(["-n", &format!("client.rgw.t{port}"), "-f"])
-            .arg(format!("--rgw-frontends=beast endpoint=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+            .arg(format!("--rgw-frontends=beast endpoint=127.0.0.1:{port}"));
+        self.launch(radosgw);
+    }
+
+    /// Starts the server with its stderr in the log, and waits until it
+    /// answers.
+    fn launch(&mut self, mut server: Command) {
+        let log = std::fs::File::create(self.log_path()).unwrap();
+        let child = server.stdout(Stdio::null()).stderr(log).spawn().unwrap();
         self.child = Some(child);
         self.wait_ready();
+    }
+
+    fn log_path(&self) -> PathBuf {
+        let name = match self.engine {
+            Engine::SeaweedFs => "weed.log",
+            Engine::CephRgw => "rgw.log",
+        };
+        self.dir.path().join(name)
     }
 
     pub fn endpoint(&self) -> String {
@@ -291,11 +297,7 @@ impl Server {
     }
 
     fn log(&self) -> String {
-        let name = match self.engine {
-            Engine::SeaweedFs => "weed.log",
-            Engine::CephRgw => "rgw.log",
-        };
-        std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default()
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
     /// Kills the server at once (as a crash would): one started with

@@ -5,6 +5,10 @@
 #
 #   tests/rgw/cluster.sh DIR KEY SECRET BUCKET
 #
+# The OSD keeps its data in memory (memstore), MEMSTORE_BYTES of it at most
+# (default 4 GiB). Mind it: a full OSD makes Ceph block every write, not
+# refuse it.
+#
 # Prints `ready PORT` once the gateway answers and BUCKET exists, then
 # waits for its standard input to close (the caller ended, however it
 # ended) and stops everything it started, removing DIR.
@@ -53,7 +57,7 @@ osd data = $dir/osd/\$cluster-\$id
 rgw data = $dir/rgw/\$cluster-\$id
 [osd]
 osd objectstore = memstore
-memstore device bytes = 4294967296
+memstore device bytes = ${MEMSTORE_BYTES:-4294967296}
 [client.rgw.a]
 rgw frontends = beast endpoint=127.0.0.1:$rgw
 CONF
