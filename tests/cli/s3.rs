@@ -69,6 +69,7 @@ on_both_engines!(
     a_server_killed_mid_upload_leaves_no_object_and_a_rerun_completes,
     bad_credentials_unknown_buckets_dead_endpoints_and_foreign_prefixes_fail_clearly,
     a_byte_flipped_in_flight_is_never_stored,
+    uploads_are_create_only,
 );
 
 /// The shared Ceph cluster: its gateway's port and its ceph.conf; the
@@ -1015,4 +1016,34 @@ fn a_byte_flipped_in_flight_is_never_stored(engine: Engine) {
         assert_eq!(summary["objects"], 5, "upload {nth}");
         assert_eq!(entries(&server, &store).len(), 5);
     }
+}
+
+/// What is stored is never written again: the same content sent again
+/// (no files cache, so it is read and sent) is refused by the server
+/// (`If-None-Match: *`, 412) or found by the HEAD that precedes a large
+/// object, and the run says `unchanged`; the objects keep their dates.
+fn uploads_are_create_only(engine: Engine) {
+    let server = Server::start_on(engine);
+    let env = Env::new();
+    env.write("in/small.bin", &noise(30_000, 70));
+    env.write("in/large.bin", &noise(7 << 20, 71));
+    let store = store_url("create-only");
+    let dir = env.path().join("in");
+    ok(server.cmd(&store, [OsStr::new("-q"), dir.as_os_str()]));
+    let before = ok(server.cmd(&store, ["--json", "ls"])).stdout;
+    let again = ok(server.cmd(
+        &store,
+        [
+            OsStr::new("--json"),
+            OsStr::new("--no-cache"),
+            dir.as_os_str(),
+        ],
+    ));
+    let statuses: Vec<String> = json_lines(&again)
+        .iter()
+        .map(|l| l["status"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(statuses, ["unchanged", "unchanged"]);
+    assert_eq!(ok(server.cmd(&store, ["--json", "ls"])).stdout, before);
+    assert_verified(&server, &store);
 }
