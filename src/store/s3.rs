@@ -22,7 +22,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use bytes::Bytes;
 use opendal::blocking;
-use opendal::layers::RetryLayer;
+use opendal::layers::{RetryLayer, TimeoutLayer};
 use opendal::options::{ListOptions, WriteOptions};
 use opendal::{ErrorKind, services};
 use opendal_http_transport_reqwest::ReqwestTransport;
@@ -182,6 +182,15 @@ impl S3Store {
             }
             let op = opendal::Operator::new(builder)
                 .map_err(|e| anyhow!("{}: {}", describe(&location, &settings), e.kind()))?
+                // A server that accepts and never answers (a full Ceph OSD
+                // blocks writes) must not hang a cron job: each request has
+                // a deadline, and the retries above it a count. Added
+                // first, as the timeout layer asks of a retry layer.
+                .layer(
+                    TimeoutLayer::new()
+                        .with_timeout(Duration::from_secs(60))
+                        .with_io_timeout(Duration::from_secs(120)),
+                )
                 .layer(
                     RetryLayer::new()
                         .with_max_times(4)

@@ -270,7 +270,9 @@ impl Server {
 
     /// Ready once a signed request gets an answer about the store.
     fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        // Generous: the Ceph cluster and a dozen SeaweedFS instances may be
+        // starting at once on two cores.
+        let deadline = Instant::now() + Duration::from_secs(180);
         while TcpStream::connect(("127.0.0.1", self.ports[0])).is_err() {
             assert!(
                 Instant::now() < deadline,
