@@ -128,11 +128,7 @@ fn rerunning_the_same_command_appends_nothing() {
         .collect();
     assert_eq!(statuses, ["unchanged", "unchanged"]);
     assert_eq!(env.manifest_bytes(), before);
-    assert!(
-        stderr_of(&again).contains("2 unchanged"),
-        "{}",
-        stderr_of(&again)
-    );
+    assert_says(&stderr_of(&again), "2 unchanged");
 }
 
 #[test]
@@ -147,11 +143,7 @@ fn the_same_content_under_a_new_name_is_a_duplicate() {
 
     let out = ok(env.cmd(["two.bin", "--json"]));
     assert_eq!(json_lines(&out)[0]["status"], "duplicate");
-    assert!(
-        stderr_of(&out).contains("1 duplicate (19.53 KiB saved)"),
-        "{}",
-        stderr_of(&out)
-    );
+    assert_says(&stderr_of(&out), "1 duplicate (19.53 KiB saved)");
     let lines = env.manifest();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[1]["name"], "two.bin");
@@ -171,10 +163,7 @@ fn a_missing_file_fails_alone_with_exit_3() {
     let out = env.cmd(["missing.jpg", "good.txt"]).output().unwrap();
     assert_eq!(out.status.code(), Some(3));
     let err = stderr_of(&out);
-    assert!(
-        err.contains("missing.jpg: No such file or directory"),
-        "{err}"
-    );
+    assert_says(&err, "missing.jpg: No such file or directory");
     assert!(err.contains("1 new") && err.contains("1 failed"), "{err}");
     assert_eq!(env.manifest().len(), 1);
     env.assert_store_valid();
@@ -188,8 +177,8 @@ fn special_files_named_on_the_command_line_are_refused_by_name() {
     let out = env.cmd(["pipe", "/dev/zero", "--json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(3));
     let err = stderr_of(&out);
-    assert!(err.contains("pipe: is a FIFO"), "{err}");
-    assert!(err.contains("/dev/zero: is a device"), "{err}");
+    assert_says(&err, "pipe: is a FIFO");
+    assert_says(&err, "/dev/zero: is a device");
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 2);
     assert!(
@@ -210,11 +199,7 @@ fn an_unreadable_file_fails_for_an_unprivileged_user() {
     fs::set_permissions(env.path(), fs::Permissions::from_mode(0o777)).unwrap();
     let out = as_nobody(&env, &["secret.jpg"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
-    assert!(
-        stderr_of(&out).contains("secret.jpg: Permission denied"),
-        "{}",
-        stderr_of(&out)
-    );
+    assert_says(&stderr_of(&out), "secret.jpg: Permission denied");
     env.assert_store_valid();
 }
 
@@ -227,11 +212,7 @@ fn no_input_on_a_terminal_or_dev_null_is_a_usage_error() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr_of(&out).contains("nothing to store"),
-        "{}",
-        stderr_of(&out)
-    );
+    assert_says(&stderr_of(&out), "nothing to store");
     assert!(!env.store().join("manifest.jsonl").exists());
 }
 

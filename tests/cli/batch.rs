@@ -107,11 +107,7 @@ fn symlinks_in_a_walk_are_skipped_unless_followed_and_loops_are_caught() {
     assert_eq!(field(&lines, "path"), ["root/a.txt", "root/link.txt"]);
     assert_eq!(field(&lines, "status"), ["unchanged", "duplicate"]);
     assert_eq!(json_summary(&out)["skipped"], 1);
-    assert!(
-        stderr_of(&out).contains("root/loop: skipped: symbolic link loop"),
-        "{}",
-        stderr_of(&out)
-    );
+    assert_says(&stderr_of(&out), "root/loop: skipped: symbolic link loop");
 
     // Named on the command line, a symlink is followed.
     let out = ok(env.cmd(["--json", "root/link.txt"]));
@@ -125,8 +121,8 @@ fn fifos_in_a_walk_are_skipped_with_a_warning() {
     mkfifo(&env.path().join("root/fifo"));
     let out = ok(env.cmd(["root"]));
     let err = stderr_of(&out);
-    assert!(err.contains("warning: root/fifo: skipped: a FIFO"), "{err}");
-    assert!(err.contains("1 skipped"), "{err}");
+    assert_says(&err, "warning: root/fifo: skipped: a FIFO");
+    assert_says(&err, "1 skipped");
     assert_eq!(env.manifest().len(), 1);
 
     let quiet = ok(env.cmd(["-q", "root"]));
@@ -160,11 +156,8 @@ fn unreadable_files_and_folders_fail_alone_for_an_unprivileged_user() {
         .collect();
     assert_eq!(failed, ["root/b-secret.txt", "root/c-locked"]);
     let err = stderr_of(&out);
-    assert!(
-        err.contains("root/b-secret.txt: Permission denied"),
-        "{err}"
-    );
-    assert!(err.contains("root/c-locked: Permission denied"), "{err}");
+    assert_says(&err, "root/b-secret.txt: Permission denied");
+    assert_says(&err, "root/c-locked: Permission denied");
     assert_eq!(json_summary(&out)["new"]["count"], 2);
     env.assert_store_valid();
 }
@@ -246,7 +239,7 @@ fn an_unchanged_tree_is_reported_unchanged_without_reading_a_file() {
     // --no-cache reads them all again, and finds them recorded.
     let (out, opened) = opened_paths(&env, &["--json", "--no-cache", "root"]);
     assert!(json_lines(&out).iter().all(|l| l["status"] == "unchanged"));
-    assert!(opened.contains("/c.txt\""), "{opened}");
+    assert_says(&opened, "/c.txt\"");
 
     // A changed file is read and stored again.
     fs::write(env.path().join("root/b/c.txt"), b"gamma, edited\n").unwrap();
@@ -274,11 +267,7 @@ fn a_damaged_or_missing_cache_never_gives_a_wrong_hash() {
     text.push_str("{not json\n");
     fs::write(&cache, text).unwrap();
     let out = ok(env.cmd(["--json", "root"]));
-    assert!(
-        stderr_of(&out).contains("discarding the files cache"),
-        "{}",
-        stderr_of(&out)
-    );
+    assert_says(&stderr_of(&out), "discarding the files cache");
     assert_eq!(json_lines(&out)[0]["sha256"], sha256_hex(b"alpha\n"));
 
     fs::remove_dir_all(env.store().join("cache")).unwrap();
@@ -386,11 +375,7 @@ fn a_held_lock_is_waited_for_then_given_up_with_exit_1() {
     lock.lock().unwrap();
     let out = env.cmd(["--wait-lock", "0.3", "b.txt"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
-    assert!(
-        stderr_of(&out).contains("waiting for another ingest"),
-        "{}",
-        stderr_of(&out)
-    );
+    assert_says(&stderr_of(&out), "waiting for another ingest");
     assert_eq!(env.manifest().len(), 1);
     assert!(env.tmp_entries().is_empty());
     lock.unlock().unwrap();
@@ -474,11 +459,7 @@ fn a_file_changed_while_read_is_reported_and_not_cached() {
     });
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
-    assert!(
-        stderr_of(&out).contains("root/big.bin: changed while being read"),
-        "{}",
-        stderr_of(&out)
-    );
+    assert_says(&stderr_of(&out), "root/big.bin: changed while being read");
     let cache = fs::read_to_string(env.store().join("cache/files-v1.jsonl")).unwrap_or_default();
     assert!(!cache.contains("big.bin"), "cached: {cache}");
     env.assert_store_valid();

@@ -1,5 +1,5 @@
 //! Integration tests: the real binary, real temp stores, real files and pipes.
-#![allow(clippy::unwrap_used, unsafe_code, dead_code)]
+#![allow(clippy::unwrap_used, unsafe_code)]
 
 mod add;
 mod batch;

@@ -427,11 +427,7 @@ fn the_whole_command_set_works(engine: Engine) {
     assert_eq!(std::fs::read(dest.join("photo.jpg")).unwrap(), photo);
 
     let out = ok(server.cmd(&store, ["gc", "--orphans"]));
-    assert!(
-        stderr_of(&out).contains("gc: 0 files"),
-        "{}",
-        stderr_of(&out)
-    );
+    assert_says(&stderr_of(&out), "gc: 0 files");
 
     // An MMS backup, and the admission policy, on the same store.
     let png = std::fs::read(format!(
@@ -528,17 +524,9 @@ fn copy_moves_a_store_to_s3_and_back_byte_for_byte() {
     ok(env.cmd(["in"]));
     let store = store_url("moved");
     let up = ok(server.cmd(&store, ["copy", env.store().to_str().unwrap(), &store]));
-    assert!(
-        stderr_of(&up).contains("6 objects copied"),
-        "{}",
-        stderr_of(&up)
-    );
+    assert_says(&stderr_of(&up), "6 objects copied");
     let again = ok(server.cmd(&store, ["copy", env.store().to_str().unwrap(), &store]));
-    assert!(
-        stderr_of(&again).contains("0 objects copied"),
-        "{}",
-        stderr_of(&again)
-    );
+    assert_says(&stderr_of(&again), "0 objects copied");
     assert_verified(&server, &store);
 
     let back = env.path().join("back");
@@ -627,7 +615,7 @@ fn a_server_killed_mid_upload_leaves_no_object_and_a_rerun_completes(engine: Eng
     let env = Env::new();
     let store = store_url("crash");
     let (child, big, spool) = big_upload_under_way(&server, &env, &store);
-    std::thread::sleep(Duration::from_millis(300));
+    wait_for_a_multipart_upload(&server, &store);
     server.kill();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
@@ -653,6 +641,19 @@ fn a_server_killed_mid_upload_leaves_no_object_and_a_rerun_completes(engine: Eng
     let cat = ok(server.cmd(&store, ["cat", &sha256_hex(&big)]));
     assert!(cat.stdout == big);
     assert_verified(&server, &store);
+}
+
+/// Waits until the server holds an unfinished multipart upload under the
+/// store: the readiness signal that a big upload is under way.
+fn wait_for_a_multipart_upload(server: &Server, store: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let out = ok(server.cmd(store, ["gc", "--dry-run", "--older-than", "0s"]));
+        if stdout_of(&out).contains("would abort unfinished upload") {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no upload began");
+    }
 }
 
 /// A store holding one small file, and a run uploading a 200 MiB one into
@@ -696,7 +697,7 @@ fn ctrl_c_mid_upload_leaves_no_object_and_no_spool_file() {
     let env = Env::new();
     let store = store_url("interrupted");
     let (child, _, spool) = big_upload_under_way(&server, &env, &store);
-    std::thread::sleep(Duration::from_millis(200));
+    wait_for_a_multipart_upload(&server, &store);
     let killed = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -720,7 +721,7 @@ fn gc_aborts_the_multipart_upload_of_a_killed_run_once_it_is_old_enough() {
     let env = Env::new();
     let store = store_url("killed");
     let (mut child, big, _) = big_upload_under_way(&server, &env, &store);
-    std::thread::sleep(Duration::from_millis(300));
+    wait_for_a_multipart_upload(&server, &store);
     child.kill().unwrap();
     child.wait().unwrap();
     let key = format!("objects/{}/{}", &sha256_hex(&big)[..2], sha256_hex(&big));
@@ -781,11 +782,7 @@ fn bad_credentials_unknown_buckets_dead_endpoints_and_foreign_prefixes_fail_clea
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr_of(&out).contains("no-such-bucket"),
-        "{}",
-        stderr_of(&out)
-    );
+    assert_says(&stderr_of(&out), "no-such-bucket");
 
     let dead = format!("http://127.0.0.1:{}", free_port());
     let out = server
@@ -803,11 +800,7 @@ fn bad_credentials_unknown_buckets_dead_endpoints_and_foreign_prefixes_fail_clea
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr_of(&out).contains("not an ingest store"),
-        "{}",
-        stderr_of(&out)
-    );
+    assert_says(&stderr_of(&out), "not an ingest store");
     assert_verified(&server, &store_url("real"));
 }
 

@@ -106,11 +106,7 @@ fn tools_on_a_missing_store_fail_clearly() {
     let env = Env::new();
     let out = env.cmd(["ls"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr_of(&out).contains("no store at"),
-        "{}",
-        stderr_of(&out)
-    );
+    assert_says(&stderr_of(&out), "no store at");
     assert!(!env.store().exists());
 }
 
@@ -146,18 +142,17 @@ fn cat_streams_an_object_by_hash_or_unique_prefix() {
     assert_eq!(out.status.code(), Some(2));
     let out = env.cmd(["cat", "ffffff"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr_of(&out).contains("no object has a hash starting with ffffff"));
+    assert_says(
+        &stderr_of(&out),
+        "no object has a hash starting with ffffff",
+    );
 
     // A second object sharing the first 6 digits makes the prefix ambiguous.
     let twin = format!("{}{}", &hex[..6], "0".repeat(58));
     fs::write(env.object(&twin), b"twin").unwrap();
     let out = env.cmd(["cat", &hex[..6]]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr_of(&out).contains("is ambiguous"),
-        "{}",
-        stderr_of(&out)
-    );
+    assert_says(&stderr_of(&out), "is ambiguous");
     assert_eq!(ok(env.cmd(["cat", &hex[..7]])).stdout, clip);
 }
 
@@ -261,11 +256,7 @@ fn export_makes_hostile_names_safe_and_never_writes_outside_dest() {
             .file_type()
             .is_symlink()
     );
-    assert!(
-        stderr_of(&out).contains("evil.png: exists"),
-        "{}",
-        stderr_of(&out)
-    );
+    assert_says(&stderr_of(&out), "evil.png: exists");
 
     // --overwrite replaces the symlink itself; still nothing outside.
     ok(env
@@ -392,11 +383,7 @@ fn verify_finds_and_counts_every_kind_of_damage() {
             .count(),
         1
     );
-    assert!(
-        stderr_of(&out).contains("6 problems"),
-        "{}",
-        stderr_of(&out)
-    );
+    assert_says(&stderr_of(&out), "6 problems");
     assert!(env.object(&note).exists());
 
     // Ingesting the good bytes again restores the quarantined object.
@@ -490,11 +477,7 @@ fn gc_removes_old_leftovers_and_old_orphans_only() {
         env.object(&orphan).exists(),
         "orphans removed without --orphans"
     );
-    assert!(
-        stderr_of(&out).contains("1 files, freed 1000 B"),
-        "{}",
-        stderr_of(&out)
-    );
+    assert_says(&stderr_of(&out), "1 files, freed 1000 B");
 
     let out = ok(env.cmd(["gc", "--orphans"]));
     assert!(!env.object(&orphan).exists() && env.object(&young).exists());
