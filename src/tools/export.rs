@@ -267,7 +267,7 @@ fn numbered(name: &str, n: u32) -> String {
 /// Reduces an untrusted name to one path component that is safe on Linux,
 /// macOS and Windows: no separators, NUL or control characters, no bytes
 /// that are not UTF-8, no `.`/`..`, no reserved device names, at most
-/// [`MAX_NAME`] bytes. An empty result becomes `unnamed.<ext>`.
+/// 240 bytes (`MAX_NAME`). An empty result becomes `unnamed.<ext>`.
 pub fn safe_name(raw: &OsStr, ext: &str) -> String {
     let lossy = String::from_utf8_lossy(raw.as_encoded_bytes());
     let cleaned: String = lossy

@@ -20,7 +20,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use bytes::Bytes;
 use opendal::blocking;
 use opendal::layers::{RetryLayer, TimeoutLayer};
 use opendal::options::{ListOptions, WriteOptions};
@@ -28,29 +27,27 @@ use opendal::{ErrorKind, services};
 use opendal_http_transport_reqwest::ReqwestTransport;
 use tempfile::NamedTempFile;
 
+mod spool;
+mod upload;
+
+pub use spool::{Spool, SpoolStager};
+
+use self::upload::{Target, UploadFailure, upload};
 use super::s3_lock::S3Lock;
 use super::uploads::{Unfinished, Uploads};
-use super::{Backend, Committed, Listed, LookupError, Stager, StoreFormat};
+use super::{Backend, Committed, Listed, LookupError, StoreFormat};
 use crate::hashing::Sha256;
-use crate::interrupt::{self, Tracked};
 use crate::jsonl;
 use crate::manifest::{Entry, IdentitySet, Line, Lines};
 use crate::object_id::ObjectId;
-use md5::{Digest as _, Md5};
 
 const STORE_JSON: &str = "store.json";
 const OBJECTS: &str = "objects/";
 const SEGMENTS: &str = "manifest/";
 
-/// Uploads go in parts of this size (S3's smallest) at first, this many at
-/// once: memory stays at about their product. See [`part_len`].
-const PART_SIZE: u64 = 5 << 20;
-const PARTS_IN_FLIGHT: usize = 2;
 /// Objects uploaded at once. Small objects: each costs one round trip;
 /// large ones are bound by their parts in flight.
 const UPLOADS_IN_FLIGHT: usize = 16;
-/// Objects larger than this are looked up before they are sent.
-const HEAD_FIRST_OVER: u64 = 256 << 10;
 
 /// `s3://BUCKET/PREFIX`, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -592,7 +589,7 @@ impl S3Store {
             .reader_options(
                 &key,
                 opendal::options::ReaderOptions {
-                    chunk: Some(PART_SIZE as usize),
+                    chunk: Some(spool::PART_SIZE as usize),
                     ..Default::default()
                 },
             )
@@ -693,317 +690,12 @@ pub(super) fn unique_u64() -> u64 {
     u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
 }
 
-/// The length of part `index` (from 0). Parts follow a fixed schedule, so
-/// that the pass can compute each part's MD5 while the bytes go by, before
-/// the object's size is known: 5 MiB (S3's smallest) for the first 1,000
-/// parts (5,000 MiB), then twice as long every 1,000 parts, so S3's 10,000
-/// parts hold about 4.9 TiB, its largest object.
-fn part_len(index: usize) -> u64 {
-    PART_SIZE << (index / 1000).min(9)
-}
-
-/// Why one upload failed.
-enum UploadFailure {
-    /// Looking the object up before sending it (OpenDAL).
-    Lookup(opendal::Error),
-    Server(anyhow::Error),
-    Spool(io::Error),
-}
-
-/// Where one object goes.
-struct Target {
-    op: opendal::Operator,
-    requests: Arc<Uploads>,
-    /// The key under the store's prefix, and the whole key in the bucket.
-    key: String,
-    full_key: String,
-}
-
-/// Uploads one spooled object under its id, create-only, unless it is
-/// stored already. Each part carries the MD5 the pass computed, which the
-/// server checks before it keeps the bytes, so what is stored is what was
-/// read, whatever happened on the disk of the spool or on the way; no HEAD
-/// after the upload is needed. A failed multipart upload is aborted, so no
-/// unfinished upload is left behind.
-async fn upload(target: Target, mut spool: Spool) -> Result<Committed, UploadFailure> {
-    // A HEAD first spares re-sending a large object's bytes; a small one
-    // costs less to send than the round trip, and create-only still
-    // refuses it if stored.
-    if spool.written > HEAD_FIRST_OVER {
-        match target.op.stat(&target.key).await {
-            Ok(_) => return Ok(Committed::AlreadyPresent),
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => return Err(UploadFailure::Lookup(e)),
-        }
-    }
-    let digests = spool.part_digests();
-    spool.rewind().map_err(UploadFailure::Spool)?;
-    let requests = &target.requests;
-    if let [md5] = digests[..] {
-        let body = spool.read_part(part_len(0)).map_err(UploadFailure::Spool)?;
-        let created = requests.put_new(&target.full_key, body, md5).await;
-        return match created.map_err(UploadFailure::Server)? {
-            true => Ok(Committed::New),
-            // Another machine stored the same content first.
-            false => Ok(Committed::AlreadyPresent),
-        };
-    }
-    let upload = Unfinished {
-        upload_id: requests
-            .begin_multipart(&target.full_key)
-            .await
-            .map_err(UploadFailure::Server)?,
-        key: target.full_key.clone(),
-        initiated: None,
-    };
-    match upload_parts(requests, &upload, &mut spool, &digests).await {
-        Ok(true) => Ok(Committed::New),
-        Ok(false) => Ok(Committed::AlreadyPresent),
-        Err(e) => {
-            let _ = requests.abort(&upload).await;
-            Err(e)
-        }
-    }
-}
-
-/// Sends every part, [`PARTS_IN_FLIGHT`] at once, then completes the
-/// upload; false when the key was stored meanwhile.
-async fn upload_parts(
-    requests: &Arc<Uploads>,
-    upload: &Unfinished,
-    spool: &mut Spool,
-    digests: &[[u8; 16]],
-) -> Result<bool, UploadFailure> {
-    let mut etags = vec![String::new(); digests.len()];
-    let mut in_flight = tokio::task::JoinSet::new();
-    for (index, md5) in digests.iter().enumerate() {
-        if in_flight.len() >= PARTS_IN_FLIGHT {
-            take_part(&mut in_flight, &mut etags).await?;
-        }
-        let body = spool
-            .read_part(part_len(index))
-            .map_err(UploadFailure::Spool)?;
-        let (requests, upload, md5) = (Arc::clone(requests), upload.clone(), *md5);
-        in_flight.spawn(async move {
-            let etag = requests.put_part(&upload, index + 1, body, md5).await;
-            (index, etag)
-        });
-    }
-    while !in_flight.is_empty() {
-        take_part(&mut in_flight, &mut etags).await?;
-    }
-    requests
-        .complete_new(upload, &etags)
-        .await
-        .map_err(UploadFailure::Server)
-}
-
-/// Waits for the next part to finish and keeps its ETag.
-async fn take_part(
-    in_flight: &mut tokio::task::JoinSet<(usize, Result<String>)>,
-    etags: &mut [String],
-) -> Result<(), UploadFailure> {
-    match in_flight.join_next().await {
-        Some(Ok((index, Ok(etag)))) => {
-            etags[index] = etag;
-            Ok(())
-        }
-        Some(Ok((index, Err(e)))) => Err(UploadFailure::Server(
-            e.context(format!("part {}", index + 1)),
-        )),
-        Some(Err(panic)) => Err(UploadFailure::Server(anyhow!(
-            "a part's upload failed: {panic}"
-        ))),
-        None => Ok(()),
-    }
-}
-
-/// Inputs up to this size stay in memory on their way to the bucket.
-/// Creating and deleting a file per input cost ext4 more system time than
-/// the upload itself (a 2,000-file tree: 2.6-4.9 s against 0.6 s), and a
-/// run holds at most one batch plus the side threads' backlog (about 400
-/// inputs) staged at once, so this bounds the memory to about 25 MiB.
-const HELD_MAX: usize = 64 << 10;
-
-/// An input on its way to the bucket: in memory while small, else in a
-/// spool file that is removed when dropped.
-pub struct Spool {
-    held: Held,
-    written: u64,
-    stager: SpoolStager,
-    /// The MD5 of each finished part (see [`part_len`]), and of the part
-    /// being written: computed as the bytes go by, in the same pass as
-    /// their SHA-256, so the server's check covers the spool copy too.
-    digests: Vec<[u8; 16]>,
-    part: Md5,
-    in_part: u64,
-}
-
-enum Held {
-    Memory(Vec<u8>),
-    File {
-        temp: NamedTempFile,
-        _tracked: Tracked,
-    },
-}
-
-impl Spool {
-    /// Goes back to the start of the bytes, to read them for the upload.
-    fn rewind(&mut self) -> io::Result<()> {
-        match &mut self.held {
-            Held::Memory(_) => Ok(()),
-            Held::File { temp, .. } => io::Seek::rewind(temp.as_file_mut()),
-        }
-    }
-
-    /// The next `len` bytes (fewer at the end), for one request's body.
-    fn read_part(&mut self, len: u64) -> io::Result<Bytes> {
-        match &mut self.held {
-            Held::Memory(bytes) => Ok(Bytes::from(std::mem::take(bytes))),
-            Held::File { temp, .. } => {
-                let mut part = Vec::with_capacity(len.min(self.written) as usize);
-                temp.as_file_mut().take(len).read_to_end(&mut part)?;
-                Ok(Bytes::from(part))
-            }
-        }
-    }
-
-    /// Feeds bytes just written into the MD5 of their part, closing each
-    /// part at its end.
-    fn digest(&mut self, mut bytes: &[u8]) {
-        while !bytes.is_empty() {
-            let room = part_len(self.digests.len()) - self.in_part;
-            let take = room.min(bytes.len() as u64) as usize;
-            self.part.update(&bytes[..take]);
-            self.in_part += take as u64;
-            bytes = &bytes[take..];
-            if self.in_part == part_len(self.digests.len()) {
-                self.digests.push(self.part.finalize_reset().into());
-                self.in_part = 0;
-            }
-        }
-    }
-
-    /// Each part's MD5, the last (or only) one closed here: once the input
-    /// has ended.
-    fn part_digests(&mut self) -> Vec<[u8; 16]> {
-        if self.in_part > 0 || self.digests.is_empty() {
-            self.digests.push(self.part.finalize_reset().into());
-            self.in_part = 0;
-        }
-        std::mem::take(&mut self.digests)
-    }
-
-    /// Moves what is held in memory into a new spool file.
-    fn spill(&mut self) -> io::Result<()> {
-        let Held::Memory(bytes) = &self.held else {
-            return Ok(());
-        };
-        let (mut temp, tracked) = self.stager.spool_file()?;
-        temp.write_all(bytes)?;
-        self.held = Held::File {
-            temp,
-            _tracked: tracked,
-        };
-        Ok(())
-    }
-}
-
-impl Write for Spool {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if let Held::Memory(bytes) = &self.held
-            && bytes.len() + buf.len() > HELD_MAX
-        {
-            self.spill()?;
-        }
-        let n = match &mut self.held {
-            Held::Memory(bytes) => {
-                // Grows as a Vec would, but never past the limit, which is
-                // what bounds the memory of a batch.
-                let wanted = (bytes.len() + buf.len())
-                    .max(bytes.capacity() * 2)
-                    .min(HELD_MAX);
-                bytes.reserve_exact(wanted - bytes.len());
-                bytes.extend_from_slice(buf);
-                buf.len()
-            }
-            Held::File { temp, .. } => temp.write(buf)?,
-        };
-        self.digest(&buf[..n]);
-        self.written += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match &mut self.held {
-            Held::Memory(_) => Ok(()),
-            Held::File { temp, .. } => temp.flush(),
-        }
-    }
-}
-
-/// Stages objects as spools, uploaded once their hash is known.
-#[derive(Debug, Clone)]
-pub struct SpoolStager {
-    /// Shared, as every input's spool keeps its stager for a spill.
-    spool: Arc<Path>,
-    /// Set once the spool folder is known to exist.
-    ready: Arc<OnceLock<()>>,
-}
-
-impl SpoolStager {
-    /// A new spool file, tracked so that an interrupt removes it.
-    fn spool_file(&self) -> io::Result<(NamedTempFile, Tracked)> {
-        let in_spool = |e: io::Error| {
-            io::Error::new(
-                e.kind(),
-                format!("creating a spool file in {}: {e}", self.spool.display()),
-            )
-        };
-        if self.ready.get().is_none() {
-            fs::create_dir_all(&self.spool).map_err(in_spool)?;
-            let _ = self.ready.set(());
-        }
-        let (temp, tracked) = interrupt::track(
-            || {
-                tempfile::Builder::new()
-                    .prefix("ingest-")
-                    .suffix(".spool")
-                    .tempfile_in(&self.spool)
-            },
-            |t: &NamedTempFile| t.path(),
-        )
-        .map_err(in_spool)?;
-        // Held until the spool file is gone: gc leaves it alone meanwhile.
-        let _ = temp.as_file().try_lock();
-        Ok((temp, tracked))
-    }
-}
-
-impl Stager for SpoolStager {
-    type Staged = Spool;
-
-    fn stage(&self) -> Result<Spool> {
-        Ok(Spool {
-            held: Held::Memory(Vec::new()),
-            written: 0,
-            stager: self.clone(),
-            digests: Vec::new(),
-            part: Md5::new(),
-            in_part: 0,
-        })
-    }
-}
-
 impl Backend for S3Store {
     type Staged = Spool;
     type Stager = SpoolStager;
 
     fn stager(&self) -> SpoolStager {
-        SpoolStager {
-            spool: Arc::clone(&self.spool),
-            ready: Arc::clone(&self.spool_ready),
-        }
+        SpoolStager::new(Arc::clone(&self.spool), Arc::clone(&self.spool_ready))
     }
 
     fn publish(&mut self, staged: Vec<(Spool, ObjectId)>) -> Result<Vec<Committed>> {
@@ -1089,73 +781,6 @@ mod tests {
         assert_eq!(S3Location::parse("s3://b").unwrap().unwrap().prefix, "");
         assert!(S3Location::parse("s3:///x").unwrap().is_err());
         assert!(S3Location::parse("/srv/store").is_none());
-    }
-
-    #[test]
-    fn a_spool_holds_at_most_the_limit_in_memory_then_spills() {
-        let dir = tempfile::tempdir().unwrap();
-        let stager = SpoolStager {
-            spool: dir.path().join("spool").into(),
-            ready: Arc::default(),
-        };
-        let mut spool = stager.stage().unwrap();
-        spool.write_all(&[1; 40_000]).unwrap();
-        spool.write_all(&[2; 25_536]).unwrap();
-        let Held::Memory(bytes) = &spool.held else {
-            panic!("64 KiB spilled");
-        };
-        assert!(bytes.capacity() <= HELD_MAX, "{}", bytes.capacity());
-        assert!(!dir.path().join("spool").exists());
-        spool.write_all(&[3]).unwrap();
-        assert!(matches!(spool.held, Held::File { .. }));
-        assert_eq!(spool.written, 65_537);
-        spool.rewind().unwrap();
-        let back = spool.read_part(part_len(0)).unwrap();
-        assert_eq!(back.len(), 65_537);
-        assert!(back[..40_000].iter().all(|&b| b == 1) && back[65_536] == 3);
-    }
-
-    #[test]
-    fn parts_grow_only_for_huge_objects_and_reach_s3s_largest() {
-        assert_eq!(part_len(0), PART_SIZE);
-        assert_eq!(part_len(999), PART_SIZE);
-        assert_eq!(part_len(1000), 2 * PART_SIZE);
-        assert!(part_len(9999) <= 5 << 30, "S3's largest part");
-        let total: u64 = (0..10_000).map(part_len).sum();
-        assert!(total >= (48 << 40) / 10, "4.8 TiB: {total}");
-    }
-
-    #[test]
-    fn each_part_gets_the_md5_of_its_own_bytes() {
-        use md5::Digest as _;
-        let dir = tempfile::tempdir().unwrap();
-        let stager = SpoolStager {
-            spool: dir.path().join("spool").into(),
-            ready: Arc::default(),
-        };
-        let bytes: Vec<u8> = (0..(2 * PART_SIZE + 12_345))
-            .map(|i| (i % 251) as u8)
-            .collect();
-        let mut spool = stager.stage().unwrap();
-        // Written in pieces that straddle the part boundaries.
-        for piece in bytes.chunks(777_777) {
-            spool.write_all(piece).unwrap();
-        }
-        let digests = spool.part_digests();
-        let expected: Vec<[u8; 16]> = bytes
-            .chunks(PART_SIZE as usize)
-            .map(|part| Md5::digest(part).into())
-            .collect();
-        assert_eq!(digests, expected);
-        spool.rewind().unwrap();
-        for part in bytes.chunks(PART_SIZE as usize) {
-            assert_eq!(spool.read_part(PART_SIZE).unwrap(), part);
-        }
-        let mut empty = stager.stage().unwrap();
-        assert_eq!(
-            empty.part_digests(),
-            vec![<[u8; 16]>::from(Md5::digest(b""))]
-        );
     }
 
     #[test]

@@ -1,0 +1,132 @@
+//! One object's upload from its spool: create-only, each part carrying the
+//! MD5 the pass computed, several parts at once, aborted if it fails.
+
+use std::io;
+use std::sync::Arc;
+
+use anyhow::{Result, anyhow};
+use opendal::ErrorKind;
+
+use super::spool::{Spool, part_len};
+use crate::store::Committed;
+use crate::store::uploads::{Unfinished, Uploads};
+
+const PARTS_IN_FLIGHT: usize = 2;
+/// Objects larger than this are looked up before they are sent.
+const HEAD_FIRST_OVER: u64 = 256 << 10;
+
+/// Why one upload failed.
+pub(super) enum UploadFailure {
+    /// Looking the object up before sending it (OpenDAL).
+    Lookup(opendal::Error),
+    Server(anyhow::Error),
+    Spool(io::Error),
+}
+
+/// Where one object goes.
+pub(super) struct Target {
+    pub(super) op: opendal::Operator,
+    pub(super) requests: Arc<Uploads>,
+    /// The key under the store's prefix, and the whole key in the bucket.
+    pub(super) key: String,
+    pub(super) full_key: String,
+}
+
+/// Uploads one spooled object under its id, create-only, unless it is
+/// stored already. Each part carries the MD5 the pass computed, which the
+/// server checks before it keeps the bytes, so what is stored is what was
+/// read, whatever happened on the disk of the spool or on the way; no HEAD
+/// after the upload is needed. A failed multipart upload is aborted, so no
+/// unfinished upload is left behind.
+pub(super) async fn upload(target: Target, mut spool: Spool) -> Result<Committed, UploadFailure> {
+    // A HEAD first spares re-sending a large object's bytes; a small one
+    // costs less to send than the round trip, and create-only still
+    // refuses it if stored.
+    if spool.written > HEAD_FIRST_OVER {
+        match target.op.stat(&target.key).await {
+            Ok(_) => return Ok(Committed::AlreadyPresent),
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(UploadFailure::Lookup(e)),
+        }
+    }
+    let digests = spool.part_digests();
+    spool.rewind().map_err(UploadFailure::Spool)?;
+    let requests = &target.requests;
+    if let [md5] = digests[..] {
+        let body = spool.read_part(part_len(0)).map_err(UploadFailure::Spool)?;
+        let created = requests.put_new(&target.full_key, body, md5).await;
+        return match created.map_err(UploadFailure::Server)? {
+            true => Ok(Committed::New),
+            // Another machine stored the same content first.
+            false => Ok(Committed::AlreadyPresent),
+        };
+    }
+    let upload = Unfinished {
+        upload_id: requests
+            .begin_multipart(&target.full_key)
+            .await
+            .map_err(UploadFailure::Server)?,
+        key: target.full_key.clone(),
+        initiated: None,
+    };
+    match upload_parts(requests, &upload, &mut spool, &digests).await {
+        Ok(true) => Ok(Committed::New),
+        Ok(false) => Ok(Committed::AlreadyPresent),
+        Err(e) => {
+            let _ = requests.abort(&upload).await;
+            Err(e)
+        }
+    }
+}
+
+/// Sends every part, [`PARTS_IN_FLIGHT`] at once, then completes the
+/// upload; false when the key was stored meanwhile.
+async fn upload_parts(
+    requests: &Arc<Uploads>,
+    upload: &Unfinished,
+    spool: &mut Spool,
+    digests: &[[u8; 16]],
+) -> Result<bool, UploadFailure> {
+    let mut etags = vec![String::new(); digests.len()];
+    let mut in_flight = tokio::task::JoinSet::new();
+    for (index, md5) in digests.iter().enumerate() {
+        if in_flight.len() >= PARTS_IN_FLIGHT {
+            take_part(&mut in_flight, &mut etags).await?;
+        }
+        let body = spool
+            .read_part(part_len(index))
+            .map_err(UploadFailure::Spool)?;
+        let (requests, upload, md5) = (Arc::clone(requests), upload.clone(), *md5);
+        in_flight.spawn(async move {
+            let etag = requests.put_part(&upload, index + 1, body, md5).await;
+            (index, etag)
+        });
+    }
+    while !in_flight.is_empty() {
+        take_part(&mut in_flight, &mut etags).await?;
+    }
+    requests
+        .complete_new(upload, &etags)
+        .await
+        .map_err(UploadFailure::Server)
+}
+
+/// Waits for the next part to finish and keeps its ETag.
+async fn take_part(
+    in_flight: &mut tokio::task::JoinSet<(usize, Result<String>)>,
+    etags: &mut [String],
+) -> Result<(), UploadFailure> {
+    match in_flight.join_next().await {
+        Some(Ok((index, Ok(etag)))) => {
+            etags[index] = etag;
+            Ok(())
+        }
+        Some(Ok((index, Err(e)))) => Err(UploadFailure::Server(
+            e.context(format!("part {}", index + 1)),
+        )),
+        Some(Err(panic)) => Err(UploadFailure::Server(anyhow!(
+            "a part's upload failed: {panic}"
+        ))),
+        None => Ok(()),
+    }
+}
