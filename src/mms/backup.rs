@@ -12,7 +12,6 @@ use flate2::bufread::MultiGzDecoder;
 
 use crate::input;
 use crate::pipeline::BUFFER_LEN;
-use crate::report::Progress;
 
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
@@ -24,9 +23,13 @@ pub struct Backup {
     pub xml: Box<dyn BufRead>,
 }
 
+/// Counts bytes read from a backup (for a progress bar, say).
+pub type ReadCounter = Box<dyn FnMut(u64)>;
+
 /// Opens `given` (`-` for standard input). Compression is told by the
-/// first bytes, not the name: backups get renamed.
-pub fn open(given: &OsStr, progress: impl FnOnce(Option<u64>) -> Progress) -> Result<Backup> {
+/// first bytes, not the name: backups get renamed. `counter` is given the
+/// backup's size, when known, and gets back what counts its bytes.
+pub fn open(given: &OsStr, counter: impl FnOnce(Option<u64>) -> ReadCounter) -> Result<Backup> {
     let (file, source) = if given == "-" {
         let fd = io::stdin()
             .as_fd()
@@ -45,7 +48,7 @@ pub fn open(given: &OsStr, progress: impl FnOnce(Option<u64>) -> Progress) -> Re
     let size = meta.file_type().is_file().then_some(meta.len());
     let counted = Counted {
         inner: file,
-        progress: progress(size),
+        counter: counter(size),
     };
     let mut raw = BufReader::with_capacity(BUFFER_LEN, counted);
     let head = raw.fill_buf().context("read failed")?;
@@ -68,13 +71,13 @@ pub fn open(given: &OsStr, progress: impl FnOnce(Option<u64>) -> Progress) -> Re
 /// bytes for a gzip backup), so that the bar's total is the file's size.
 struct Counted {
     inner: File,
-    progress: Progress,
+    counter: ReadCounter,
 }
 
 impl Read for Counted {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.progress.advance(n as u64);
+        (self.counter)(n as u64);
         Ok(n)
     }
 }

@@ -128,7 +128,10 @@ impl From<Fatal> for Stop {
 
 /// Extracts one backup's attachments into the job's batch.
 fn extract<B: Backend>(job: &mut Ingest<B>, given: &OsStr, text: bool) -> Result<(), Stop> {
-    let opened = backup::open(given, |size| job.reporter.progress_for(given, size));
+    let opened = backup::open(given, |size| {
+        let mut progress = job.reporter.progress_for(given, size);
+        Box::new(move |n| progress.advance(n))
+    });
     let backup = opened.map_err(Stop::Backup)?;
     let mut scanner = Scanner::new(backup.xml);
     let root = match scanner.next_event()? {
