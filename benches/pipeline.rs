@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use ingest::add::{Ingest, Settings};
+use ingest::events::Tally;
 use ingest::hashing::Sha256;
 use ingest::input::open_path;
 use ingest::manifest::Entry;
-use ingest::report::Reporter;
 use ingest::sniff;
 use ingest::store::{Backend, LocalStore, Stager};
 use tempfile::TempDir;
@@ -75,11 +75,11 @@ fn whole_in_memory(store: &mut LocalStore, path: &Path) {
 }
 
 fn streaming(store: LocalStore, path: &Path) {
-    let mut ingest = Ingest::new(store, Reporter::silent(), Settings::default(), None);
+    let mut ingest = Ingest::new(store, Tally::default(), Settings::default(), None);
     let input = open_path(path).expect("open input");
     ingest.add_input(path.as_os_str(), input).expect("store");
     ingest.flush().expect("flush");
-    assert_eq!(ingest.reporter.totals().new.0, 1);
+    assert_eq!(ingest.events.new, 1);
 }
 
 fn bench(c: &mut Criterion) {

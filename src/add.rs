@@ -18,6 +18,7 @@ use anyhow::{Context, Result, anyhow};
 use crate::Location;
 use crate::cache::{FileKey, FilesCache};
 use crate::cli::{AddArgs, GlobalArgs, SyncMode};
+use crate::events::{Events, Status};
 use crate::exit::Exit;
 use crate::failure::Failure;
 use crate::in_order::InOrder;
@@ -26,7 +27,7 @@ use crate::manifest::{Entry, Identity, Origin};
 use crate::object_id::ObjectId;
 use crate::pipeline::{INLINE_HASH_MAX, Pass, Passed, Sink, StoreWriter};
 use crate::policy::{Policy, Rejection, SizeLimit, StoreConfig, TypeGate};
-use crate::report::{Progress, Reporter, Status};
+use crate::report::Reporter;
 use crate::scan;
 use crate::sniff;
 use crate::sniff::Kind;
@@ -112,8 +113,8 @@ fn run_job<B: Backend>(
     let reporter = Reporter::new(global.json, global.quiet, global.progress);
     let mut job = Ingest::new(store, reporter, settings, cache);
     let finished = job.run(plan.inputs, &plan.walk, plan.stdin_name);
-    job.reporter.finish(plan.dry_run);
-    exit_for(finished, &job.reporter)
+    job.events.finish(plan.dry_run);
+    exit_for(finished, &job.events)
 }
 
 /// The value, or None after printing why the command line is wrong.
@@ -267,13 +268,15 @@ struct Pending<S> {
 
 /// A run of `ingest add`: inputs go in one at a time, and come out
 /// published, recorded and reported in batches.
-pub struct Ingest<B: Backend> {
+pub struct Ingest<B: Backend, E: Events> {
     store: B,
     streamer: Streamer<B::Stager>,
     pass: Pass,
     /// Small files streamed on other cores, taken back in walk order.
     side: Side<B::Staged>,
-    pub reporter: Reporter,
+    /// Where outcomes, warnings and progress go (the reporter, for the
+    /// command line).
+    pub events: E,
     cache: Option<FilesCache>,
     batch: Vec<Pending<B::Staged>>,
     batch_bytes: u64,
@@ -331,7 +334,7 @@ impl<St: Stager> Streamer<St> {
     fn stream(
         &self,
         pass: &mut Pass,
-        progress: Option<&mut Progress>,
+        progress: Option<&mut (dyn Sink + 'static)>,
         reader: &mut dyn Read,
         size: Option<u64>,
         hint: Option<Kind>,
@@ -418,13 +421,8 @@ impl<St: Stager> Streamer<St> {
     }
 }
 
-impl<B: Backend> Ingest<B> {
-    pub fn new(
-        store: B,
-        reporter: Reporter,
-        settings: Settings,
-        cache: Option<FilesCache>,
-    ) -> Self {
+impl<B: Backend, E: Events> Ingest<B, E> {
+    pub fn new(store: B, events: E, settings: Settings, cache: Option<FilesCache>) -> Self {
         let settings = Arc::new(settings);
         let streamer = Streamer {
             settings: Arc::clone(&settings),
@@ -437,7 +435,7 @@ impl<B: Backend> Ingest<B> {
             streamer,
             pass: Pass::new(),
             side: Side::NotStarted,
-            reporter,
+            events,
             cache,
             batch: Vec::new(),
             batch_bytes: 0,
@@ -473,10 +471,10 @@ impl<B: Backend> Ingest<B> {
                         meta,
                     } => self.add_file(&shown, source, meta)?,
                     Found::Skipped { shown, why, warn } => {
-                        self.reporter.skipped(shown.as_os_str(), &why, warn)
+                        self.events.skipped(shown.as_os_str(), &why, warn)
                     }
                     Found::Failed { shown, error } => self
-                        .reporter
+                        .events
                         .failed(shown.as_os_str(), &Failure::Input(error)),
                 }
             }
@@ -505,7 +503,7 @@ impl<B: Backend> Ingest<B> {
         let (file, meta, source) = match opened {
             Ok(opened) => opened,
             Err(error) => {
-                self.reporter
+                self.events
                     .failed(shown.as_os_str(), &Failure::Input(error));
                 return Ok(());
             }
@@ -534,7 +532,7 @@ impl<B: Backend> Ingest<B> {
         let mut progress = self.progress_for(&job.shown, Some(job.size));
         let streamed = self.streamer.stream(
             &mut self.pass,
-            progress.as_mut(),
+            progress.as_deref_mut(),
             &mut &job.file,
             Some(job.size),
             Some(job.hint),
@@ -560,7 +558,7 @@ impl<B: Backend> Ingest<B> {
         if !self.store.holds(&entry).unwrap_or(false) {
             return false;
         }
-        self.reporter
+        self.events
             .stored(shown.as_os_str(), Status::Unchanged, &entry);
         true
     }
@@ -642,7 +640,7 @@ impl<B: Backend> Ingest<B> {
         match streamed {
             Ok(mut streamed) => {
                 for warning in std::mem::take(&mut streamed.warnings) {
-                    self.reporter.warn(shown, &warning);
+                    self.events.warning(shown, &warning);
                 }
                 let cache_key = streamed.cache_key.take();
                 self.queue(shown, streamed, described, cache_key)
@@ -660,8 +658,11 @@ impl<B: Backend> Ingest<B> {
         }
     }
 
-    fn progress_for(&self, shown: &OsStr, size: Option<u64>) -> Option<Progress> {
-        (!self.settings.no_input_progress).then(|| self.reporter.progress_for(shown, size))
+    fn progress_for(&mut self, shown: &OsStr, size: Option<u64>) -> Option<Box<dyn Sink>> {
+        match self.settings.no_input_progress {
+            true => None,
+            false => self.events.progress(shown, size),
+        }
     }
 
     /// Streams one opened input (standard input, a library caller's) into
@@ -677,7 +678,7 @@ impl<B: Backend> Ingest<B> {
         let mut progress = self.progress_for(shown, input.size);
         let streamed = self.streamer.stream(
             &mut self.pass,
-            progress.as_mut(),
+            progress.as_deref_mut(),
             &mut input.reader,
             input.size,
             Some(hint),
@@ -699,11 +700,16 @@ impl<B: Backend> Ingest<B> {
         hint: Option<Kind>,
     ) -> Result<Streamed<B::Staged>, Failure> {
         let mut progress = self.progress_for(shown, size);
-        let mut streamed =
-            self.streamer
-                .stream(&mut self.pass, progress.as_mut(), reader, size, hint, None)?;
+        let mut streamed = self.streamer.stream(
+            &mut self.pass,
+            progress.as_deref_mut(),
+            reader,
+            size,
+            hint,
+            None,
+        )?;
         for warning in std::mem::take(&mut streamed.warnings) {
-            self.reporter.warn(shown, &warning);
+            self.events.warning(shown, &warning);
         }
         Ok(streamed)
     }
@@ -764,14 +770,14 @@ impl<B: Backend> Ingest<B> {
     /// Says so when the bytes contradict what the source declared or what
     /// the name's extension suggests (a `.jpg` that is a PNG).
     fn warn_on_type_disagreement(
-        &self,
+        &mut self,
         shown: &OsStr,
         name: &OsStr,
         passed: &Passed,
         entry: &Entry,
     ) {
         if let Some(declared) = &entry.declared_mime {
-            self.reporter.warn(
+            self.events.warning(
                 shown,
                 &format!("declared {declared}, but the bytes are {}", entry.mime),
             );
@@ -779,7 +785,7 @@ impl<B: Backend> Ingest<B> {
         if let (Some(kind), Some(ext)) = (&passed.sniffed, sniff::name_extension(name))
             && !sniff::extension_fits(&ext, kind)
         {
-            self.reporter.warn(
+            self.events.warning(
                 shown,
                 &format!("named .{ext}, but the bytes are {}", kind.mime),
             );
@@ -802,13 +808,13 @@ impl<B: Backend> Ingest<B> {
         match outcome {
             Ok(statuses) => {
                 for (pending, status) in batch.iter().zip(statuses) {
-                    self.reporter.stored(&pending.shown, status, &pending.entry);
+                    self.events.stored(&pending.shown, status, &pending.entry);
                 }
                 Ok(())
             }
             Err(failure) => {
                 for pending in &batch {
-                    self.reporter.failed(&pending.shown, &failure);
+                    self.events.failed(&pending.shown, &failure);
                 }
                 Err(Fatal)
             }
@@ -832,14 +838,14 @@ impl<B: Backend> Ingest<B> {
             .filter_map(|p| p.cache_key.map(|key| (key, p.entry.clone())))
             .collect();
         let cache = &mut self.cache;
-        let quiet = self.reporter.is_quiet();
+        let events = &mut self.events;
         let mut update_cache = || {
             if let Some(cache) = cache.as_mut()
                 && let Err(e) = cache.append(&to_cache)
-                && !quiet
             {
                 // Only a speed-up: the files are read again next time.
-                say!("warning: files cache not updated: {e:#}");
+                let what = format!("not updated: {e:#}");
+                events.warning(OsStr::new("files cache"), &what);
             }
             Ok(())
         };
@@ -881,7 +887,7 @@ impl<B: Backend> Ingest<B> {
 
     /// Reports an input that failed; a store failure stops the run.
     pub fn fail(&mut self, shown: &OsStr, failure: Failure) -> Result<(), Fatal> {
-        self.reporter.failed(shown, &failure);
+        self.events.failed(shown, &failure);
         if failure.is_fatal() {
             // What is staged already is published: it was read whole.
             let _ = self.flush();
@@ -947,13 +953,14 @@ fn now_ns() -> i128 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::Tally;
     use crate::testing::FailsAfter;
 
     #[test]
     fn a_read_error_mid_stream_leaves_nothing_in_the_store() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::open_or_create(dir.path()).unwrap();
-        let mut ingest = Ingest::new(store, Reporter::silent(), Settings::default(), None);
+        let mut ingest = Ingest::new(store, Tally::default(), Settings::default(), None);
         let input = Input {
             name: "broken.mp4".into(),
             source: "/media/card/broken.mp4".into(),
@@ -962,7 +969,7 @@ mod tests {
         };
         ingest.add_input(OsStr::new("broken.mp4"), input).unwrap();
         ingest.flush().unwrap();
-        assert_eq!(ingest.reporter.totals().failed, 1);
+        assert_eq!(ingest.events.failed, 1);
         assert_eq!(
             std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
             0

@@ -10,6 +10,7 @@ use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
 
 use crate::cli::ProgressMode;
+use crate::events::Events;
 use crate::failure::Failure;
 use crate::jsonl;
 use crate::manifest::Entry;
@@ -18,31 +19,7 @@ use crate::pipeline::Sink;
 /// Inputs smaller than this finish before a bar would be worth drawing.
 pub const PROGRESS_THRESHOLD: u64 = 4 << 20;
 
-/// How one input ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// This run wrote the object.
-    New,
-    /// The object was there already; a new manifest line records this input.
-    Duplicate,
-    /// The object and this input's manifest line were both there already.
-    Unchanged,
-    Failed,
-    /// The admission policy refused it.
-    Rejected,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::New => "new",
-            Status::Duplicate => "duplicate",
-            Status::Unchanged => "unchanged",
-            Status::Failed => "failed",
-            Status::Rejected => "rejected",
-        }
-    }
-}
+pub use crate::events::Status;
 
 /// Counts and bytes by status, for the summary.
 #[derive(Debug, Default, Clone, Copy)]
@@ -106,8 +83,6 @@ impl Totals {
 
 /// Prints outcomes as they come, and the summary at the end.
 pub struct Reporter {
-    /// Prints nothing at all (library callers, benchmarks).
-    silent: bool,
     json: bool,
     quiet: bool,
     progress: ProgressMode,
@@ -123,21 +98,12 @@ pub struct Reporter {
 impl Reporter {
     pub fn new(json: bool, quiet: bool, progress: ProgressMode) -> Self {
         Reporter {
-            silent: false,
             json,
             quiet,
             progress,
             stdout_gone: false,
             stdout_terminal: io::stdout().is_terminal(),
             totals: Totals::default(),
-        }
-    }
-
-    /// A reporter that only counts: for library callers and benchmarks.
-    pub fn silent() -> Self {
-        Reporter {
-            silent: true,
-            ..Reporter::new(false, true, ProgressMode::Never)
         }
     }
 
@@ -168,9 +134,7 @@ impl Reporter {
             _ => Status::Failed,
         };
         self.totals.add(status, 0);
-        if !self.silent {
-            say!("{}: {failure:#}", given.to_string_lossy());
-        }
+        say!("{}: {failure:#}", given.to_string_lossy());
         if self.json {
             let mut object = json!({
                 "status": status.as_str(),
@@ -207,10 +171,6 @@ impl Reporter {
         }
     }
 
-    pub fn is_quiet(&self) -> bool {
-        self.quiet
-    }
-
     /// The closing summary: a line on stderr unless `-q`, and with `--json`
     /// a final `{"summary": ...}` object on stdout.
     pub fn finish(&mut self, dry_run: bool) {
@@ -229,7 +189,7 @@ impl Reporter {
 
     /// A line on stdout; `-q` prints nothing but errors, so none then.
     fn print(&mut self, line: &[u8]) {
-        if self.stdout_gone || self.silent || self.quiet {
+        if self.stdout_gone || self.quiet {
             return;
         }
         let mut out = io::stdout().lock();
@@ -250,6 +210,28 @@ impl Reporter {
             seen: 0,
             bar: None,
         }
+    }
+}
+
+impl Events for Reporter {
+    fn stored(&mut self, shown: &OsStr, status: Status, entry: &Entry) {
+        Reporter::stored(self, shown, status, entry);
+    }
+
+    fn failed(&mut self, shown: &OsStr, failure: &Failure) {
+        Reporter::failed(self, shown, failure);
+    }
+
+    fn skipped(&mut self, shown: &OsStr, why: &str, warn: bool) {
+        Reporter::skipped(self, shown, why, warn);
+    }
+
+    fn warning(&mut self, shown: &OsStr, what: &str) {
+        self.warn(shown, what);
+    }
+
+    fn progress(&mut self, shown: &OsStr, size: Option<u64>) -> Option<Box<dyn Sink>> {
+        Some(Box::new(self.progress_for(shown, size)))
     }
 }
 

@@ -83,12 +83,12 @@ fn run_job<B: Backend>(
     let reporter = Reporter::new(global.json, global.quiet, global.progress);
     let mut job = Ingest::new(store, reporter, settings, None);
     let finished = extract_all(&mut job, backups, text);
-    job.reporter.finish(dry_run);
-    add::exit_for(finished, &job.reporter)
+    job.events.finish(dry_run);
+    add::exit_for(finished, &job.events)
 }
 
 fn extract_all<B: Backend>(
-    job: &mut Ingest<B>,
+    job: &mut Ingest<B, Reporter>,
     backups: &[OsString],
     text: bool,
 ) -> Result<(), Fatal> {
@@ -99,7 +99,7 @@ fn extract_all<B: Backend>(
             Err(Stop::Backup(error)) => {
                 // What was complete before the damage is stored.
                 job.flush()?;
-                job.reporter.failed(given, &Failure::Input(error));
+                job.events.failed(given, &Failure::Input(error));
             }
         }
     }
@@ -127,9 +127,13 @@ impl From<Fatal> for Stop {
 }
 
 /// Extracts one backup's attachments into the job's batch.
-fn extract<B: Backend>(job: &mut Ingest<B>, given: &OsStr, text: bool) -> Result<(), Stop> {
+fn extract<B: Backend>(
+    job: &mut Ingest<B, Reporter>,
+    given: &OsStr,
+    text: bool,
+) -> Result<(), Stop> {
     let opened = backup::open(given, |size| {
-        let mut progress = job.reporter.progress_for(given, size);
+        let mut progress = job.events.progress_for(given, size);
         Box::new(move |n| progress.advance(n))
     });
     let backup = opened.map_err(Stop::Backup)?;
@@ -141,7 +145,7 @@ fn extract<B: Backend>(job: &mut Ingest<B>, given: &OsStr, text: bool) -> Result
     match root.as_str() {
         "smses" => {}
         "calls" => {
-            job.reporter
+            job.events
                 .note(given, "a call log backup: no attachments to store");
             return Ok(());
         }
@@ -293,7 +297,7 @@ impl Walk<'_> {
     /// queues the attachment once the tag is complete.
     fn part<B: Backend, R: BufRead>(
         &mut self,
-        job: &mut Ingest<B>,
+        job: &mut Ingest<B, Reporter>,
         scanner: &mut Scanner<R>,
         offset: u64,
     ) -> Result<(), Stop> {
