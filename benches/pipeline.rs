@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use ingest::add::{Ingest, Settings};
+use ingest::engine::{Ingest, Settings};
 use ingest::events::Tally;
 use ingest::hashing::Sha256;
 use ingest::input::open_path;

@@ -15,6 +15,7 @@ macro_rules! say {
 pub mod add;
 pub mod cache;
 pub mod cli;
+pub mod engine;
 pub mod events;
 pub mod exit;
 pub mod failure;

@@ -17,8 +17,9 @@ use std::io::BufRead;
 use anyhow::{Result, anyhow};
 
 use crate::Location;
-use crate::add::{self, Described, Fatal, Ingest, Settings, Streamed};
+use crate::add;
 use crate::cli::{GlobalArgs, MmsArgs};
+use crate::engine::{Described, Durability, Fatal, Ingest, Settings, Streamed};
 use crate::exit::Exit;
 use crate::failure::Failure;
 use crate::manifest::Origin;
@@ -54,7 +55,7 @@ pub fn run(global: &GlobalArgs, args: &MmsArgs) -> Result<Exit> {
             let Some(mut settings) = settings(args, StoreConfig::default()) else {
                 return Ok(Exit::Usage);
             };
-            settings.sync = crate::cli::SyncMode::Batch;
+            settings.durability = Durability::PerBatch;
             let store = crate::open_s3(global, location, !args.dry_run)?;
             Ok(run_job(global, store, settings, &args.backups, text))
         }
@@ -64,7 +65,7 @@ pub fn run(global: &GlobalArgs, args: &MmsArgs) -> Result<Exit> {
 fn settings(args: &MmsArgs, config: StoreConfig) -> Option<Settings> {
     let policy = add::usage_checked(Policy::resolve(config, &args.policy))?;
     Some(Settings {
-        sync: args.sync,
+        durability: add::durability(args.sync),
         dry_run: args.dry_run,
         policy,
         no_input_progress: true,
@@ -282,7 +283,7 @@ impl Part {
         if declared.is_none() && name.is_none() {
             return None;
         }
-        Some(add::fallback_kind(
+        Some(crate::engine::fallback_kind(
             OsStr::new(name.as_deref().unwrap_or("")),
             declared.as_deref(),
         ))
