@@ -8,7 +8,7 @@ use anyhow::{Context, Result, anyhow};
 
 use crate::Location;
 use crate::cache::FilesCache;
-use crate::cli::{AddArgs, GlobalArgs, SyncMode};
+use crate::cli::{AddArgs, GlobalArgs, PolicyArgs, SyncMode};
 use crate::engine::{Durability, Fatal, Ingest, STDIN, Settings};
 use crate::exit::Exit;
 use crate::input;
@@ -144,7 +144,7 @@ fn settings_from(args: &AddArgs, config: StoreConfig) -> Result<Settings> {
     Ok(Settings {
         durability: durability(args.sync),
         dry_run: args.dry_run,
-        policy: Policy::resolve(config, &args.policy)?,
+        policy: Policy::resolve(config, policy_given(&args.policy))?,
         expected,
         declared_mime: args.content_type.clone(),
         no_input_progress: false,
@@ -183,5 +183,18 @@ pub fn durability(sync: SyncMode) -> Durability {
     match sync {
         SyncMode::File => Durability::PerInput,
         SyncMode::Batch => Durability::PerBatch,
+    }
+}
+
+/// The policy values the command line gives, in the shape of the store's
+/// config (whose keys they replace).
+pub fn policy_given(args: &PolicyArgs) -> StoreConfig {
+    StoreConfig {
+        max_size: args.max_size.clone(),
+        allow: args.allow.clone(),
+        deny: args.deny.clone(),
+        clamd: args.clamd.clone(),
+        scan_fail_open: args.scan_fail_open.then_some(true),
+        scan_timeout: args.scan_timeout,
     }
 }

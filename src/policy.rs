@@ -11,7 +11,6 @@ use anyhow::{Context, Result, anyhow};
 use indicatif::HumanBytes;
 use serde::Deserialize;
 
-use crate::cli::PolicyArgs;
 use crate::failure::Failure;
 use crate::object_id::ObjectId;
 use crate::pipeline::{Sink, SoFar};
@@ -22,6 +21,8 @@ use crate::scan::ClamdAddr;
 pub enum Rejection {
     TooLarge {
         limit: u64,
+        /// Where the limit was set: `--max-size` or `config.json`.
+        by: Source,
     },
     TypeDenied {
         mime: String,
@@ -51,10 +52,11 @@ impl Rejection {
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Rejection::TooLarge { limit } => {
+            Rejection::TooLarge { limit, by } => {
                 write!(
                     f,
-                    "rejected: larger than --max-size {} ({limit} bytes)",
+                    "rejected: larger than {} {} ({limit} bytes)",
+                    by.name("--max-size", "max_size"),
                     HumanBytes(*limit)
                 )
             }
@@ -63,6 +65,26 @@ impl fmt::Display for Rejection {
                 write!(f, "rejected: SHA-256 is {actual}, expected {expected}")
             }
             Rejection::Infected { signature } => write!(f, "rejected: infected ({signature})"),
+        }
+    }
+}
+
+/// Where a policy value came from, so that a message names what to change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Source {
+    /// The command line (or the caller's own settings).
+    #[default]
+    Given,
+    /// The store's `config.json`.
+    Config,
+}
+
+impl Source {
+    /// How to name the value: its flag, or its key in `config.json`.
+    pub fn name(self, flag: &str, key: &str) -> String {
+        match self {
+            Source::Given => flag.to_owned(),
+            Source::Config => format!("{key} in config.json"),
         }
     }
 }
@@ -144,6 +166,10 @@ pub struct Policy {
     pub max_size: Option<u64>,
     pub allow: Vec<MimePattern>,
     pub deny: Vec<MimePattern>,
+    /// Where `max_size`, `allow` and `deny` came from, for messages.
+    pub max_size_from: Source,
+    pub allow_from: Source,
+    pub deny_from: Source,
     pub clamd: Option<ClamdAddr>,
     pub scan_fail_open: bool,
     pub scan_timeout: Duration,
@@ -156,14 +182,21 @@ impl Policy {
         if let Some(rule) = self.deny.iter().find(|p| p.matches(mime)) {
             return Err(Rejection::TypeDenied {
                 mime: mime.to_owned(),
-                why: format!("is denied (--deny {rule})"),
+                why: format!(
+                    "is denied ({} {rule})",
+                    self.deny_from.name("--deny", "deny")
+                ),
             });
         }
         if !self.allow.is_empty() && !self.allow.iter().any(|p| p.matches(mime)) {
             let allowed: Vec<String> = self.allow.iter().map(|p| p.to_string()).collect();
             return Err(Rejection::TypeDenied {
                 mime: mime.to_owned(),
-                why: format!("is not allowed (--allow {})", allowed.join(", ")),
+                why: format!(
+                    "is not allowed ({} {})",
+                    self.allow_from.name("--allow", "allow"),
+                    allowed.join(", ")
+                ),
             });
         }
         Ok(())
@@ -197,34 +230,59 @@ impl StoreConfig {
 }
 
 impl Policy {
-    /// The store's config, with each key the command line gives replaced.
-    pub fn resolve(config: StoreConfig, args: &PolicyArgs) -> Result<Self> {
-        let patterns = |cli: &[String], stored: Vec<String>| -> Result<Vec<MimePattern>> {
-            let chosen = if cli.is_empty() { stored } else { cli.to_vec() };
-            chosen.iter().map(|p| p.parse()).collect()
-        };
-        let max_size = args.max_size.clone().or(config.max_size);
-        let clamd = args.clamd.clone().or(config.clamd);
-        Ok(Policy {
-            max_size: max_size
-                .as_deref()
-                .map(parse_size)
-                .transpose()
-                .context("--max-size")?,
-            allow: patterns(&args.allow, config.allow).context("--allow")?,
-            deny: patterns(&args.deny, config.deny).context("--deny")?,
-            clamd: clamd
-                .as_deref()
-                .map(str::parse)
-                .transpose()
-                .context("--clamd")?,
-            scan_fail_open: args.scan_fail_open || config.scan_fail_open.unwrap_or(false),
-            scan_timeout: match (args.scan_timeout, config.scan_timeout) {
-                (Some(secs), _) => seconds(secs).context("--scan-timeout")?,
-                (None, Some(secs)) => seconds(secs).context("scan_timeout in config.json")?,
-                (None, None) => DEFAULT_SCAN_TIMEOUT,
+    /// The store's config, with each key that `given` sets replaced (the
+    /// front end fills `given` from its flags: a `StoreConfig` of the
+    /// values the user gave). A value that does not parse is an error
+    /// naming where it came from.
+    pub fn resolve(config: StoreConfig, given: StoreConfig) -> Result<Self> {
+        fn pick<T>(given: Option<T>, config: Option<T>) -> (Option<T>, Source) {
+            match (given, config) {
+                (Some(value), _) => (Some(value), Source::Given),
+                (None, value) => (value, Source::Config),
             }
-            .max(Duration::from_millis(1)),
+        }
+        let patterns = |given: Vec<String>, stored: Vec<String>, flag: &str, key: &str| {
+            let (chosen, from) = match given.is_empty() {
+                true => (stored, Source::Config),
+                false => (given, Source::Given),
+            };
+            let parsed: Result<Vec<MimePattern>> = chosen.iter().map(|p| p.parse()).collect();
+            parsed
+                .with_context(|| from.name(flag, key))
+                .map(|p| (p, from))
+        };
+        let (max_size, max_size_from) = pick(given.max_size, config.max_size);
+        let max_size = max_size
+            .as_deref()
+            .map(parse_size)
+            .transpose()
+            .with_context(|| max_size_from.name("--max-size", "max_size"))?;
+        let (allow, allow_from) = patterns(given.allow, config.allow, "--allow", "allow")?;
+        let (deny, deny_from) = patterns(given.deny, config.deny, "--deny", "deny")?;
+        let (clamd, clamd_from) = pick(given.clamd, config.clamd);
+        let clamd = clamd
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .with_context(|| clamd_from.name("--clamd", "clamd"))?;
+        let (timeout, timeout_from) = pick(given.scan_timeout, config.scan_timeout);
+        let scan_timeout = timeout
+            .map(seconds)
+            .transpose()
+            .with_context(|| timeout_from.name("--scan-timeout", "scan_timeout"))?
+            .unwrap_or(DEFAULT_SCAN_TIMEOUT)
+            .max(Duration::from_millis(1));
+        Ok(Policy {
+            max_size,
+            allow,
+            deny,
+            max_size_from,
+            allow_from,
+            deny_from,
+            clamd,
+            scan_fail_open: given.scan_fail_open.unwrap_or(false)
+                || config.scan_fail_open.unwrap_or(false),
+            scan_timeout,
         })
     }
 }
@@ -245,13 +303,15 @@ pub fn seconds(secs: f64) -> Result<Duration> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-/// Cuts a stream off as soon as it passes the limit: the rest is never read.
-pub struct SizeLimit(pub u64);
+/// Cuts a stream off as soon as it passes the limit (set by `.1`): the
+/// rest is never read.
+pub struct SizeLimit(pub u64, pub Source);
 
 impl Sink for SizeLimit {
     fn take(&mut self, _chunk: &[u8], so_far: &SoFar) -> Result<(), Failure> {
         if so_far.bytes > self.0 {
-            return Err(Failure::Rejected(Rejection::TooLarge { limit: self.0 }));
+            let (limit, by) = (self.0, self.1);
+            return Err(Failure::Rejected(Rejection::TooLarge { limit, by }));
         }
         Ok(())
     }

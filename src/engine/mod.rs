@@ -193,7 +193,9 @@ impl<St: Stager> Streamer<St> {
             fallback: hint.map(|k| k.mime),
             decided: false,
         };
-        let mut limit = policy.max_size.map(SizeLimit);
+        let mut limit = policy
+            .max_size
+            .map(|max| SizeLimit(max, policy.max_size_from));
         let mut scanner = match &policy.clamd {
             None => None,
             Some(addr) => {

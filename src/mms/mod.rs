@@ -63,7 +63,7 @@ pub fn run(global: &GlobalArgs, args: &MmsArgs) -> Result<Exit> {
 }
 
 fn settings(args: &MmsArgs, config: StoreConfig) -> Option<Settings> {
-    let policy = add::usage_checked(Policy::resolve(config, &args.policy))?;
+    let policy = add::usage_checked(Policy::resolve(config, add::policy_given(&args.policy)))?;
     Some(Settings {
         durability: add::durability(args.sync),
         dry_run: args.dry_run,

@@ -220,6 +220,10 @@ fn store_config_sets_defaults_that_flags_override() {
         .map(|l| l["reason"].clone())
         .collect();
     assert_eq!(reasons, ["too_large", "type_denied"]);
+    // The messages name what to change: the config's keys, not flags.
+    let err = stderr_of(&out);
+    assert_says(&err, "larger than max_size in config.json 4.00 KiB");
+    assert_says(&err, "is denied (deny in config.json video/*)");
     let out = env
         .cmd([
             "--json",
