@@ -51,9 +51,18 @@ pub trait Events {
     /// Something the user should know about an input that was stored.
     fn warning(&mut self, shown: &OsStr, what: &str);
 
+    /// Something worth knowing that is neither a warning nor an error (a
+    /// call-log backup holds no attachments).
+    fn note(&mut self, shown: &OsStr, what: &str);
+
     /// A sink that follows an input's bytes as they pass (`size` when it is
     /// known), if this front end wants one.
     fn progress(&mut self, shown: &OsStr, size: Option<u64>) -> Option<Box<dyn Sink>>;
+
+    /// Follows the bytes of a source read whole, such as a phone backup
+    /// whose attachments are not followed one by one: called with each
+    /// count of bytes read.
+    fn reading(&mut self, shown: &OsStr, size: Option<u64>) -> Box<dyn FnMut(u64)>;
 }
 
 /// Counts outcomes and says nothing: for library callers, benchmarks and
@@ -95,7 +104,13 @@ impl Events for Tally {
         self.warnings += 1;
     }
 
+    fn note(&mut self, _shown: &OsStr, _what: &str) {}
+
     fn progress(&mut self, _shown: &OsStr, _size: Option<u64>) -> Option<Box<dyn Sink>> {
         None
+    }
+
+    fn reading(&mut self, _shown: &OsStr, _size: Option<u64>) -> Box<dyn FnMut(u64)> {
+        Box::new(|_| {})
     }
 }

@@ -12,9 +12,9 @@ macro_rules! say {
     };
 }
 
-pub mod add;
 pub mod cache;
 pub mod cli;
+pub mod commands;
 pub mod engine;
 pub mod events;
 pub mod exit;
@@ -63,9 +63,9 @@ pub fn run(cli: Cli) -> Exit {
 fn dispatch(cli: Cli) -> Result<Exit> {
     let global = &cli.global;
     let outcome = match &cli.command {
-        Some(Command::Add(args)) => add::run(global, args),
-        None => add::run(global, &cli.add),
-        Some(Command::Mms(args)) => mms::run(global, args),
+        Some(Command::Add(args)) => commands::add::run(global, args),
+        None => commands::add::run(global, &cli.add),
+        Some(Command::Mms(args)) => commands::mms::run(global, args),
         Some(Command::Ls(filter)) => tools::ls::run(global, filter),
         Some(Command::Cat { hash }) => tools::cat::run(global, hash),
         Some(Command::Export(args)) => tools::export::run(global, args),

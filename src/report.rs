@@ -230,8 +230,17 @@ impl Events for Reporter {
         self.warn(shown, what);
     }
 
+    fn note(&mut self, shown: &OsStr, what: &str) {
+        Reporter::note(self, shown, what);
+    }
+
     fn progress(&mut self, shown: &OsStr, size: Option<u64>) -> Option<Box<dyn Sink>> {
         Some(Box::new(self.progress_for(shown, size)))
+    }
+
+    fn reading(&mut self, shown: &OsStr, size: Option<u64>) -> Box<dyn FnMut(u64)> {
+        let mut progress = self.progress_for(shown, size);
+        Box::new(move |n| progress.advance(n))
     }
 }
 

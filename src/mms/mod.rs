@@ -1,5 +1,5 @@
-//! `ingest mms`: every attachment in SMS Backup & Restore backups, each
-//! through the same one pass as a file.
+//! Phone backups as a source of inputs: every attachment in SMS Backup &
+//! Restore backups, each through the engine's one pass as a file is.
 //!
 //! A backup is read once, front to back, by a scanner that keeps only the
 //! current message's few identifying attributes; each `data` value streams
@@ -14,19 +14,14 @@ pub mod xml;
 use std::ffi::{OsStr, OsString};
 use std::io::BufRead;
 
-use anyhow::{Result, anyhow};
+use anyhow::anyhow;
 
-use crate::Location;
-use crate::add;
-use crate::cli::{GlobalArgs, MmsArgs};
-use crate::engine::{Described, Durability, Fatal, Ingest, Settings, Streamed};
-use crate::exit::Exit;
+use crate::engine::{Described, Fatal, Ingest, Streamed};
+use crate::events::Events;
 use crate::failure::Failure;
 use crate::manifest::Origin;
-use crate::policy::{Policy, StoreConfig};
-use crate::report::Reporter;
 use crate::sniff::{self, Kind};
-use crate::store::{Backend, LocalStore};
+use crate::store::Backend;
 
 use self::base64::Base64Reader;
 use self::xml::{Event, Scanner, ValueMode, XmlError};
@@ -35,61 +30,12 @@ use self::xml::{Event, Scanner, ValueMode, XmlError};
 /// ones are skipped unread into memory.
 const KEPT_VALUE_MAX: usize = 64 * 1024;
 
-/// Runs `ingest mms`.
-pub fn run(global: &GlobalArgs, args: &MmsArgs) -> Result<Exit> {
-    if args.backups.iter().filter(|b| *b == "-").count() > 1 {
-        say!("standard input (-) can be read only once");
-        return Ok(Exit::Usage);
-    }
-    let text = args.text;
-    match crate::location(global)? {
-        Location::Local(location) => {
-            let config = StoreConfig::load(&LocalStore::at(&location).config_path())?;
-            let Some(settings) = settings(args, config) else {
-                return Ok(Exit::Usage);
-            };
-            let store = add::open_store(global, &location, args.dry_run)?;
-            Ok(run_job(global, store, settings, &args.backups, text))
-        }
-        Location::S3(location) => {
-            let Some(mut settings) = settings(args, StoreConfig::default()) else {
-                return Ok(Exit::Usage);
-            };
-            settings.durability = Durability::PerBatch;
-            let store = crate::open_s3(global, location, !args.dry_run)?;
-            Ok(run_job(global, store, settings, &args.backups, text))
-        }
-    }
-}
-
-fn settings(args: &MmsArgs, config: StoreConfig) -> Option<Settings> {
-    let policy = add::usage_checked(Policy::resolve(config, add::policy_given(&args.policy)))?;
-    Some(Settings {
-        durability: add::durability(args.sync),
-        dry_run: args.dry_run,
-        policy,
-        no_input_progress: true,
-        ..Settings::default()
-    })
-}
-
-fn run_job<B: Backend>(
-    global: &GlobalArgs,
-    store: B,
-    settings: Settings,
-    backups: &[OsString],
-    text: bool,
-) -> Exit {
-    let dry_run = settings.dry_run;
-    let reporter = Reporter::new(global.json, global.quiet, global.progress);
-    let mut job = Ingest::new(store, reporter, settings, None);
-    let finished = extract_all(&mut job, backups, text);
-    job.events.finish(dry_run);
-    add::exit_for(finished, &job.events)
-}
-
-fn extract_all<B: Backend>(
-    job: &mut Ingest<B, Reporter>,
+/// Extracts every attachment of `backups` (`-` for standard input) into
+/// the engine's batches; `text` stores text parts too. A damaged backup
+/// fails on its own (what came before the damage is stored); a store that
+/// cannot take more stops the run.
+pub fn extract_all<B: Backend, E: Events>(
+    job: &mut Ingest<B, E>,
     backups: &[OsString],
     text: bool,
 ) -> Result<(), Fatal> {
@@ -128,15 +74,12 @@ impl From<Fatal> for Stop {
 }
 
 /// Extracts one backup's attachments into the job's batch.
-fn extract<B: Backend>(
-    job: &mut Ingest<B, Reporter>,
+fn extract<B: Backend, E: Events>(
+    job: &mut Ingest<B, E>,
     given: &OsStr,
     text: bool,
 ) -> Result<(), Stop> {
-    let opened = backup::open(given, |size| {
-        let mut progress = job.events.progress_for(given, size);
-        Box::new(move |n| progress.advance(n))
-    });
+    let opened = backup::open(given, |size| job.events.reading(given, size));
     let backup = opened.map_err(Stop::Backup)?;
     let mut scanner = Scanner::new(backup.xml);
     let root = match scanner.next_event()? {
@@ -296,9 +239,9 @@ type Value<S> = Option<Result<Streamed<S>, Failure>>;
 impl Walk<'_> {
     /// Reads one `<part>` tag, streaming its data (or text) on the way, and
     /// queues the attachment once the tag is complete.
-    fn part<B: Backend, R: BufRead>(
+    fn part<B: Backend, E: Events, R: BufRead>(
         &mut self,
-        job: &mut Ingest<B, Reporter>,
+        job: &mut Ingest<B, E>,
         scanner: &mut Scanner<R>,
         offset: u64,
     ) -> Result<(), Stop> {

@@ -34,7 +34,7 @@ pub fn run(global: &GlobalArgs, src: &Path, dest: &Path) -> Result<Exit> {
     let source = super::open_at(global, src)?;
     match Location::of(dest)? {
         Location::Local(path) => {
-            let store = crate::add::open_store(global, &path, false)?;
+            let store = crate::commands::add::open_store(global, &path, false)?;
             copy_into(global, source.as_ref(), store)
         }
         Location::S3(location) => {

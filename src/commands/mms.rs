@@ -1,0 +1,69 @@
+//! `ingest mms BACKUP...`: the command line's front end of the engine for
+//! phone backups (the extraction itself is in `crate::mms`).
+
+use std::ffi::OsString;
+
+use anyhow::Result;
+
+use super::add;
+use crate::Location;
+use crate::cli::{GlobalArgs, MmsArgs};
+use crate::engine::{Durability, Ingest, Settings};
+use crate::exit::Exit;
+use crate::mms;
+use crate::policy::{Policy, StoreConfig};
+use crate::report::Reporter;
+use crate::store::{Backend, LocalStore};
+
+/// Runs `ingest mms`.
+pub fn run(global: &GlobalArgs, args: &MmsArgs) -> Result<Exit> {
+    if args.backups.iter().filter(|b| *b == "-").count() > 1 {
+        say!("standard input (-) can be read only once");
+        return Ok(Exit::Usage);
+    }
+    let text = args.text;
+    match crate::location(global)? {
+        Location::Local(location) => {
+            let config = StoreConfig::load(&LocalStore::at(&location).config_path())?;
+            let Some(settings) = settings(args, config) else {
+                return Ok(Exit::Usage);
+            };
+            let store = add::open_store(global, &location, args.dry_run)?;
+            Ok(run_job(global, store, settings, &args.backups, text))
+        }
+        Location::S3(location) => {
+            let Some(mut settings) = settings(args, StoreConfig::default()) else {
+                return Ok(Exit::Usage);
+            };
+            settings.durability = Durability::PerBatch;
+            let store = crate::open_s3(global, location, !args.dry_run)?;
+            Ok(run_job(global, store, settings, &args.backups, text))
+        }
+    }
+}
+
+fn settings(args: &MmsArgs, config: StoreConfig) -> Option<Settings> {
+    let policy = add::usage_checked(Policy::resolve(config, add::policy_given(&args.policy)))?;
+    Some(Settings {
+        durability: add::durability(args.sync),
+        dry_run: args.dry_run,
+        policy,
+        no_input_progress: true,
+        ..Settings::default()
+    })
+}
+
+fn run_job<B: Backend>(
+    global: &GlobalArgs,
+    store: B,
+    settings: Settings,
+    backups: &[OsString],
+    text: bool,
+) -> Exit {
+    let dry_run = settings.dry_run;
+    let reporter = Reporter::new(global.json, global.quiet, global.progress);
+    let mut job = Ingest::new(store, reporter, settings, None);
+    let finished = mms::extract_all(&mut job, backups, text);
+    job.events.finish(dry_run);
+    add::exit_for(finished, &job.events)
+}
