@@ -174,6 +174,26 @@ struct Streamer<St> {
 }
 
 impl<St: Stager> Streamer<St> {
+    /// The one pass over a file met in a walk or named: wherever it
+    /// streams (here, or on a side thread), this is the one way.
+    fn stream_file(
+        &self,
+        pass: &mut Pass,
+        progress: Option<&mut (dyn Sink + 'static)>,
+        job: &SideJob,
+    ) -> Result<Streamed<St::Staged>, Failure> {
+        let file = &job.file;
+        let (size, hint) = (Some(job.size), Some(job.hint.clone()));
+        self.stream(
+            pass,
+            progress,
+            &mut &*file,
+            size,
+            hint,
+            Some((file, job.key)),
+        )
+    }
+
     /// The one pass over an input: into a staged object, or (dry run)
     /// nowhere. `file` is the regular file behind `reader`, to notice a
     /// change mid-read and to key the files cache.
@@ -380,14 +400,9 @@ impl<B: Backend, E: Events> Ingest<B, E> {
         // In walk order: what the side threads hold goes first.
         self.take_side_results(0)?;
         let mut progress = self.progress_for(&job.shown, Some(job.size));
-        let streamed = self.streamer.stream(
-            &mut self.pass,
-            progress.as_deref_mut(),
-            &mut &job.file,
-            Some(job.size),
-            Some(job.hint),
-            Some((&job.file, job.key)),
-        );
+        let streamed = self
+            .streamer
+            .stream_file(&mut self.pass, progress.as_deref_mut(), &job);
         drop(progress);
         self.take_streamed(&job.shown, streamed, job.described)
     }
@@ -421,14 +436,7 @@ impl<B: Backend, E: Events> Ingest<B, E> {
             self.side = self.start_side();
         }
         let Side::Running(side) = &mut self.side else {
-            let streamed = self.streamer.stream(
-                &mut self.pass,
-                None,
-                &mut &job.file,
-                Some(job.size),
-                Some(job.hint),
-                Some((&job.file, job.key)),
-            );
+            let streamed = self.streamer.stream_file(&mut self.pass, None, &job);
             return self.take_streamed(&job.shown, streamed, job.described);
         };
         side.submit(job);
@@ -446,14 +454,7 @@ impl<B: Backend, E: Events> Ingest<B, E> {
             let streamer = streamer.clone();
             let mut pass = Pass::new();
             move |job: SideJob| {
-                let streamed = streamer.stream(
-                    &mut pass,
-                    None,
-                    &mut &job.file,
-                    Some(job.size),
-                    Some(job.hint),
-                    Some((&job.file, job.key)),
-                );
+                let streamed = streamer.stream_file(&mut pass, None, &job);
                 (job.shown, job.described, streamed)
             }
         });
