@@ -50,13 +50,17 @@ pub fn run(global: &GlobalArgs, args: &AddArgs) -> Result<Exit> {
             Ok(run_job(global, store, settings, &cache_path, &plan))
         }
         Location::S3(location) => {
-            let Some(mut settings) = usage_checked(settings_from(args, StoreConfig::default()))
-            else {
+            // The flags are checked before the store is touched; then the
+            // store's config.json fills in what they leave unset.
+            if usage_checked(settings_from(args, StoreConfig::default())).is_none() {
+                return Ok(Exit::Usage);
+            }
+            let store = crate::open_s3(global, location, !args.dry_run)?;
+            let Some(mut settings) = usage_checked(settings_from(args, store.config()?)) else {
                 return Ok(Exit::Usage);
             };
             // Each batch's lines become one manifest segment.
             settings.durability = Durability::PerBatch;
-            let store = crate::open_s3(global, location, !args.dry_run)?;
             let plan = Plan {
                 walk: plan.walk.skipping(&store.local_folders()),
                 ..plan

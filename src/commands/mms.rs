@@ -32,11 +32,15 @@ pub fn run(global: &GlobalArgs, args: &MmsArgs) -> Result<Exit> {
             Ok(run_job(global, store, settings, &args.backups, text))
         }
         Location::S3(location) => {
-            let Some(mut settings) = settings(args, StoreConfig::default()) else {
+            // The flags first, then the store's config.json, as for add.
+            if settings(args, StoreConfig::default()).is_none() {
+                return Ok(Exit::Usage);
+            }
+            let store = crate::open_s3(global, location, !args.dry_run)?;
+            let Some(mut settings) = settings(args, store.config()?) else {
                 return Ok(Exit::Usage);
             };
             settings.durability = Durability::PerBatch;
-            let store = crate::open_s3(global, location, !args.dry_run)?;
             Ok(run_job(global, store, settings, &args.backups, text))
         }
     }

@@ -70,6 +70,7 @@ on_both_engines!(
     bad_credentials_unknown_buckets_dead_endpoints_and_foreign_prefixes_fail_clearly,
     a_byte_flipped_in_flight_is_never_stored,
     uploads_are_create_only,
+    the_stores_config_json_sets_policy_defaults,
 );
 
 /// The shared Ceph cluster: its gateway's port and its ceph.conf; the
@@ -350,6 +351,23 @@ impl Server {
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", stderr_of(&out));
+    }
+
+    /// Puts `bytes` under `key` of the bucket with a plain signed request
+    /// (curl's SigV4), behind ingest's back.
+    pub fn put(&self, key: &str, bytes: &[u8]) {
+        let file = self.dir.path().join("put.body");
+        std::fs::write(&file, bytes).unwrap();
+        let out = Command::new("curl")
+            .args(["-sS", "-f", "-X", "PUT", "-T"])
+            .arg(&file)
+            .args(["--aws-sigv4", "aws:amz:us-east-1:s3", "--user"])
+            .arg(format!("{KEY_ID}:{SECRET}"))
+            .args(["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"])
+            .arg(format!("{}/{BUCKET}/{key}", self.endpoint()))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "PUT {key}: {}", stderr_of(&out));
     }
 
     /// The server's temp folder (its data, log and the local cache).
@@ -1041,4 +1059,27 @@ fn uploads_are_create_only(engine: Engine) {
     assert_eq!(statuses, ["unchanged", "unchanged"]);
     assert_eq!(ok(server.cmd(&store, ["--json", "ls"])).stdout, before);
     assert_verified(&server, &store);
+}
+
+/// An S3 store keeps policy defaults in `config.json` under its prefix, as
+/// a local store does, and the flags still win.
+fn the_stores_config_json_sets_policy_defaults(engine: Engine) {
+    let server = Server::start_on(engine);
+    let env = Env::new();
+    let store = store_url("configured");
+    let small = env.write("small.txt", b"small\n");
+    ok(server.cmd(&store, [small.as_os_str()]));
+    server.put("configured/config.json", br#"{"max_size": "4K"}"#);
+    let big = env.write("big.bin", &noise(8192, 80));
+    let out = server.cmd(&store, [big.as_os_str()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    assert_says(
+        &stderr_of(&out),
+        "larger than max_size in config.json 4.00 KiB",
+    );
+    ok(server.cmd(
+        &store,
+        [OsStr::new("--max-size"), OsStr::new("1M"), big.as_os_str()],
+    ));
+    assert_eq!(entries(&server, &store).len(), 2);
 }

@@ -42,6 +42,7 @@ use crate::manifest::{Entry, IdentitySet, Line, Lines};
 use crate::object_id::ObjectId;
 
 const STORE_JSON: &str = "store.json";
+const CONFIG_JSON: &str = "config.json";
 const OBJECTS: &str = "objects/";
 const SEGMENTS: &str = "manifest/";
 
@@ -232,6 +233,17 @@ impl S3Store {
     /// Holds the store exclusively: no writer runs while the guard lives.
     pub fn lock_exclusively(&self, wait: Duration) -> Result<S3Lock> {
         S3Lock::acquire(&self.op, true, wait, &self.describe())
+    }
+
+    /// The store's policy defaults, from `config.json` under its prefix, as
+    /// a local store keeps them; none when there is no such key.
+    pub fn config(&self) -> Result<crate::policy::StoreConfig> {
+        match self.op.read(CONFIG_JSON) {
+            Ok(bytes) => serde_json::from_slice(&bytes.to_vec())
+                .with_context(|| format!("{}/{CONFIG_JSON} is not valid", self.url())),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(Default::default()),
+            Err(e) => Err(self.failed(&format!("reading {CONFIG_JSON}"), e)),
+        }
     }
 
     /// The store's URL, with the endpoint it is reached at (never a secret).
