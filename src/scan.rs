@@ -61,7 +61,7 @@ pub enum Verdict {
 /// Streams every chunk to clamd and, at the end, turns its reply into a
 /// verdict: infected is a rejection; no answer, a timeout or an error is a
 /// scan failure (the input fails, unless the caller scans fail-open).
-pub struct Scanner {
+pub struct ClamdScan {
     addr: ClamdAddr,
     stream: Box<dyn Stream>,
     /// clamd closed the connection while we sent (it does so past its
@@ -75,7 +75,7 @@ pub struct Scanner {
     pub unscanned: Option<String>,
 }
 
-impl Scanner {
+impl ClamdScan {
     /// Connects and starts an INSTREAM session; every wait is bounded by
     /// `timeout`, so a dead or stuck clamd cannot hang the run.
     pub fn connect(addr: &ClamdAddr, timeout: Duration, fail_open: bool) -> Result<Self> {
@@ -99,7 +99,7 @@ impl Scanner {
             }
         };
         stream.write_all(b"zINSTREAM\0")?;
-        Ok(Scanner {
+        Ok(ClamdScan {
             addr: addr.clone(),
             stream,
             closed_early: false,
@@ -222,7 +222,7 @@ pub fn parse_reply(reply: &str) -> Result<Verdict, String> {
     }
 }
 
-impl Sink for Scanner {
+impl Sink for ClamdScan {
     fn take(&mut self, chunk: &[u8], _so_far: &SoFar) -> Result<(), Failure> {
         if self.unscanned.is_some() {
             return Ok(());
@@ -273,8 +273,8 @@ impl Sink for Scanner {
 }
 
 /// Connects, with the address named in the error.
-pub fn connect(addr: &ClamdAddr, timeout: Duration, fail_open: bool) -> Result<Scanner> {
-    Scanner::connect(addr, timeout, fail_open)
+pub fn connect(addr: &ClamdAddr, timeout: Duration, fail_open: bool) -> Result<ClamdScan> {
+    ClamdScan::connect(addr, timeout, fail_open)
         .with_context(|| format!("cannot reach clamd at {addr}"))
 }
 

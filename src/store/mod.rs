@@ -2,6 +2,7 @@
 //! that a local directory and an S3 prefix serve the same pipeline.
 
 mod local;
+mod lookup;
 mod s3;
 mod s3_lock;
 mod uploads;
@@ -14,7 +15,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-pub use local::{LocalStager, LocalStore, LookupError, ObjectFile};
+pub use local::{LocalStager, LocalStore, ObjectFile};
+pub use lookup::LookupError;
 pub use s3::{S3Location, S3Settings, S3Store, SpoolStager};
 pub use uploads::Unfinished;
 pub use view::{Leftover, LineIter, Listed, StoreView, WritersExcluded};
