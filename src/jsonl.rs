@@ -169,7 +169,7 @@ fn is_whole_object(file: &File, start: u64, end: u64) -> io::Result<bool> {
 
 /// Whether `text` is one whole JSON object (a torn line that lost only its
 /// newline): a cut anywhere inside an object leaves it unbalanced.
-pub fn is_whole_json_object(text: &[u8]) -> bool {
+fn is_whole_json_object(text: &[u8]) -> bool {
     text.first() == Some(&b'{') && serde_json::from_slice::<serde::de::IgnoredAny>(text).is_ok()
 }
 

@@ -118,6 +118,11 @@ impl Location {
     }
 }
 
+/// How long to wait for another run's lock on the store (`--wait-lock`).
+pub fn wait_lock(global: &GlobalArgs) -> Result<std::time::Duration> {
+    policy::seconds(global.wait_lock).context("--wait-lock")
+}
+
 /// Connects to an S3 store; `write` makes one in an empty prefix and holds
 /// it as a writer's (see [`store::S3Store::begin_writing`]).
 pub fn open_s3(
@@ -131,7 +136,7 @@ pub fn open_s3(
     let spool = global.spool.as_deref();
     let mut store = store::S3Store::open(location, settings, &cache, spool, write)?;
     if write {
-        store.begin_writing(policy::seconds(global.wait_lock)?)?;
+        store.begin_writing(wait_lock(global)?)?;
     }
     Ok(store)
 }

@@ -147,7 +147,9 @@ fn walk_dir(
                 .strip_prefix(&prune_root)
                 .unwrap_or(entry.path());
             let store_folder = || {
-                entry.file_type().is_dir() && entry.metadata().is_ok_and(|m| options.is_skipped(&m))
+                !options.skip.is_empty()
+                    && entry.file_type().is_dir()
+                    && entry.metadata().is_ok_and(|m| options.is_skipped(&m))
             };
             !options.excluded(relative) && !store_folder()
         })

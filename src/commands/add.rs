@@ -110,7 +110,7 @@ pub fn usage_checked<T>(checked: Result<T>) -> Option<T> {
 /// writer's (see [`LocalStore::begin_writing`]); unless this is a dry run,
 /// which must not write even that.
 pub fn open_store(global: &GlobalArgs, location: &Path, dry_run: bool) -> Result<LocalStore> {
-    let wait = crate::policy::seconds(global.wait_lock)?;
+    let wait = crate::wait_lock(global)?;
     if dry_run {
         let store = LocalStore::at(location);
         return Ok(match store.exists() {

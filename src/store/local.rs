@@ -105,15 +105,7 @@ impl LocalStore {
     /// that a crash's damage is mended by the next run that can write,
     /// whether or not it appends anything.
     pub fn begin_writing(&mut self) -> Result<()> {
-        let path = self.path(GC_LOCK);
-        let lock = open_lock_file(&path)?;
-        lock_within(&lock, self.wait_lock, Lock::Shared).with_context(|| {
-            format!(
-                "locking {} (an ingest gc is removing objects)",
-                path.display()
-            )
-        })?;
-        self.writing = Some(lock);
+        self.writing = Some(self.lock_gc(self.wait_lock, Lock::Shared)?);
         // Looked at first without writing: a store this user may not write
         // then fails where the run writes, not here.
         let manifest = self.path(MANIFEST);
@@ -129,14 +121,21 @@ impl LocalStore {
     /// Holds `gc.lock` exclusively: no writer runs until the guard is
     /// dropped, and none is running now. Waits at most the wait-lock time.
     pub fn exclude_writers(&self, wait: Duration) -> Result<File> {
+        self.lock_gc(wait, Lock::Exclusive)
+    }
+
+    /// Takes `gc.lock` as asked, within `wait`; the error says who holds it.
+    fn lock_gc(&self, wait: Duration, how: Lock) -> Result<File> {
         let path = self.path(GC_LOCK);
         let lock = open_lock_file(&path)?;
-        lock_within(&lock, wait, Lock::Exclusive).with_context(|| {
-            format!(
-                "locking {}: another ingest is writing to the store, and orphans can only be told apart from its objects once it ends",
-                path.display()
-            )
-        })?;
+        let holder = match how {
+            Lock::Shared => " (an ingest gc is removing objects)",
+            Lock::Exclusive => {
+                ": another ingest is writing to the store, and orphans can only be told apart from its objects once it ends"
+            }
+        };
+        lock_within(&lock, wait, how)
+            .with_context(|| format!("locking {}{holder}", path.display()))?;
         Ok(lock)
     }
 

@@ -36,7 +36,7 @@ pub fn run(
     let store = super::open_store(global)?;
     // Taken before anything is read, and held to the end.
     let _no_writers = match orphans && !dry_run {
-        true => Some(store.exclude_writers(crate::policy::seconds(global.wait_lock)?)?),
+        true => Some(store.exclude_writers(crate::wait_lock(global)?)?),
         false => None,
     };
     let mut out = BufWriter::new(io::stdout().lock());

@@ -127,7 +127,8 @@ pub struct S3Store {
     /// Copies of manifest segments (they never change).
     cache: PathBuf,
     known: Option<IdentitySet>,
-    /// The same operator, async: uploads use it to abort what fails.
+    /// The same operator, async: uploads use it to look a large object up
+    /// before sending it.
     async_op: opendal::Operator,
     /// Held while this handle writes: no gc removes objects meanwhile.
     writing: Option<S3Lock>,
