@@ -12,6 +12,7 @@ macro_rules! say {
     };
 }
 
+pub mod admission;
 pub mod cache;
 pub mod cli;
 pub mod commands;

@@ -11,9 +11,7 @@ use anyhow::{Context, Result, anyhow};
 use indicatif::HumanBytes;
 use serde::Deserialize;
 
-use crate::failure::Failure;
 use crate::object_id::ObjectId;
-use crate::pipeline::{Sink, SoFar};
 use crate::scan::ClamdAddr;
 
 /// Why an input was refused, in the words `--json` gives machines.
@@ -301,56 +299,6 @@ pub fn seconds(secs: f64) -> Result<Duration> {
         anyhow::bail!("{secs} is not a number of seconds from 0 to {MAX_WAIT_SECS} (a year)");
     }
     Ok(Duration::from_secs_f64(secs))
-}
-
-/// Cuts a stream off as soon as it passes the limit (set by `.1`): the
-/// rest is never read.
-pub struct SizeLimit(pub u64, pub Source);
-
-impl Sink for SizeLimit {
-    fn take(&mut self, _chunk: &[u8], so_far: &SoFar) -> Result<(), Failure> {
-        if so_far.bytes > self.0 {
-            let (limit, by) = (self.0, self.1);
-            return Err(Failure::Rejected(Rejection::TooLarge { limit, by }));
-        }
-        Ok(())
-    }
-}
-
-/// Decides on the type as soon as the sniffing prefix is complete, so a
-/// denied 4 GiB file costs a few KiB of reading.
-pub struct TypeGate<'a> {
-    pub policy: &'a Policy,
-    /// The type to judge when the bytes show none (declared, or by name);
-    /// None when not known yet: the caller judges the type at the end.
-    pub fallback: Option<String>,
-    pub decided: bool,
-}
-
-impl TypeGate<'_> {
-    fn decide(&mut self, so_far: &SoFar) -> Result<(), Failure> {
-        let Some(kind) = so_far.kind else {
-            return Ok(());
-        };
-        if self.decided {
-            return Ok(());
-        }
-        let Some(mime) = kind.map(|k| k.mime.as_str()).or(self.fallback.as_deref()) else {
-            return Ok(());
-        };
-        self.decided = true;
-        self.policy.admit_type(mime).map_err(Failure::Rejected)
-    }
-}
-
-impl Sink for TypeGate<'_> {
-    fn take(&mut self, _chunk: &[u8], so_far: &SoFar) -> Result<(), Failure> {
-        self.decide(so_far)
-    }
-
-    fn finish(&mut self, so_far: &SoFar) -> Result<(), Failure> {
-        self.decide(so_far)
-    }
 }
 
 #[cfg(test)]

@@ -60,25 +60,20 @@ pub enum Verdict {
 
 /// Streams every chunk to clamd and, at the end, turns its reply into a
 /// verdict: infected is a rejection; no answer, a timeout or an error is a
-/// scan failure (the input fails, unless the caller scans fail-open).
+/// scan failure (whether that fails the input is admission's to decide).
 pub struct ClamdScan {
     addr: ClamdAddr,
     stream: Box<dyn Stream>,
     /// clamd closed the connection while we sent (it does so past its
     /// StreamMaxLength): stop sending, its reply says why.
     closed_early: bool,
-    /// Store unscanned when the scan fails, rather than fail the input.
-    fail_open: bool,
     timeout: Duration,
-    pub verdict: Option<Verdict>,
-    /// Why the scan gave no verdict, when failing open.
-    pub unscanned: Option<String>,
 }
 
 impl ClamdScan {
     /// Connects and starts an INSTREAM session; every wait is bounded by
     /// `timeout`, so a dead or stuck clamd cannot hang the run.
-    pub fn connect(addr: &ClamdAddr, timeout: Duration, fail_open: bool) -> Result<Self> {
+    pub fn connect(addr: &ClamdAddr, timeout: Duration) -> Result<Self> {
         let mut stream: Box<dyn Stream> = match addr {
             ClamdAddr::Unix(path) => {
                 let s = UnixStream::connect(path)?;
@@ -103,10 +98,7 @@ impl ClamdScan {
             addr: addr.clone(),
             stream,
             closed_early: false,
-            fail_open,
             timeout,
-            verdict: None,
-            unscanned: None,
         })
     }
 
@@ -180,15 +172,14 @@ impl ClamdScan {
         Ok(String::from_utf8_lossy(&reply[..end]).trim().to_owned())
     }
 
-    /// A scan that cannot finish: the input's failure, or with fail-open a
-    /// note that it goes in unscanned.
-    fn scan_failure(&mut self, what: impl fmt::Display) -> Result<(), Failure> {
+    /// A scan that cannot finish.
+    fn scan_failure(&self, what: impl fmt::Display) -> Result<(), Failure> {
         let message = format!("virus scan by clamd at {} failed: {what}", self.addr);
-        self.give_up(message)
+        Err(Failure::Scan(anyhow!(message)))
     }
 
     /// An I/O error talking to clamd; a timeout is said as such.
-    fn io_failure(&mut self, e: io::Error) -> Result<(), Failure> {
+    fn io_failure(&self, e: io::Error) -> Result<(), Failure> {
         match e.kind() {
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
                 let secs = self.timeout.as_secs_f64();
@@ -198,14 +189,6 @@ impl ClamdScan {
         }
     }
 
-    fn give_up(&mut self, message: String) -> Result<(), Failure> {
-        if self.fail_open {
-            self.unscanned.get_or_insert(message);
-            Ok(())
-        } else {
-            Err(Failure::Scan(anyhow!(message)))
-        }
-    }
 }
 
 /// Parses a reply to INSTREAM.
@@ -224,9 +207,6 @@ pub fn parse_reply(reply: &str) -> Result<Verdict, String> {
 
 impl Sink for ClamdScan {
     fn take(&mut self, chunk: &[u8], _so_far: &SoFar) -> Result<(), Failure> {
-        if self.unscanned.is_some() {
-            return Ok(());
-        }
         match self.send(chunk) {
             Ok(()) => Ok(()),
             Err(e) => self.io_failure(e),
@@ -234,9 +214,6 @@ impl Sink for ClamdScan {
     }
 
     fn finish(&mut self, _so_far: &SoFar) -> Result<(), Failure> {
-        if self.unscanned.is_some() {
-            return Ok(());
-        }
         // A verdict counts only once clamd has taken the whole stream.
         let early = self.closed_early || self.answered_early();
         if !self.closed_early
@@ -260,21 +237,17 @@ impl Sink for ClamdScan {
         }
         match verdict {
             Ok(Verdict::Infected(signature)) => {
-                self.verdict = Some(Verdict::Infected(signature.clone()));
                 Err(Failure::Rejected(Rejection::Infected { signature }))
             }
-            Ok(Verdict::Clean) => {
-                self.verdict = Some(Verdict::Clean);
-                Ok(())
-            }
+            Ok(Verdict::Clean) => Ok(()),
             Err(error) => self.scan_failure(error),
         }
     }
 }
 
 /// Connects, with the address named in the error.
-pub fn connect(addr: &ClamdAddr, timeout: Duration, fail_open: bool) -> Result<ClamdScan> {
-    ClamdScan::connect(addr, timeout, fail_open)
+pub fn connect(addr: &ClamdAddr, timeout: Duration) -> Result<ClamdScan> {
+    ClamdScan::connect(addr, timeout)
         .with_context(|| format!("cannot reach clamd at {addr}"))
 }
 

@@ -23,8 +23,8 @@ use crate::input::{self, Input};
 use crate::manifest::{Entry, Identity, Origin};
 use crate::object_id::ObjectId;
 use crate::pipeline::{INLINE_HASH_MAX, Pass, Passed, Sink, StoreWriter};
-use crate::policy::{Policy, Rejection, SizeLimit, TypeGate};
-use crate::scan;
+use crate::admission::{Admission, Checked};
+use crate::policy::Policy;
 use crate::sniff;
 use crate::sniff::Kind;
 use crate::store::{Backend, Committed, Stager};
@@ -77,17 +77,17 @@ pub struct Described {
     /// What the source says the input is (`--content-type`, a part's ct).
     pub declared_mime: Option<String>,
     pub origin: Option<Origin>,
+    /// The SHA-256 the input must have (`--sha256`, a request's digest).
+    pub expected: Option<ObjectId>,
 }
 
 /// An input read to its end and staged (unless a dry run), not yet queued.
 pub struct Streamed<S> {
     staged: Option<S>,
     passed: Passed,
-    scanned: Option<bool>,
-    /// Whether the type was judged while streaming (it was known by then).
-    type_judged: bool,
-    /// What to tell the user about this input, once it is its turn.
-    warnings: Vec<String>,
+    /// What admission said while it streamed (with what to tell the user
+    /// about this input, once it is its turn).
+    checked: Checked,
     /// Set when the file may go into the files cache once recorded.
     cache_key: Option<FileKey>,
 }
@@ -207,43 +207,15 @@ impl<St: Stager> Streamer<St> {
         file: Option<(&File, FileKey)>,
     ) -> Result<Streamed<St::Staged>, Failure> {
         let policy = &self.settings.policy;
-        let mut warnings = Vec::new();
-        let mut gate = TypeGate {
-            policy,
-            fallback: hint.map(|k| k.mime),
-            decided: false,
-        };
-        let mut limit = policy
-            .max_size
-            .map(|max| SizeLimit(max, policy.max_size_from));
-        let mut scanner = match &policy.clamd {
-            None => None,
-            Some(addr) => {
-                let timeout = policy.scan_timeout;
-                match scan::connect(addr, timeout, policy.scan_fail_open) {
-                    Ok(scanner) => Some(scanner),
-                    Err(e) if policy.scan_fail_open => {
-                        warnings.push(format!("stored unscanned: {e:#}"));
-                        None
-                    }
-                    Err(e) => return Err(Failure::Scan(e)),
-                }
-            }
-        };
+        let mut admission = Admission::begin(policy, hint.map(|k| k.mime))?;
         let mut staged = match self.settings.dry_run {
             true => None,
             false => Some(self.stager.stage().map_err(Failure::Store)?),
         };
         let mut writer = staged.as_mut().map(|s| StoreWriter(s));
-        // Judges first, then the writer: a rejected chunk is never written.
-        let mut sinks: Vec<&mut dyn Sink> = Vec::with_capacity(5);
-        if let Some(limit) = limit.as_mut() {
-            sinks.push(limit);
-        }
-        sinks.push(&mut gate);
-        if let Some(scanner) = scanner.as_mut() {
-            sinks.push(scanner);
-        }
+        // Admission first, then the writer: a refused chunk is never written.
+        let mut sinks: Vec<&mut dyn Sink> = Vec::with_capacity(3);
+        sinks.push(&mut admission);
         if let Some(writer) = writer.as_mut() {
             sinks.push(writer);
         }
@@ -252,22 +224,13 @@ impl<St: Stager> Streamer<St> {
         }
         let passed = pass.run_sized(reader, size, &mut sinks)?;
         drop(sinks);
-        let type_judged = gate.decided;
-        let scanned = policy.clamd.as_ref().map(|_| {
-            if let Some(why) = scanner.as_ref().and_then(|s| s.unscanned.as_deref()) {
-                warnings.push(format!("stored unscanned: {why}"));
-            }
-            scanner
-                .as_ref()
-                .is_some_and(|s| s.verdict == Some(scan::Verdict::Clean))
-        });
-        let cache_key = file.and_then(|(file, before)| self.cacheable(file, before, &mut warnings));
+        let mut checked = admission.checked();
+        let cache_key =
+            file.and_then(|(file, before)| self.cacheable(file, before, &mut checked.warnings));
         Ok(Streamed {
             staged,
             passed,
-            scanned,
-            type_judged,
-            warnings,
+            checked,
             cache_key,
         })
     }
@@ -490,7 +453,7 @@ impl<B: Backend, E: Events> Ingest<B, E> {
     ) -> Result<(), Fatal> {
         match streamed {
             Ok(mut streamed) => {
-                for warning in std::mem::take(&mut streamed.warnings) {
+                for warning in std::mem::take(&mut streamed.checked.warnings) {
                     self.events.warning(shown, &warning);
                 }
                 let cache_key = streamed.cache_key.take();
@@ -506,6 +469,7 @@ impl<B: Backend, E: Events> Ingest<B, E> {
             source,
             declared_mime: self.settings.declared_mime.clone(),
             origin: None,
+            expected: self.settings.expected,
         }
     }
 
@@ -559,7 +523,7 @@ impl<B: Backend, E: Events> Ingest<B, E> {
             hint,
             None,
         )?;
-        for warning in std::mem::take(&mut streamed.warnings) {
+        for warning in std::mem::take(&mut streamed.checked.warnings) {
             self.events.warning(shown, &warning);
         }
         Ok(streamed)
@@ -584,22 +548,15 @@ impl<B: Backend, E: Events> Ingest<B, E> {
         cache_key: Option<FileKey>,
     ) -> Result<(), Fatal> {
         let passed = &streamed.passed;
-        if let Some(expected) = self.settings.expected
-            && passed.id != expected
-        {
-            let mismatch = Rejection::HashMismatch {
-                expected,
-                actual: passed.id,
-            };
-            return self.fail(shown, Failure::Rejected(mismatch));
-        }
         let mut entry = entry_for(&described, passed);
-        if !streamed.type_judged
-            && let Err(rejection) = self.settings.policy.admit_type(&entry.mime)
+        let policy = &self.settings.policy;
+        match streamed
+            .checked
+            .conclude(policy, passed, &entry.mime, described.expected)
         {
-            return self.fail(shown, Failure::Rejected(rejection));
+            Ok(scanned) => entry.scanned = scanned,
+            Err(rejection) => return self.fail(shown, Failure::Rejected(rejection)),
         }
-        entry.scanned = streamed.scanned;
         self.warn_on_type_disagreement(shown, &described.name, passed, &entry);
         self.batch_bytes += entry.size;
         self.batch.push(Pending {

@@ -350,6 +350,7 @@ impl Walk<'_> {
                 seq: part.seq.clone(),
                 ct: part.ct.clone(),
             }),
+            expected: None,
         }
     }
 }
