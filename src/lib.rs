@@ -103,12 +103,6 @@ pub enum Location {
     S3(store::S3Location),
 }
 
-/// The store's location, told by its form: `s3://BUCKET/PREFIX`, else a
-/// directory.
-pub fn location(global: &GlobalArgs) -> Result<Location> {
-    Location::of(&store_location(global)?)
-}
-
 impl Location {
     /// `s3://BUCKET/PREFIX` is an S3 store; anything else a directory.
     pub fn of(place: &std::path::Path) -> Result<Location> {
@@ -122,22 +116,4 @@ impl Location {
 /// How long to wait for another run's lock on the store (`--wait-lock`).
 pub fn wait_lock(global: &GlobalArgs) -> Result<std::time::Duration> {
     policy::seconds(global.wait_lock).context("--wait-lock")
-}
-
-/// Connects to an S3 store; `write` makes one in an empty prefix and holds
-/// it as a writer's (see [`store::S3Store::begin_writing`]).
-pub fn open_s3(
-    global: &GlobalArgs,
-    location: store::S3Location,
-    write: bool,
-) -> Result<store::S3Store> {
-    let settings = store::S3Settings::from_env(global.s3_addressing.as_deref())?;
-    let cache = store::cache_location()
-        .context("no cache folder for the S3 store: set XDG_CACHE_HOME or HOME")?;
-    let spool = global.spool.as_deref();
-    let mut store = store::S3Store::open(location, settings, &cache, spool, write)?;
-    if write {
-        store.begin_writing(wait_lock(global)?)?;
-    }
-    Ok(store)
 }

@@ -188,7 +188,6 @@ impl ClamdScan {
             _ => self.scan_failure(e),
         }
     }
-
 }
 
 /// Parses a reply to INSTREAM.
@@ -247,8 +246,7 @@ impl Sink for ClamdScan {
 
 /// Connects, with the address named in the error.
 pub fn connect(addr: &ClamdAddr, timeout: Duration) -> Result<ClamdScan> {
-    ClamdScan::connect(addr, timeout)
-        .with_context(|| format!("cannot reach clamd at {addr}"))
+    ClamdScan::connect(addr, timeout).with_context(|| format!("cannot reach clamd at {addr}"))
 }
 
 #[cfg(test)]

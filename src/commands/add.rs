@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
 
-use crate::Location;
+use super::{Access, Opened};
 use crate::cache::FilesCache;
 use crate::cli::{AddArgs, GlobalArgs, PolicyArgs, SyncMode};
 use crate::engine::{Durability, Fatal, Ingest, STDIN, Settings};
@@ -15,7 +15,7 @@ use crate::input;
 use crate::object_id::ObjectId;
 use crate::policy::{Policy, StoreConfig};
 use crate::report::Reporter;
-use crate::store::{Backend, LocalStore};
+use crate::store::Backend;
 use crate::walk::WalkOptions;
 
 /// Stores every input named by `args`, and returns how the run ended.
@@ -35,40 +35,36 @@ pub fn run(global: &GlobalArgs, args: &AddArgs) -> Result<Exit> {
         no_cache: args.no_cache,
         dry_run: args.dry_run,
     };
-    match crate::location(global)? {
-        Location::Local(location) => {
-            let config = StoreConfig::load(&LocalStore::at(&location).config_path())?;
-            let Some(settings) = usage_checked(settings_from(args, config)) else {
-                return Ok(Exit::Usage);
-            };
-            let store = open_store(global, &location, args.dry_run)?;
-            let plan = Plan {
-                walk: plan.walk.skipping(&[location]),
-                ..plan
-            };
-            let cache_path = store.files_cache_path();
-            Ok(run_job(global, store, settings, &cache_path, &plan))
-        }
-        Location::S3(location) => {
-            // The flags are checked before the store is touched; then the
-            // store's config.json fills in what they leave unset.
-            if usage_checked(settings_from(args, StoreConfig::default())).is_none() {
-                return Ok(Exit::Usage);
-            }
-            let store = crate::open_s3(global, location, !args.dry_run)?;
-            let Some(mut settings) = usage_checked(settings_from(args, store.config()?)) else {
-                return Ok(Exit::Usage);
-            };
-            // Each batch's lines become one manifest segment.
-            settings.durability = Durability::PerBatch;
-            let plan = Plan {
-                walk: plan.walk.skipping(&store.local_folders()),
-                ..plan
-            };
-            let cache_path = store.files_cache_path();
-            Ok(run_job(global, store, settings, &cache_path, &plan))
-        }
+    // The flags are checked before the store is touched; then the store's
+    // config.json fills in what they leave unset.
+    if usage_checked(settings_from(args, StoreConfig::default())).is_none() {
+        return Ok(Exit::Usage);
     }
+    let place = crate::store_location(global)?;
+    match super::open_store(global, &place, access(args.dry_run))? {
+        Opened::Local(store) => run_on(global, args, store, plan),
+        Opened::S3(store) => run_on(global, args, store, plan),
+    }
+}
+
+/// Writes, unless this is a dry run.
+pub fn access(dry_run: bool) -> Access {
+    match dry_run {
+        true => Access::DryRun,
+        false => Access::Write,
+    }
+}
+
+fn run_on<B: Backend>(global: &GlobalArgs, args: &AddArgs, store: B, plan: Plan) -> Result<Exit> {
+    let Some(settings) = usage_checked(settings_from(args, store.config()?)) else {
+        return Ok(Exit::Usage);
+    };
+    let plan = Plan {
+        walk: plan.walk.skipping(&store.local_folders()),
+        ..plan
+    };
+    let cache_path = store.files_cache_path();
+    Ok(run_job(global, store, settings, &cache_path, &plan))
 }
 
 /// What `add` was asked to read, whatever the store.
@@ -104,23 +100,6 @@ pub fn usage_checked<T>(checked: Result<T>) -> Option<T> {
             None
         }
     }
-}
-
-/// The store a run writes into: created if missing, and held as a
-/// writer's (see [`LocalStore::begin_writing`]); unless this is a dry run,
-/// which must not write even that.
-pub fn open_store(global: &GlobalArgs, location: &Path, dry_run: bool) -> Result<LocalStore> {
-    let wait = crate::wait_lock(global)?;
-    if dry_run {
-        let store = LocalStore::at(location);
-        return Ok(match store.exists() {
-            true => LocalStore::open(location)?,
-            false => store,
-        });
-    }
-    let mut store = LocalStore::open_or_create(location)?.with_wait_lock(wait);
-    store.begin_writing()?;
-    Ok(store)
 }
 
 /// How the run ended, from what the reporter counted.

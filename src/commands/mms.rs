@@ -5,15 +5,15 @@ use std::ffi::OsString;
 
 use anyhow::Result;
 
+use super::Opened;
 use super::add;
-use crate::Location;
 use crate::cli::{GlobalArgs, MmsArgs};
-use crate::engine::{Durability, Ingest, Settings};
+use crate::engine::{Ingest, Settings};
 use crate::exit::Exit;
 use crate::mms;
 use crate::policy::{Policy, StoreConfig};
 use crate::report::Reporter;
-use crate::store::{Backend, LocalStore};
+use crate::store::Backend;
 
 /// Runs `ingest mms`.
 pub fn run(global: &GlobalArgs, args: &MmsArgs) -> Result<Exit> {
@@ -21,29 +21,22 @@ pub fn run(global: &GlobalArgs, args: &MmsArgs) -> Result<Exit> {
         say!("standard input (-) can be read only once");
         return Ok(Exit::Usage);
     }
-    let text = args.text;
-    match crate::location(global)? {
-        Location::Local(location) => {
-            let config = StoreConfig::load(&LocalStore::at(&location).config_path())?;
-            let Some(settings) = settings(args, config) else {
-                return Ok(Exit::Usage);
-            };
-            let store = add::open_store(global, &location, args.dry_run)?;
-            Ok(run_job(global, store, settings, &args.backups, text))
-        }
-        Location::S3(location) => {
-            // The flags first, then the store's config.json, as for add.
-            if settings(args, StoreConfig::default()).is_none() {
-                return Ok(Exit::Usage);
-            }
-            let store = crate::open_s3(global, location, !args.dry_run)?;
-            let Some(mut settings) = settings(args, store.config()?) else {
-                return Ok(Exit::Usage);
-            };
-            settings.durability = Durability::PerBatch;
-            Ok(run_job(global, store, settings, &args.backups, text))
-        }
+    // The flags first, then the store's config.json, as for add.
+    if settings(args, StoreConfig::default()).is_none() {
+        return Ok(Exit::Usage);
     }
+    let place = crate::store_location(global)?;
+    match super::open_store(global, &place, add::access(args.dry_run))? {
+        Opened::Local(store) => run_on(global, args, store),
+        Opened::S3(store) => run_on(global, args, store),
+    }
+}
+
+fn run_on<B: Backend>(global: &GlobalArgs, args: &MmsArgs, store: B) -> Result<Exit> {
+    let Some(settings) = settings(args, store.config()?) else {
+        return Ok(Exit::Usage);
+    };
+    Ok(run_job(global, store, settings, &args.backups, args.text))
 }
 
 fn settings(args: &MmsArgs, config: StoreConfig) -> Option<Settings> {

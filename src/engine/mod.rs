@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
+use crate::admission::{Admission, Checked};
 use crate::cache::{FileKey, FilesCache};
 use crate::events::{Events, Status};
 use crate::failure::Failure;
@@ -23,7 +24,6 @@ use crate::input::{self, Input};
 use crate::manifest::{Entry, Identity, Origin};
 use crate::object_id::ObjectId;
 use crate::pipeline::{INLINE_HASH_MAX, Pass, Passed, Sink, StoreWriter};
-use crate::admission::{Admission, Checked};
 use crate::policy::Policy;
 use crate::sniff;
 use crate::sniff::Kind;
@@ -253,7 +253,10 @@ impl<St: Stager> Streamer<St> {
 }
 
 impl<B: Backend, E: Events> Ingest<B, E> {
-    pub fn new(store: B, events: E, settings: Settings, cache: Option<FilesCache>) -> Self {
+    pub fn new(store: B, events: E, mut settings: Settings, cache: Option<FilesCache>) -> Self {
+        if store.records_in_batches() {
+            settings.durability = Durability::PerBatch;
+        }
         let settings = Arc::new(settings);
         let streamer = Streamer {
             settings: Arc::clone(&settings),

@@ -186,11 +186,6 @@ impl LocalStore {
         self.root.join("config.json")
     }
 
-    /// Where the files cache of this store lives.
-    pub fn files_cache_path(&self) -> PathBuf {
-        self.root.join("cache").join("files-v1.jsonl")
-    }
-
     fn path(&self, relative: &str) -> PathBuf {
         self.root.join(relative)
     }
@@ -439,6 +434,22 @@ impl Backend for LocalStore {
 
     fn holds(&mut self, entry: &Entry) -> Result<bool> {
         Ok(self.is_recorded(entry)? && self.object_listed(&entry.sha256)?)
+    }
+
+    fn config(&self) -> Result<crate::policy::StoreConfig> {
+        crate::policy::StoreConfig::load(&self.config_path())
+    }
+
+    fn local_folders(&self) -> Vec<PathBuf> {
+        vec![self.root.clone()]
+    }
+
+    fn files_cache_path(&self) -> PathBuf {
+        self.root.join("cache").join("files-v1.jsonl")
+    }
+
+    fn records_in_batches(&self) -> bool {
+        false
     }
 
     fn describe(&self) -> String {

@@ -1,5 +1,5 @@
 //! The store: where objects and the manifest live, behind one interface so
-//! that a local directory and an S3 prefix serve the same pipeline.
+//! that a local directory and an S3 prefix serve the same engine.
 
 mod local;
 mod lookup;
@@ -144,4 +144,19 @@ pub trait Backend {
 
     /// How to name this store in messages.
     fn describe(&self) -> String;
+
+    /// The store's policy defaults, from its `config.json` (none if it
+    /// has none).
+    fn config(&self) -> Result<crate::policy::StoreConfig>;
+
+    /// Where the files cache of imports into this store lives.
+    fn files_cache_path(&self) -> PathBuf;
+
+    /// The folders on this machine that belong to the store, which a walk
+    /// never enters.
+    fn local_folders(&self) -> Vec<PathBuf>;
+
+    /// Whether each batch's manifest lines are written as one piece (an S3
+    /// segment), so that objects are best made durable a batch at a time.
+    fn records_in_batches(&self) -> bool;
 }

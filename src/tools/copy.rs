@@ -12,8 +12,8 @@ use std::path::Path;
 use anyhow::{Context, Result, anyhow};
 use indicatif::HumanBytes;
 
-use crate::Location;
 use crate::cli::GlobalArgs;
+use crate::commands::{Access, Opened};
 use crate::exit::Exit;
 use crate::manifest::{Entry, Line};
 use crate::object_id::ObjectId;
@@ -32,15 +32,9 @@ const RECORD_BATCH: usize = 1000;
 
 pub fn run(global: &GlobalArgs, src: &Path, dest: &Path) -> Result<Exit> {
     let source = super::open_at(global, src)?;
-    match Location::of(dest)? {
-        Location::Local(path) => {
-            let store = crate::commands::add::open_store(global, &path, false)?;
-            copy_into(global, source.as_ref(), store)
-        }
-        Location::S3(location) => {
-            let store = crate::open_s3(global, location, true)?;
-            copy_into(global, source.as_ref(), store)
-        }
+    match crate::commands::open_store(global, dest, Access::Write)? {
+        Opened::Local(store) => copy_into(global, source.as_ref(), store),
+        Opened::S3(store) => copy_into(global, source.as_ref(), store),
     }
 }
 

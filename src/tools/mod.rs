@@ -14,9 +14,9 @@ use std::io::{self, Write};
 
 use anyhow::Result;
 
-use crate::Location;
 use crate::cli::GlobalArgs;
-use crate::store::{LocalStore, StoreView};
+use crate::commands::{Access, Opened};
+use crate::store::StoreView;
 
 /// Opens the store the tools read, local or S3; a missing store is an
 /// error, not an empty listing, so a mistyped --store is noticed.
@@ -26,10 +26,7 @@ pub fn open_store(global: &GlobalArgs) -> Result<Box<dyn StoreView>> {
 
 /// Opens the store at `place` (a directory or an S3 URL) for reading.
 pub fn open_at(global: &GlobalArgs, place: &std::path::Path) -> Result<Box<dyn StoreView>> {
-    Ok(match Location::of(place)? {
-        Location::Local(path) => Box::new(LocalStore::open(&path)?),
-        Location::S3(location) => Box::new(crate::open_s3(global, location, false)?),
-    })
+    crate::commands::open_store(global, place, Access::Read).map(Opened::into_view)
 }
 
 /// Whether an error is a closed stdout (`ingest ls | head`): not a failure,

@@ -236,17 +236,6 @@ impl S3Store {
         S3Lock::acquire(&self.op, true, wait, &self.describe())
     }
 
-    /// The store's policy defaults, from `config.json` under its prefix, as
-    /// a local store keeps them; none when there is no such key.
-    pub fn config(&self) -> Result<crate::policy::StoreConfig> {
-        match self.op.read(CONFIG_JSON) {
-            Ok(bytes) => serde_json::from_slice(&bytes.to_vec())
-                .with_context(|| format!("{}/{CONFIG_JSON} is not valid", self.url())),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(Default::default()),
-            Err(e) => Err(self.failed(&format!("reading {CONFIG_JSON}"), e)),
-        }
-    }
-
     /// The store's URL, with the endpoint it is reached at (never a secret).
     pub fn describe(&self) -> String {
         describe(&self.location, &self.settings)
@@ -254,17 +243,6 @@ impl S3Store {
 
     pub fn url(&self) -> String {
         self.location.url()
-    }
-
-    /// The folders on this machine that belong to the store (its cache of
-    /// segments and files, its spool), which a walk never enters.
-    pub fn local_folders(&self) -> Vec<PathBuf> {
-        vec![self.cache.clone(), self.spool.to_path_buf()]
-    }
-
-    /// Where the files cache of batch imports into this store lives.
-    pub fn files_cache_path(&self) -> PathBuf {
-        self.cache.join("files-v1.jsonl")
     }
 
     fn check_format(&self, create: bool) -> Result<()> {
@@ -772,6 +750,30 @@ impl Backend for S3Store {
             .listed
             .as_ref()
             .is_some_and(|l| l.contains(&entry.sha256)))
+    }
+
+    /// From `config.json` under its prefix, as a local store keeps it.
+    fn config(&self) -> Result<crate::policy::StoreConfig> {
+        match self.op.read(CONFIG_JSON) {
+            Ok(bytes) => serde_json::from_slice(&bytes.to_vec())
+                .with_context(|| format!("{}/{CONFIG_JSON} is not valid", self.url())),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(Default::default()),
+            Err(e) => Err(self.failed(&format!("reading {CONFIG_JSON}"), e)),
+        }
+    }
+
+    /// Its cache of segments and files, its spool.
+    fn local_folders(&self) -> Vec<PathBuf> {
+        vec![self.cache.clone(), self.spool.to_path_buf()]
+    }
+
+    fn files_cache_path(&self) -> PathBuf {
+        self.cache.join("files-v1.jsonl")
+    }
+
+    /// Each batch's lines become one manifest segment.
+    fn records_in_batches(&self) -> bool {
+        true
     }
 
     fn describe(&self) -> String {
