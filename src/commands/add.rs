@@ -9,7 +9,7 @@ use anyhow::{Context, Result, anyhow};
 use super::{Access, Opened};
 use crate::cache::FilesCache;
 use crate::cli::{AddArgs, GlobalArgs, PolicyArgs, SyncMode};
-use crate::engine::{Durability, Fatal, Ingest, STDIN, Settings};
+use crate::engine::{Durability, Ingest, STDIN, Settings, Stopped};
 use crate::exit::Exit;
 use crate::input;
 use crate::object_id::ObjectId;
@@ -103,10 +103,10 @@ pub fn usage_checked<T>(checked: Result<T>) -> Option<T> {
 }
 
 /// How the run ended, from what the reporter counted.
-pub fn exit_for(finished: Result<(), Fatal>, reporter: &Reporter) -> Exit {
+pub fn exit_for(finished: Result<(), Stopped>, reporter: &Reporter) -> Exit {
     let totals = reporter.totals();
     match finished {
-        Err(Fatal) => Exit::Fatal,
+        Err(Stopped) => Exit::Fatal,
         Ok(()) if totals.failed + totals.rejected > 0 => Exit::Partial,
         Ok(()) => Exit::Success,
     }

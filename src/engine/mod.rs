@@ -64,9 +64,12 @@ pub enum Durability {
     PerBatch,
 }
 
-/// The run stopped: the store cannot take more.
+/// The run stopped because the store failed ([`Failure::Store`]: disk
+/// full, no permission, a damaged store). The cause has gone to
+/// [`Events::failed`] already; the command line exits with `Exit::Fatal`,
+/// a server answers that request with an error and goes on.
 #[derive(Debug)]
-pub struct Fatal;
+pub struct Stopped;
 
 /// What is known of an input besides its bytes, recorded in its entry.
 #[derive(Debug, Clone)]
@@ -281,7 +284,7 @@ impl<B: Backend, E: Events> Ingest<B, E> {
     }
 
     /// Stores one opened input (a library caller's, or standard input).
-    pub fn add_input(&mut self, shown: &OsStr, input: Input) -> Result<(), Fatal> {
+    pub fn add_input(&mut self, shown: &OsStr, input: Input) -> Result<(), Stopped> {
         self.add(shown, Ok(input))
     }
 
@@ -292,7 +295,7 @@ impl<B: Backend, E: Events> Ingest<B, E> {
         inputs: &[OsString],
         walk_options: &WalkOptions,
         stdin_name: &OsStr,
-    ) -> Result<(), Fatal> {
+    ) -> Result<(), Stopped> {
         for given in inputs {
             if given == STDIN {
                 let opened = input::open_stdin(stdin_name);
@@ -325,7 +328,7 @@ impl<B: Backend, E: Events> Ingest<B, E> {
         shown: &Path,
         source: PathBuf,
         meta: Option<Metadata>,
-    ) -> Result<(), Fatal> {
+    ) -> Result<(), Stopped> {
         if let Some(meta) = &meta
             && self.is_unchanged(shown, &source, &FileKey::of(meta))
         {
@@ -397,7 +400,7 @@ impl<B: Backend, E: Events> Ingest<B, E> {
     /// Hands a small file to the side threads (or, on one core, streams
     /// it here), taking back what they have finished once enough is in
     /// flight.
-    fn stream_beside(&mut self, job: SideJob) -> Result<(), Fatal> {
+    fn stream_beside(&mut self, job: SideJob) -> Result<(), Stopped> {
         if let Side::NotStarted = self.side {
             self.side = self.start_side();
         }
@@ -432,7 +435,7 @@ impl<B: Backend, E: Events> Ingest<B, E> {
 
     /// Takes back the side threads' results, oldest first, until at most
     /// `keep` are in flight.
-    fn take_side_results(&mut self, keep: u64) -> Result<(), Fatal> {
+    fn take_side_results(&mut self, keep: u64) -> Result<(), Stopped> {
         loop {
             let Side::Running(side) = &mut self.side else {
                 return Ok(());
@@ -453,7 +456,7 @@ impl<B: Backend, E: Events> Ingest<B, E> {
         shown: &OsStr,
         streamed: Result<Streamed<B::Staged>, Failure>,
         described: Described,
-    ) -> Result<(), Fatal> {
+    ) -> Result<(), Stopped> {
         match streamed {
             Ok(mut streamed) => {
                 for warning in std::mem::take(&mut streamed.checked.warnings) {
@@ -485,7 +488,7 @@ impl<B: Backend, E: Events> Ingest<B, E> {
 
     /// Streams one opened input (standard input, a library caller's) into
     /// a staged object and queues it.
-    fn add(&mut self, shown: &OsStr, opened: Result<Input>) -> Result<(), Fatal> {
+    fn add(&mut self, shown: &OsStr, opened: Result<Input>) -> Result<(), Stopped> {
         self.take_side_results(0)?;
         let mut input = match opened {
             Ok(input) => input,
@@ -539,7 +542,7 @@ impl<B: Backend, E: Events> Ingest<B, E> {
         shown: &OsStr,
         streamed: Streamed<B::Staged>,
         described: Described,
-    ) -> Result<(), Fatal> {
+    ) -> Result<(), Stopped> {
         self.queue(shown, streamed, described, None)
     }
 
@@ -549,7 +552,7 @@ impl<B: Backend, E: Events> Ingest<B, E> {
         streamed: Streamed<B::Staged>,
         described: Described,
         cache_key: Option<FileKey>,
-    ) -> Result<(), Fatal> {
+    ) -> Result<(), Stopped> {
         let passed = &streamed.passed;
         let mut entry = entry_for(&described, passed);
         let policy = &self.settings.policy;
@@ -604,7 +607,7 @@ impl<B: Backend, E: Events> Ingest<B, E> {
     }
 
     /// Publishes the batch, records it, updates the cache, and reports.
-    pub fn flush(&mut self) -> Result<(), Fatal> {
+    pub fn flush(&mut self) -> Result<(), Stopped> {
         if self.batch.is_empty() {
             return Ok(());
         }
@@ -627,7 +630,7 @@ impl<B: Backend, E: Events> Ingest<B, E> {
                 for pending in &batch {
                     self.events.failed(&pending.shown, &failure);
                 }
-                Err(Fatal)
+                Err(Stopped)
             }
         }
     }
@@ -697,12 +700,12 @@ impl<B: Backend, E: Events> Ingest<B, E> {
     }
 
     /// Reports an input that failed; a store failure stops the run.
-    pub fn fail(&mut self, shown: &OsStr, failure: Failure) -> Result<(), Fatal> {
+    pub fn fail(&mut self, shown: &OsStr, failure: Failure) -> Result<(), Stopped> {
         self.events.failed(shown, &failure);
         if failure.is_fatal() {
             // What is staged already is published: it was read whole.
             let _ = self.flush();
-            return Err(Fatal);
+            return Err(Stopped);
         }
         Ok(())
     }

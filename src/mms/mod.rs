@@ -16,7 +16,7 @@ use std::io::BufRead;
 
 use anyhow::anyhow;
 
-use crate::engine::{Described, Fatal, Ingest, Streamed};
+use crate::engine::{Described, Ingest, Stopped, Streamed};
 use crate::events::Events;
 use crate::failure::Failure;
 use crate::manifest::Origin;
@@ -38,11 +38,11 @@ pub fn extract_all<B: Backend, E: Events>(
     job: &mut Ingest<B, E>,
     backups: &[OsString],
     text: bool,
-) -> Result<(), Fatal> {
+) -> Result<(), Stopped> {
     for given in backups {
         match extract(job, given, text) {
             Ok(()) => {}
-            Err(Stop::Fatal) => return Err(Fatal),
+            Err(Stop::Store) => return Err(Stopped),
             Err(Stop::Backup(error)) => {
                 // What was complete before the damage is stored.
                 job.flush()?;
@@ -58,7 +58,7 @@ enum Stop {
     /// The backup cannot be read further; other backups still run.
     Backup(anyhow::Error),
     /// The store cannot take more: the run stops.
-    Fatal,
+    Store,
 }
 
 impl From<XmlError> for Stop {
@@ -67,9 +67,9 @@ impl From<XmlError> for Stop {
     }
 }
 
-impl From<Fatal> for Stop {
-    fn from(_: Fatal) -> Self {
-        Stop::Fatal
+impl From<Stopped> for Stop {
+    fn from(_: Stopped) -> Self {
+        Stop::Store
     }
 }
 

@@ -451,10 +451,6 @@ impl Backend for LocalStore {
     fn records_in_batches(&self) -> bool {
         false
     }
-
-    fn describe(&self) -> String {
-        self.root.display().to_string()
-    }
 }
 
 /// A file found under `objects/`.

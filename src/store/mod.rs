@@ -108,8 +108,9 @@ pub trait Stager: Clone + Send + 'static {
     fn stage(&self) -> Result<Self::Staged>;
 }
 
-/// What the pipeline needs of a store.
-pub trait Backend {
+/// What the engine needs of a store to write into it; what it shares with
+/// the read tools (its name, its listing) comes from [`StoreView`].
+pub trait Backend: StoreView {
     type Staged: io::Write + Send + 'static;
     type Stager: Stager<Staged = Self::Staged>;
 
@@ -141,9 +142,6 @@ pub trait Backend {
     /// only while this holds, so a lost object or line (quarantined by
     /// verify, a store emptied, a torn tail cut off) is stored again.
     fn holds(&mut self, entry: &Entry) -> Result<bool>;
-
-    /// How to name this store in messages.
-    fn describe(&self) -> String;
 
     /// The store's policy defaults, from its `config.json` (none if it
     /// has none).

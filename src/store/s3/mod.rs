@@ -775,10 +775,6 @@ impl Backend for S3Store {
     fn records_in_batches(&self) -> bool {
         true
     }
-
-    fn describe(&self) -> String {
-        S3Store::describe(self)
-    }
 }
 
 #[cfg(test)]
