@@ -150,6 +150,74 @@ pub enum Command {
         #[arg(value_name = "DEST")]
         dest: PathBuf,
     },
+
+    /// Serve the store over HTTP: uploads go through the same pass as
+    /// `ingest add` (hash, sniff, policy, clamd, fsync, manifest), and
+    /// entries and objects can be read back. Every endpoint but
+    /// /v1/health needs a token (`ingest token add NAME`).
+    ///
+    /// Endpoints: POST /v1/upload (multipart/form-data, any number of
+    /// files), PUT /v1/files/NAME (the body is the file), HEAD and GET
+    /// /v1/objects/SHA256, GET /v1/entries, GET /v1/limits, GET /v1/health.
+    /// SIGTERM or Ctrl-C stops accepting, lets uploads in flight finish
+    /// within --grace, and exits 0.
+    #[command(after_help = EXIT_CODES)]
+    Serve(ServeArgs),
+
+    /// Manage the tokens `ingest serve` accepts.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `ingest serve`.
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// The address and port to listen on.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8420")]
+    pub listen: std::net::SocketAddr,
+
+    /// Uploads at most this many at once; more are answered 503 with
+    /// Retry-After.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_uploads: u32,
+
+    /// On SIGTERM, how long uploads in flight may take to finish before
+    /// they are cut off (and leave nothing behind).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_seconds)]
+    pub grace: f64,
+
+    /// Drops a connection whose request headers take longer than this.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = parse_seconds)]
+    pub header_timeout: f64,
+
+    /// Drops an upload whose body sends nothing for this long.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_seconds)]
+    pub body_timeout: f64,
+
+    /// Log one line per request (-v), and more (-vv).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+/// `ingest token`.
+#[derive(Debug, Subcommand, Clone)]
+pub enum TokenCommand {
+    /// Make a token and print it, once, alone on standard output; only its
+    /// hash is kept, beside the store.
+    Add {
+        /// What the token is for (phone, notes-plugin): letters, digits, - _ .
+        name: String,
+        /// The token may read entries and objects, not upload.
+        #[arg(long)]
+        read_only: bool,
+    },
+    /// List the tokens by name, scope and date (never their text).
+    Ls,
+    /// Remove a token: requests with it are refused from then on.
+    Rm { name: String },
 }
 
 /// Which manifest entries a command looks at.

@@ -37,6 +37,7 @@ pub mod stderr;
 pub mod store;
 #[cfg(test)]
 mod testing;
+pub mod tokens;
 pub mod tools;
 pub mod walk;
 
@@ -78,6 +79,8 @@ fn dispatch(cli: Cli) -> Result<Exit> {
         }) => tools::gc::run(global, *orphans, *dry_run, *older_than),
         Some(Command::Stats) => tools::stats::run(global),
         Some(Command::Copy { src, dest }) => tools::copy::run(global, src, dest),
+        Some(Command::Serve(args)) => commands::serve::run(global, args),
+        Some(Command::Token(command)) => commands::token::run(global, command),
     };
     match outcome {
         // `ingest ls | head`: the reader has what it wanted.

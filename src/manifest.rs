@@ -49,24 +49,45 @@ pub struct Entry {
 }
 
 /// Where an attachment was found inside a phone backup.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Where an input came from besides a file: an attachment inside a phone
+/// backup (`"mms"`), or an upload to `ingest serve` (`"http"`). Each kind
+/// fills its own fields; the others stay absent.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Origin {
-    /// `"mms"`.
+    /// `"mms"` or `"http"`.
     pub kind: String,
     /// The backup's absolute path, or `-`.
-    pub backup: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<String>,
     /// The `<part>` tag's byte offset in the (decompressed) XML.
-    pub offset: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
     /// The message's time, epoch milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub msg_box: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub m_id: Option<String>,
     /// The part's 0-based index within its message's `<parts>`.
-    pub part: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<String>,
     /// The part's declared content type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ct: Option<String>,
+    /// The uploading client's address (`http`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
+    /// The name of the token the upload was made with (`http`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// The client's `User-Agent` (`http`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
 }
 
 impl Entry {
@@ -127,10 +148,12 @@ impl Entry {
     /// address) and the part's index, whatever the backup is called, so a
     /// later full backup adds only the new messages.
     pub fn identity(&self) -> Identity {
-        let origin = self.origin.as_ref().map(|o| OriginKey {
-            date: o.date,
-            address: o.address.as_deref(),
-            part: o.part,
+        let origin = self.origin.as_ref().and_then(|o| {
+            o.part.map(|part| OriginKey {
+                date: o.date,
+                address: o.address.as_deref(),
+                part,
+            })
         });
         identity_of(
             &self.sha256,
@@ -146,7 +169,8 @@ impl Entry {
     }
 }
 
-/// What of an MMS origin makes its identity.
+/// What of an MMS origin makes its identity (an upload's identity is a
+/// file's: content, name and source).
 struct OriginKey<'a> {
     date: Option<i64>,
     address: Option<&'a str>,
@@ -230,28 +254,40 @@ impl<'de> Deserialize<'de> for LineIdentity {
         struct OriginView<'a> {
             #[serde(borrow)]
             kind: Cow<'a, str>,
-            #[serde(borrow)]
-            backup: Cow<'a, str>,
-            offset: u64,
+            #[serde(default, borrow)]
+            backup: Option<Cow<'a, str>>,
+            #[serde(default)]
+            offset: Option<u64>,
+            #[serde(default)]
             date: Option<i64>,
-            #[serde(borrow)]
+            #[serde(default, borrow)]
             address: Option<Cow<'a, str>>,
+            #[serde(default)]
             msg_box: Option<i64>,
-            #[serde(borrow)]
+            #[serde(default, borrow)]
             m_id: Option<Cow<'a, str>>,
-            part: u64,
-            #[serde(borrow)]
+            #[serde(default)]
+            part: Option<u64>,
+            #[serde(default, borrow)]
             seq: Option<Cow<'a, str>>,
-            #[serde(borrow)]
+            #[serde(default, borrow)]
             ct: Option<Cow<'a, str>>,
+            #[serde(default, borrow)]
+            remote: Option<Cow<'a, str>>,
+            #[serde(default, borrow)]
+            token: Option<Cow<'a, str>>,
+            #[serde(default, borrow)]
+            user_agent: Option<Cow<'a, str>>,
         }
         let view = View::deserialize(deserializer)?;
         let name = raw_or_text(&view.name, view.name_b64.as_deref());
         let source = raw_or_text(&view.source, view.source_b64.as_deref());
-        let origin = view.origin.as_ref().map(|o| OriginKey {
-            date: o.date,
-            address: o.address.as_deref(),
-            part: o.part,
+        let origin = view.origin.as_ref().and_then(|o| {
+            o.part.map(|part| OriginKey {
+                date: o.date,
+                address: o.address.as_deref(),
+                part,
+            })
         });
         Ok(LineIdentity(identity_of(
             &view.sha256,
@@ -409,17 +445,26 @@ mod tests {
         let mut mms = entry(OsStr::new("photo.jpg"));
         mms.origin = Some(Origin {
             kind: "mms".into(),
-            backup: "/b.xml".into(),
-            offset: 10,
+            backup: Some("/b.xml".into()),
+            offset: Some(10),
             date: Some(1_414_936_528_000),
             address: Some("+15555550000".into()),
             msg_box: Some(2),
             m_id: None,
-            part: 1,
+            part: Some(1),
             seq: Some("0".into()),
             ct: Some("image/jpeg".into()),
+            ..Origin::default()
         });
-        for e in [plain, raw, mms] {
+        let mut upload = entry(OsStr::new("upload.jpg"));
+        upload.origin = Some(Origin {
+            kind: "http".into(),
+            remote: Some("127.0.0.1".into()),
+            token: Some("phone".into()),
+            user_agent: Some("curl/8".into()),
+            ..Origin::default()
+        });
+        for e in [plain, raw, mms, upload] {
             assert_eq!(read(&e.to_line()), Some(e.identity()), "{e:?}");
         }
         // What an entry refuses, the identity reader refuses too.

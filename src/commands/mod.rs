@@ -5,6 +5,8 @@
 
 pub mod add;
 pub mod mms;
+pub mod serve;
+pub mod token;
 
 use std::path::Path;
 
@@ -36,6 +38,14 @@ pub enum Opened {
 }
 
 impl Opened {
+    /// Where the tokens of `ingest serve` for this store are kept.
+    pub fn tokens_path(&self) -> std::path::PathBuf {
+        match self {
+            Opened::Local(store) => crate::tokens::path_in(store.root()),
+            Opened::S3(store) => store.tokens_path(),
+        }
+    }
+
     /// The store as the read tools see it.
     pub fn into_view(self) -> Box<dyn StoreView> {
         match self {

@@ -166,9 +166,9 @@ type SideDone<S> = (OsString, Described, Result<Streamed<S>, Failure>);
 const SIDE_IN_FLIGHT: u64 = 128;
 
 /// Everything streaming an input needs besides the store itself, so that
-/// the side threads can each hold a copy.
+/// the side threads (and a server's uploads) can each hold a copy.
 #[derive(Clone)]
-struct Streamer<St> {
+pub struct Streamer<St> {
     settings: Arc<Settings>,
     stager: St,
     caching: bool,
@@ -177,6 +177,21 @@ struct Streamer<St> {
 }
 
 impl<St: Stager> Streamer<St> {
+    /// Streams one described input on the caller's thread with the
+    /// caller's pass, into a staged object that [`Ingest::commit_streamed`]
+    /// then publishes: how many uploads stream side by side while one
+    /// engine commits them.
+    pub fn stream_described(
+        &self,
+        pass: &mut Pass,
+        reader: &mut dyn Read,
+        size: Option<u64>,
+        described: &Described,
+    ) -> Result<Streamed<St::Staged>, Failure> {
+        let hint = fallback_kind(&described.name, described.declared_mime.as_deref());
+        self.stream(pass, None, reader, size, Some(hint), None)
+    }
+
     /// The one pass over a file met in a walk or named: wherever it
     /// streams (here, or on a side thread), this is the one way.
     fn stream_file(
@@ -281,6 +296,24 @@ impl<B: Backend, E: Events> Ingest<B, E> {
             previewed: HashSet::new(),
             previewed_ids: HashSet::new(),
         }
+    }
+
+    /// A copy of what streams inputs, to stream them on other threads.
+    pub fn streamer(&self) -> Streamer<B::Stager> {
+        self.streamer.clone()
+    }
+
+    /// Queues an input streamed elsewhere (or its failure) and commits
+    /// whatever is queued: its outcome reaches the events before this
+    /// returns.
+    pub fn commit_streamed(
+        &mut self,
+        shown: &OsStr,
+        streamed: Result<Streamed<B::Staged>, Failure>,
+        described: Described,
+    ) -> Result<(), Stopped> {
+        self.take_streamed(shown, streamed, described)?;
+        self.flush()
     }
 
     /// Stores one opened input (a library caller's, or standard input).

@@ -340,15 +340,16 @@ impl Walk<'_> {
             declared_mime: declared,
             origin: Some(Origin {
                 kind: "mms".to_owned(),
-                backup: self.source.to_string_lossy().into_owned(),
-                offset,
+                backup: Some(self.source.to_string_lossy().into_owned()),
+                offset: Some(offset),
                 date: message.and_then(|m| m.date),
                 address: message.and_then(|m| m.address.clone()),
                 msg_box: message.and_then(|m| m.msg_box),
                 m_id: message.and_then(|m| m.m_id.clone()),
-                part: self.part_index,
+                part: Some(self.part_index),
                 seq: part.seq.clone(),
                 ct: part.ct.clone(),
+                ..Origin::default()
             }),
             expected: None,
         }

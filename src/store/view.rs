@@ -70,6 +70,9 @@ pub trait StoreView {
     /// The object's bytes, streamed.
     fn read_object(&self, id: &ObjectId) -> Result<Box<dyn Read>>;
 
+    /// The object's size, or None when it is not stored.
+    fn object_size(&self, id: &ObjectId) -> Result<Option<u64>>;
+
     /// The object a full hash or a unique prefix of 6+ hex digits names.
     fn resolve(&self, prefix: &str) -> Result<ObjectId, LookupError>;
 
@@ -191,6 +194,15 @@ impl StoreView for LocalStore {
         Some(self.object_path(id))
     }
 
+    fn object_size(&self, id: &ObjectId) -> Result<Option<u64>> {
+        let path = self.object_path(id);
+        match fs::metadata(&path) {
+            Ok(meta) => Ok(Some(meta.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
     fn exclude_writers(&self, wait: Duration) -> Result<WritersExcluded> {
         Ok(WritersExcluded::new(LocalStore::exclude_writers(
             self, wait,
@@ -243,6 +255,10 @@ impl StoreView for S3Store {
 
     fn local_path(&self, _id: &ObjectId) -> Option<PathBuf> {
         None
+    }
+
+    fn object_size(&self, id: &ObjectId) -> Result<Option<u64>> {
+        S3Store::object_size(self, id)
     }
 
     fn exclude_writers(&self, wait: Duration) -> Result<WritersExcluded> {

@@ -236,6 +236,12 @@ impl S3Store {
         S3Lock::acquire(&self.op, true, wait, &self.describe())
     }
 
+    /// Where `ingest token` keeps this store's tokens: on this machine,
+    /// beside its cache, since the server that reads them runs here.
+    pub fn tokens_path(&self) -> PathBuf {
+        self.cache.join("tokens.json")
+    }
+
     /// The store's URL, with the endpoint it is reached at (never a secret).
     pub fn describe(&self) -> String {
         describe(&self.location, &self.settings)

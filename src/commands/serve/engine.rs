@@ -1,0 +1,292 @@
+//! The server's side of the engine: uploads stream side by side, each on a
+//! blocking thread with a pass of its own, and one engine commits them in
+//! turn; each upload's outcome comes back as a [`FileReport`].
+
+use std::ffi::OsStr;
+use std::io::{self, Read};
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::engine::{Described, Ingest, Streamer};
+use crate::events::{Events, Status};
+use crate::failure::Failure;
+use crate::manifest::Entry;
+use crate::pipeline::{Pass, Sink};
+use crate::policy::Rejection;
+use crate::store::Backend;
+
+/// What one file of a request came to, as the client is told.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    pub name: String,
+    /// `new`, `duplicate`, `rejected` or `failed`.
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub mime: Option<String>,
+    /// Why it was rejected, in the words `--json` gives machines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+    /// What went wrong, in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// The HTTP status this file alone would be answered with.
+    #[serde(skip)]
+    pub http: u16,
+}
+
+impl FileReport {
+    fn stored(name: &str, status: Status, entry: &Entry) -> Self {
+        let (status, http) = match status {
+            Status::New => ("new", 201),
+            _ => ("duplicate", 200),
+        };
+        FileReport {
+            name: name.to_owned(),
+            status,
+            sha256: Some(entry.sha256.to_string()),
+            size: Some(entry.size),
+            mime: Some(entry.mime.clone()),
+            reason: None,
+            error: None,
+            warnings: Vec::new(),
+            http,
+        }
+    }
+
+    /// A file that did not go in, with the HTTP status that says why.
+    pub fn failed(name: &str, failure: &Failure) -> Self {
+        let (status, reason, http) = match failure {
+            Failure::Rejected(rejection) => {
+                let http = match rejection {
+                    Rejection::TooLarge { .. } => 413,
+                    Rejection::TypeDenied { .. } => 415,
+                    Rejection::HashMismatch { .. } | Rejection::Infected { .. } => 422,
+                };
+                ("rejected", Some(rejection.reason()), http)
+            }
+            // Scans fail closed: try again when clamd is back.
+            Failure::Scan(_) => ("failed", None, 503),
+            Failure::Store(error) if is_disk_full(error) => ("failed", None, 507),
+            Failure::Store(_) => ("failed", None, 500),
+            Failure::Input(error) if is_timeout(error) => ("failed", None, 408),
+            Failure::Input(_) => ("failed", None, 400),
+        };
+        FileReport {
+            name: name.to_owned(),
+            status,
+            sha256: None,
+            size: None,
+            mime: None,
+            reason,
+            error: Some(failure.to_string()),
+            warnings: Vec::new(),
+            http,
+        }
+    }
+
+    pub fn went_in(&self) -> bool {
+        self.http < 300
+    }
+}
+
+fn io_kinds(error: &anyhow::Error) -> impl Iterator<Item = io::ErrorKind> + '_ {
+    error
+        .chain()
+        .filter_map(|e| e.downcast_ref::<io::Error>())
+        .map(io::Error::kind)
+}
+
+fn is_disk_full(error: &anyhow::Error) -> bool {
+    io_kinds(error).any(|k| matches!(k, io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded))
+}
+
+fn is_timeout(error: &anyhow::Error) -> bool {
+    io_kinds(error).any(|k| k == io::ErrorKind::TimedOut)
+}
+
+/// The engine's events for one upload at a time: the commit runs under the
+/// engine's lock, so what arrives between taking it and letting go is that
+/// upload's.
+#[derive(Default)]
+pub struct Outcomes {
+    report: Option<FileReport>,
+    warnings: Vec<String>,
+}
+
+impl Outcomes {
+    fn take(&mut self, name: &str) -> FileReport {
+        let mut report = self.report.take().unwrap_or_else(|| {
+            let failure = Failure::Store(anyhow::anyhow!("the engine said nothing of it"));
+            FileReport::failed(name, &failure)
+        });
+        report.warnings = std::mem::take(&mut self.warnings);
+        report
+    }
+}
+
+impl Events for Outcomes {
+    fn stored(&mut self, shown: &OsStr, status: Status, entry: &Entry) {
+        self.report = Some(FileReport::stored(&shown.to_string_lossy(), status, entry));
+        tracing::debug!(name = %shown.to_string_lossy(), status = status.as_str(), sha256 = %entry.sha256, "stored");
+    }
+
+    fn failed(&mut self, shown: &OsStr, failure: &Failure) {
+        self.report = Some(FileReport::failed(&shown.to_string_lossy(), failure));
+        match failure {
+            Failure::Store(_) | Failure::Scan(_) => {
+                tracing::error!(name = %shown.to_string_lossy(), "{failure}")
+            }
+            _ => tracing::debug!(name = %shown.to_string_lossy(), "{failure}"),
+        }
+    }
+
+    fn skipped(&mut self, _shown: &OsStr, _why: &str, _warn: bool) {}
+
+    fn warning(&mut self, _shown: &OsStr, what: &str) {
+        self.warnings.push(what.to_owned());
+    }
+
+    fn note(&mut self, _shown: &OsStr, _what: &str) {}
+
+    fn progress(&mut self, _shown: &OsStr, _size: Option<u64>) -> Option<Box<dyn Sink>> {
+        None
+    }
+
+    fn reading(&mut self, _shown: &OsStr, _size: Option<u64>) -> Box<dyn FnMut(u64)> {
+        Box::new(|_| {})
+    }
+}
+
+/// What a handler needs of the engine, whatever the store: a trait object,
+/// so the HTTP code is not generic over the store.
+pub trait Receive: Send + Sync {
+    /// Streams one upload through the pass (on the calling thread, which
+    /// may block) and commits it.
+    fn receive(&self, reader: &mut dyn Read, size: Option<u64>, described: Described)
+    -> FileReport;
+}
+
+/// The engine of a server: a streamer each upload copies, passes to reuse
+/// (each holds its buffers and, once started, a hashing thread), and the
+/// engine that commits.
+pub struct Engine<B: Backend> {
+    streamer: Mutex<Streamer<B::Stager>>,
+    passes: Mutex<Vec<Pass>>,
+    ingest: Mutex<Ingest<B, Outcomes>>,
+    /// Passes kept for reuse, at most: one per upload allowed at once.
+    keep_passes: usize,
+}
+
+impl<B: Backend> Engine<B> {
+    pub fn new(ingest: Ingest<B, Outcomes>, keep_passes: usize) -> Self {
+        Engine {
+            streamer: Mutex::new(ingest.streamer()),
+            passes: Mutex::new(Vec::new()),
+            ingest: Mutex::new(ingest),
+            keep_passes,
+        }
+    }
+}
+
+impl<B> Receive for Engine<B>
+where
+    B: Backend + Send,
+    B::Stager: Send,
+{
+    fn receive(
+        &self,
+        reader: &mut dyn Read,
+        size: Option<u64>,
+        described: Described,
+    ) -> FileReport {
+        let name = described.name.to_string_lossy().into_owned();
+        let streamer = match self.streamer.lock() {
+            Ok(streamer) => streamer.clone(),
+            Err(_) => return FileReport::failed(&name, &poisoned()),
+        };
+        let mut pass = self
+            .passes
+            .lock()
+            .ok()
+            .and_then(|mut passes| passes.pop())
+            .unwrap_or_default();
+        let streamed = streamer.stream_described(&mut pass, reader, size, &described);
+        if let Ok(mut passes) = self.passes.lock()
+            && passes.len() < self.keep_passes
+        {
+            passes.push(pass);
+        }
+        let Ok(mut ingest) = self.ingest.lock() else {
+            return FileReport::failed(&name, &poisoned());
+        };
+        // A store failure has been reported through the events; the server
+        // goes on, and the next upload tries the store again.
+        let _ = ingest.commit_streamed(&described.name.clone(), streamed, described);
+        ingest.events.take(&name)
+    }
+}
+
+fn poisoned() -> Failure {
+    Failure::Store(anyhow::anyhow!("the engine stopped after an earlier panic"))
+}
+
+/// A piece of an upload's body on its way from the connection to the
+/// thread that streams it.
+pub enum Piece {
+    Data(Bytes),
+    /// The body ended as it should: without this, a closed channel means
+    /// the upload was cut off, never that it is complete.
+    End,
+}
+
+/// An upload's body as a blocking reader, fed by the connection's task
+/// through a bounded channel: memory per upload is a few chunks.
+pub struct BodyReader {
+    pieces: mpsc::Receiver<io::Result<Piece>>,
+    current: Bytes,
+    ended: bool,
+}
+
+impl BodyReader {
+    pub fn new(pieces: mpsc::Receiver<io::Result<Piece>>) -> Self {
+        BodyReader {
+            pieces,
+            current: Bytes::new(),
+            ended: false,
+        }
+    }
+}
+
+impl Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.current.is_empty() {
+            if self.ended {
+                return Ok(0);
+            }
+            match self.pieces.blocking_recv() {
+                Some(Ok(Piece::Data(bytes))) => self.current = bytes,
+                Some(Ok(Piece::End)) => self.ended = true,
+                Some(Err(e)) => return Err(e),
+                None => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the upload was cut off",
+                    ));
+                }
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        let _ = self.current.split_to(n);
+        Ok(n)
+    }
+}

@@ -1,0 +1,273 @@
+//! `ingest serve`: the HTTP front end of the engine. Requests become the
+//! engine's calls (each upload's body streams through the same pass as a
+//! file's) and its events become JSON answers; nothing under the engine
+//! knows HTTP.
+
+// Handlers answer early with a Response as their error, axum's way; its
+// size matters nothing next to a request's.
+#![allow(clippy::result_large_err)]
+
+mod auth;
+mod engine;
+mod routes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use super::{Opened, open_store};
+use crate::cli::{GlobalArgs, ServeArgs};
+use crate::engine::{Ingest, Settings};
+use crate::exit::Exit;
+use crate::policy::{Policy, StoreConfig};
+use crate::store::{Backend, StoreView};
+use crate::tokens::Tokens;
+use engine::{Engine, Outcomes, Receive};
+
+/// Everything a request may need, shared by all.
+pub struct Shared {
+    receive: Box<dyn Receive>,
+    /// A second handle on the store, for reading entries and objects while
+    /// the engine writes.
+    view: Box<dyn StoreView + Send + Sync>,
+    policy: Policy,
+    /// Each object's recorded type, to serve it with.
+    types: TypeIndex,
+    tokens: auth::TokenFile,
+    uploads: Arc<Semaphore>,
+    max_uploads: u32,
+    body_timeout: Duration,
+}
+
+/// Parts one multipart request may hold, at most.
+pub const MAX_PARTS: usize = 1000;
+
+/// Bytes a name (from a path or a part's headers) may have, at most.
+pub const MAX_NAME_BYTES: usize = 1024;
+
+/// Bytes of request head the server buffers, at most (431 past it).
+const MAX_HEAD: usize = 64 * 1024;
+
+pub fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<Exit> {
+    if super::add::usage_checked(Policy::resolve(
+        StoreConfig::default(),
+        super::add::policy_given(&args.policy),
+    ))
+    .is_none()
+    {
+        return Ok(Exit::Usage);
+    }
+    init_logs(global, args.verbose);
+    let place = crate::store_location(global)?;
+    let opened = open_store(global, &place, super::Access::Write)?;
+    let tokens_path = opened.tokens_path();
+    if Tokens::load(&tokens_path)?.is_empty() {
+        bail!(
+            "no tokens yet, so no client could use the server: run `ingest token add NAME` first (tokens for this store are kept in {})",
+            tokens_path.display()
+        );
+    }
+    let view = open_store(global, &place, super::Access::Read)?;
+    let engine = match opened {
+        Opened::Local(store) => engine_for(store, args)?,
+        Opened::S3(store) => engine_for(store, args)?,
+    };
+    let Some((receive, policy)) = engine else {
+        return Ok(Exit::Usage);
+    };
+    let shared = Arc::new(Shared {
+        receive,
+        view: match view {
+            Opened::Local(store) => Box::new(store),
+            Opened::S3(store) => Box::new(store),
+        },
+        policy,
+        types: TypeIndex::default(),
+        tokens: auth::TokenFile::new(tokens_path),
+        uploads: Arc::new(Semaphore::new(args.max_uploads as usize)),
+        max_uploads: args.max_uploads,
+        body_timeout: Duration::from_secs_f64(args.body_timeout),
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("ingest-serve")
+        .build()
+        .context("starting the server's runtime")?;
+    let listen = Listen {
+        addr: args.listen,
+        header_timeout: Duration::from_secs_f64(args.header_timeout),
+        grace: Duration::from_secs_f64(args.grace),
+    };
+    let served = runtime.block_on(serve(shared, listen));
+    // Uploads cut off at the grace period's end see their channel close
+    // and fail on their threads, leaving nothing behind; wait for them.
+    runtime.shutdown_timeout(Duration::from_secs(10));
+    served.map(|()| Exit::Success)
+}
+
+/// The engine over `store`, with the policy its config and the flags
+/// make; None (after saying why) when they do not parse.
+fn engine_for<B>(store: B, args: &ServeArgs) -> Result<Option<(Box<dyn Receive>, Policy)>>
+where
+    B: Backend + Send + 'static,
+    B::Stager: Send,
+{
+    let given = super::add::policy_given(&args.policy);
+    let Some(policy) = super::add::usage_checked(Policy::resolve(store.config()?, given)) else {
+        return Ok(None);
+    };
+    let settings = Settings {
+        policy: policy.clone(),
+        no_input_progress: true,
+        ..Settings::default()
+    };
+    let ingest = Ingest::new(store, Outcomes::default(), settings, None);
+    let engine = Engine::new(ingest, args.max_uploads as usize);
+    Ok(Some((Box::new(engine), policy)))
+}
+
+/// The type each object was recorded with, learnt from the manifest (read
+/// again when an object is asked for that it does not know: another
+/// writer may have stored it) and from this server's uploads.
+#[derive(Default)]
+pub struct TypeIndex {
+    known: std::sync::Mutex<std::collections::HashMap<crate::object_id::ObjectId, Arc<str>>>,
+}
+
+impl TypeIndex {
+    pub fn learn(&self, entry: &crate::manifest::Entry) {
+        self.learn_type(entry.sha256, &entry.mime);
+    }
+
+    pub fn learn_type(&self, id: crate::object_id::ObjectId, mime: &str) {
+        if let Ok(mut known) = self.known.lock()
+            && known.get(&id).is_none_or(|m| &**m != mime)
+        {
+            known.insert(id, Arc::from(mime));
+        }
+    }
+
+    fn lookup(&self, id: &crate::object_id::ObjectId) -> Option<String> {
+        self.known.lock().ok()?.get(id).map(|m| m.to_string())
+    }
+
+    /// The type of `id`, reading the manifest again if it is not known.
+    pub fn get(&self, view: &dyn StoreView, id: &crate::object_id::ObjectId) -> Option<String> {
+        if let Some(mime) = self.lookup(id) {
+            return Some(mime);
+        }
+        for line in view.entries().ok()? {
+            if let Ok(crate::manifest::Line::Value(entry)) = line {
+                self.learn(&entry);
+            }
+        }
+        self.lookup(id)
+    }
+}
+
+struct Listen {
+    addr: SocketAddr,
+    header_timeout: Duration,
+    grace: Duration,
+}
+
+/// Accepts connections until SIGTERM or SIGINT, then lets the requests in
+/// flight finish within the grace period.
+async fn serve(shared: Arc<Shared>, listen: Listen) -> Result<()> {
+    let listener = TcpListener::bind(listen.addr)
+        .await
+        .with_context(|| format!("listening on {}", listen.addr))?;
+    let local = listener.local_addr()?;
+    // The one line a script waits for (with the port, when it asked for 0).
+    say!("serving {} on http://{local}", shared.view.describe());
+    let router = routes::router(Arc::clone(&shared));
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(listen.header_timeout)
+        .max_buf_size(MAX_HEAD);
+    let graceful = GracefulShutdown::new();
+    let mut stop = std::pin::pin!(stop_signal());
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, say: wait, do not spin.
+                    tracing::warn!("accepting a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = routes::service(router.clone(), remote);
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(%remote, "connection: {e}");
+            }
+        });
+    }
+    drop(listener);
+    say!(
+        "stopping: no new connections; requests in flight have {} s",
+        listen.grace.as_secs_f64()
+    );
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(listen.grace) => {
+            tracing::warn!("grace period over: cutting off the requests still in flight");
+        }
+    }
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handling the server runs until killed.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+/// Logs to stderr: errors and warnings by default, one line per request
+/// with -v, more with -vv; JSON lines with --json.
+fn init_logs(global: &GlobalArgs, verbose: u8) {
+    let level = match (global.quiet, verbose) {
+        (true, _) => tracing::Level::ERROR,
+        (false, 0) => tracing::Level::WARN,
+        (false, 1) => tracing::Level::INFO,
+        (false, _) => tracing::Level::DEBUG,
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let _ = match global.json {
+        true => builder.json().try_init(),
+        false => builder
+            .with_ansi(console::Term::stderr().is_term())
+            .try_init(),
+    };
+}

@@ -1,0 +1,891 @@
+//! The endpoints under `/v1`, and the request log.
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::fmt::Display;
+use std::io::{self, Read, Seek};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Extension, Json, Router};
+use base64::Engine as _;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use super::auth::{self, Caller};
+use super::engine::{BodyReader, FileReport, Piece};
+use super::{MAX_NAME_BYTES, MAX_PARTS, Shared};
+use crate::engine::Described;
+use crate::failure::Failure;
+use crate::hashing::Sha256;
+use crate::manifest::{Entry, Line, Origin};
+use crate::object_id::ObjectId;
+use crate::policy::MimePattern;
+
+/// The client's address, set on each request by the connection's service.
+#[derive(Debug, Clone, Copy)]
+pub struct Remote(pub SocketAddr);
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    let with_token = Router::new()
+        .route("/v1/upload", post(upload))
+        .route("/v1/files/{name}", put(put_file))
+        .route("/v1/objects/{sha256}", get(get_object))
+        .route("/v1/entries", get(entries))
+        .route("/v1/limits", get(limits))
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            auth::require_token,
+        ));
+    Router::new()
+        .route("/v1/health", get(health))
+        .merge(with_token)
+        .fallback(not_found)
+        .layer(middleware::from_fn(log_request))
+        .with_state(shared)
+}
+
+/// The router as a connection's service, with the client's address on
+/// every request.
+pub fn service(
+    router: Router,
+    remote: SocketAddr,
+) -> impl hyper::service::Service<
+    hyper::Request<hyper::body::Incoming>,
+    Response = Response,
+    Error = std::convert::Infallible,
+    Future = impl std::future::Future<Output = Result<Response, std::convert::Infallible>>
+             + Send
+             + 'static,
+> + Clone {
+    hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+        request.extensions_mut().insert(Remote(remote));
+        let mut router = router.clone();
+        tower_service::Service::call(&mut router, request.map(Body::new))
+    })
+}
+
+/// A JSON error answer: `{"error": "..."}`.
+pub fn error(status: StatusCode, why: &str) -> Response {
+    (status, Json(json!({ "error": why }))).into_response()
+}
+
+async fn not_found() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "no such endpoint (see GET /v1/limits)",
+    )
+}
+
+async fn health() -> Response {
+    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") })).into_response()
+}
+
+async fn limits(State(shared): State<Arc<Shared>>) -> Response {
+    let policy = &shared.policy;
+    let patterns = |p: &[MimePattern]| p.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+    Json(json!({
+        "max_size": policy.max_size,
+        "allow": patterns(&policy.allow),
+        "deny": patterns(&policy.deny),
+        "scanning": policy.clamd.is_some(),
+        "max_uploads": shared.max_uploads,
+        "max_parts": MAX_PARTS,
+        "max_name_bytes": MAX_NAME_BYTES,
+    }))
+    .into_response()
+}
+
+/// One line per request: method, path, status, bytes, time and the token's
+/// name (never the token). The path is escaped: it comes from the client.
+async fn log_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = crate::stderr::escape(request.uri().path()).into_owned();
+    let sent = content_length(request.headers());
+    let remote = request.extensions().get::<Remote>().map(|r| r.0);
+    let response = next.run(request).await;
+    let caller = response
+        .extensions()
+        .get::<Caller>()
+        .map(|c| c.name.clone());
+    tracing::info!(
+        %method,
+        path,
+        status = response.status().as_u16(),
+        bytes_in = sent,
+        bytes_out = content_length(response.headers()),
+        ms = started.elapsed().as_millis() as u64,
+        token = caller.as_deref().unwrap_or("-"),
+        remote = remote.map(|r| r.to_string()).unwrap_or_default(),
+    );
+    response
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// A permit to upload, or 503 with Retry-After when --max-uploads are
+/// under way already.
+fn upload_permit(shared: &Shared) -> Result<tokio::sync::OwnedSemaphorePermit, Response> {
+    Arc::clone(&shared.uploads)
+        .try_acquire_owned()
+        .map_err(|_| {
+            let mut response = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many uploads at once; try again shortly",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            response
+        })
+}
+
+/// What the server records of an upload besides its bytes.
+fn described(
+    raw_name: &str,
+    declared: Option<String>,
+    expected: Option<ObjectId>,
+    caller: &Caller,
+    remote: Option<Remote>,
+    headers: &HeaderMap,
+) -> Described {
+    let name = crate::tools::export::safe_name(std::ffi::OsStr::new(raw_name), "");
+    let user_agent = headers.get(header::USER_AGENT).map(|v| {
+        String::from_utf8_lossy(v.as_bytes())
+            .chars()
+            .take(256)
+            .collect()
+    });
+    Described {
+        name: OsString::from(name),
+        // Uploads of one name by one token are one record, as a file's
+        // path is: sent again, the upload is a duplicate, not a new line.
+        source: OsString::from(format!("http:{}", caller.name)),
+        declared_mime: declared.filter(|d| d != "application/octet-stream"),
+        origin: Some(Origin {
+            kind: "http".to_owned(),
+            remote: remote.map(|r| r.0.ip().to_string()),
+            token: Some(caller.name.clone()),
+            user_agent,
+            ..Origin::default()
+        }),
+        expected,
+    }
+}
+
+/// How pumping a body into the engine ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Pumped {
+    /// The body ended, and the engine had all of it.
+    Ended,
+    /// The engine stopped reading (it refused the upload).
+    Refused,
+    /// The client failed or stalled: the connection is not usable.
+    Broken,
+}
+
+/// Streams one upload's body into the engine: the body's chunks go through
+/// a bounded channel to a blocking thread that runs the pass, so memory is
+/// a few chunks whatever the upload's size.
+async fn receive_body<S, E>(
+    shared: &Arc<Shared>,
+    body: &mut S,
+    size: Option<u64>,
+    described: Described,
+) -> (FileReport, Pumped)
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: Display,
+{
+    let name = described.name.to_string_lossy().into_owned();
+    let (pieces, reader) = mpsc::channel(4);
+    let engine = Arc::clone(shared);
+    let streaming = tokio::task::spawn_blocking(move || {
+        let mut reader = BodyReader::new(reader);
+        engine.receive.receive(&mut reader, size, described)
+    });
+    let pumped = pump(body, &pieces, shared.body_timeout).await;
+    drop(pieces);
+    let report = streaming.await.unwrap_or_else(|e| {
+        FileReport::failed(
+            &name,
+            &Failure::Store(anyhow::anyhow!("upload thread: {e}")),
+        )
+    });
+    if let (Some(sha256), Some(mime)) = (&report.sha256, &report.mime)
+        && let Ok(id) = sha256.parse()
+    {
+        shared.types.learn_type(id, mime);
+    }
+    (report, pumped)
+}
+
+async fn pump<S, E>(
+    body: &mut S,
+    pieces: &mpsc::Sender<io::Result<Piece>>,
+    stall: Duration,
+) -> Pumped
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: Display,
+{
+    loop {
+        let piece = match tokio::time::timeout(stall, body.next()).await {
+            Err(_) => {
+                let secs = stall.as_secs_f64();
+                let why = format!("the upload sent nothing for {secs} s");
+                let _ = pieces
+                    .send(Err(io::Error::new(io::ErrorKind::TimedOut, why)))
+                    .await;
+                return Pumped::Broken;
+            }
+            Ok(Some(Err(e))) => {
+                let why = format!("reading the upload: {e}");
+                let _ = pieces.send(Err(io::Error::other(why))).await;
+                return Pumped::Broken;
+            }
+            Ok(Some(Ok(bytes))) => Piece::Data(bytes),
+            Ok(None) => Piece::End,
+        };
+        let end = matches!(piece, Piece::End);
+        if pieces.send(Ok(piece)).await.is_err() {
+            return Pumped::Refused;
+        }
+        if end {
+            return Pumped::Ended;
+        }
+    }
+}
+
+/// A body whose declared length is over --max-size: refused before it is
+/// read (so a client that sent `Expect: 100-continue` sends nothing).
+fn refuse_by_length(shared: &Shared, headers: &HeaderMap, name: &str) -> Result<(), Response> {
+    let (Some(limit), Some(length)) = (shared.policy.max_size, content_length(headers)) else {
+        return Ok(());
+    };
+    if length <= limit {
+        return Ok(());
+    }
+    let rejection = crate::policy::Rejection::TooLarge {
+        limit,
+        by: shared.policy.max_size_from,
+    };
+    let report = FileReport::failed(name, &Failure::Rejected(rejection));
+    Err(closing(report_response(report)))
+}
+
+fn report_response(report: FileReport) -> Response {
+    let status = StatusCode::from_u16(report.http).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, Json(report)).into_response()
+}
+
+/// Asks the client to close: the rest of its body will not be read.
+fn closing(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// `PUT /v1/files/{name}`: the body is one file.
+async fn put_file(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    request: Request,
+) -> Response {
+    let answer = async {
+        auth::may_write(&caller)?;
+        if name.len() > MAX_NAME_BYTES {
+            return Err(error(StatusCode::BAD_REQUEST, "the name is too long"));
+        }
+        let _permit = upload_permit(&shared)?;
+        let headers = request.headers();
+        refuse_by_length(&shared, headers, &name)?;
+        let expected = expected_digest(headers)
+            .map_err(|why| closing(error(StatusCode::BAD_REQUEST, &why)))?;
+        let declared = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| v.trim().to_ascii_lowercase());
+        let remote = request.extensions().get::<Remote>().copied();
+        let size = content_length(headers);
+        let described = described(&name, declared, expected, &caller, remote, headers);
+        let mut body = request.into_body().into_data_stream();
+        let (report, pumped) = receive_body(&shared, &mut body, size, described).await;
+        let response = report_response(report);
+        Ok(match pumped {
+            Pumped::Ended => response,
+            Pumped::Refused | Pumped::Broken => closing(response),
+        })
+    };
+    let mut response = answer.await.unwrap_or_else(|refused| refused);
+    response.extensions_mut().insert(caller);
+    response
+}
+
+/// The digest a client expects its upload to have: `Repr-Digest:
+/// sha-256=:BASE64:` (RFC 9530), or `X-Ingest-Sha256: HEX`.
+fn expected_digest(headers: &HeaderMap) -> Result<Option<ObjectId>, String> {
+    if let Some(value) = headers.get("x-ingest-sha256") {
+        let text = value.to_str().map_err(|_| "X-Ingest-Sha256 is not text")?;
+        return text
+            .trim()
+            .to_ascii_lowercase()
+            .parse()
+            .map(Some)
+            .map_err(|_| "X-Ingest-Sha256 is not 64 hex digits".to_owned());
+    }
+    let Some(value) = headers.get("repr-digest") else {
+        return Ok(None);
+    };
+    let text = value.to_str().map_err(|_| "Repr-Digest is not text")?;
+    let Some(b64) = text.split(',').find_map(|item| {
+        let (algorithm, value) = item.trim().split_once('=')?;
+        algorithm
+            .trim()
+            .eq_ignore_ascii_case("sha-256")
+            .then_some(value)
+    }) else {
+        // Other algorithms only: nothing we check.
+        return Ok(None);
+    };
+    let bytes = b64
+        .trim()
+        .strip_prefix(':')
+        .and_then(|v| v.strip_suffix(':'))
+        .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok())
+        .and_then(|v| <[u8; 32]>::try_from(v).ok())
+        .ok_or("Repr-Digest's sha-256 is not :BASE64: of 32 bytes")?;
+    Ok(Some(ObjectId::from_bytes(bytes)))
+}
+
+/// `POST /v1/upload`: `multipart/form-data`, each file part streamed
+/// through the pass in turn as it arrives.
+async fn upload(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    request: Request,
+) -> Response {
+    let answer = async {
+        auth::may_write(&caller)?;
+        let _permit = upload_permit(&shared)?;
+        let headers = request.headers().clone();
+        let boundary = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| multer::parse_boundary(v).ok())
+            .ok_or_else(|| {
+                closing(error(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "expected multipart/form-data (or PUT /v1/files/NAME with the file as the body)",
+                ))
+            })?;
+        let remote = request.extensions().get::<Remote>().copied();
+        let constraints = multer::Constraints::new().size_limit(
+            multer::SizeLimit::new()
+                .per_field(u64::MAX)
+                .whole_stream(u64::MAX),
+        );
+        let body = request.into_body().into_data_stream();
+        let mut multipart = multer::Multipart::with_constraints(body, boundary, constraints);
+        let mut reports: Vec<FileReport> = Vec::new();
+        let mut problem: Option<Response> = None;
+        let mut parts = 0usize;
+        loop {
+            let next = tokio::time::timeout(shared.body_timeout, multipart.next_field()).await;
+            let mut field = match next {
+                Ok(Ok(Some(field))) => field,
+                Ok(Ok(None)) => break,
+                Ok(Err(e)) => {
+                    let why = format!("the multipart body is malformed: {e}");
+                    problem = Some(error(StatusCode::BAD_REQUEST, &why));
+                    break;
+                }
+                Err(_) => {
+                    problem = Some(error(StatusCode::REQUEST_TIMEOUT, "the upload stalled"));
+                    break;
+                }
+            };
+            parts += 1;
+            if parts > MAX_PARTS {
+                let why = format!("more than {MAX_PARTS} parts in one request");
+                problem = Some(error(StatusCode::PAYLOAD_TOO_LARGE, &why));
+                break;
+            }
+            // A part without a file name is a form field, not a file.
+            let Some(name) = part_file_name(field.headers()) else {
+                continue;
+            };
+            if name.len() > MAX_NAME_BYTES {
+                problem = Some(error(StatusCode::BAD_REQUEST, "a file name is too long"));
+                break;
+            }
+            let declared = field.content_type().map(|m| m.essence_str().to_owned());
+            let described = described(&name, declared, None, &caller, remote, &headers);
+            let (report, pumped) = receive_body(&shared, &mut field, None, described).await;
+            // Too large: the rest of the body is not read (413, as for a
+            // PUT); a broken client ends the request.
+            let stop = report.reason == Some("too_large") || pumped == Pumped::Broken;
+            reports.push(report);
+            if stop {
+                break;
+            }
+        }
+        Ok::<_, Response>(upload_answer(reports, problem))
+    };
+    let mut response = answer.await.unwrap_or_else(|refused| refused);
+    response.extensions_mut().insert(caller);
+    response
+}
+
+/// The answer to a multipart upload: each file, and the totals. The status
+/// is 200 when every file went in; else that of the first one that did
+/// not (413, 415, 422, 503, 507...), so a client of one file sees its fate
+/// in the status alone.
+fn upload_answer(reports: Vec<FileReport>, problem: Option<Response>) -> Response {
+    if reports.is_empty()
+        && let Some(problem) = problem
+    {
+        return closing(problem);
+    }
+    let count = |status: &str| reports.iter().filter(|r| r.status == status).count();
+    let saved: u64 = reports
+        .iter()
+        .filter(|r| r.status == "duplicate")
+        .filter_map(|r| r.size)
+        .sum();
+    let status = reports
+        .iter()
+        .find(|r| !r.went_in())
+        .map(|r| StatusCode::from_u16(r.http).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .or(problem.as_ref().map(|p| p.status()))
+        .unwrap_or(StatusCode::OK);
+    let body = json!({
+        "files": reports,
+        "totals": {
+            "new": count("new"),
+            "duplicates": count("duplicate"),
+            "rejected": count("rejected"),
+            "failed": count("failed"),
+            "bytes_saved": saved,
+        },
+    });
+    let response = (status, Json(body)).into_response();
+    match status.is_success() {
+        true => response,
+        false => closing(response),
+    }
+}
+
+/// A part's file name from its Content-Disposition: `filename*` (RFC
+/// 5987, UTF-8 percent-encoded) over `filename`.
+fn part_file_name(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::CONTENT_DISPOSITION)?;
+    let text = String::from_utf8_lossy(value.as_bytes()).into_owned();
+    let mut plain = None;
+    for param in split_params(&text) {
+        let Some((key, value)) = param.split_once('=') else {
+            continue;
+        };
+        let key = key.trim().to_ascii_lowercase();
+        let value = value.trim();
+        if key == "filename*" {
+            let (charset, rest) = value.split_once('\'')?;
+            let (_language, encoded) = rest.split_once('\'')?;
+            if charset.eq_ignore_ascii_case("utf-8") {
+                let decoded = percent_encoding::percent_decode_str(encoded)
+                    .decode_utf8_lossy()
+                    .into_owned();
+                return Some(decoded);
+            }
+        } else if key == "filename" {
+            plain = Some(unquote(value));
+        }
+    }
+    plain
+}
+
+/// Splits `form-data; name="a;b"; filename="x"` at the semicolons outside
+/// quotes.
+fn split_params(text: &str) -> Vec<&str> {
+    let (mut params, mut start, mut quoted, mut escaped) = (Vec::new(), 0, false, false);
+    for (i, c) in text.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            ';' if !quoted => {
+                params.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    params.push(&text[start..]);
+    params
+}
+
+fn unquote(value: &str) -> String {
+    match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+        Some(inner) => inner.replace("\\\"", "\"").replace("\\\\", "\\"),
+        None => value.to_owned(),
+    }
+}
+
+/// Types a browser would run or render as a page: sent as attachments only.
+fn is_active(mime: &str) -> bool {
+    matches!(
+        mime,
+        "text/html"
+            | "application/xhtml+xml"
+            | "image/svg+xml"
+            | "text/xml"
+            | "application/xml"
+            | "text/javascript"
+            | "application/javascript"
+            | "application/x-javascript"
+    ) || mime.ends_with("+xml")
+}
+
+/// `HEAD` and `GET /v1/objects/{sha256}`: the object, with its type, an
+/// ETag, one byte range if asked. A whole object is hashed as it goes out;
+/// if its bytes have rotted, the answer is cut off rather than completed.
+async fn get_object(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    method: Method,
+    Path(hex): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let mut response = object_response(shared, method, &hex, &headers).await;
+    response.extensions_mut().insert(caller);
+    response
+}
+
+async fn object_response(
+    shared: Arc<Shared>,
+    method: Method,
+    hex: &str,
+    headers: &HeaderMap,
+) -> Response {
+    let Ok(id) = hex.parse::<ObjectId>() else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "expected a SHA-256 in 64 hex digits",
+        );
+    };
+    let etag = format!("\"{id}\"");
+    let looked_up = {
+        let shared = Arc::clone(&shared);
+        tokio::task::spawn_blocking(move || {
+            let size = shared.view.object_size(&id)?;
+            let mime = size.map(|_| shared_type(&shared, &id));
+            anyhow::Ok(size.zip(mime))
+        })
+        .await
+    };
+    let (size, mime) = match looked_up {
+        Ok(Ok(Some(found))) => found,
+        Ok(Ok(None)) => return error(StatusCode::NOT_FOUND, "no such object in the store"),
+        Ok(Err(e)) => {
+            tracing::error!("reading object {id}: {e:#}");
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the store could not be read",
+            );
+        }
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    let mut builder = Response::builder()
+        .header(header::ETAG, &etag)
+        .header(
+            header::CACHE_CONTROL,
+            "private, max-age=31536000, immutable",
+        )
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+        .header(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; sandbox",
+        )
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(header::CONTENT_TYPE, mime.as_str());
+    if is_active(&mime) {
+        let disposition = format!("attachment; filename=\"{id}\"");
+        builder = builder.header(header::CONTENT_DISPOSITION, disposition);
+    }
+    let fresh = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if fresh {
+        return builder
+            .status(StatusCode::NOT_MODIFIED)
+            .body(Body::empty())
+            .unwrap_or_else(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()));
+    }
+    let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        None => None,
+        Some(text) => match parse_range(text, size) {
+            Ok(range) => range,
+            Err(()) => {
+                return builder
+                    .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                    .header(header::CONTENT_RANGE, format!("bytes */{size}"))
+                    .body(Body::empty())
+                    .unwrap_or_else(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()));
+            }
+        },
+    };
+    let (start, len) = match range {
+        Some((start, end)) => {
+            builder = builder
+                .status(StatusCode::PARTIAL_CONTENT)
+                .header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{size}"));
+            (start, end - start + 1)
+        }
+        None => (0, size),
+    };
+    builder = builder.header(header::CONTENT_LENGTH, len);
+    let body = match method {
+        Method::HEAD => Body::empty(),
+        _ => object_body(shared, id, start, len, range.is_none()),
+    };
+    builder
+        .body(body)
+        .unwrap_or_else(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))
+}
+
+/// The type recorded for an object: the manifest's, else what its bytes
+/// would be sniffed as is unknown, and it goes out as octet-stream.
+fn shared_type(shared: &Shared, id: &ObjectId) -> String {
+    shared
+        .types
+        .get(shared.view.as_ref(), id)
+        .unwrap_or_else(|| "application/octet-stream".to_owned())
+}
+
+/// One `bytes=` range of an object of `size` bytes, as (first, last); None
+/// for a header this server does not use (several ranges: the whole
+/// object is sent); Err when no byte of it exists.
+fn parse_range(text: &str, size: u64) -> Result<Option<(u64, u64)>, ()> {
+    let Some(spec) = text.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let (first, last) = spec.split_once('-').ok_or(())?;
+    let (first, last) = (first.trim(), last.trim());
+    let range = if first.is_empty() {
+        let suffix: u64 = last.parse().map_err(|_| ())?;
+        if suffix == 0 || size == 0 {
+            return Err(());
+        }
+        (size.saturating_sub(suffix), size - 1)
+    } else {
+        let first: u64 = first.parse().map_err(|_| ())?;
+        let last = match last {
+            "" => size.saturating_sub(1),
+            last => last
+                .parse::<u64>()
+                .map_err(|_| ())?
+                .min(size.saturating_sub(1)),
+        };
+        if first >= size || last < first {
+            return Err(());
+        }
+        (first, last)
+    };
+    Ok(Some(range))
+}
+
+/// Streams `len` bytes of an object from `start`, read on a blocking
+/// thread; `check` hashes a whole object on the way and cuts the answer
+/// off if its bytes are not what its name says.
+fn object_body(shared: Arc<Shared>, id: ObjectId, start: u64, len: u64, check: bool) -> Body {
+    let (chunks, receiver) = mpsc::channel::<io::Result<Bytes>>(4);
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = send_object(&shared, &id, start, len, check, &chunks) {
+            tracing::error!("sending object {id}: {e:#}");
+            let _ = chunks.blocking_send(Err(io::Error::other(e.to_string())));
+        }
+    });
+    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|chunk| (chunk, receiver))
+    });
+    Body::from_stream(stream)
+}
+
+fn send_object(
+    shared: &Shared,
+    id: &ObjectId,
+    start: u64,
+    len: u64,
+    check: bool,
+    chunks: &mpsc::Sender<io::Result<Bytes>>,
+) -> anyhow::Result<()> {
+    let mut reader: Box<dyn Read> = match shared.view.local_path(id) {
+        Some(path) => {
+            let mut file = std::fs::File::open(&path)?;
+            file.seek(io::SeekFrom::Start(start))?;
+            Box::new(file)
+        }
+        None => {
+            let mut reader = shared.view.read_object(id)?;
+            io::copy(&mut (&mut reader).take(start), &mut io::sink())?;
+            reader
+        }
+    };
+    let mut hasher = Sha256::new();
+    let mut left = len;
+    let mut buf = vec![0u8; 64 * 1024];
+    while left > 0 {
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = reader.read(&mut buf[..want])?;
+        if n == 0 {
+            anyhow::bail!("the object ended {left} bytes early");
+        }
+        if check {
+            hasher.update(&buf[..n]);
+        }
+        left -= n as u64;
+        if left == 0 && check && ObjectId::from_bytes(hasher.clone().finalize()) != *id {
+            anyhow::bail!("its bytes do not hash to its name (run ingest verify)");
+        }
+        if chunks
+            .blocking_send(Ok(Bytes::copy_from_slice(&buf[..n])))
+            .is_err()
+        {
+            // The client went away.
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+struct EntriesQuery {
+    /// A type or pattern (image/*).
+    #[serde(rename = "type")]
+    mime: Option<String>,
+    /// Part of the name, any case.
+    name: Option<String>,
+    /// Stored at or after (an RFC 3339 date or time, or its prefix).
+    since: Option<String>,
+    /// Stored before.
+    until: Option<String>,
+    cursor: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// The most entries one page holds.
+const MAX_PAGE: usize = 1000;
+
+/// `GET /v1/entries`: the newest first, a page at a time; `next` is the
+/// cursor of the page after.
+async fn entries(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Query(query): Query<EntriesQuery>,
+) -> Response {
+    let mime = match query
+        .mime
+        .as_deref()
+        .map(str::parse::<MimePattern>)
+        .transpose()
+    {
+        Ok(mime) => mime,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("type: {e:#}")),
+    };
+    let page =
+        tokio::task::spawn_blocking(move || entries_page(&shared, &query, mime.as_ref())).await;
+    let mut response = match page {
+        Ok(Ok(page)) => Json(page).into_response(),
+        Ok(Err(e)) => {
+            tracing::error!("reading the manifest: {e:#}");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the manifest could not be read",
+            )
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    response.extensions_mut().insert(caller);
+    response
+}
+
+/// One page, read in one pass over the manifest, keeping only the page's
+/// entries (the newest matching ones below the cursor).
+fn entries_page(
+    shared: &Shared,
+    query: &EntriesQuery,
+    mime: Option<&MimePattern>,
+) -> anyhow::Result<serde_json::Value> {
+    let limit = query.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let needle = query.name.as_deref().map(str::to_lowercase);
+    let fits = |entry: &Entry| {
+        mime.is_none_or(|m| m.matches(&entry.mime))
+            && needle
+                .as_deref()
+                .is_none_or(|n| entry.name.to_lowercase().contains(n))
+            && query
+                .since
+                .as_deref()
+                .is_none_or(|s| entry.ingested_at.as_str() >= s)
+            && query
+                .until
+                .as_deref()
+                .is_none_or(|u| entry.ingested_at.as_str() < u)
+    };
+    // One more than a page, to know whether another follows.
+    let mut newest: VecDeque<(u64, Entry)> = VecDeque::with_capacity(limit + 1);
+    for (index, line) in shared.view.entries()?.enumerate() {
+        let index = index as u64;
+        if query.cursor.is_some_and(|cursor| index >= cursor) {
+            break;
+        }
+        let Line::Value(entry) = line? else { continue };
+        shared.types.learn(&entry);
+        if fits(&entry) {
+            if newest.len() > limit {
+                newest.pop_front();
+            }
+            newest.push_back((index, entry));
+        }
+    }
+    let more = newest.len() > limit;
+    if more {
+        newest.pop_front();
+    }
+    let next = more.then(|| newest.front().map(|(index, _)| index.to_string()));
+    let entries: Vec<serde_json::Value> = newest
+        .into_iter()
+        .rev()
+        .map(|(index, entry)| {
+            let mut value = serde_json::to_value(&entry).unwrap_or_default();
+            value["id"] = json!(index);
+            value
+        })
+        .collect();
+    Ok(json!({ "entries": entries, "next": next.flatten() }))
+}

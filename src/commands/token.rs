@@ -1,0 +1,61 @@
+//! `ingest token add|ls|rm`: the tokens `ingest serve` accepts, kept beside
+//! the store as hashes.
+
+use anyhow::{Context, Result};
+
+use super::{Access, open_store};
+use crate::cli::{GlobalArgs, TokenCommand};
+use crate::exit::Exit;
+use crate::tokens::{Scope, Tokens};
+
+pub fn run(global: &GlobalArgs, command: &TokenCommand) -> Result<Exit> {
+    let place = crate::store_location(global)?;
+    let access = match command {
+        TokenCommand::Add { .. } => Access::Write,
+        TokenCommand::Ls | TokenCommand::Rm { .. } => Access::Read,
+    };
+    let path = open_store(global, &place, access)?.tokens_path();
+    let mut tokens = Tokens::load(&path)?;
+    match command {
+        TokenCommand::Add { name, read_only } => {
+            let scope = match read_only {
+                true => Scope::Read,
+                false => Scope::ReadWrite,
+            };
+            let text = match tokens.add(name, scope) {
+                Ok(text) => text,
+                Err(usage) => {
+                    say!("{usage:#}");
+                    return Ok(Exit::Usage);
+                }
+            };
+            tokens.save(&path)?;
+            // The token alone on stdout, so `TOKEN=$(ingest token add phone)` works.
+            crate::tools::line(&mut std::io::stdout().lock(), &text)?;
+            if !global.quiet {
+                say!("token {name:?} made; it is shown this once");
+            }
+        }
+        TokenCommand::Ls => {
+            let mut out = std::io::stdout().lock();
+            for token in tokens.list() {
+                let scope = match token.scope {
+                    Scope::Read => "read",
+                    Scope::ReadWrite => "read-write",
+                };
+                let row = format!("{}\t{scope}\t{}", token.name, token.created);
+                crate::tools::line(&mut out, &row)?;
+            }
+        }
+        TokenCommand::Rm { name } => {
+            if !tokens.remove(name) {
+                say!("no token named {name:?}");
+                return Ok(Exit::Fatal);
+            }
+            tokens
+                .save(&path)
+                .with_context(|| format!("removing token {name:?}"))?;
+        }
+    }
+    Ok(Exit::Success)
+}
