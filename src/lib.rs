@@ -50,9 +50,13 @@ use crate::exit::Exit;
 
 /// Runs a parsed command line to its end, and says how it ended.
 pub fn run(cli: Cli) -> Exit {
-    let outcome = interrupt::install()
-        .context("installing the signal handler")
-        .and_then(|()| dispatch(cli));
+    // A server stops on its own terms: it lets uploads in flight finish.
+    let serving = matches!(cli.command, Some(Command::Serve(_)));
+    let outcome = match serving {
+        true => Ok(()),
+        false => interrupt::install().context("installing the signal handler"),
+    }
+    .and_then(|()| dispatch(cli));
     match outcome {
         Ok(exit) => exit,
         Err(err) => {

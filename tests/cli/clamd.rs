@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::util::*;
 
 /// The EICAR test string, in two halves so this file is not itself a hit.
-fn eicar() -> Vec<u8> {
+pub fn eicar() -> Vec<u8> {
     [
         &b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$"[..],
         b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*",
@@ -21,13 +21,13 @@ fn eicar() -> Vec<u8> {
 }
 
 /// A clamd of our own, stopped when dropped.
-struct Clamd {
+pub struct Clamd {
     dir: tempfile::TempDir,
     child: Option<Child>,
 }
 
 impl Clamd {
-    fn start(stream_max: &str) -> Self {
+    pub fn start(stream_max: &str) -> Self {
         let dir = tempfile::Builder::new().prefix("clamd-").tempdir().unwrap();
         let root = dir.path();
         fs::create_dir(root.join("db")).unwrap();
@@ -68,7 +68,7 @@ impl Clamd {
         clamd
     }
 
-    fn socket(&self) -> PathBuf {
+    pub fn socket(&self) -> PathBuf {
         self.dir.path().join("clamd.sock")
     }
 

@@ -14,6 +14,7 @@ mod policy;
 mod progress;
 mod reliability;
 mod s3;
+mod serve;
 mod sniffing;
 mod tools;
 mod util;

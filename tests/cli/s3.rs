@@ -382,7 +382,7 @@ impl Drop for Server {
     }
 }
 
-fn store_url(name: &str) -> String {
+pub fn store_url(name: &str) -> String {
     format!("s3://{BUCKET}/{name}")
 }
 

@@ -105,10 +105,13 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<Exit> {
         header_timeout: Duration::from_secs_f64(args.header_timeout),
         grace: Duration::from_secs_f64(args.grace),
     };
-    let served = runtime.block_on(serve(shared, listen));
+    let served = runtime.block_on(serve(Arc::clone(&shared), listen));
     // Uploads cut off at the grace period's end see their channel close
     // and fail on their threads, leaving nothing behind; wait for them.
     runtime.shutdown_timeout(Duration::from_secs(10));
+    // The store goes last, outside the runtime: an S3 store's own runtime
+    // must not be dropped on one of this runtime's threads.
+    drop(shared);
     served.map(|()| Exit::Success)
 }
 

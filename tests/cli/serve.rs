@@ -1,0 +1,866 @@
+//! `ingest serve` against real clients: curl, Python's http.client, raw
+//! sockets for the clients that misbehave, nginx in front, clamd and
+//! SeaweedFS behind.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::util::*;
+
+/// A running `ingest serve` on a free port of 127.0.0.1, with a token.
+pub struct Served {
+    child: Child,
+    pub port: u16,
+    pub token: String,
+    /// Everything the server wrote to stderr so far.
+    log: Arc<Mutex<String>>,
+}
+
+impl Served {
+    /// Makes a read-write token and starts the server on `env`'s store.
+    pub fn start(env: &Env, extra: &[&str]) -> Served {
+        let token = token_add(env, "tester", false);
+        Served::start_with(env.cmd(["serve", "--listen", "127.0.0.1:0"]), extra, token)
+    }
+
+    pub fn start_with(mut cmd: Command, extra: &[&str], token: String) -> Served {
+        cmd.args(extra).stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            let mut port_tx = Some(port_tx);
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(rest) = line.split("on http://127.0.0.1:").nth(1)
+                    && let Some(tx) = port_tx.take()
+                {
+                    let _ = tx.send(rest.trim().parse::<u16>().unwrap());
+                }
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let port = match port_rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(port) => port,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the server did not start: {}", log.lock().unwrap());
+            }
+        };
+        Served {
+            child,
+            port,
+            token,
+            log,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// `curl -sS` with the token, writing the body to stdout and the
+    /// status last, on a line of its own.
+    pub fn curl(&self, args: &[&str]) -> (u16, String) {
+        let auth = format!("Authorization: Bearer {}", self.token);
+        curl_status(&[&["-H", &auth], args].concat())
+    }
+
+    pub fn json(&self, args: &[&str]) -> (u16, Value) {
+        let (status, body) = self.curl(args);
+        let value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {body:?} (status {status})"));
+        (status, value)
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM, then whether it exited 0 (saying what it logged if not).
+    pub fn stop(mut self) -> bool {
+        signal(self.child.id(), "TERM");
+        let status = wait_within(&mut self.child, Duration::from_secs(60));
+        if !status.success() {
+            std::thread::sleep(Duration::from_millis(200));
+            eprintln!("the server ended with {status}: {}", self.log());
+        }
+        status.success()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn signal(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn wait_within(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "the server did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `ingest token add NAME`: the token printed.
+pub fn token_add(env: &Env, name: &str, read_only: bool) -> String {
+    let mut args = vec!["token", "add", name];
+    if read_only {
+        args.push("--read-only");
+    }
+    let out = ok(env.cmd(args));
+    let token = stdout_of(&out).trim().to_owned();
+    assert!(token.starts_with("ingest_"), "{token:?}");
+    token
+}
+
+/// Runs curl; returns the status and the body.
+pub fn curl_status(args: &[&str]) -> (u16, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .unwrap();
+    let text = stdout_of(&out);
+    let (body, status) = text.rsplit_once('\n').unwrap();
+    (status.trim().parse().unwrap_or(0), body.to_owned())
+}
+
+fn file_arg(path: &Path) -> String {
+    path.display().to_string()
+}
+
+fn status_of(report: &Value) -> &str {
+    report["status"].as_str().unwrap()
+}
+
+/// Waits until `check` holds, or fails after `limit` saying `what`.
+fn eventually(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn multipart_files_stream_into_the_store_with_an_http_origin() {
+    let env = Env::new();
+    let server = Served::start(&env, &[]);
+    let a = env.write("a.bin", &noise(300_000, 1));
+    let b = env.write("b.png", &tiny_png());
+    let same = env.write("same-as-a.bin", &noise(300_000, 1));
+    let (status, answer) = server.json(&[
+        "-F",
+        &format!("one=@{}", file_arg(&a)),
+        "-F",
+        &format!("two=@{}", file_arg(&b)),
+        "-F",
+        &format!("three=@{}", file_arg(&same)),
+        "-F",
+        "note=not a file",
+        "-A",
+        "test-agent/1",
+        &server.url("/v1/upload"),
+    ]);
+    assert_eq!(status, 200, "{answer}");
+    let files = answer["files"].as_array().unwrap();
+    assert_eq!(files.len(), 3, "{answer}");
+    assert_eq!(status_of(&files[0]), "new");
+    assert_eq!(files[0]["sha256"], sha256_file(&a));
+    assert_eq!(files[0]["size"], 300_000);
+    assert_eq!(files[1]["type"], "image/png");
+    assert_eq!(status_of(&files[2]), "duplicate");
+    assert_eq!(answer["totals"]["new"], 2);
+    assert_eq!(answer["totals"]["duplicates"], 1);
+    assert_eq!(answer["totals"]["bytes_saved"], 300_000);
+    let manifest = env.manifest();
+    assert_eq!(manifest.len(), 3);
+    let origin = &manifest[0]["origin"];
+    assert_eq!(origin["kind"], "http");
+    assert_eq!(origin["token"], "tester");
+    assert_eq!(origin["remote"], "127.0.0.1");
+    assert_eq!(origin["user_agent"], "test-agent/1");
+    assert_eq!(manifest[0]["name"], "a.bin");
+    assert!(server.stop());
+    env.assert_store_valid();
+    ok(env.cmd(["verify"]));
+}
+
+#[test]
+fn put_stores_a_body_checks_its_digest_and_keeps_a_disagreeing_declared_type() {
+    let env = Env::new();
+    let server = Served::start(&env, &[]);
+    let photo = env.write("photo", &tiny_png());
+    let url = server.url("/v1/files/photo.jpg");
+    let (status, report) = server.json(&[
+        "-T",
+        &file_arg(&photo),
+        "-H",
+        "Content-Type: image/jpeg",
+        &url,
+    ]);
+    assert_eq!(status, 201, "{report}");
+    assert_eq!(status_of(&report), "new");
+    assert!(
+        report["warnings"]
+            .to_string()
+            .contains("declared image/jpeg"),
+        "{report}"
+    );
+    let entry = &env.manifest()[0];
+    assert_eq!(entry["mime"], "image/png");
+    assert_eq!(entry["declared_mime"], "image/jpeg");
+    // The same again: a duplicate, 200.
+    let (status, report) = server.json(&["-T", &file_arg(&photo), &url]);
+    assert_eq!((status, status_of(&report)), (200, "duplicate"));
+
+    // A digest that does not match: 422, nothing stored.
+    let other = env.write("other", &noise(5000, 2));
+    let wrong = format!("sha-256=:{}:", base64_of(&[7u8; 32]));
+    let (status, report) = server.json(&[
+        "-T",
+        &file_arg(&other),
+        "-H",
+        &format!("Repr-Digest: {wrong}"),
+        &server.url("/v1/files/other.bin"),
+    ]);
+    assert_eq!((status, status_of(&report)), (422, "rejected"), "{report}");
+    assert_eq!(report["reason"], "hash_mismatch");
+    // The right one, in the simpler header.
+    let (status, _) = server.json(&[
+        "-T",
+        &file_arg(&other),
+        "-H",
+        &format!("X-Ingest-Sha256: {}", sha256_file(&other)),
+        &server.url("/v1/files/other.bin"),
+    ]);
+    assert_eq!(status, 201);
+    // And in Repr-Digest.
+    let third = env.write("third", &noise(7000, 3));
+    let digest = sha2::Sha256::digest(std::fs::read(&third).unwrap());
+    let right = format!("sha-256=:{}:", base64_of(&digest));
+    let (status, _) = server.json(&[
+        "-T",
+        &file_arg(&third),
+        "-H",
+        &format!("Repr-Digest: {right}"),
+        &server.url("/v1/files/third.bin"),
+    ]);
+    assert_eq!(status, 201);
+    assert_eq!(env.objects().len(), 3);
+    assert!(env.tmp_entries().is_empty());
+}
+
+use sha2::Digest as _;
+
+fn base64_of(bytes: &[u8]) -> String {
+    let out = Command::new("base64")
+        .arg("-w0")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            child.stdin.take().unwrap().write_all(bytes)?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn tokens_are_needed_checked_scoped_and_never_logged() {
+    let env = Env::new();
+    // No token yet: the server refuses to start and says what to do.
+    let out = env
+        .cmd(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert_says(&stderr_of(&out), "ingest token add NAME");
+
+    let server = Served::start(&env, &["-v"]);
+    let reader = token_add(&env, "viewer", true);
+    let file = env.write("f.bin", &noise(1000, 4));
+    let upload = server.url("/v1/files/f.bin");
+
+    let (status, _) = curl_status(&["-T", &file_arg(&file), &upload]);
+    assert_eq!(status, 401, "no token");
+    let wrong = format!("Authorization: Bearer {}x", server.token);
+    let (status, _) = curl_status(&["-H", &wrong, "-T", &file_arg(&file), &upload]);
+    assert_eq!(status, 401, "a wrong token");
+    let read_only = format!("Authorization: Bearer {reader}");
+    let (status, _) = curl_status(&["-H", &read_only, "-T", &file_arg(&file), &upload]);
+    assert_eq!(status, 403, "a read-only token uploads");
+    assert!(env.objects().is_empty());
+    let (status, _) = curl_status(&["-H", &read_only, &server.url("/v1/entries")]);
+    assert_eq!(status, 200, "a read-only token reads");
+    let (status, _) = curl_status(&[&server.url("/v1/health")]);
+    assert_eq!(status, 200, "health needs no token");
+    let (status, _) = curl_status(&[&server.url("/v1/limits")]);
+    assert_eq!(status, 401);
+
+    // A token removed is refused from then on, without a restart.
+    ok(env.cmd(["token", "rm", "viewer"]));
+    let (status, _) = curl_status(&["-H", &read_only, &server.url("/v1/entries")]);
+    assert_eq!(status, 401);
+    let listed = stdout_of(&ok(env.cmd(["token", "ls"])));
+    assert!(listed.contains("tester\tread-write"), "{listed}");
+    assert!(
+        !listed.contains("viewer") && !listed.contains("ingest_"),
+        "{listed}"
+    );
+
+    let log = server.log();
+    assert!(log.contains("token=\"viewer\""), "{log}");
+    assert!(
+        !log.contains(&server.token) && !log.contains(&reader),
+        "{log}"
+    );
+    let kept = std::fs::read_to_string(env.store().join("tokens.json")).unwrap();
+    assert!(!kept.contains(&server.token));
+}
+
+#[test]
+fn objects_come_back_whole_in_ranges_and_active_types_as_attachments() {
+    let env = Env::new();
+    let server = Served::start(&env, &[]);
+    let bytes = noise(200_000, 5);
+    let file = env.write("data.bin", &bytes);
+    let hex = sha256_file(&file);
+    server.json(&["-T", &file_arg(&file), &server.url("/v1/files/data.bin")]);
+    let object = server.url(&format!("/v1/objects/{hex}"));
+    let got = env.path().join("got");
+    let (status, _) = server.curl(&["-o", &file_arg(&got), &object]);
+    assert_eq!(status, 200);
+    assert_eq!(std::fs::read(&got).unwrap(), bytes);
+
+    let (status, _) = server.curl(&["-H", "Range: bytes=100-109", "-o", &file_arg(&got), &object]);
+    assert_eq!(status, 206);
+    assert_eq!(std::fs::read(&got).unwrap(), &bytes[100..110]);
+    let (status, _) = server.curl(&["-H", "Range: bytes=300000-", &object]);
+    assert_eq!(status, 416);
+    let (status, _) = server.curl(&["-H", &format!("If-None-Match: \"{hex}\""), &object]);
+    assert_eq!(status, 304);
+    let (status, head) = server.curl(&["-I", &object]);
+    assert_eq!(status, 200);
+    let head = head.to_ascii_lowercase();
+    assert!(head.contains(&format!("etag: \"{hex}\"")), "{head}");
+    assert!(
+        head.contains("immutable") && head.contains("nosniff"),
+        "{head}"
+    );
+    let (status, _) = server.curl(&[
+        "-I",
+        &server.url(&format!("/v1/objects/{}", "0".repeat(64))),
+    ]);
+    assert_eq!(status, 404);
+
+    let page = env.write(
+        "page.html",
+        b"<!DOCTYPE html><html><script>alert(1)</script></html>",
+    );
+    let (_, report) = server.json(&["-T", &file_arg(&page), &server.url("/v1/files/page.html")]);
+    assert_eq!(report["type"], "text/html", "{report}");
+    let html = server.url(&format!(
+        "/v1/objects/{}",
+        report["sha256"].as_str().unwrap()
+    ));
+    let (_, head) = server.curl(&["-I", &html]);
+    let head = head.to_ascii_lowercase();
+    assert!(head.contains("content-disposition: attachment"), "{head}");
+    assert!(head.contains("x-content-type-options: nosniff"), "{head}");
+    assert!(head.contains("sandbox"), "{head}");
+}
+
+#[test]
+fn entries_page_newest_first_and_filter() {
+    let env = Env::new();
+    let server = Served::start(&env, &[]);
+    for i in 0..5u64 {
+        let file = env.write(format!("n{i}.bin"), &noise(100 + i as usize, 10 + i));
+        server.json(&[
+            "-T",
+            &file_arg(&file),
+            &server.url(&format!("/v1/files/n{i}.bin")),
+        ]);
+    }
+    let png = env.write("pic.png", &tiny_png());
+    server.json(&[
+        "-T",
+        &file_arg(&png),
+        &server.url("/v1/files/Holiday%20Pic.png"),
+    ]);
+    let (_, page) = server.json(&[&server.url("/v1/entries?limit=4")]);
+    let names: Vec<&str> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Holiday Pic.png", "n4.bin", "n3.bin", "n2.bin"]);
+    let next = page["next"].as_str().unwrap().to_owned();
+    let (_, rest) = server.json(&[&server.url(&format!("/v1/entries?limit=4&cursor={next}"))]);
+    let rest: Vec<&str> = rest["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(rest, ["n1.bin", "n0.bin"]);
+    let (_, images) = server.json(&[&server.url("/v1/entries?type=image/*")]);
+    assert_eq!(images["entries"].as_array().unwrap().len(), 1);
+    let (_, found) = server.json(&[&server.url("/v1/entries?name=holiday")]);
+    assert_eq!(found["entries"][0]["name"], "Holiday Pic.png");
+    let (status, limits) = server.json(&[&server.url("/v1/limits")]);
+    assert_eq!(status, 200);
+    assert_eq!(limits["scanning"], false);
+}
+
+#[test]
+fn hostile_names_become_one_safe_component() {
+    let env = Env::new();
+    let server = Served::start(&env, &[]);
+    let file = env.write("x", &noise(100, 20));
+    let form = format!(
+        "f=@{};filename=\"../../etc/<img src=x onerror=alert(1)>.jpg\"",
+        file_arg(&file)
+    );
+    let (status, answer) = server.json(&["-F", &form, &server.url("/v1/upload")]);
+    assert_eq!(status, 200, "{answer}");
+    let name = answer["files"][0]["name"].as_str().unwrap();
+    assert!(!name.contains('/') && !name.contains('<'), "{name}");
+    // RFC 5987: filename* (UTF-8, percent-encoded) wins over filename.
+    let body = format!(
+        "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"plain.txt\"; filename*=UTF-8''caf%C3%A9%2F..%2Fx.txt\r\n\r\nhello\r\n--XyZ--\r\n"
+    );
+    let body_file = env.write("body", body.as_bytes());
+    let (status, answer) = server.json(&[
+        "-H",
+        "Content-Type: multipart/form-data; boundary=XyZ",
+        "--data-binary",
+        &format!("@{}", file_arg(&body_file)),
+        &server.url("/v1/upload"),
+    ]);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["files"][0]["name"], "café_.._x.txt");
+    // A path name with an encoded slash stays one component.
+    let (status, report) = server.json(&[
+        "-T",
+        &file_arg(&file),
+        &server.url("/v1/files/..%2F..%2Fescape.bin"),
+    ]);
+    assert!(status == 201 || status == 200, "{report}");
+    assert!(!report["name"].as_str().unwrap().contains('/'), "{report}");
+    assert!(!env.path().join("escape.bin").exists());
+}
+
+#[test]
+fn a_declared_length_over_the_limit_is_refused_before_the_body_is_read() {
+    let env = Env::new();
+    let server = Served::start(&env, &["--max-size", "100K"]);
+    let big = env.write("big.bin", &noise(3 << 20, 30));
+    // curl sends Expect: 100-continue for a body this large, and waits.
+    let started = Instant::now();
+    let (status, body) = server.curl(&["-T", &file_arg(&big), &server.url("/v1/files/big.bin")]);
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("too_large"), "{body}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    // Chunked (no length): cut off as it passes the limit.
+    let (status, body) = server.curl(&[
+        "-H",
+        "Transfer-Encoding: chunked",
+        "-T",
+        &file_arg(&big),
+        &server.url("/v1/files/big.bin"),
+    ]);
+    assert_eq!(status, 413, "{body}");
+    // In a multipart body: that file is rejected, 413.
+    let (status, answer) = server.json(&[
+        "-F",
+        &format!("f=@{}", file_arg(&big)),
+        &server.url("/v1/upload"),
+    ]);
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(answer["files"][0]["reason"], "too_large");
+    assert!(env.objects().is_empty());
+    assert!(env.tmp_entries().is_empty(), "{:?}", env.tmp_entries());
+    let (status, _) = server.curl(&[&server.url("/v1/health")]);
+    assert_eq!(status, 200);
+}
+
+/// A raw HTTP/1.1 request head for `PUT path` with a body of `length`.
+fn put_head(server: &Served, path: &str, length: u64) -> String {
+    format!(
+        "PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\nContent-Length: {length}\r\n\r\n",
+        server.token
+    )
+}
+
+#[test]
+fn a_client_that_disconnects_or_stalls_leaves_nothing_behind() {
+    let env = Env::new();
+    let server = Served::start(&env, &["--body-timeout", "1"]);
+    // Gone mid-body.
+    let mut socket = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    socket
+        .write_all(put_head(&server, "/v1/files/cut.bin", 1 << 20).as_bytes())
+        .unwrap();
+    socket.write_all(&noise(400_000, 40)).unwrap();
+    env.wait_for_temp_file();
+    drop(socket);
+    eventually(Duration::from_secs(10), "the temp file removed", || {
+        env.tmp_entries().is_empty()
+    });
+    // Stalled mid-body: dropped after --body-timeout.
+    let mut socket = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    socket
+        .write_all(put_head(&server, "/v1/files/stall.bin", 1 << 20).as_bytes())
+        .unwrap();
+    socket.write_all(&noise(100_000, 41)).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut answer = String::new();
+    let _ = socket.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+    assert!(env.manifest_bytes().is_empty());
+    assert!(env.objects().is_empty());
+    assert!(env.tmp_entries().is_empty());
+    // The server goes on.
+    let file = env.write("fine.bin", &noise(1000, 42));
+    let (status, _) = server.json(&["-T", &file_arg(&file), &server.url("/v1/files/fine.bin")]);
+    assert_eq!(status, 201);
+}
+
+#[test]
+fn a_slow_loris_is_dropped_after_the_header_timeout() {
+    let env = Env::new();
+    let server = Served::start(&env, &["--header-timeout", "1"]);
+    let mut socket = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    socket
+        .write_all(b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let read = socket.read_to_end(&mut answer);
+    assert!(read.is_ok(), "the connection was not closed: {read:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let (status, _) = server.curl(&[&server.url("/v1/health")]);
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn uploads_past_the_cap_get_503_with_retry_after() {
+    let env = Env::new();
+    let server = Served::start(&env, &["--max-uploads", "1"]);
+    let mut socket = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    socket
+        .write_all(put_head(&server, "/v1/files/slow.bin", 1 << 20).as_bytes())
+        .unwrap();
+    socket.write_all(&noise(300_000, 50)).unwrap();
+    env.wait_for_temp_file();
+    let file = env.write("f.bin", &noise(1000, 51));
+    let (status, head) =
+        server.curl(&["-i", "-T", &file_arg(&file), &server.url("/v1/files/f.bin")]);
+    assert_eq!(status, 503, "{head}");
+    assert!(head.to_ascii_lowercase().contains("retry-after:"), "{head}");
+    socket.write_all(&noise((1 << 20) - 300_000, 52)).unwrap();
+    let mut answer = [0u8; 12];
+    socket.read_exact(&mut answer).unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 201");
+    let (status, _) = server.json(&["-T", &file_arg(&file), &server.url("/v1/files/f.bin")]);
+    assert_eq!(status, 201);
+}
+
+#[test]
+fn sigterm_lets_uploads_in_flight_finish_within_the_grace_period() {
+    let env = Env::new();
+    let server = Served::start(&env, &["--grace", "20"]);
+    let mut socket = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    socket
+        .write_all(put_head(&server, "/v1/files/late.bin", 600_000).as_bytes())
+        .unwrap();
+    socket.write_all(&noise(300_000, 60)[..]).unwrap();
+    env.wait_for_temp_file();
+    signal(server.pid(), "TERM");
+    eventually(
+        Duration::from_secs(10),
+        "the server to stop accepting",
+        || server.log().contains("stopping"),
+    );
+    let rest = noise(600_000, 60);
+    socket.write_all(&rest[300_000..]).unwrap();
+    let mut answer = [0u8; 12];
+    socket.read_exact(&mut answer).unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 201");
+    assert!(server.stop());
+    assert_eq!(env.manifest().len(), 1);
+    env.assert_store_valid();
+}
+
+#[test]
+fn sigterm_cuts_off_uploads_past_the_grace_period_leaving_nothing() {
+    let env = Env::new();
+    let server = Served::start(&env, &["--grace", "1"]);
+    let mut socket = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    socket
+        .write_all(put_head(&server, "/v1/files/never.bin", 600_000).as_bytes())
+        .unwrap();
+    socket.write_all(&noise(300_000, 61)).unwrap();
+    env.wait_for_temp_file();
+    assert!(server.stop());
+    assert!(env.manifest_bytes().is_empty());
+    assert!(env.objects().is_empty());
+    assert!(env.tmp_entries().is_empty(), "{:?}", env.tmp_entries());
+}
+
+#[test]
+fn a_hundred_concurrent_uploads_with_overlapping_contents_store_each_once() {
+    let env = Env::new();
+    let server = Served::start(&env, &["--max-uploads", "128"]);
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/serve/clients.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .args([
+            "concurrent",
+            &server.port.to_string(),
+            &server.token,
+            "100",
+            "20",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let summary: Value = serde_json::from_str(stdout_of(&out).trim()).unwrap();
+    assert_eq!(summary["failures"], 0, "{summary}");
+    // 100 uploads of 20 distinct contents: 20 objects, 100 lines.
+    assert_eq!(env.objects().len(), 20);
+    assert_eq!(env.manifest().len(), 100);
+    assert_eq!(summary["new"], 20, "{summary}");
+    assert!(server.stop());
+    ok(env.cmd(["verify"]));
+}
+
+#[test]
+fn a_gibibyte_streams_through_http_client_in_flat_memory() {
+    let env = Env::new();
+    let server = Served::start(&env, &[]);
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/serve/clients.py");
+    let big = |size: u64| {
+        let out = Command::new("python3")
+            .arg(&script)
+            .args([
+                "big",
+                &server.port.to_string(),
+                &server.token,
+                &size.to_string(),
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        let report: Value = serde_json::from_str(stdout_of(&out).trim()).unwrap();
+        assert_eq!(report["status"], "new", "{report}");
+        assert_eq!(report["size"], size);
+        assert_eq!(report["sha256"], report["client_sha256"], "{report}");
+        peak_rss_kib(server.pid())
+    };
+    let small = big(1024);
+    let large = big(1 << 30);
+    assert!(
+        large < small + 16 * 1024,
+        "peak RSS {large} KiB after 1 GiB, {small} KiB after 1 KiB"
+    );
+}
+
+/// The process's peak resident set so far, in KiB.
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn eicar_is_rejected_and_a_stopped_clamd_fails_closed_with_503() {
+    let env = Env::new();
+    let clamd = crate::clamd::Clamd::start("10M");
+    let socket = clamd.socket().display().to_string();
+    let server = Served::start(&env, &["--clamd", &socket]);
+    let eicar = env.write("eicar.com", &crate::clamd::eicar());
+    let (status, report) =
+        server.json(&["-T", &file_arg(&eicar), &server.url("/v1/files/eicar.com")]);
+    assert_eq!((status, status_of(&report)), (422, "rejected"), "{report}");
+    assert_eq!(report["reason"], "infected");
+    let clean = env.write("clean.bin", &noise(5000, 70));
+    let (status, report) =
+        server.json(&["-T", &file_arg(&clean), &server.url("/v1/files/clean.bin")]);
+    assert_eq!(status, 201, "{report}");
+    assert_eq!(env.manifest()[0]["scanned"], true);
+    drop(clamd);
+    let other = env.write("other.bin", &noise(5000, 71));
+    let (status, report) =
+        server.json(&["-T", &file_arg(&other), &server.url("/v1/files/other.bin")]);
+    assert_eq!((status, status_of(&report)), (503, "failed"), "{report}");
+    assert_eq!(env.objects().len(), 1);
+    assert!(env.tmp_entries().is_empty());
+}
+
+#[test]
+fn a_full_disk_answers_507_and_the_server_goes_on() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.store()).unwrap();
+    let _mount = crate::reliability::tmpfs(&env.store(), "2m");
+    let server = Served::start(&env, &[]);
+    let big = env.write("big.bin", &noise(3 << 20, 80));
+    let (status, report) = server.json(&["-T", &file_arg(&big), &server.url("/v1/files/big.bin")]);
+    assert_eq!((status, status_of(&report)), (507, "failed"), "{report}");
+    assert!(env.tmp_entries().is_empty(), "{:?}", env.tmp_entries());
+    let small = env.write("small.bin", &noise(10_000, 81));
+    let (status, _) = server.json(&["-T", &file_arg(&small), &server.url("/v1/files/small.bin")]);
+    assert_eq!(status, 201);
+    assert!(server.stop());
+    env.assert_store_valid();
+}
+
+#[test]
+fn an_s3_store_behind_the_server() {
+    let env = Env::new();
+    let s3 = crate::s3::Server::start();
+    let url = crate::s3::store_url("served");
+    let out = s3.cmd(&url, ["token", "add", "tester"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let token = stdout_of(&out).trim().to_owned();
+    let cmd = s3.cmd(&url, ["serve", "--listen", "127.0.0.1:0"]);
+    let server = Served::start_with(cmd, &[], token);
+    let file = env.write("f.bin", &noise(700_000, 90));
+    let (status, report) = server.json(&["-T", &file_arg(&file), &server.url("/v1/files/f.bin")]);
+    assert_eq!(status, 201, "{report}");
+    let got = env.path().join("got");
+    let object = server.url(&format!("/v1/objects/{}", sha256_file(&file)));
+    let (status, _) = server.curl(&["-o", &file_arg(&got), &object]);
+    assert_eq!(status, 200);
+    assert_eq!(std::fs::read(&got).unwrap(), std::fs::read(&file).unwrap());
+    let (_, page) = server.json(&[&server.url("/v1/entries")]);
+    assert_eq!(page["entries"][0]["name"], "f.bin");
+    assert!(server.stop());
+    let out = s3.cmd(&url, ["verify"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+}
+
+#[test]
+fn nginx_in_front_streams_without_buffering() {
+    let env = Env::new();
+    let server = Served::start(&env, &["--max-size", "64M"]);
+    let nginx = Nginx::start(&env, server.port);
+    let big = env.write("big.bin", &noise(20 << 20, 100));
+    let auth = format!("Authorization: Bearer {}", server.token);
+    let url = format!("http://127.0.0.1:{}/v1/files/big.bin", nginx.port);
+    let started = std::thread::spawn({
+        let (auth, url, big) = (auth.clone(), url.clone(), file_arg(&big));
+        move || curl_status(&["-H", &auth, "--limit-rate", "4M", "-T", &big, &url])
+    });
+    // Unbuffered: the server has the upload's bytes while nginx still
+    // receives them.
+    env.wait_for_temp_file();
+    let (status, body) = started.join().unwrap();
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = curl_status(&[
+        "-H",
+        &auth,
+        &format!("http://127.0.0.1:{}/v1/entries", nginx.port),
+    ]);
+    assert_eq!(status, 200, "{body}");
+    drop(nginx);
+}
+
+/// nginx from Debian, proxying to the server as the README's site does.
+struct Nginx {
+    child: Child,
+    port: u16,
+}
+
+impl Nginx {
+    fn start(env: &Env, upstream: u16) -> Nginx {
+        let binary = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("nginx is not installed (.ci/setup installs it)");
+        let dir = env.path().join("nginx");
+        std::fs::create_dir_all(dir.join("logs")).unwrap();
+        let port = free_port();
+        let conf = format!(
+            include_str!("../serve/nginx-test.conf"),
+            dir = dir.display(),
+            port = port,
+            upstream = upstream
+        );
+        std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+        let child = Command::new(binary)
+            .args([
+                "-p",
+                &file_arg(&dir),
+                "-c",
+                &file_arg(&dir.join("nginx.conf")),
+            ])
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        eventually(Duration::from_secs(20), "nginx to listen", || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        Nginx { child, port }
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The PNG signature and the start of a header: what sniffing needs.
+fn tiny_png() -> Vec<u8> {
+    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0".to_vec()
+}
