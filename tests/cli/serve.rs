@@ -458,9 +458,7 @@ fn hostile_names_become_one_safe_component() {
     let name = answer["files"][0]["name"].as_str().unwrap();
     assert!(!name.contains('/') && !name.contains('<'), "{name}");
     // RFC 5987: filename* (UTF-8, percent-encoded) wins over filename.
-    let body = format!(
-        "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"plain.txt\"; filename*=UTF-8''caf%C3%A9%2F..%2Fx.txt\r\n\r\nhello\r\n--XyZ--\r\n"
-    );
+    let body = "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"plain.txt\"; filename*=UTF-8''caf%C3%A9%2F..%2Fx.txt\r\n\r\nhello\r\n--XyZ--\r\n";
     let body_file = env.write("body", body.as_bytes());
     let (status, answer) = server.json(&[
         "-H",
