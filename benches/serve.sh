@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# ingest serve beside the reference design of issue 20 (Express + multer to
+# a temp file, re-read to hash and check magic bytes, durable copy into the
+# store; benches/serve-reference, packages from the npm registry), in one
+# run, same client (benches/serve_load.py), same disk:
+#   - one 50 MB upload (and ingest storing the same file from disk, for scale)
+#   - ten concurrent 10 MB uploads
+#   - 100 concurrent 1 MB uploads, with each server's peak RSS
+#   - 2,000 sequential 10 KB uploads on one keep-alive connection (requests/s)
+# Each timing is the median of RUNS (default 3) fresh stores.
+#
+#   benches/serve.sh [RUNS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-3}
+
+cargo build --release --quiet
+bin=$PWD/target/release/ingest
+ref=$PWD/target/serve-reference
+mkdir -p "$ref"
+cp benches/serve-reference/server.js benches/serve-reference/package.json "$ref/"
+if [ ! -d "$ref/node_modules/multer" ]; then
+    (cd "$ref" && npm install --silent --no-audit --no-fund >/dev/null)
+fi
+work=$(mktemp -d "${TMPDIR:-/var/tmp}/ingest-serve-bench.XXXXXX")
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+head -c 50000000 /dev/urandom >"$work/50M.bin"
+for i in $(seq 1 10); do head -c 10000000 /dev/urandom >"$work/10M-$i.bin"; done
+for i in $(seq 1 100); do head -c 1000000 /dev/urandom >"$work/1M-$i.bin"; done
+head -c 10000 /dev/urandom >"$work/10K.bin"
+sync
+
+port_of() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 1 200); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return; sleep 0.05; done; echo "no server on $1" >&2; exit 1; }
+
+# start KIND STORE: starts a server on a fresh store; sets port, pid, token.
+start() {
+    port=$(port_of)
+    if [ "$1" = ingest ]; then
+        token=$("$bin" --store "$2" token add bench)
+        "$bin" --store "$2" serve --listen "127.0.0.1:$port" --max-uploads 128 2>/dev/null &
+    else
+        token=reference-token
+        mkdir -p "$2"
+        node "$ref/server.js" "$2" "$port" "$token" 2>/dev/null &
+    fi
+    pid=$!
+    pids+=("$pid")
+    wait_port "$port"
+}
+stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; }
+peak_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+load() { python3 benches/serve_load.py "$port" "$token" "$@"; }
+
+declare -A result
+for kind in ingest reference; do
+    one=() ten=() hundred=() seq=() rss=()
+    for run in $(seq 1 "$runs"); do
+        start "$kind" "$work/$kind-$run"
+        one+=("$(load parallel "$work/50M.bin")")
+        ten+=("$(load parallel "$work"/10M-*.bin)")
+        hundred+=("$(load parallel "$work"/1M-*.bin)")
+        rss+=("$(peak_kib "$pid")")
+        seq+=("$(load sequential 2000 "$work/10K.bin")")
+        stop
+        rm -rf "$work/$kind-$run"
+    done
+    result[$kind,one]=$(printf '%s\n' "${one[@]}" | median)
+    result[$kind,ten]=$(printf '%s\n' "${ten[@]}" | median)
+    result[$kind,hundred]=$(printf '%s\n' "${hundred[@]}" | median)
+    result[$kind,seq]=$(printf '%s\n' "${seq[@]}" | median)
+    result[$kind,rss]=$(printf '%s\n' "${rss[@]}" | sort -n | tail -1)
+done
+
+# ingest storing the same 50 MB from disk: the one-pass floor the upload
+# is held against.
+disk=()
+for run in $(seq 1 "$runs"); do
+    s=$(date +%s.%N); "$bin" --store "$work/disk-$run" -q "$work/50M.bin"; e=$(date +%s.%N)
+    disk+=("$(awk -v s="$s" -v e="$e" 'BEGIN { printf "%.3f", e - s }')")
+    rm -rf "$work/disk-$run"
+done
+result[disk]=$(printf '%s\n' "${disk[@]}" | median)
+
+echo "| | ingest serve | Node reference | ratio |"
+echo "|---|---:|---:|---:|"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", b / a }'; }
+echo "| one 50 MB upload (s) | ${result[ingest,one]} | ${result[reference,one]} | $(ratio "${result[ingest,one]}" "${result[reference,one]}") |"
+echo "| ten concurrent 10 MB (s) | ${result[ingest,ten]} | ${result[reference,ten]} | $(ratio "${result[ingest,ten]}" "${result[reference,ten]}") |"
+echo "| 100 concurrent 1 MB (s) | ${result[ingest,hundred]} | ${result[reference,hundred]} | $(ratio "${result[ingest,hundred]}" "${result[reference,hundred]}") |"
+echo "| 2,000 sequential 10 KB (requests/s) | ${result[ingest,seq]} | ${result[reference,seq]} | $(awk -v a="${result[ingest,seq]}" -v b="${result[reference,seq]}" 'BEGIN { printf "%.2fx", a / b }') |"
+echo "| peak RSS of the server (MiB) | $((result[ingest,rss] / 1024)) | $((result[reference,rss] / 1024)) | $(awk -v a="${result[ingest,rss]}" -v b="${result[reference,rss]}" 'BEGIN { printf "%.2f", a / b }') |"
+echo
+echo "ingest storing the same 50 MB from disk: ${result[disk]} s; the upload takes $(awk -v a="${result[ingest,one]}" -v b="${result[disk]}" 'BEGIN { printf "%.2f", a / b }')x that."
