@@ -40,7 +40,7 @@ wait_port() { for _ in $(seq 1 200); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/n
 start() {
     port=$(port_of)
     if [ "$1" = ingest ]; then
-        token=$("$bin" --store "$2" token add bench)
+        token=$("$bin" --store "$2" -q token add bench)
         "$bin" --store "$2" serve --listen "127.0.0.1:$port" --max-uploads 128 2>/dev/null &
     else
         token=reference-token

@@ -55,6 +55,8 @@ pub struct Passed {
 /// buffers (started by the first input too large to hash inline), the
 /// buffer of inputs hashed inline, and the sniffer.
 pub struct Pass {
+    /// Hash every input on the calling thread, whatever its size.
+    inline_only: bool,
     hashing: Option<HashWorker>,
     inline_buffer: Option<Box<[u8]>>,
     sniffer: Sniffer,
@@ -69,9 +71,20 @@ impl Default for Pass {
 impl Pass {
     pub fn new() -> Self {
         Pass {
+            inline_only: false,
             hashing: None,
             inline_buffer: None,
             sniffer: Sniffer::new(),
+        }
+    }
+
+    /// A pass that hashes every input on the calling thread: for a server,
+    /// whose parallelism is its many uploads, a hashing thread and its ring
+    /// of buffers per upload would cost memory and hand-offs for nothing.
+    pub fn inline() -> Self {
+        Pass {
+            inline_only: true,
+            ..Pass::new()
         }
     }
 
@@ -125,7 +138,8 @@ impl Pass {
         sinks: &mut [&mut dyn Sink],
     ) -> Result<Passed, Failure> {
         self.sniffer.reset();
-        let mut inline = size.is_some_and(|s| s <= INLINE_HASH_MAX).then(Sha256::new);
+        let inline = self.inline_only || size.is_some_and(|s| s <= INLINE_HASH_MAX);
+        let mut inline = inline.then(Sha256::new);
         let pumped = self.pump(input, &mut inline, sinks);
         // Always collect the digest: it returns the ring's buffers and
         // readies the worker for the next input, even after a failure.

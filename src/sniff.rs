@@ -125,6 +125,7 @@ pub fn extension_fits(ext: &str, kind: &Kind) -> bool {
         ("aac", "m4a"),
         ("oga", "ogg"),
         ("opus", "ogg"),
+        ("ogg", "ogv"),
         ("3ga", "amr"),
     ];
     ext == kind.ext
@@ -164,7 +165,35 @@ fn matchers() -> infer::Infer {
     all.add("audio/amr-wb", "awb", |b| b.starts_with(b"#!AMR-WB\n"));
     all.add("audio/amr", "amr", |b| b.starts_with(b"#!AMR\n"));
     all.add("audio/mpeg", "mp3", is_mpeg_audio_layer3);
+    all.add("video/ogg", "ogv", is_ogg_video);
     all
+}
+
+/// An Ogg stream one of whose first (beginning-of-stream) pages starts a
+/// video codec: Theora, VP8 or Dirac. infer calls every Ogg `audio/ogg`;
+/// libmagic says `video/ogg` for these, and a gallery must not offer a
+/// film as a voice note.
+fn is_ogg_video(buf: &[u8]) -> bool {
+    const VIDEO: [&[u8]; 4] = [b"\x80theora", b"OVP80", b"BBCD\0", b"\x80daala"];
+    let mut page = buf;
+    // Each logical stream begins with a page of its own, all before any
+    // other page: walk those.
+    while page.len() >= 27 && page.starts_with(b"OggS") && page[5] & 0x02 != 0 {
+        let segments = usize::from(page[26]);
+        let Some(table) = page.get(27..27 + segments) else {
+            return false;
+        };
+        let body = &page[27 + segments..];
+        if VIDEO.iter().any(|codec| body.starts_with(codec)) {
+            return true;
+        }
+        let body_len: usize = table.iter().map(|&n| usize::from(n)).sum();
+        let Some(next) = body.get(body_len..) else {
+            return false;
+        };
+        page = next;
+    }
+    false
 }
 
 /// Which member of the ISO base media family a stream is, by the brands of

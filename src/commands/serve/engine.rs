@@ -38,6 +38,9 @@ pub struct FileReport {
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// For a duplicate: when the store first got these bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stored_since: Option<String>,
     /// The HTTP status this file alone would be answered with.
     #[serde(skip)]
     pub http: u16,
@@ -58,6 +61,7 @@ impl FileReport {
             reason: None,
             error: None,
             warnings: Vec::new(),
+            stored_since: None,
             http,
         }
     }
@@ -89,6 +93,7 @@ impl FileReport {
             reason,
             error: Some(failure.to_string()),
             warnings: Vec::new(),
+            stored_since: None,
             http,
         }
     }
@@ -218,7 +223,7 @@ where
             .lock()
             .ok()
             .and_then(|mut passes| passes.pop())
-            .unwrap_or_default();
+            .unwrap_or_else(Pass::inline);
         let streamed = streamer.stream_described(&mut pass, reader, size, &described);
         if let Ok(mut passes) = self.passes.lock()
             && passes.len() < self.keep_passes

@@ -9,6 +9,7 @@
 
 mod auth;
 mod engine;
+mod page;
 mod routes;
 
 use std::net::SocketAddr;
@@ -28,6 +29,7 @@ use crate::engine::{Ingest, Settings};
 use crate::exit::Exit;
 use crate::policy::{Policy, StoreConfig};
 use crate::store::{Backend, StoreView};
+use crate::object_id::ObjectId;
 use crate::tokens::Tokens;
 use engine::{Engine, Outcomes, Receive};
 
@@ -136,42 +138,73 @@ where
     Ok(Some((Box::new(engine), policy)))
 }
 
-/// The type each object was recorded with, learnt from the manifest (read
-/// again when an object is asked for that it does not know: another
-/// writer may have stored it) and from this server's uploads.
+/// The type each object was recorded with and when the store first got
+/// it, learnt from the manifest (read again when an object is asked for
+/// that it does not know: another writer may have stored it) and from this
+/// server's uploads.
 #[derive(Default)]
 pub struct TypeIndex {
-    known: std::sync::Mutex<std::collections::HashMap<crate::object_id::ObjectId, Arc<str>>>,
+    known: std::sync::Mutex<std::collections::HashMap<ObjectId, Known>>,
+}
+
+/// What the server knows of one object.
+struct Known {
+    mime: Arc<str>,
+    /// The earliest `ingested_at` seen for it.
+    since: Arc<str>,
 }
 
 impl TypeIndex {
     pub fn learn(&self, entry: &crate::manifest::Entry) {
-        self.learn_type(entry.sha256, &entry.mime);
+        self.learn_type(entry.sha256, &entry.mime, &entry.ingested_at);
     }
 
-    pub fn learn_type(&self, id: crate::object_id::ObjectId, mime: &str) {
-        if let Ok(mut known) = self.known.lock()
-            && known.get(&id).is_none_or(|m| &**m != mime)
-        {
-            known.insert(id, Arc::from(mime));
+    pub fn learn_type(&self, id: ObjectId, mime: &str, at: &str) {
+        let Ok(mut known) = self.known.lock() else {
+            return;
+        };
+        match known.get_mut(&id) {
+            Some(k) => {
+                if at < &*k.since {
+                    k.since = Arc::from(at);
+                }
+            }
+            None => {
+                let (mime, since) = (Arc::from(mime), Arc::from(at));
+                known.insert(id, Known { mime, since });
+            }
         }
     }
 
-    fn lookup(&self, id: &crate::object_id::ObjectId) -> Option<String> {
-        self.known.lock().ok()?.get(id).map(|m| m.to_string())
+    fn lookup<T>(&self, id: &ObjectId, what: impl Fn(&Known) -> T) -> Option<T> {
+        self.known.lock().ok()?.get(id).map(what)
     }
 
-    /// The type of `id`, reading the manifest again if it is not known.
-    pub fn get(&self, view: &dyn StoreView, id: &crate::object_id::ObjectId) -> Option<String> {
-        if let Some(mime) = self.lookup(id) {
-            return Some(mime);
-        }
-        for line in view.entries().ok()? {
+    /// Learns every line of the manifest (once per miss).
+    fn read_manifest(&self, view: &dyn StoreView) {
+        let Ok(lines) = view.entries() else { return };
+        for line in lines {
             if let Ok(crate::manifest::Line::Value(entry)) = line {
                 self.learn(&entry);
             }
         }
-        self.lookup(id)
+    }
+
+    /// The type of `id`, reading the manifest again if it is not known.
+    pub fn get(&self, view: &dyn StoreView, id: &ObjectId) -> Option<String> {
+        if let Some(mime) = self.lookup(id, |k| k.mime.to_string()) {
+            return Some(mime);
+        }
+        self.read_manifest(view);
+        self.lookup(id, |k| k.mime.to_string())
+    }
+
+    /// When the store first got `id`, as far as its manifest says.
+    pub fn since(&self, view: &dyn StoreView, id: &ObjectId) -> Option<String> {
+        if self.lookup(id, |_| ()).is_none() {
+            self.read_manifest(view);
+        }
+        self.lookup(id, |k| k.since.to_string())
     }
 }
 

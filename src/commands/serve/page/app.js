@@ -1,0 +1,290 @@
+// The page of `ingest serve`: sign in with a token, upload by dropping
+// files, browse the store newest first. Every string from the store goes
+// into the page as text (textContent), never as HTML.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const PAGE = 60;
+/// Types a browser draws as an <img>: everything else gets a placeholder.
+const DRAWN = ["image/jpeg", "image/png", "image/gif", "image/webp", "image/avif", "image/bmp"];
+/// Types played in the page.
+const PLAYED = /^(video\/(mp4|webm|ogg)|audio\/(mpeg|mp4|ogg|wav|webm|flac))$/;
+const ICONS = { image: "🖼", video: "🎞", audio: "🎵", document: "📄", other: "📦" };
+
+let token = sessionStorage.getItem("ingest-token");
+let cursor = null;
+let loading = false;
+let generation = 0;
+const urls = new Set();
+
+function kindOf(mime) {
+  if (mime.startsWith("image/")) return "image";
+  if (mime.startsWith("video/")) return "video";
+  if (mime.startsWith("audio/")) return "audio";
+  if (mime === "application/pdf" || mime.startsWith("text/") || mime.includes("document")
+      || mime.includes("msword") || mime.includes("spreadsheet") || mime.includes("presentation")) {
+    return "document";
+  }
+  return "other";
+}
+
+function el(tag, props, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+function size(bytes) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let n = bytes, i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  return (i === 0 ? n : n.toFixed(1)) + " " + units[i];
+}
+
+function when(text) {
+  const date = new Date(text);
+  return isNaN(date) ? text : date.toLocaleString();
+}
+
+async function api(path, options = {}) {
+  const headers = Object.assign({ Authorization: "Bearer " + token }, options.headers || {});
+  const response = await fetch(path, Object.assign({}, options, { headers }));
+  if (response.status === 401) { signOut("This token is not accepted any more."); throw new Error("401"); }
+  return response;
+}
+
+/// An object as a blob: URL (an <img> cannot send the token itself).
+async function objectUrl(sha256) {
+  const response = await api("/v1/objects/" + sha256);
+  if (!response.ok) throw new Error("object " + response.status);
+  const url = URL.createObjectURL(await response.blob());
+  urls.add(url);
+  return url;
+}
+
+// ---- signing in
+
+function signOut(why) {
+  token = null;
+  sessionStorage.removeItem("ingest-token");
+  $("app").hidden = true;
+  $("sign-out").hidden = true;
+  $("who").textContent = "";
+  $("sign-in").hidden = false;
+  $("sign-in-error").textContent = why || "";
+  $("token").focus();
+}
+
+async function start() {
+  const response = await fetch("/v1/limits", { headers: { Authorization: "Bearer " + token } });
+  if (!response.ok) { signOut(response.status === 401 ? "This token is not accepted." : "The server said " + response.status + "."); return; }
+  const limits = await response.json();
+  $("sign-in").hidden = true;
+  $("app").hidden = false;
+  $("sign-out").hidden = false;
+  $("who").textContent = limits.token.name + (limits.token.scope === "read" ? " (read only)" : "");
+  $("upload").hidden = limits.token.scope !== "read-write";
+  reload();
+}
+
+$("sign-in").addEventListener("submit", (event) => {
+  event.preventDefault();
+  token = $("token").value.trim();
+  $("token").value = "";
+  sessionStorage.setItem("ingest-token", token);
+  start();
+});
+$("sign-out").addEventListener("click", () => signOut());
+
+// ---- uploading
+
+function uploadOne(file) {
+  const bar = el("progress", { max: "100", value: "0", "aria-label": "Progress" });
+  const result = el("span", { class: "result", text: "waiting" });
+  const row = el("li", { class: "upload" }, el("span", { class: "name", text: file.name }), bar, result);
+  $("uploads").prepend(row);
+  return () => new Promise((resolve) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("PUT", "/v1/files/" + encodeURIComponent(file.name));
+    xhr.setRequestHeader("Authorization", "Bearer " + token);
+    if (file.type) xhr.setRequestHeader("Content-Type", file.type);
+    result.textContent = "uploading";
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = Math.round(100 * e.loaded / e.total); };
+    xhr.onload = () => {
+      let report = {};
+      try { report = JSON.parse(xhr.responseText); } catch (_) { report = { status: "failed", error: "HTTP " + xhr.status }; }
+      bar.value = 100;
+      result.className = "result " + (report.status || "failed");
+      result.textContent = describe(report);
+      row.dataset.status = report.status || "failed";
+      resolve();
+    };
+    xhr.onerror = () => {
+      result.className = "result failed";
+      result.textContent = "failed: the connection broke";
+      row.dataset.status = "failed";
+      resolve();
+    };
+    xhr.send(file);
+  });
+}
+
+function describe(report) {
+  switch (report.status) {
+    case "new": return "stored";
+    case "duplicate": return "already stored" + (report.stored_since ? " since " + when(report.stored_since) : "");
+    case "rejected": return (report.error || "rejected").replace(/^rejected: /, "rejected: ");
+    default: return "failed: " + (report.error || "unknown error");
+  }
+}
+
+async function uploadAll(files) {
+  const jobs = Array.from(files, uploadOne);
+  // A few at a time; a failed one does not stop the rest.
+  const workers = Array.from({ length: Math.min(3, jobs.length) }, async () => {
+    while (jobs.length) await jobs.shift()();
+  });
+  await Promise.all(workers);
+  reload();
+}
+
+$("files").addEventListener("change", (event) => { uploadAll(event.target.files); event.target.value = ""; });
+const drop = $("drop");
+drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); uploadAll(e.dataTransfer.files); });
+
+// ---- browsing
+
+const thumbs = new IntersectionObserver((seen) => {
+  for (const entry of seen) {
+    if (!entry.isIntersecting) continue;
+    thumbs.unobserve(entry.target);
+    const holder = entry.target;
+    objectUrl(holder.dataset.sha256).then((url) => {
+      const img = el("img", { alt: "", src: url });
+      holder.replaceChildren(img);
+    }).catch(() => {});
+  }
+}, { rootMargin: "300px" });
+
+const more = new IntersectionObserver((seen) => {
+  if (seen.some((e) => e.isIntersecting) && cursor !== null) loadPage();
+});
+more.observe($("more"));
+
+function query() {
+  const params = new URLSearchParams({ limit: String(PAGE) });
+  if ($("kind").value) params.set("kind", $("kind").value);
+  if ($("search").value.trim()) params.set("name", $("search").value.trim());
+  if ($("month").value) {
+    const [y, m] = $("month").value.split("-").map(Number);
+    const next = m === 12 ? `${y + 1}-01` : `${y}-${String(m + 1).padStart(2, "0")}`;
+    params.set("until", next);
+  }
+  if (cursor !== null) params.set("cursor", cursor);
+  return params;
+}
+
+function reload() {
+  generation++;
+  cursor = null;
+  for (const url of urls) URL.revokeObjectURL(url);
+  urls.clear();
+  $("grid").replaceChildren();
+  loadPage(true);
+}
+
+async function loadPage(first) {
+  if (loading && !first) return;
+  loading = true;
+  const mine = generation;
+  try {
+    const response = await api("/v1/entries?" + query());
+    const page = await response.json();
+    if (mine !== generation) return;
+    for (const entry of page.entries) $("grid").append(item(entry));
+    cursor = page.next;
+    const shown = $("grid").children.length;
+    $("status").textContent = shown === 0 ? "Nothing here yet." : "";
+    document.body.dataset.drawn = String(Date.now());
+  } catch (e) {
+    if (e.message !== "401") $("status").textContent = "Could not load the entries: " + e.message;
+  } finally {
+    loading = false;
+  }
+}
+
+function item(entry) {
+  const kind = kindOf(entry.mime);
+  const thumb = el("span", { class: "thumb" });
+  if (DRAWN.includes(entry.mime)) {
+    thumb.dataset.sha256 = entry.sha256;
+    thumbs.observe(thumb);
+  } else {
+    thumb.append(el("span", {}, ICONS[kind], el("span", { class: "type", text: entry.mime })));
+  }
+  const from = entry.origin && entry.origin.kind === "mms" && entry.origin.address
+    ? " · from " + entry.origin.address : "";
+  const button = el("button", { type: "button", class: "item", "data-kind": kind },
+    thumb,
+    el("span", { class: "name", text: entry.name }),
+    el("span", { class: "meta", text: size(entry.size) + " · " + when(entry.ingested_at).split(",")[0] + from }));
+  button.addEventListener("click", () => open(entry));
+  return el("li", {}, button);
+}
+
+async function open(entry) {
+  $("viewer-name").textContent = entry.name;
+  const media = $("viewer-media");
+  media.replaceChildren(el("span", { class: "placeholder", text: ICONS[kindOf(entry.mime)] }));
+  const details = [
+    ["Type", entry.mime],
+    ["Size", size(entry.size) + " (" + entry.size + " bytes)"],
+    ["SHA-256", entry.sha256],
+    ["Stored", when(entry.ingested_at)],
+    ["Source", entry.source],
+  ];
+  if (entry.declared_mime) details.push(["Declared", entry.declared_mime]);
+  const origin = entry.origin || {};
+  if (origin.kind === "mms") {
+    if (origin.address) details.push(["From", origin.address]);
+    if (origin.date) details.push(["Sent", new Date(origin.date).toLocaleString()]);
+  }
+  if (origin.kind === "http" && origin.token) details.push(["Uploaded with", origin.token]);
+  $("details").replaceChildren(...details.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: String(v) })]));
+  const link = $("download");
+  link.removeAttribute("href");
+  link.textContent = "Preparing download…";
+  $("viewer").showModal();
+  try {
+    const url = await objectUrl(entry.sha256);
+    link.href = url;
+    link.download = entry.name;
+    link.textContent = "Download";
+    // HTML, SVG and the like are never shown inline: downloaded only.
+    if (DRAWN.includes(entry.mime)) media.replaceChildren(el("img", { src: url, alt: entry.name }));
+    else if (PLAYED.test(entry.mime)) {
+      const tag = entry.mime.startsWith("video/") ? "video" : "audio";
+      media.replaceChildren(el(tag, { src: url, controls: "" }));
+    }
+  } catch (e) {
+    link.textContent = "Could not load it: " + e.message;
+  }
+}
+
+$("close").addEventListener("click", () => $("viewer").close());
+$("viewer").addEventListener("close", () => $("viewer-media").replaceChildren());
+
+let typing;
+$("search").addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(reload, 250); });
+$("kind").addEventListener("change", reload);
+$("month").addEventListener("change", reload);
+$("filters").addEventListener("submit", (e) => { e.preventDefault(); reload(); });
+
+if (token) start(); else signOut();
