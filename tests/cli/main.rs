@@ -10,6 +10,7 @@ mod integrity;
 mod interrupt;
 mod memory;
 mod mms;
+mod page;
 mod policy;
 mod progress;
 mod reliability;

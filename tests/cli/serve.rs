@@ -455,8 +455,11 @@ fn hostile_names_become_one_safe_component() {
     );
     let (status, answer) = server.json(&["-F", &form, &server.url("/v1/upload")]);
     assert_eq!(status, 200, "{answer}");
-    let name = answer["files"][0]["name"].as_str().unwrap();
-    assert!(!name.contains('/') && !name.contains('<'), "{name}");
+    // One component, kept as sent otherwise: it is a record, shown as text.
+    assert_eq!(
+        answer["files"][0]["name"],
+        "<img src=x onerror=alert(1)>.jpg"
+    );
     // RFC 5987: filename* (UTF-8, percent-encoded) wins over filename.
     let body = "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"plain.txt\"; filename*=UTF-8''caf%C3%A9%2F..%2Fx.txt\r\n\r\nhello\r\n--XyZ--\r\n";
     let body_file = env.write("body", body.as_bytes());
@@ -468,7 +471,7 @@ fn hostile_names_become_one_safe_component() {
         &server.url("/v1/upload"),
     ]);
     assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["files"][0]["name"], "café_.._x.txt");
+    assert_eq!(answer["files"][0]["name"], "x.txt");
     // A path name with an encoded slash stays one component.
     let (status, report) = server.json(&[
         "-T",

@@ -27,6 +27,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("voice.mp3", "audio/mpeg", "mp3"),
     ("voice-noid3.mp3", "audio/mpeg", "mp3"),
     ("voice.ogg", "audio/ogg", "ogg"),
+    ("clip.ogv", "video/ogg", "ogv"),
     ("scan.pdf", "application/pdf", "pdf"),
 ];
 

@@ -27,9 +27,9 @@ use super::{Opened, open_store};
 use crate::cli::{GlobalArgs, ServeArgs};
 use crate::engine::{Ingest, Settings};
 use crate::exit::Exit;
+use crate::object_id::ObjectId;
 use crate::policy::{Policy, StoreConfig};
 use crate::store::{Backend, StoreView};
-use crate::object_id::ObjectId;
 use crate::tokens::Tokens;
 use engine::{Engine, Outcomes, Receive};
 

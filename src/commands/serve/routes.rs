@@ -93,7 +93,10 @@ async fn health() -> Response {
     Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") })).into_response()
 }
 
-async fn limits(State(shared): State<Arc<Shared>>, Extension(caller): Extension<Caller>) -> Response {
+async fn limits(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+) -> Response {
     let policy = &shared.policy;
     let scope = match caller.scope {
         crate::tokens::Scope::Read => "read",
@@ -174,7 +177,7 @@ fn described(
     remote: Option<Remote>,
     headers: &HeaderMap,
 ) -> Described {
-    let name = crate::tools::export::safe_name(std::ffi::OsStr::new(raw_name), "");
+    let name = one_component(raw_name);
     let user_agent = headers.get(header::USER_AGENT).map(|v| {
         String::from_utf8_lossy(v.as_bytes())
             .chars()
@@ -204,6 +207,32 @@ fn described(
 /// one, a 50 MB upload took 1.5x as long as with four; four cost 4 MiB
 /// more peak RSS over 100 concurrent uploads than one; two is between.
 const PIECES_IN_FLIGHT: usize = 2;
+
+/// A client's name for an upload as one path component: what follows its
+/// last `/` or `\\`, without control characters, never `.` or `..`, at most
+/// 240 bytes. Characters only some systems refuse (`<`, `:`...) stay: the
+/// name is a record, shown as text, and `export` makes it safe for the
+/// system it writes to.
+fn one_component(raw: &str) -> String {
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = last
+        .chars()
+        .map(|c| if c.is_control() { '_' } else { c })
+        .collect();
+    let trimmed = cleaned.trim();
+    let mut name = match trimmed {
+        "" | "." | ".." => "upload".to_owned(),
+        name => name.to_owned(),
+    };
+    if name.len() > 240 {
+        let mut cut = 240;
+        while !name.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        name.truncate(cut);
+    }
+    name
+}
 
 /// How pumping a body into the engine ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -248,8 +277,12 @@ where
     if let (Some(sha256), Some(mime)) = (&report.sha256, &report.mime)
         && let Ok(id) = sha256.parse()
     {
-        let since = jiff::Timestamp::now().round(jiff::Unit::Second).map(|t| t.to_string());
-        shared.types.learn_type(id, mime, since.as_deref().unwrap_or(""));
+        let since = jiff::Timestamp::now()
+            .round(jiff::Unit::Second)
+            .map(|t| t.to_string());
+        shared
+            .types
+            .learn_type(id, mime, since.as_deref().unwrap_or(""));
         if report.status == "duplicate" {
             report.stored_since = shared.types.since(shared.view.as_ref(), &id);
         }

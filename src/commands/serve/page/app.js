@@ -9,7 +9,6 @@ const PAGE = 60;
 const DRAWN = ["image/jpeg", "image/png", "image/gif", "image/webp", "image/avif", "image/bmp"];
 /// Types played in the page.
 const PLAYED = /^(video\/(mp4|webm|ogg)|audio\/(mpeg|mp4|ogg|wav|webm|flac))$/;
-const ICONS = { image: "🖼", video: "🎞", audio: "🎵", document: "📄", other: "📦" };
 
 let token = sessionStorage.getItem("ingest-token");
 let cursor = null;
@@ -227,7 +226,7 @@ function item(entry) {
     thumb.dataset.sha256 = entry.sha256;
     thumbs.observe(thumb);
   } else {
-    thumb.append(el("span", {}, ICONS[kind], el("span", { class: "type", text: entry.mime })));
+    thumb.append(badge(entry));
   }
   const from = entry.origin && entry.origin.kind === "mms" && entry.origin.address
     ? " · from " + entry.origin.address : "";
@@ -239,10 +238,18 @@ function item(entry) {
   return el("li", {}, button);
 }
 
+/// A placeholder for what the browser does not draw: the type's extension
+/// in the kind's colour, and the type in words.
+function badge(entry) {
+  const ext = (entry.ext || "?").toUpperCase().slice(0, 5);
+  return el("span", { class: "badge", "data-kind": kindOf(entry.mime) },
+    el("span", { class: "ext", text: ext }), el("span", { class: "type", text: entry.mime }));
+}
+
 async function open(entry) {
   $("viewer-name").textContent = entry.name;
   const media = $("viewer-media");
-  media.replaceChildren(el("span", { class: "placeholder", text: ICONS[kindOf(entry.mime)] }));
+  media.replaceChildren(badge(entry));
   const details = [
     ["Type", entry.mime],
     ["Size", size(entry.size) + " (" + entry.size + " bytes)"],

@@ -1,0 +1,156 @@
+"""The page of `ingest serve` in a real browser: Debian's Chromium, driven
+headless by Selenium through Debian's chromedriver. Run by tests/cli/page.rs
+against a real server; exits non-zero (with the reason) when anything the
+page promises does not hold.
+
+  page.py URL TOKEN READ_ONLY_TOKEN FILES_DIR SHOTS_DIR
+"""
+import hashlib
+import os
+import sys
+import time
+
+from selenium import webdriver
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+url, token, reader, files, shots = sys.argv[1:6]
+downloads = os.path.join(shots, "downloads")
+os.makedirs(downloads, exist_ok=True)
+HOSTILE = "<img src=x onerror=alert(1)>.jpg"
+
+options = Options()
+options.binary_location = "/usr/bin/chromium"
+for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+            "--window-size=1280,900", "--disable-gpu"):
+    options.add_argument(arg)
+options.add_experimental_option("prefs", {
+    "download.default_directory": downloads,
+    "download.prompt_for_download": False,
+})
+driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+wait = WebDriverWait(driver, 30)
+
+
+def by_id(name):
+    return driver.find_element(By.ID, name)
+
+
+def items():
+    return driver.find_elements(By.CSS_SELECTOR, "#grid .item")
+
+
+def names():
+    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#grid .item .name")]
+
+
+def check(condition, what):
+    if not condition:
+        raise AssertionError(what)
+
+
+def no_alert():
+    try:
+        text = driver.switch_to.alert.text
+    except NoAlertPresentException:
+        return
+    raise AssertionError("an alert ran: " + text)
+
+
+def sign_in(with_token):
+    wait.until(lambda d: by_id("sign-in").is_displayed())
+    by_id("token").send_keys(with_token)
+    by_id("token").send_keys(Keys.ENTER)
+    wait.until(lambda d: by_id("app").is_displayed())
+    check(not by_id("sign-in").is_displayed(), "the sign-in form stays after signing in")
+
+
+try:
+    driver.get(url)
+    sign_in(token)
+    check(by_id("upload").is_displayed(), "the upload area is hidden from a read-write token")
+
+    # Upload every file through the file input.
+    paths = sorted(os.path.join(files, f) for f in os.listdir(files))
+    by_id("files").send_keys("\n".join(paths))
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#uploads li[data-status]")) == len(paths))
+    for row in driver.find_elements(By.CSS_SELECTOR, "#uploads li"):
+        name = row.find_element(By.CSS_SELECTOR, ".name").text
+        bar = row.find_element(By.TAG_NAME, "progress")
+        result = row.find_element(By.CSS_SELECTOR, ".result").text
+        check(bar.get_attribute("value") == "100", f"{name}: progress ended at {bar.get_attribute('value')}")
+        if name == "too-big.bin":
+            check(row.get_attribute("data-status") == "rejected", f"{name}: {result}")
+            check("larger than" in result, f"{name}: the reason is not in words: {result}")
+        else:
+            check(row.get_attribute("data-status") == "new", f"{name}: {result}")
+            check(result == "stored", f"{name}: {result}")
+    no_alert()
+
+    # The grid: thumbnails of the pictures, drawn.
+    pictures = [p for p in paths if p.endswith((".png", ".jpg", ".gif", ".webp"))]
+    wait.until(lambda d: len(items()) == len(paths) - 1)
+    wait.until(lambda d: d.execute_script(
+        "return [...document.querySelectorAll('#grid img')].filter(i => i.complete && i.naturalWidth > 0).length"
+    ) == len(pictures))
+    # The hostile name is text, not markup.
+    check(HOSTILE in names(), f"the hostile name is not shown as text: {names()}")
+    check(driver.execute_script("return document.querySelectorAll('img[src=\"x\"]').length") == 0,
+          "a name became an <img>")
+    no_alert()
+    driver.execute_script("document.getElementById('filters').scrollIntoView()")
+    driver.save_screenshot(os.path.join(shots, "grid.png"))
+
+    # Filter by kind: the kind comes from the sniffed type.
+    heic = sum(1 for p in paths if p.endswith(".heic"))
+    expected = {"image": len(pictures) + heic, "video": 2, "audio": 1, "document": 1}
+    for kind, count in expected.items():
+        Select(by_id("kind")).select_by_value(kind)
+        wait.until(lambda d: len(items()) == count and all(i.get_attribute("data-kind") == kind for i in items()))
+    Select(by_id("kind")).select_by_value("")
+    wait.until(lambda d: len(items()) == len(paths) - 1)
+
+    # Search by name.
+    by_id("search").send_keys("SCAN")
+    wait.until(lambda d: names() == ["scan.pdf"])
+    by_id("search").send_keys(Keys.BACKSPACE * len("SCAN"))
+    wait.until(lambda d: len(items()) == len(paths) - 1)
+
+    # Open an item from the keyboard, see its details, download it.
+    target = next(i for i in items() if i.find_element(By.CSS_SELECTOR, ".name").text == "photo.png")
+    driver.execute_script("arguments[0].focus()", target)
+    driver.switch_to.active_element.send_keys(Keys.ENTER)
+    wait.until(lambda d: d.execute_script("return document.getElementById('viewer').open"))
+    original = open(os.path.join(files, "photo.png"), "rb").read()
+    digest = hashlib.sha256(original).hexdigest()
+    check(digest in by_id("details").text, "the details lack the hash")
+    wait.until(lambda d: (by_id("download").get_attribute("href") or "").startswith("blob:"))
+    wait.until(lambda d: d.execute_script("return document.querySelector('#viewer-media img')?.naturalWidth > 0"))
+    driver.save_screenshot(os.path.join(shots, "item.png"))
+    by_id("download").click()
+    saved = os.path.join(downloads, "photo.png")
+    deadline = time.time() + 20
+    while not (os.path.exists(saved) and os.path.getsize(saved) == len(original)):
+        check(time.time() < deadline, "the download did not arrive")
+        time.sleep(0.1)
+    check(open(saved, "rb").read() == original, "the download differs from the original")
+    driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+    wait.until(lambda d: not d.execute_script("return document.getElementById('viewer').open"))
+
+    # A phone's width: nothing runs off the side.
+    driver.set_window_size(390, 844)
+    wait.until(lambda d: d.execute_script("return document.documentElement.scrollWidth <= window.innerWidth"))
+
+    # A read-only token sees no upload area.
+    by_id("sign-out").click()
+    sign_in(reader)
+    check(not by_id("upload").is_displayed(), "a read-only token sees the upload area")
+    wait.until(lambda d: len(items()) == len(paths) - 1)
+    no_alert()
+    print("ok")
+finally:
+    driver.quit()

@@ -1,0 +1,74 @@
+//! The web page of `ingest serve` in a real browser (tests/browser/page.py:
+//! Debian's Chromium, headless, through Selenium and chromedriver).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::serve::{Served, token_add};
+use crate::util::*;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/media");
+
+/// The Python with Selenium that .ci/setup makes.
+fn selenium_python() -> PathBuf {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-venv/bin/python");
+    assert!(
+        python.exists()
+            && Path::new("/usr/bin/chromium").exists()
+            && Path::new("/usr/bin/chromedriver").exists(),
+        "the browser tests need Chromium, chromedriver and Selenium: run .ci/setup"
+    );
+    python
+}
+
+#[test]
+fn the_page_signs_in_uploads_browses_and_downloads_in_a_real_browser() {
+    let python = selenium_python();
+    let env = Env::new();
+    let files = env.path().join("upload");
+    std::fs::create_dir_all(&files).unwrap();
+    for name in [
+        "photo.png",
+        "photo.jpg",
+        "photo.gif",
+        "photo.webp",
+        "photo.heic",
+        "clip.mp4",
+        "clip.ogv",
+        "voice.ogg",
+        "scan.pdf",
+    ] {
+        std::fs::copy(Path::new(FIXTURES).join(name), files.join(name)).unwrap();
+    }
+    // A name that would run as markup, on bytes of a picture of its own.
+    let mut hostile = std::fs::read(Path::new(FIXTURES).join("photo.jpg")).unwrap();
+    hostile.extend_from_slice(b"\0hostile");
+    std::fs::write(files.join("<img src=x onerror=alert(1)>.jpg"), hostile).unwrap();
+    std::fs::write(files.join("too-big.bin"), noise(3 << 20, 1)).unwrap();
+
+    let server = Served::start(&env, &["--max-size", "2M"]);
+    let reader = token_add(&env, "viewer", true);
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/page-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let _ = std::fs::remove_dir_all(shots.join("downloads"));
+    let out = Command::new(python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/page.py"))
+        .arg(server.url("/"))
+        .args([&server.token, &reader])
+        .arg(&files)
+        .arg(&shots)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the browser test failed:\n{}\n{}\nserver: {}",
+        stdout_of(&out),
+        stderr_of(&out),
+        server.log()
+    );
+    assert!(shots.join("grid.png").exists() && shots.join("item.png").exists());
+    // Every file but the rejected one is stored, once.
+    assert_eq!(env.manifest().len(), 10);
+    assert!(server.stop());
+    ok(env.cmd(["verify"]));
+}
