@@ -61,6 +61,8 @@ complete -c ingest -n "__fish_ingest_needs_command" -a "verify" -d 'Check the st
 complete -c ingest -n "__fish_ingest_needs_command" -a "gc" -d 'Remove temp files left by crashed runs (older than an hour), with --orphans the objects no manifest line names, and on S3 the multipart uploads never completed (older than a day)'
 complete -c ingest -n "__fish_ingest_needs_command" -a "stats" -d 'Count objects, bytes, entries, what deduplication saved, and types'
 complete -c ingest -n "__fish_ingest_needs_command" -a "copy" -d 'Copy the store SRC into DEST (each a directory or s3://BUCKET/PREFIX), object by object, checking each hash, skipping what DEST has; then the manifest entries. How a store moves to a bucket, or back'
+complete -c ingest -n "__fish_ingest_needs_command" -a "serve" -d 'Serve the store over HTTP: uploads go through the same pass as `ingest add` (hash, sniff, policy, clamd, fsync, manifest), and entries and objects can be read back. Every endpoint but /v1/health needs a token (`ingest token add NAME`)'
+complete -c ingest -n "__fish_ingest_needs_command" -a "token" -d 'Manage the tokens `ingest serve` accepts'
 complete -c ingest -n "__fish_ingest_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l name -d 'The name recorded for standard input [default: -]' -r
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l exclude -d 'Skip paths matching GLOB, relative to the directory walked; a pattern without `/` matches at any depth, `**` spans folders. Repeatable' -r
@@ -200,13 +202,94 @@ complete -c ingest -n "__fish_ingest_using_subcommand copy" -l wait-lock -d 'How
 complete -c ingest -n "__fish_ingest_using_subcommand copy" -l json -d 'Print one JSON object per input instead of sha256sum lines'
 complete -c ingest -n "__fish_ingest_using_subcommand copy" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand copy" -s h -l help -d 'Print help'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy help" -f -a "add" -d 'Store files, or standard input given as `-` (the default command)'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy help" -f -a "mms" -d 'Store every attachment in SMS Backup & Restore backups (XML, or gzip-compressed XML), streaming, in constant memory'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy help" -f -a "ls" -d 'List the manifest\'s entries, oldest first'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy help" -f -a "cat" -d 'Write an object to standard output'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy help" -f -a "export" -d 'Write entries into DEST under their recorded names, made safe'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy help" -f -a "verify" -d 'Check the store: re-hash every object, match the manifest against the objects, find orphans and leftovers. Exit 0 when clean, 1 otherwise'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy help" -f -a "gc" -d 'Remove temp files left by crashed runs (older than an hour), with --orphans the objects no manifest line names, and on S3 the multipart uploads never completed (older than a day)'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy help" -f -a "stats" -d 'Count objects, bytes, entries, what deduplication saved, and types'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy help" -f -a "copy" -d 'Copy the store SRC into DEST (each a directory or s3://BUCKET/PREFIX), object by object, checking each hash, skipping what DEST has; then the manifest entries. How a store moves to a bucket, or back'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ingest -n "__fish_ingest_using_subcommand serve" -l listen -d 'The address and port to listen on' -r
+complete -c ingest -n "__fish_ingest_using_subcommand serve" -l max-uploads -d 'Uploads at most this many at once; more are answered 503 with Retry-After' -r
+complete -c ingest -n "__fish_ingest_using_subcommand serve" -l grace -d 'On SIGTERM, how long uploads in flight may take to finish before they are cut off (and leave nothing behind)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand serve" -l header-timeout -d 'Drops a connection whose request headers take longer than this' -r
+complete -c ingest -n "__fish_ingest_using_subcommand serve" -l body-timeout -d 'Drops an upload whose body sends nothing for this long' -r
+complete -c ingest -n "__fish_ingest_using_subcommand serve" -l max-size -d 'Reject inputs larger than SIZE (500K, 100M, 2G), reading no further' -r
+complete -c ingest -n "__fish_ingest_using_subcommand serve" -l allow -d 'Let in only sniffed types matching PATTERN (image/*, video/mp4). Repeatable' -r
+complete -c ingest -n "__fish_ingest_using_subcommand serve" -l deny -d 'Reject sniffed types matching PATTERN; wins over --allow. Repeatable' -r
+complete -c ingest -n "__fish_ingest_using_subcommand serve" -l clamd -d 'Scan with ClamAV: a clamd unix socket path, or tcp://HOST:PORT' -r
+complete -c ingest -n "__fish_ingest_using_subcommand serve" -l scan-timeout -d 'How long to wait for clamd at each step before the scan fails [default: 30]' -r
+complete -c ingest -n "__fish_ingest_using_subcommand serve" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand serve" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand serve" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
+virtual\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand serve" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand serve" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand serve" -s v -l verbose -d 'Log one line per request (-v), and more (-vv)'
+complete -c ingest -n "__fish_ingest_using_subcommand serve" -l scan-fail-open -d 'Store inputs unscanned (with a warning, "scanned": false) when clamd fails, instead of failing them'
+complete -c ingest -n "__fish_ingest_using_subcommand serve" -l json -d 'Print one JSON object per input instead of sha256sum lines'
+complete -c ingest -n "__fish_ingest_using_subcommand serve" -s q -l quiet -d 'Print nothing but errors'
+complete -c ingest -n "__fish_ingest_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c ingest -n "__fish_ingest_using_subcommand token; and not __fish_seen_subcommand_from add ls rm help" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand token; and not __fish_seen_subcommand_from add ls rm help" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand token; and not __fish_seen_subcommand_from add ls rm help" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
+virtual\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand token; and not __fish_seen_subcommand_from add ls rm help" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand token; and not __fish_seen_subcommand_from add ls rm help" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand token; and not __fish_seen_subcommand_from add ls rm help" -l json -d 'Print one JSON object per input instead of sha256sum lines'
+complete -c ingest -n "__fish_ingest_using_subcommand token; and not __fish_seen_subcommand_from add ls rm help" -s q -l quiet -d 'Print nothing but errors'
+complete -c ingest -n "__fish_ingest_using_subcommand token; and not __fish_seen_subcommand_from add ls rm help" -s h -l help -d 'Print help'
+complete -c ingest -n "__fish_ingest_using_subcommand token; and not __fish_seen_subcommand_from add ls rm help" -f -a "add" -d 'Make a token and print it, once, alone on standard output; only its hash is kept, beside the store'
+complete -c ingest -n "__fish_ingest_using_subcommand token; and not __fish_seen_subcommand_from add ls rm help" -f -a "ls" -d 'List the tokens by name, scope and date (never their text)'
+complete -c ingest -n "__fish_ingest_using_subcommand token; and not __fish_seen_subcommand_from add ls rm help" -f -a "rm" -d 'Remove a token: requests with it are refused from then on'
+complete -c ingest -n "__fish_ingest_using_subcommand token; and not __fish_seen_subcommand_from add ls rm help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from add" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from add" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from add" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
+virtual\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from add" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from add" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from add" -l read-only -d 'The token may read entries and objects, not upload'
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from add" -l json -d 'Print one JSON object per input instead of sha256sum lines'
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Print nothing but errors'
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from ls" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from ls" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from ls" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
+virtual\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from ls" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from ls" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from ls" -l json -d 'Print one JSON object per input instead of sha256sum lines'
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print nothing but errors'
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from rm" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from rm" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from rm" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
+virtual\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from rm" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from rm" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from rm" -l json -d 'Print one JSON object per input instead of sha256sum lines'
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from rm" -s q -l quiet -d 'Print nothing but errors'
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "add" -d 'Make a token and print it, once, alone on standard output; only its hash is kept, beside the store'
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List the tokens by name, scope and date (never their text)'
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove a token: requests with it are refused from then on'
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy serve token help" -f -a "add" -d 'Store files, or standard input given as `-` (the default command)'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy serve token help" -f -a "mms" -d 'Store every attachment in SMS Backup & Restore backups (XML, or gzip-compressed XML), streaming, in constant memory'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy serve token help" -f -a "ls" -d 'List the manifest\'s entries, oldest first'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy serve token help" -f -a "cat" -d 'Write an object to standard output'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy serve token help" -f -a "export" -d 'Write entries into DEST under their recorded names, made safe'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy serve token help" -f -a "verify" -d 'Check the store: re-hash every object, match the manifest against the objects, find orphans and leftovers. Exit 0 when clean, 1 otherwise'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy serve token help" -f -a "gc" -d 'Remove temp files left by crashed runs (older than an hour), with --orphans the objects no manifest line names, and on S3 the multipart uploads never completed (older than a day)'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy serve token help" -f -a "stats" -d 'Count objects, bytes, entries, what deduplication saved, and types'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy serve token help" -f -a "copy" -d 'Copy the store SRC into DEST (each a directory or s3://BUCKET/PREFIX), object by object, checking each hash, skipping what DEST has; then the manifest entries. How a store moves to a bucket, or back'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy serve token help" -f -a "serve" -d 'Serve the store over HTTP: uploads go through the same pass as `ingest add` (hash, sniff, policy, clamd, fsync, manifest), and entries and objects can be read back. Every endpoint but /v1/health needs a token (`ingest token add NAME`)'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy serve token help" -f -a "token" -d 'Manage the tokens `ingest serve` accepts'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy serve token help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "add" -d 'Make a token and print it, once, alone on standard output; only its hash is kept, beside the store'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "ls" -d 'List the tokens by name, scope and date (never their text)'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "rm" -d 'Remove a token: requests with it are refused from then on'
