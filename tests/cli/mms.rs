@@ -26,7 +26,7 @@ fn media(name: &str) -> Vec<u8> {
 }
 
 /// A whole backup around `messages`, with an SMS first as real ones have.
-fn backup(messages: &[String]) -> Vec<u8> {
+pub fn backup(messages: &[String]) -> Vec<u8> {
     let mut xml = String::from(PROLOG);
     xml.push_str(&format!(
         "<smses count=\"{}\" backup_set=\"97e66a20\" backup_date=\"1764000000000\" type=\"full\">\n",
@@ -41,7 +41,7 @@ fn backup(messages: &[String]) -> Vec<u8> {
 }
 
 /// An `<mms>` with a SMIL part first, then `parts`, then its `<addrs>`.
-fn mms(date: u64, address: &str, parts: &[String]) -> String {
+pub fn mms(date: u64, address: &str, parts: &[String]) -> String {
     let mut xml = format!(
         "  <mms text_only=\"0\" sub=\"null\" date=\"{date}\" ct_t=\"application/vnd.wap.multipart.related\" msg_box=\"1\" address=\"{address}\" m_id=\"mid-{date}\" read=\"1\" readable_date=\"Nov 23, 2026\" contact_name=\"(Unknown)\">\n    <parts>\n"
     );
@@ -58,7 +58,7 @@ fn mms(date: u64, address: &str, parts: &[String]) -> String {
 }
 
 /// A binary part as the app writes it: name attributes, then `data` last.
-fn part(ct: &str, name: &str, bytes: &[u8]) -> String {
+pub fn part(ct: &str, name: &str, bytes: &[u8]) -> String {
     format!(
         "<part seq=\"0\" ct=\"{ct}\" name=\"{name}\" chset=\"null\" cd=\"null\" fn=\"null\" cid=\"&lt;{name}&gt;\" cl=\"{name}\" ctt_s=\"null\" ctt_t=\"null\" text=\"null\" data=\"{}\" />",
         BASE64.encode(bytes)

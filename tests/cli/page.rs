@@ -46,6 +46,17 @@ fn the_page_signs_in_uploads_browses_and_downloads_in_a_real_browser() {
     std::fs::write(files.join("<img src=x onerror=alert(1)>.jpg"), hostile).unwrap();
     std::fs::write(files.join("too-big.bin"), noise(3 << 20, 1)).unwrap();
 
+    // A picture a friend sent, from a phone backup: the page says who and when.
+    let mut sent = std::fs::read(Path::new(FIXTURES).join("photo.jpg")).unwrap();
+    sent.extend_from_slice(b"\0sent");
+    let message = crate::mms::mms(
+        1_575_000_000_000,
+        "+15555550123",
+        &[crate::mms::part("image/jpeg", "IMG_0042.jpg", &sent)],
+    );
+    let backup = env.write("backup.xml", &crate::mms::backup(&[message]));
+    ok(env.cmd([std::ffi::OsStr::new("mms"), backup.as_os_str()]));
+
     let server = Served::start(&env, &["--max-size", "2M"]);
     let reader = token_add(&env, "viewer", true);
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/page-screenshots");
@@ -67,8 +78,8 @@ fn the_page_signs_in_uploads_browses_and_downloads_in_a_real_browser() {
         server.log()
     );
     assert!(shots.join("grid.png").exists() && shots.join("item.png").exists());
-    // Every file but the rejected one is stored, once.
-    assert_eq!(env.manifest().len(), 10);
+    // Every file but the rejected one is stored, once, beside the MMS one.
+    assert_eq!(env.manifest().len(), 11);
     assert!(server.stop());
     ok(env.cmd(["verify"]));
 }
