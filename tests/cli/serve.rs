@@ -865,3 +865,25 @@ fn free_port() -> u16 {
 fn tiny_png() -> Vec<u8> {
     b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0".to_vec()
 }
+
+#[test]
+fn json_logs_have_one_object_per_request_and_never_the_token() {
+    let env = Env::new();
+    let token = token_add(&env, "tester", false);
+    let cmd = env.cmd(["--json", "serve", "--listen", "127.0.0.1:0", "-v"]);
+    let server = Served::start_with(cmd, &[], token);
+    let file = env.write("f.bin", &noise(2000, 110));
+    let (status, _) = server.json(&["-T", &file_arg(&file), &server.url("/v1/files/f.bin?x=1")]);
+    assert_eq!(status, 201);
+    eventually(Duration::from_secs(10), "the request's log line", || {
+        server.log().contains("/v1/files/f.bin")
+    });
+    let log = server.log();
+    let line = log.lines().find(|l| l.contains("/v1/files/f.bin")).unwrap();
+    let value: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    let fields = &value["fields"];
+    assert_eq!(fields["method"], "PUT", "{line}");
+    assert_eq!(fields["status"], 201, "{line}");
+    assert_eq!(fields["token"], "tester", "{line}");
+    assert!(!log.contains(&server.token), "{log}");
+}
