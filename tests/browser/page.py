@@ -44,8 +44,19 @@ def items():
     return driver.find_elements(By.CSS_SELECTOR, "#grid .item")
 
 
+def count():
+    # Read in one script: the grid may be redrawn between two calls.
+    return driver.execute_script("return document.querySelectorAll('#grid .item').length")
+
+
+def kinds():
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#grid .item')].map(i => i.dataset.kind)")
+
+
 def names():
-    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#grid .item .name")]
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#grid .item .name')].map(e => e.textContent)")
 
 
 def check(condition, what):
@@ -95,12 +106,14 @@ try:
     # Besides the uploads, the store holds one picture from a phone backup.
     pictures = [p for p in paths if p.endswith((".png", ".jpg", ".gif", ".webp"))] + ["IMG_0042.jpg"]
     total = len(paths) - 1 + 1
-    wait.until(lambda d: len(items()) == total)
+    wait.until(lambda d: count() == total)
     wait.until(lambda d: d.execute_script(
         "return [...document.querySelectorAll('#grid img')].filter(i => i.complete && i.naturalWidth > 0).length"
     ) == len(pictures))
-    sent = next(i for i in items() if i.find_element(By.CSS_SELECTOR, ".name").text == "IMG_0042.jpg")
-    check("from +15555550123" in sent.text, "the MMS picture does not say who sent it: " + sent.text)
+    sent = driver.execute_script(
+        "return [...document.querySelectorAll('#grid .item')]"
+        ".find(i => i.querySelector('.name').textContent === 'IMG_0042.jpg')?.textContent")
+    check("from +15555550123" in (sent or ""), f"the MMS picture does not say who sent it: {sent}")
     # The hostile name is text, not markup.
     check(HOSTILE in names(), f"the hostile name is not shown as text: {names()}")
     check(driver.execute_script("return document.querySelectorAll('img[src=\"x\"]').length") == 0,
@@ -112,27 +125,27 @@ try:
     # Filter by kind: the kind comes from the sniffed type.
     heic = sum(1 for p in paths if p.endswith(".heic"))
     expected = {"image": len(pictures) + heic, "video": 2, "audio": 1, "document": 1}
-    for kind, count in expected.items():
+    for kind, number in expected.items():
         Select(by_id("kind")).select_by_value(kind)
-        wait.until(lambda d: len(items()) == count and all(i.get_attribute("data-kind") == kind for i in items()))
+        wait.until(lambda d: kinds() == [kind] * number)
     Select(by_id("kind")).select_by_value("")
-    wait.until(lambda d: len(items()) == total)
+    wait.until(lambda d: count() == total)
 
     # Jump by month (of storing): up to December 2019 the store held nothing.
     driver.execute_script(
         "const m = document.getElementById('month'); m.value = '2019-12';"
         "m.dispatchEvent(new Event('change'))")
-    wait.until(lambda d: len(items()) == 0 and "Nothing here" in by_id("status").text)
+    wait.until(lambda d: count() == 0 and "Nothing here" in by_id("status").text)
     driver.execute_script(
         "const m = document.getElementById('month'); m.value = '';"
         "m.dispatchEvent(new Event('change'))")
-    wait.until(lambda d: len(items()) == total)
+    wait.until(lambda d: count() == total)
 
     # Search by name.
     by_id("search").send_keys("SCAN")
     wait.until(lambda d: names() == ["scan.pdf"])
     by_id("search").send_keys(Keys.BACKSPACE * len("SCAN"))
-    wait.until(lambda d: len(items()) == total)
+    wait.until(lambda d: count() == total)
 
     # Open an item from the keyboard, see its details, download it.
     target = next(i for i in items() if i.find_element(By.CSS_SELECTOR, ".name").text == "photo.png")
@@ -163,7 +176,7 @@ try:
     by_id("sign-out").click()
     sign_in(reader)
     check(not by_id("upload").is_displayed(), "a read-only token sees the upload area")
-    wait.until(lambda d: len(items()) == total)
+    wait.until(lambda d: count() == total)
     no_alert()
     print("ok")
 finally:

@@ -29,6 +29,21 @@ fn weed() -> PathBuf {
 }
 
 /// A port that is free, and whose gRPC twin (port + 10000) is free too.
+/// Ports for SeaweedFS's five servers: each free with its gRPC port
+/// (itself + 10000), and none the gRPC port of another (weed refuses to
+/// start then: "reserved for gRPC calculation").
+fn weed_ports() -> [u16; 5] {
+    loop {
+        let ports = [0; 5].map(|_| free_port());
+        let clash = ports
+            .iter()
+            .any(|p| ports.contains(&(p + 10000)) || ports.iter().filter(|q| *q == p).count() > 1);
+        if !clash {
+            return ports;
+        }
+    }
+}
+
 fn free_port() -> u16 {
     loop {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -199,7 +214,7 @@ impl Server {
         let mut server = Server {
             engine: Engine::SeaweedFs,
             child: None,
-            ports: [0; 5].map(|_| free_port()),
+            ports: weed_ports(),
             dir,
         };
         server.run();
