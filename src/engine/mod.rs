@@ -298,6 +298,12 @@ impl<B: Backend, E: Events> Ingest<B, E> {
         }
     }
 
+    /// The store this engine writes into (a server pauses and resumes its
+    /// hold on it between uploads).
+    pub fn store_mut(&mut self) -> &mut B {
+        &mut self.store
+    }
+
     /// A copy of what streams inputs, to stream them on other threads.
     pub fn streamer(&self) -> Streamer<B::Stager> {
         self.streamer.clone()

@@ -451,6 +451,17 @@ impl Backend for LocalStore {
     fn records_in_batches(&self) -> bool {
         false
     }
+
+    fn pause_writing(&mut self) {
+        self.writing = None;
+    }
+
+    fn resume_writing(&mut self) -> Result<()> {
+        if self.writing.is_none() {
+            self.writing = Some(self.lock_gc(self.wait_lock, Lock::Shared)?);
+        }
+        Ok(())
+    }
 }
 
 /// A file found under `objects/`.

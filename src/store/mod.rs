@@ -157,4 +157,15 @@ pub trait Backend: StoreView {
     /// Whether each batch's manifest lines are written as one piece (an S3
     /// segment), so that objects are best made durable a batch at a time.
     fn records_in_batches(&self) -> bool;
+
+    /// Lets go of the writer's hold on the store (the shared lock that
+    /// keeps `gc --orphans` out) until [`Backend::resume_writing`]: for a
+    /// writer that lives long and writes now and then, a server, so that a
+    /// nightly gc is not shut out for good. Nothing may be staged,
+    /// published or found present while paused.
+    fn pause_writing(&mut self);
+
+    /// Holds the store as a writer again, waiting (as long as the store was
+    /// opened to wait) for a gc to finish.
+    fn resume_writing(&mut self) -> Result<()>;
 }

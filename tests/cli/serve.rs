@@ -887,3 +887,55 @@ fn json_logs_have_one_object_per_request_and_never_the_token() {
     assert_eq!(fields["token"], "tester", "{line}");
     assert!(!log.contains(&server.token), "{log}");
 }
+
+#[test]
+fn gc_of_orphans_runs_while_the_server_is_idle_and_never_beside_an_upload() {
+    let env = Env::new();
+    let server = Served::start(&env, &[]);
+    let file = env.write("f.bin", &noise(5000, 120));
+    let (status, _) = server.json(&["-T", &file_arg(&file), &server.url("/v1/files/f.bin")]);
+    assert_eq!(status, 201);
+    let orphan = |seed: u64| {
+        let bytes = noise(3000, seed);
+        let path = env.object(&sha256_hex(&bytes));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &bytes).unwrap();
+        path
+    };
+    let gc = || {
+        env.cmd(["gc", "--orphans", "--older-than", "0s", "--wait-lock", "1"])
+            .output()
+            .unwrap()
+    };
+    // Idle, the server holds nothing: a nightly gc goes ahead.
+    let first = orphan(121);
+    let out = gc();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(!first.exists());
+    // With an upload under way, gc cannot tell it from an orphan: it
+    // waits, then gives up, removing nothing.
+    let mut socket = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    socket
+        .write_all(put_head(&server, "/v1/files/slow.bin", 400_000).as_bytes())
+        .unwrap();
+    socket.write_all(&noise(100_000, 122)).unwrap();
+    env.wait_for_temp_file();
+    let second = orphan(123);
+    let out = gc();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_says(&stderr_of(&out), "another ingest is writing");
+    assert!(second.exists());
+    socket.write_all(&noise(400_000, 122)[100_000..]).unwrap();
+    let mut answer = [0u8; 12];
+    socket.read_exact(&mut answer).unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 201");
+    // Done, and idle again: gc goes ahead, and the server still stores.
+    let out = gc();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(!second.exists());
+    let again = env.write("g.bin", &noise(5000, 124));
+    let (status, _) = server.json(&["-T", &file_arg(&again), &server.url("/v1/files/g.bin")]);
+    assert_eq!(status, 201);
+    assert!(server.stop());
+    ok(env.cmd(["verify"]));
+}

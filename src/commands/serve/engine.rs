@@ -186,18 +186,61 @@ pub trait Receive: Send + Sync {
 pub struct Engine<B: Backend> {
     streamer: Mutex<Streamer<B::Stager>>,
     passes: Mutex<Vec<Pass>>,
-    ingest: Mutex<Ingest<B, Outcomes>>,
+    ingest: Mutex<Committer<B>>,
     /// Passes kept for reuse, at most: one per upload allowed at once.
     keep_passes: usize,
 }
 
+/// The engine that commits, and how many uploads are under way: the
+/// store is held as a writer's only while one is (so `gc --orphans` runs
+/// when the server is idle, and never beside an upload).
+pub struct Committer<B: Backend> {
+    ingest: Ingest<B, Outcomes>,
+    in_flight: usize,
+}
+
 impl<B: Backend> Engine<B> {
-    pub fn new(ingest: Ingest<B, Outcomes>, keep_passes: usize) -> Self {
+    /// The engine over a store opened for writing; its writer's hold is let
+    /// go until the first upload.
+    pub fn new(mut ingest: Ingest<B, Outcomes>, keep_passes: usize) -> Self {
+        ingest.store_mut().pause_writing();
         Engine {
             streamer: Mutex::new(ingest.streamer()),
             passes: Mutex::new(Vec::new()),
-            ingest: Mutex::new(ingest),
+            ingest: Mutex::new(Committer {
+                ingest,
+                in_flight: 0,
+            }),
             keep_passes,
+        }
+    }
+
+    /// An upload begins: the store is held as a writer's from now on.
+    fn enter(&self, name: &str) -> Result<(), FileReport> {
+        let mut committer = self
+            .ingest
+            .lock()
+            .map_err(|_| FileReport::failed(name, &poisoned()))?;
+        if committer.in_flight == 0
+            && let Err(e) = committer.ingest.store_mut().resume_writing()
+        {
+            tracing::warn!("{e:#}");
+            let mut report = FileReport::failed(name, &Failure::Store(e));
+            // A gc is removing orphans: a passing state, not a failure.
+            report.http = 503;
+            return Err(report);
+        }
+        committer.in_flight += 1;
+        Ok(())
+    }
+}
+
+impl<B: Backend> Committer<B> {
+    /// An upload ended (committed or not): the last one lets go of the store.
+    fn leave(&mut self) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        if self.in_flight == 0 {
+            self.ingest.store_mut().pause_writing();
         }
     }
 }
@@ -218,6 +261,9 @@ where
             Ok(streamer) => streamer.clone(),
             Err(_) => return FileReport::failed(&name, &poisoned()),
         };
+        if let Err(busy) = self.enter(&name) {
+            return busy;
+        }
         let mut pass = self
             .passes
             .lock()
@@ -230,13 +276,16 @@ where
         {
             passes.push(pass);
         }
-        let Ok(mut ingest) = self.ingest.lock() else {
+        let Ok(mut committer) = self.ingest.lock() else {
             return FileReport::failed(&name, &poisoned());
         };
         // A store failure has been reported through the events; the server
         // goes on, and the next upload tries the store again.
+        let ingest = &mut committer.ingest;
         let _ = ingest.commit_streamed(&described.name.clone(), streamed, described);
-        ingest.events.take(&name)
+        let report = ingest.events.take(&name);
+        committer.leave();
+        report
     }
 }
 

@@ -132,6 +132,8 @@ pub struct S3Store {
     async_op: opendal::Operator,
     /// Held while this handle writes: no gc removes objects meanwhile.
     writing: Option<S3Lock>,
+    /// How long taking the writer's lock waits for a gc.
+    writer_wait: Duration,
     /// The objects listed when the files cache first asked, and those
     /// uploaded since (a writer's lock keeps gc from removing any).
     listed: Option<HashSet<ObjectId>>,
@@ -214,6 +216,7 @@ impl S3Store {
             cache,
             known: None,
             writing: None,
+            writer_wait: Duration::ZERO,
             listed: None,
             async_op,
             requests,
@@ -227,6 +230,7 @@ impl S3Store {
     /// is dropped, so that no gc removes what this run uploads or finds
     /// present. Waits at most `wait` for a gc to finish.
     pub fn begin_writing(&mut self, wait: Duration) -> Result<()> {
+        self.writer_wait = wait;
         self.writing = Some(S3Lock::acquire(&self.op, false, wait, &self.describe())?);
         Ok(())
     }
@@ -780,6 +784,18 @@ impl Backend for S3Store {
     /// Each batch's lines become one manifest segment.
     fn records_in_batches(&self) -> bool {
         true
+    }
+
+    fn pause_writing(&mut self) {
+        self.writing = None;
+    }
+
+    fn resume_writing(&mut self) -> Result<()> {
+        if self.writing.is_none() {
+            let wait = self.writer_wait;
+            self.writing = Some(S3Lock::acquire(&self.op, false, wait, &self.describe())?);
+        }
+        Ok(())
     }
 }
 
