@@ -178,9 +178,9 @@ pub struct Streamer<St> {
 
 impl<St: Stager> Streamer<St> {
     /// Streams one described input on the caller's thread with the
-    /// caller's pass, into a staged object that [`Ingest::commit_streamed`]
-    /// then publishes: how many uploads stream side by side while one
-    /// engine commits them.
+    /// caller's pass, into a staged object made durable there, which
+    /// [`Ingest::commit_streamed`] then publishes: how many uploads stream
+    /// (and sync) side by side while one engine commits them.
     pub fn stream_described(
         &self,
         pass: &mut Pass,
@@ -189,7 +189,11 @@ impl<St: Stager> Streamer<St> {
         described: &Described,
     ) -> Result<Streamed<St::Staged>, Failure> {
         let hint = fallback_kind(&described.name, described.declared_mime.as_deref());
-        self.stream(pass, None, reader, size, Some(hint), None)
+        let mut streamed = self.stream(pass, None, reader, size, Some(hint), None)?;
+        if let Some(staged) = streamed.staged.as_mut() {
+            self.stager.make_durable(staged).map_err(Failure::Store)?;
+        }
+        Ok(streamed)
     }
 
     /// The one pass over a file met in a walk or named: wherever it

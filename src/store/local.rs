@@ -333,6 +333,13 @@ impl Stager for LocalStager {
             writeback_to: 0,
         })
     }
+
+    fn make_durable(&self, staged: &mut LocalStaging) -> Result<()> {
+        let temp = &staged.temp;
+        temp.as_file()
+            .sync_all()
+            .with_context(|| format!("syncing {}", temp.path().display()))
+    }
 }
 
 impl Backend for LocalStore {

@@ -106,6 +106,15 @@ pub trait Stager: Clone + Send + 'static {
     type Staged: io::Write + Send + 'static;
 
     fn stage(&self) -> Result<Self::Staged>;
+
+    /// Makes a staged object's bytes durable ahead of its publishing, on
+    /// the thread that staged it: a server's uploads then sync side by
+    /// side instead of one after another under the engine's lock (which
+    /// publishing syncs again, then at little cost). Nothing to do for a
+    /// store that publishes by uploading.
+    fn make_durable(&self, _staged: &mut Self::Staged) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// What the engine needs of a store to write into it; what it shares with
