@@ -939,3 +939,24 @@ fn gc_of_orphans_runs_while_the_server_is_idle_and_never_beside_an_upload() {
     assert!(server.stop());
     ok(env.cmd(["verify"]));
 }
+
+#[test]
+fn http2_with_prior_knowledge_uploads_and_reads_back() {
+    let env = Env::new();
+    let server = Served::start(&env, &[]);
+    let file = env.write("h2.bin", &noise(300_000, 130));
+    let auth = format!("Authorization: Bearer {}", server.token);
+    let out = Command::new("curl")
+        .args(["-sS", "--http2-prior-knowledge", "-o", "/dev/null"])
+        .args(["-w", "%{http_version} %{http_code}", "-H", &auth, "-T"])
+        .arg(&file)
+        .arg(server.url("/v1/files/h2.bin"))
+        .output()
+        .unwrap();
+    assert_eq!(stdout_of(&out), "2 201", "{}", stderr_of(&out));
+    let got = env.path().join("got");
+    let object = server.url(&format!("/v1/objects/{}", sha256_file(&file)));
+    let (status, _) = server.curl(&["--http2-prior-knowledge", "-o", &file_arg(&got), &object]);
+    assert_eq!(status, 200);
+    assert_eq!(std::fs::read(&got).unwrap(), std::fs::read(&file).unwrap());
+}
