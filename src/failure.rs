@@ -20,6 +20,14 @@ pub enum Failure {
     Scan(anyhow::Error),
 }
 
+/// The kinds of the I/O errors in an error's chain, outermost first.
+pub fn io_kinds(error: &anyhow::Error) -> impl Iterator<Item = std::io::ErrorKind> + '_ {
+    error
+        .chain()
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .map(std::io::Error::kind)
+}
+
 impl Failure {
     /// True when the run cannot go on after this failure.
     pub fn is_fatal(&self) -> bool {

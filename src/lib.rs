@@ -24,6 +24,7 @@ pub mod hashing;
 pub mod in_order;
 pub mod input;
 pub mod interrupt;
+pub mod json_file;
 pub mod jsonl;
 pub mod manifest;
 pub mod mms;

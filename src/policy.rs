@@ -218,12 +218,7 @@ pub struct StoreConfig {
 impl StoreConfig {
     /// Reads `path`; a missing file is an empty config, a broken one an error.
     pub fn load(path: &Path) -> Result<Self> {
-        match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .with_context(|| format!("{} is not valid", path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(StoreConfig::default()),
-            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
-        }
+        crate::json_file::load_or_default(path)
     }
 }
 

@@ -49,12 +49,7 @@ pub const MAX_NAME: usize = 64;
 impl Tokens {
     /// Reads the tokens at `path`; a missing file holds none.
     pub fn load(path: &Path) -> Result<Self> {
-        match fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .with_context(|| format!("{} is not valid", path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Tokens::default()),
-            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
-        }
+        crate::json_file::load_or_default(path)
     }
 
     /// Writes them to `path` by rename, readable by the owner alone.

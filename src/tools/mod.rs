@@ -32,9 +32,7 @@ pub fn open_at(global: &GlobalArgs, place: &std::path::Path) -> Result<Box<dyn S
 /// Whether an error is a closed stdout (`ingest ls | head`): not a failure,
 /// the reader simply wants no more.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain()
-        .filter_map(|e| e.downcast_ref::<io::Error>())
-        .any(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    crate::failure::io_kinds(err).any(|k| k == io::ErrorKind::BrokenPipe)
 }
 
 /// Writes one line to stdout (buffered by the caller's lock).

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::engine::{Described, Ingest, Streamer};
 use crate::events::{Events, Status};
-use crate::failure::Failure;
+use crate::failure::{Failure, io_kinds};
 use crate::manifest::Entry;
 use crate::pipeline::{Pass, Sink};
 use crate::policy::Rejection;
@@ -101,13 +101,6 @@ impl FileReport {
     pub fn went_in(&self) -> bool {
         self.http < 300
     }
-}
-
-fn io_kinds(error: &anyhow::Error) -> impl Iterator<Item = io::ErrorKind> + '_ {
-    error
-        .chain()
-        .filter_map(|e| e.downcast_ref::<io::Error>())
-        .map(io::Error::kind)
 }
 
 fn is_disk_full(error: &anyhow::Error) -> bool {
