@@ -2,6 +2,8 @@
 //! step), served with a strict Content-Security-Policy. The page signs in
 //! with a token and uses the same `/v1` API as any client.
 
+use std::sync::LazyLock;
+
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -16,22 +18,35 @@ const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      img-src 'self' blob:; media-src 'self' blob:; connect-src 'self'; \
      form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
+/// Each file's ETag, hashed once: the files change only with the binary.
+static INDEX_TAG: LazyLock<String> = LazyLock::new(|| etag_of(INDEX));
+static SCRIPT_TAG: LazyLock<String> = LazyLock::new(|| etag_of(SCRIPT));
+static STYLE_TAG: LazyLock<String> = LazyLock::new(|| etag_of(STYLE));
+
+fn etag_of(body: &str) -> String {
+    let digest = hex::encode(crate::hashing::Sha256::digest(body));
+    format!("\"{}\"", &digest[..16])
+}
+
 pub async fn index(headers: HeaderMap) -> Response {
-    serve(&headers, INDEX, "text/html; charset=utf-8")
+    serve(&headers, INDEX, &INDEX_TAG, "text/html; charset=utf-8")
 }
 
 pub async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
     match file.as_str() {
-        "app.js" => serve(&headers, SCRIPT, "text/javascript; charset=utf-8"),
-        "style.css" => serve(&headers, STYLE, "text/css; charset=utf-8"),
+        "app.js" => serve(
+            &headers,
+            SCRIPT,
+            &SCRIPT_TAG,
+            "text/javascript; charset=utf-8",
+        ),
+        "style.css" => serve(&headers, STYLE, &STYLE_TAG, "text/css; charset=utf-8"),
         _ => super::routes::error(StatusCode::NOT_FOUND, "no such file"),
     }
 }
 
 /// A file of the page, revalidated by its hash (it changes with the binary).
-fn serve(headers: &HeaderMap, body: &'static str, mime: &'static str) -> Response {
-    let digest = hex::encode(crate::hashing::Sha256::digest(body));
-    let etag = format!("\"{}\"", &digest[..16]);
+fn serve(headers: &HeaderMap, body: &'static str, etag: &str, mime: &'static str) -> Response {
     let fresh = headers
         .get(header::IF_NONE_MATCH)
         .is_some_and(|v| v.as_bytes() == etag.as_bytes());
@@ -58,7 +73,7 @@ fn serve(headers: &HeaderMap, body: &'static str, mime: &'static str) -> Respons
         HeaderValue::from_static("no-referrer"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    if let Ok(etag) = HeaderValue::from_str(&etag) {
+    if let Ok(etag) = HeaderValue::from_str(etag) {
         h.insert(header::ETAG, etag);
     }
     response

@@ -941,7 +941,6 @@ fn entries_page(
             break;
         }
         let Line::Value(entry) = line? else { continue };
-        shared.types.learn(&entry);
         if fits(&entry) {
             if newest.len() > limit {
                 newest.pop_front();
@@ -960,6 +959,8 @@ fn entries_page(
         .map(|(index, entry)| {
             let mut value = serde_json::to_value(&entry).unwrap_or_default();
             value["id"] = json!(index);
+            // The page groups by this; it is the one definition of a kind.
+            value["kind"] = json!(kind_of(&entry.mime));
             value
         })
         .collect();

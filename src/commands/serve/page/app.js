@@ -16,17 +16,6 @@ let loading = false;
 let generation = 0;
 const urls = new Set();
 
-function kindOf(mime) {
-  if (mime.startsWith("image/")) return "image";
-  if (mime.startsWith("video/")) return "video";
-  if (mime.startsWith("audio/")) return "audio";
-  if (mime === "application/pdf" || mime.startsWith("text/") || mime.includes("document")
-      || mime.includes("msword") || mime.includes("spreadsheet") || mime.includes("presentation")) {
-    return "document";
-  }
-  return "other";
-}
-
 function el(tag, props, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(props || {})) {
@@ -220,7 +209,7 @@ async function loadPage(first) {
 }
 
 function item(entry) {
-  const kind = kindOf(entry.mime);
+  const kind = entry.kind;
   const thumb = el("span", { class: "thumb" });
   if (DRAWN.includes(entry.mime)) {
     thumb.dataset.sha256 = entry.sha256;
@@ -242,7 +231,7 @@ function item(entry) {
 /// in the kind's colour, and the type in words.
 function badge(entry) {
   const ext = (entry.ext || "?").toUpperCase().slice(0, 5);
-  return el("span", { class: "badge", "data-kind": kindOf(entry.mime) },
+  return el("span", { class: "badge", "data-kind": entry.kind },
     el("span", { class: "ext", text: ext }), el("span", { class: "type", text: entry.mime }));
 }
 
