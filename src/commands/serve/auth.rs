@@ -75,8 +75,11 @@ pub async fn require_token(
         name: token.name.clone(),
         scope: token.scope,
     };
-    request.extensions_mut().insert(caller);
-    next.run(request).await
+    request.extensions_mut().insert(caller.clone());
+    let mut response = next.run(request).await;
+    // For the request's log line, which sees only the response.
+    response.extensions_mut().insert(caller);
+    response
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {

@@ -391,9 +391,7 @@ async fn put_file(
             Pumped::Refused | Pumped::Broken => closing(response),
         })
     };
-    let mut response = answer.await.unwrap_or_else(|refused| refused);
-    response.extensions_mut().insert(caller);
-    response
+    answer.await.unwrap_or_else(|refused| refused)
 }
 
 /// The digest a client expects its upload to have: `Repr-Digest:
@@ -506,9 +504,7 @@ async fn upload(
         }
         Ok::<_, Response>(upload_answer(reports, problem))
     };
-    let mut response = answer.await.unwrap_or_else(|refused| refused);
-    response.extensions_mut().insert(caller);
-    response
+    answer.await.unwrap_or_else(|refused| refused)
 }
 
 /// The answer to a multipart upload: each file, and the totals. The status
@@ -625,21 +621,9 @@ fn is_active(mime: &str) -> bool {
 /// if its bytes have rotted, the answer is cut off rather than completed.
 async fn get_object(
     State(shared): State<Arc<Shared>>,
-    Extension(caller): Extension<Caller>,
     method: Method,
     Path(hex): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    let mut response = object_response(shared, method, &hex, &headers).await;
-    response.extensions_mut().insert(caller);
-    response
-}
-
-async fn object_response(
-    shared: Arc<Shared>,
-    method: Method,
-    hex: &str,
-    headers: &HeaderMap,
 ) -> Response {
     let Ok(id) = hex.parse::<ObjectId>() else {
         return error(
@@ -875,11 +859,7 @@ const MAX_PAGE: usize = 1000;
 
 /// `GET /v1/entries`: the newest first, a page at a time; `next` is the
 /// cursor of the page after.
-async fn entries(
-    State(shared): State<Arc<Shared>>,
-    Extension(caller): Extension<Caller>,
-    Query(query): Query<EntriesQuery>,
-) -> Response {
+async fn entries(State(shared): State<Arc<Shared>>, Query(query): Query<EntriesQuery>) -> Response {
     let mime = match query
         .mime
         .as_deref()
@@ -891,7 +871,7 @@ async fn entries(
     };
     let page =
         tokio::task::spawn_blocking(move || entries_page(&shared, &query, mime.as_ref())).await;
-    let mut response = match page {
+    match page {
         Ok(Ok(page)) => Json(page).into_response(),
         Ok(Err(e)) => {
             tracing::error!("reading the manifest: {e:#}");
@@ -901,9 +881,7 @@ async fn entries(
             )
         }
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-    };
-    response.extensions_mut().insert(caller);
-    response
+    }
 }
 
 /// One page, read in one pass over the manifest, keeping only the page's
