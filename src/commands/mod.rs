@@ -46,8 +46,8 @@ impl Opened {
         }
     }
 
-    /// The store as the read tools see it.
-    pub fn into_view(self) -> Box<dyn StoreView> {
+    /// The store as the read tools (and the server's readers) see it.
+    pub fn into_view(self) -> Box<dyn StoreView + Send + Sync> {
         match self {
             Opened::Local(store) => Box::new(store),
             Opened::S3(store) => Box::new(store),

@@ -15,7 +15,7 @@ use std::io::{self, Write};
 use anyhow::Result;
 
 use crate::cli::GlobalArgs;
-use crate::commands::{Access, Opened};
+use crate::commands::Access;
 use crate::store::StoreView;
 
 /// Opens the store the tools read, local or S3; a missing store is an
@@ -26,7 +26,8 @@ pub fn open_store(global: &GlobalArgs) -> Result<Box<dyn StoreView>> {
 
 /// Opens the store at `place` (a directory or an S3 URL) for reading.
 pub fn open_at(global: &GlobalArgs, place: &std::path::Path) -> Result<Box<dyn StoreView>> {
-    crate::commands::open_store(global, place, Access::Read).map(Opened::into_view)
+    let opened = crate::commands::open_store(global, place, Access::Read)?;
+    Ok(opened.into_view())
 }
 
 /// Whether an error is a closed stdout (`ingest ls | head`): not a failure,

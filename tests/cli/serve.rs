@@ -517,6 +517,17 @@ fn a_declared_length_over_the_limit_is_refused_before_the_body_is_read() {
     assert_eq!(status, 200);
 }
 
+/// Starts a raw HTTP/1.1 `PUT path` of `length` bytes and sends the first
+/// `sent` of them (noise from `seed`), then returns the open connection.
+fn start_put(server: &Served, path: &str, length: u64, sent: usize, seed: u64) -> TcpStream {
+    let mut socket = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    socket
+        .write_all(put_head(server, path, length).as_bytes())
+        .unwrap();
+    socket.write_all(&noise(sent, seed)).unwrap();
+    socket
+}
+
 /// A raw HTTP/1.1 request head for `PUT path` with a body of `length`.
 fn put_head(server: &Served, path: &str, length: u64) -> String {
     format!(
@@ -530,22 +541,14 @@ fn a_client_that_disconnects_or_stalls_leaves_nothing_behind() {
     let env = Env::new();
     let server = Served::start(&env, &["--body-timeout", "1"]);
     // Gone mid-body.
-    let mut socket = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    socket
-        .write_all(put_head(&server, "/v1/files/cut.bin", 1 << 20).as_bytes())
-        .unwrap();
-    socket.write_all(&noise(400_000, 40)).unwrap();
+    let socket = start_put(&server, "/v1/files/cut.bin", 1 << 20, 400_000, 40);
     env.wait_for_temp_file();
     drop(socket);
     eventually(Duration::from_secs(10), "the temp file removed", || {
         env.tmp_entries().is_empty()
     });
     // Stalled mid-body: dropped after --body-timeout.
-    let mut socket = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    socket
-        .write_all(put_head(&server, "/v1/files/stall.bin", 1 << 20).as_bytes())
-        .unwrap();
-    socket.write_all(&noise(100_000, 41)).unwrap();
+    let mut socket = start_put(&server, "/v1/files/stall.bin", 1 << 20, 100_000, 41);
     socket
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
@@ -585,11 +588,7 @@ fn a_slow_loris_is_dropped_after_the_header_timeout() {
 fn uploads_past_the_cap_get_503_with_retry_after() {
     let env = Env::new();
     let server = Served::start(&env, &["--max-uploads", "1"]);
-    let mut socket = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    socket
-        .write_all(put_head(&server, "/v1/files/slow.bin", 1 << 20).as_bytes())
-        .unwrap();
-    socket.write_all(&noise(300_000, 50)).unwrap();
+    let mut socket = start_put(&server, "/v1/files/slow.bin", 1 << 20, 300_000, 50);
     env.wait_for_temp_file();
     let file = env.write("f.bin", &noise(1000, 51));
     let (status, head) =
@@ -608,11 +607,7 @@ fn uploads_past_the_cap_get_503_with_retry_after() {
 fn sigterm_lets_uploads_in_flight_finish_within_the_grace_period() {
     let env = Env::new();
     let server = Served::start(&env, &["--grace", "20"]);
-    let mut socket = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    socket
-        .write_all(put_head(&server, "/v1/files/late.bin", 600_000).as_bytes())
-        .unwrap();
-    socket.write_all(&noise(300_000, 60)[..]).unwrap();
+    let mut socket = start_put(&server, "/v1/files/late.bin", 600_000, 300_000, 60);
     env.wait_for_temp_file();
     signal(server.pid(), "TERM");
     eventually(
@@ -634,11 +629,7 @@ fn sigterm_lets_uploads_in_flight_finish_within_the_grace_period() {
 fn sigterm_cuts_off_uploads_past_the_grace_period_leaving_nothing() {
     let env = Env::new();
     let server = Served::start(&env, &["--grace", "1"]);
-    let mut socket = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    socket
-        .write_all(put_head(&server, "/v1/files/never.bin", 600_000).as_bytes())
-        .unwrap();
-    socket.write_all(&noise(300_000, 61)).unwrap();
+    let _in_flight = start_put(&server, "/v1/files/never.bin", 600_000, 300_000, 61);
     env.wait_for_temp_file();
     assert!(server.stop());
     assert!(env.manifest_bytes().is_empty());
@@ -914,11 +905,7 @@ fn gc_of_orphans_runs_while_the_server_is_idle_and_never_beside_an_upload() {
     assert!(!first.exists());
     // With an upload under way, gc cannot tell it from an orphan: it
     // waits, then gives up, removing nothing.
-    let mut socket = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    socket
-        .write_all(put_head(&server, "/v1/files/slow.bin", 400_000).as_bytes())
-        .unwrap();
-    socket.write_all(&noise(100_000, 122)).unwrap();
+    let mut socket = start_put(&server, "/v1/files/slow.bin", 400_000, 100_000, 122);
     env.wait_for_temp_file();
     let second = orphan(123);
     let out = gc();

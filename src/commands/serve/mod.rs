@@ -90,10 +90,7 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<Exit> {
     };
     let shared = Arc::new(Shared {
         receive,
-        view: match view {
-            Opened::Local(store) => Box::new(store),
-            Opened::S3(store) => Box::new(store),
-        },
+        view: view.into_view(),
         policy,
         types: TypeIndex::default(),
         tokens: auth::TokenFile::new(tokens_path),
