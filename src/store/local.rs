@@ -23,11 +23,13 @@ use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, BufReader, Seek, SeekFrom, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use tempfile::NamedTempFile;
 
+use super::flusher::Flushing;
 use super::{Backend, Committed, LookupError, Stager, StoreFormat};
 use crate::interrupt::{self, Tracked};
 use crate::jsonl;
@@ -331,14 +333,12 @@ impl Stager for LocalStager {
             _tracked: tracked,
             written: 0,
             writeback_to: 0,
+            flushing: None,
         })
     }
 
     fn make_durable(&self, staged: &mut LocalStaging) -> Result<()> {
-        let temp = &staged.temp;
-        temp.as_file()
-            .sync_all()
-            .with_context(|| format!("syncing {}", temp.path().display()))
+        staged.sync()
     }
 }
 
@@ -370,12 +370,12 @@ impl Backend for LocalStore {
         }
         // Content first: nothing is renamed into objects/ before its bytes
         // are durable, so objects/ never holds a partial file.
-        if let [(_, (only, _))] = &pending[..] {
-            only.temp
-                .as_file()
-                .sync_all()
-                .with_context(|| format!("syncing {}", only.temp.path().display()))?;
+        if let [(_, (only, _))] = &mut pending[..] {
+            only.sync()?;
         } else {
+            for (_, (staging, _)) in &pending {
+                staging.settle()?;
+            }
             self.sync_filesystem()?;
         }
         // A folder that gained a name (for a single object, its own).
@@ -775,11 +775,15 @@ pub struct LocalStaging {
     /// Bytes written so far, and how far write-back has been started.
     written: u64,
     writeback_to: u64,
+    /// Syncs in the background: None until the object is past one window,
+    /// `Some(None)` where the process has no syncing thread.
+    flushing: Option<Option<Arc<Flushing>>>,
 }
 
-/// Write-back is started every this many bytes, so the disk works while the
-/// rest is still read and hashed, and the closing fsync has little left.
-const WRITEBACK_WINDOW: u64 = 8 << 20;
+/// Write-back is started, and a background sync asked for, every this many
+/// bytes, so the disk works while the rest is still read and hashed, and
+/// the closing fsync has little left.
+const WRITEBACK_WINDOW: u64 = 4 << 20;
 
 impl Write for LocalStaging {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -794,6 +798,10 @@ impl Write for LocalStaging {
                 start_writeback(self.temp.as_file(), older, WRITEBACK_WINDOW, true);
             }
             self.writeback_to += WRITEBACK_WINDOW;
+            let file = self.temp.as_file();
+            if let Some(flushing) = self.flushing.get_or_insert_with(|| Flushing::of(file)) {
+                flushing.request();
+            }
         }
         Ok(n)
     }
@@ -813,6 +821,24 @@ impl Write for LocalStaging {
 }
 
 impl LocalStaging {
+    /// Makes the bytes durable: what the background syncs left, and any
+    /// error they met.
+    fn sync(&mut self) -> Result<()> {
+        self.settle()
+            .and_then(|()| Ok(self.temp.as_file().sync_all()?))
+            .with_context(|| format!("syncing {}", self.temp.path().display()))
+    }
+
+    /// Ends the background syncs, returning the error of one that failed.
+    fn settle(&self) -> Result<()> {
+        match &self.flushing {
+            Some(Some(flushing)) => flushing
+                .settle()
+                .with_context(|| format!("syncing {}", self.temp.path().display())),
+            _ => Ok(()),
+        }
+    }
+
     /// Renames the (durable) temp file to `target` unless that exists.
     fn rename_to(self, target: &Path) -> Result<Committed> {
         let LocalStaging { temp, _tracked, .. } = self;

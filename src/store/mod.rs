@@ -1,6 +1,7 @@
 //! The store: where objects and the manifest live, behind one interface so
 //! that a local directory and an S3 prefix serve the same engine.
 
+mod flusher;
 mod local;
 mod lookup;
 mod s3;
