@@ -6,7 +6,7 @@
 //! fixed, and reused from input to input. Inputs known to be small are
 //! hashed on this thread instead.
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 
 use crate::failure::Failure;
 use crate::hashing::{HashWorker, Sha256};
@@ -49,6 +49,24 @@ pub struct Passed {
     pub size: u64,
     /// The type the leading bytes show, if any matcher knew them.
     pub sniffed: Option<Kind>,
+}
+
+/// Where the pass's bytes come from.
+pub enum Source<'a> {
+    /// Read into the pass's own buffers: files, pipes.
+    Read(&'a mut dyn Read),
+    /// Lends its own buffers, each chunk taken as it is and never copied:
+    /// an upload's body, in memory already as it arrived. Hashed on the
+    /// calling thread, since the chunks cannot be handed to another.
+    Lend(&'a mut dyn BufRead),
+}
+
+/// What the pass has seen of an input so far.
+#[derive(Default)]
+struct Seen {
+    size: u64,
+    /// The sniffed type, once the prefix was complete.
+    settled: Option<Option<Kind>>,
 }
 
 /// The reusable state of the pass: the hashing worker with its ring of
@@ -125,7 +143,7 @@ impl Pass {
         input: &mut dyn Read,
         sinks: &mut [&mut dyn Sink],
     ) -> Result<Passed, Failure> {
-        self.run_sized(input, None, sinks)
+        self.run_sized(Source::Read(input), None, sinks)
     }
 
     /// [`Pass::run`] for an input whose size is known in advance: a small
@@ -133,14 +151,24 @@ impl Pass {
     /// would cost more than it saves.
     pub fn run_sized(
         &mut self,
-        input: &mut dyn Read,
+        input: Source<'_>,
         size: Option<u64>,
         sinks: &mut [&mut dyn Sink],
     ) -> Result<Passed, Failure> {
         self.sniffer.reset();
-        let inline = self.inline_only || size.is_some_and(|s| s <= INLINE_HASH_MAX);
+        let inline = self.inline_only
+            || matches!(input, Source::Lend(_))
+            || size.is_some_and(|s| s <= INLINE_HASH_MAX);
         let mut inline = inline.then(Sha256::new);
-        let pumped = self.pump(input, &mut inline, sinks);
+        let mut seen = Seen::default();
+        let pumped = match input {
+            Source::Read(input) => self.pump(input, &mut inline, &mut seen, sinks),
+            Source::Lend(input) => {
+                let hasher = inline.get_or_insert_with(Sha256::new);
+                self.pump_lent(input, hasher, &mut seen, sinks)
+            }
+        }
+        .and_then(|()| self.finish(&mut seen, sinks));
         // Always collect the digest: it returns the ring's buffers and
         // readies the worker for the next input, even after a failure.
         let digest = match inline {
@@ -155,14 +183,14 @@ impl Pass {
         })
     }
 
+    /// Reads `input` into the pass's buffers, chunk after chunk.
     fn pump(
         &mut self,
         input: &mut dyn Read,
         inline: &mut Option<Sha256>,
+        seen: &mut Seen,
         sinks: &mut [&mut dyn Sink],
-    ) -> Result<(u64, Option<Kind>), Failure> {
-        let mut size = 0u64;
-        let mut settled: Option<Option<Kind>> = None;
+    ) -> Result<(), Failure> {
         let is_inline = inline.is_some();
         loop {
             let mut buf = self.buffer(is_inline)?;
@@ -170,28 +198,13 @@ impl Pass {
                 Ok(n) => n,
                 Err(e) => {
                     self.give_back(buf, is_inline)?;
-                    return Err(Failure::Input(
-                        anyhow!(e).context(format!("read failed after {size} bytes")),
-                    ));
+                    return Err(read_failed(e, seen));
                 }
             };
             if n == 0 {
-                self.give_back(buf, is_inline)?;
-                break;
+                return self.give_back(buf, is_inline);
             }
-            let chunk = &buf[..n];
-            self.sniffer.update(chunk);
-            size += n as u64;
-            if settled.is_none() && self.sniffer.is_settled() {
-                settled = Some(self.sniffer.kind());
-            }
-            let so_far = SoFar {
-                bytes: size,
-                kind: settled.as_ref().map(Option::as_ref),
-            };
-            let taken = sinks
-                .iter_mut()
-                .try_for_each(|sink| sink.take(chunk, &so_far));
+            let taken = self.see(&buf[..n], seen, sinks);
             match inline.as_mut() {
                 Some(hasher) => {
                     hasher.update(&buf[..n]);
@@ -201,16 +214,72 @@ impl Pass {
             }
             taken?;
         }
-        let sniffed = settled.unwrap_or_else(|| self.sniffer.kind());
+    }
+
+    /// Takes each chunk `input` lends, as it is.
+    fn pump_lent(
+        &mut self,
+        input: &mut dyn BufRead,
+        hasher: &mut Sha256,
+        seen: &mut Seen,
+        sinks: &mut [&mut dyn Sink],
+    ) -> Result<(), Failure> {
+        loop {
+            let chunk = match input.fill_buf() {
+                Ok([]) => return Ok(()),
+                Ok(chunk) => chunk,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(read_failed(e, seen)),
+            };
+            self.see(chunk, seen, sinks)?;
+            hasher.update(chunk);
+            let n = chunk.len();
+            input.consume(n);
+        }
+    }
+
+    /// One chunk, to the sniffer and every sink.
+    fn see(
+        &mut self,
+        chunk: &[u8],
+        seen: &mut Seen,
+        sinks: &mut [&mut dyn Sink],
+    ) -> Result<(), Failure> {
+        self.sniffer.update(chunk);
+        seen.size += chunk.len() as u64;
+        if seen.settled.is_none() && self.sniffer.is_settled() {
+            seen.settled = Some(self.sniffer.kind());
+        }
         let so_far = SoFar {
-            bytes: size,
+            bytes: seen.size,
+            kind: seen.settled.as_ref().map(Option::as_ref),
+        };
+        sinks
+            .iter_mut()
+            .try_for_each(|sink| sink.take(chunk, &so_far))
+    }
+
+    /// The input has ended: every sink hears of it, with the type sniffed.
+    fn finish(
+        &mut self,
+        seen: &mut Seen,
+        sinks: &mut [&mut dyn Sink],
+    ) -> Result<(u64, Option<Kind>), Failure> {
+        let sniffed = seen.settled.take().unwrap_or_else(|| self.sniffer.kind());
+        let so_far = SoFar {
+            bytes: seen.size,
             kind: Some(sniffed.as_ref()),
         };
         for sink in sinks.iter_mut() {
             sink.finish(&so_far)?;
         }
-        Ok((size, sniffed))
+        Ok((seen.size, sniffed))
     }
+}
+
+fn read_failed(e: io::Error, seen: &Seen) -> Failure {
+    let size = seen.size;
+    Failure::Input(anyhow!(e).context(format!("read failed after {size} bytes")))
 }
 
 /// One read, retried when a signal interrupts it.
@@ -279,7 +348,19 @@ mod tests {
             let data: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
             let expected: [u8; 32] = sha2::Sha256::digest(&data).into();
             for size in [None, Some(len as u64)] {
-                let passed = pass.run_sized(&mut &data[..], size, &mut []).unwrap();
+                let passed = pass
+                    .run_sized(Source::Read(&mut &data[..]), size, &mut [])
+                    .unwrap();
+                assert_eq!(
+                    passed.id,
+                    ObjectId::from_bytes(expected),
+                    "{len} bytes, {size:?}"
+                );
+                // The same bytes lent in uneven chunks.
+                let mut lent = io::BufReader::with_capacity(1000, &data[..]);
+                let passed = pass
+                    .run_sized(Source::Lend(&mut lent), size, &mut [])
+                    .unwrap();
                 assert_eq!(
                     passed.id,
                     ObjectId::from_bytes(expected),

@@ -23,7 +23,7 @@ use crate::in_order::InOrder;
 use crate::input::{self, Input};
 use crate::manifest::{Entry, Identity, Origin};
 use crate::object_id::ObjectId;
-use crate::pipeline::{INLINE_HASH_MAX, Pass, Passed, Sink, StoreWriter};
+use crate::pipeline::{INLINE_HASH_MAX, Pass, Passed, Sink, Source, StoreWriter};
 use crate::policy::Policy;
 use crate::sniff;
 use crate::sniff::Kind;
@@ -184,12 +184,12 @@ impl<St: Stager> Streamer<St> {
     pub fn stream_described(
         &self,
         pass: &mut Pass,
-        reader: &mut dyn Read,
+        input: Source<'_>,
         size: Option<u64>,
         described: &Described,
     ) -> Result<Streamed<St::Staged>, Failure> {
         let hint = fallback_kind(&described.name, described.declared_mime.as_deref());
-        let mut streamed = self.stream(pass, None, reader, size, Some(hint), None)?;
+        let mut streamed = self.stream(pass, None, input, size, Some(hint), None)?;
         if let Some(staged) = streamed.staged.as_mut() {
             self.stager.make_durable(staged).map_err(Failure::Store)?;
         }
@@ -209,7 +209,7 @@ impl<St: Stager> Streamer<St> {
         self.stream(
             pass,
             progress,
-            &mut &*file,
+            Source::Read(&mut &*file),
             size,
             hint,
             Some((file, job.key)),
@@ -223,7 +223,7 @@ impl<St: Stager> Streamer<St> {
         &self,
         pass: &mut Pass,
         progress: Option<&mut (dyn Sink + 'static)>,
-        reader: &mut dyn Read,
+        input: Source<'_>,
         size: Option<u64>,
         hint: Option<Kind>,
         file: Option<(&File, FileKey)>,
@@ -244,7 +244,7 @@ impl<St: Stager> Streamer<St> {
         if let Some(progress) = progress {
             sinks.push(progress);
         }
-        let passed = pass.run_sized(reader, size, &mut sinks)?;
+        let passed = pass.run_sized(input, size, &mut sinks)?;
         drop(sinks);
         let mut checked = admission.checked();
         let cache_key =
@@ -543,7 +543,7 @@ impl<B: Backend, E: Events> Ingest<B, E> {
         let streamed = self.streamer.stream(
             &mut self.pass,
             progress.as_deref_mut(),
-            &mut input.reader,
+            Source::Read(&mut input.reader),
             input.size,
             Some(hint),
             None,
@@ -567,7 +567,7 @@ impl<B: Backend, E: Events> Ingest<B, E> {
         let mut streamed = self.streamer.stream(
             &mut self.pass,
             progress.as_deref_mut(),
-            reader,
+            Source::Read(reader),
             size,
             hint,
             None,

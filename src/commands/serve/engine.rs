@@ -3,7 +3,7 @@
 //! turn; each upload's outcome comes back as a [`FileReport`].
 
 use std::ffi::OsStr;
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 use std::sync::Mutex;
 
 use bytes::Bytes;
@@ -14,7 +14,7 @@ use crate::engine::{Described, Ingest, Streamer};
 use crate::events::{Events, Status};
 use crate::failure::{Failure, io_kinds};
 use crate::manifest::Entry;
-use crate::pipeline::{Pass, Sink};
+use crate::pipeline::{Pass, Sink, Source};
 use crate::policy::Rejection;
 use crate::store::Backend;
 
@@ -168,9 +168,13 @@ impl Events for Outcomes {
 /// so the HTTP code is not generic over the store.
 pub trait Receive: Send + Sync {
     /// Streams one upload through the pass (on the calling thread, which
-    /// may block) and commits it.
-    fn receive(&self, reader: &mut dyn Read, size: Option<u64>, described: Described)
-    -> FileReport;
+    /// may block), taking its body's chunks as they came, and commits it.
+    fn receive(
+        &self,
+        body: &mut dyn BufRead,
+        size: Option<u64>,
+        described: Described,
+    ) -> FileReport;
 }
 
 /// The engine of a server: a streamer each upload copies, passes to reuse
@@ -245,7 +249,7 @@ where
 {
     fn receive(
         &self,
-        reader: &mut dyn Read,
+        body: &mut dyn BufRead,
         size: Option<u64>,
         described: Described,
     ) -> FileReport {
@@ -263,7 +267,7 @@ where
             .ok()
             .and_then(|mut passes| passes.pop())
             .unwrap_or_else(Pass::inline);
-        let streamed = streamer.stream_described(&mut pass, reader, size, &described);
+        let streamed = streamer.stream_described(&mut pass, Source::Lend(body), size, &described);
         if let Ok(mut passes) = self.passes.lock()
             && passes.len() < self.keep_passes
         {
@@ -313,12 +317,11 @@ impl BodyReader {
     }
 }
 
-impl Read for BodyReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.current.is_empty() {
-            if self.ended {
-                return Ok(0);
-            }
+impl BufRead for BodyReader {
+    /// The piece at hand, as the connection read it: the pass takes it
+    /// without a copy.
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        while self.current.is_empty() && !self.ended {
             match self.pieces.blocking_recv() {
                 Some(Ok(Piece::Data(bytes))) => self.current = bytes,
                 Some(Ok(Piece::End)) => self.ended = true,
@@ -331,9 +334,24 @@ impl Read for BodyReader {
                 }
             }
         }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current[..n]);
-        let _ = self.current.split_to(n);
+        Ok(&self.current)
+    }
+
+    fn consume(&mut self, amount: usize) {
+        bytes::Buf::advance(&mut self.current, amount);
+        if self.current.is_empty() {
+            // Lets go of the connection's buffer now, not at the next piece.
+            self.current = Bytes::new();
+        }
+    }
+}
+
+impl Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let piece = self.fill_buf()?;
+        let n = buf.len().min(piece.len());
+        buf[..n].copy_from_slice(&piece[..n]);
+        self.consume(n);
         Ok(n)
     }
 }
