@@ -23,8 +23,49 @@ use std::io;
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
+/// The writer's handle on its file's background syncs; dropped unsettled
+/// (the object was abandoned), it withdraws a sync not started yet.
+pub struct Background(Arc<Flushing>);
+
+impl Background {
+    /// Background syncs of `file` (the file being written), or None where
+    /// none can be had: the closing fsync then does all of it, as it would
+    /// anyway.
+    pub fn of(file: &File) -> Option<Background> {
+        flusher()?;
+        let file = file.try_clone().ok()?;
+        Some(Background(Arc::new(Flushing {
+            file,
+            state: Mutex::new(State::default()),
+            idle: Condvar::new(),
+        })))
+    }
+
+    /// Asks for what has been written so far to be made durable, unless a
+    /// sync is already waiting to start (which will cover it).
+    pub fn request(&self) {
+        self.0.request();
+    }
+
+    /// The writer is done: drops a sync not started yet, waits for one
+    /// under way, and returns the error of any that failed. The writer's
+    /// own sync comes after this.
+    pub fn settle(&self) -> io::Result<()> {
+        self.0.settle()
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Ok(mut state) = self.0.state.lock() {
+            state.settled = true;
+            state.queued = false;
+        }
+    }
+}
+
 /// One file's background syncs, shared by its writer and the thread.
-pub struct Flushing {
+struct Flushing {
     file: File,
     state: Mutex<State>,
     idle: Condvar,
@@ -43,22 +84,7 @@ struct State {
 }
 
 impl Flushing {
-    /// Background syncs of `file` (a second descriptor of the file being
-    /// written), or None where none can be had: the closing fsync then
-    /// does all of it, as it would anyway.
-    pub fn of(file: &File) -> Option<Arc<Flushing>> {
-        flusher()?;
-        let file = file.try_clone().ok()?;
-        Some(Arc::new(Flushing {
-            file,
-            state: Mutex::new(State::default()),
-            idle: Condvar::new(),
-        }))
-    }
-
-    /// Asks for what has been written so far to be made durable, unless a
-    /// sync is already waiting to start (which will cover it).
-    pub fn request(self: &Arc<Self>) {
+    fn request(self: &Arc<Self>) {
         let Some(sender) = flusher() else { return };
         let Ok(mut state) = self.state.lock() else {
             return;
@@ -75,10 +101,7 @@ impl Flushing {
         }
     }
 
-    /// The writer is done: drops a sync not started yet, waits for one
-    /// under way, and returns the error of any that failed. The writer's
-    /// own sync comes after this.
-    pub fn settle(&self) -> io::Result<()> {
+    fn settle(&self) -> io::Result<()> {
         let mut state = self
             .state
             .lock()
@@ -149,7 +172,7 @@ mod tests {
     #[test]
     fn settles_after_background_syncs_of_a_growing_file() {
         let mut file = tempfile::tempfile().unwrap();
-        let flushing = Flushing::of(&file).unwrap();
+        let flushing = Background::of(&file).unwrap();
         for _ in 0..20 {
             file.write_all(&[7u8; 64 * 1024]).unwrap();
             flushing.request();

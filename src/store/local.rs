@@ -23,13 +23,12 @@ use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, BufReader, Seek, SeekFrom, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use tempfile::NamedTempFile;
 
-use super::flusher::Flushing;
+use super::flusher::Background;
 use super::{Backend, Committed, LookupError, Stager, StoreFormat};
 use crate::interrupt::{self, Tracked};
 use crate::jsonl;
@@ -777,7 +776,7 @@ pub struct LocalStaging {
     writeback_to: u64,
     /// Syncs in the background: None until the object is past one window,
     /// `Some(None)` where the process has no syncing thread.
-    flushing: Option<Option<Arc<Flushing>>>,
+    flushing: Option<Option<Background>>,
 }
 
 /// Write-back is started, and a background sync asked for, every this many
@@ -799,7 +798,7 @@ impl Write for LocalStaging {
             }
             self.writeback_to += WRITEBACK_WINDOW;
             let file = self.temp.as_file();
-            if let Some(flushing) = self.flushing.get_or_insert_with(|| Flushing::of(file)) {
+            if let Some(flushing) = self.flushing.get_or_insert_with(|| Background::of(file)) {
                 flushing.request();
             }
         }
