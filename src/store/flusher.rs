@@ -20,6 +20,7 @@
 
 use std::fs::File;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
@@ -141,6 +142,32 @@ impl Flushing {
             }
             self.idle.notify_all();
         }
+    }
+}
+
+/// Asks the kernel to write a range of `file` to disk now (and with `wait`,
+/// to finish doing so): overlaps write-back with the rest of the pass.
+/// Durability still comes from the fsync at commit, but the error of a
+/// waited range must not be dropped: waiting takes the file's write-back
+/// error, which that fsync would then no longer report.
+#[allow(unsafe_code)]
+pub fn write_back(file: &File, offset: u64, len: u64, wait: bool) -> io::Result<()> {
+    let flags = if wait {
+        libc::SYNC_FILE_RANGE_WAIT_BEFORE
+            | libc::SYNC_FILE_RANGE_WRITE
+            | libc::SYNC_FILE_RANGE_WAIT_AFTER
+    } else {
+        libc::SYNC_FILE_RANGE_WRITE
+    };
+    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+        return Ok(());
+    };
+    // SAFETY: sync_file_range takes an open descriptor and plain integers,
+    // and touches no memory of ours.
+    let done = unsafe { libc::sync_file_range(file.as_raw_fd(), offset, len, flags) };
+    match done {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
     }
 }
 

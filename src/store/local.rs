@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use tempfile::NamedTempFile;
 
-use super::flusher::Background;
+use super::flusher::{Background, write_back};
 use super::{Backend, Committed, LookupError, Stager, StoreFormat};
 use crate::interrupt::{self, Tracked};
 use crate::jsonl;
@@ -790,11 +790,12 @@ impl Write for LocalStaging {
         self.written += n as u64;
         while self.written - self.writeback_to >= WRITEBACK_WINDOW {
             let start = self.writeback_to;
-            start_writeback(self.temp.as_file(), start, WRITEBACK_WINDOW, false);
+            // A hint: an error here is still the fsync's to report.
+            let _ = write_back(self.temp.as_file(), start, WRITEBACK_WINDOW, false);
             // Wait for the window before last: dirty pages stay bounded and
             // the writer runs at the disk's pace, not ahead of it.
             if let Some(older) = start.checked_sub(2 * WRITEBACK_WINDOW) {
-                start_writeback(self.temp.as_file(), older, WRITEBACK_WINDOW, true);
+                write_back(self.temp.as_file(), older, WRITEBACK_WINDOW, true)?;
             }
             self.writeback_to += WRITEBACK_WINDOW;
             let file = self.temp.as_file();
@@ -812,7 +813,7 @@ impl Write for LocalStaging {
         self.temp.flush()?;
         if self.written > self.writeback_to {
             let start = self.writeback_to;
-            start_writeback(self.temp.as_file(), start, self.written - start, false);
+            let _ = write_back(self.temp.as_file(), start, self.written - start, false);
             self.writeback_to = self.written;
         }
         Ok(())
@@ -849,30 +850,6 @@ impl LocalStaging {
             }
             Err(e) => Err(e.error).with_context(|| format!("renaming to {}", target.display())),
         }
-    }
-}
-
-/// Asks the kernel to write a range of `file` to disk now (and with `wait`,
-/// to finish doing so): a hint that overlaps write-back with the rest of
-/// the pass. Durability still comes from the fsync at commit, so a failure
-/// here is left for that fsync to report.
-#[allow(unsafe_code)]
-fn start_writeback(file: &File, offset: u64, len: u64, wait: bool) {
-    use std::os::fd::AsRawFd;
-    let flags = if wait {
-        libc::SYNC_FILE_RANGE_WAIT_BEFORE
-            | libc::SYNC_FILE_RANGE_WRITE
-            | libc::SYNC_FILE_RANGE_WAIT_AFTER
-    } else {
-        libc::SYNC_FILE_RANGE_WRITE
-    };
-    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
-        return;
-    };
-    // SAFETY: sync_file_range takes an open descriptor and plain integers,
-    // and touches no memory of ours.
-    unsafe {
-        libc::sync_file_range(file.as_raw_fd(), offset, len, flags);
     }
 }
 
