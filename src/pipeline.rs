@@ -1,10 +1,11 @@
-//! The one pass: each input is read once, in fixed 32 KiB chunks, and
+//! The one pass: each input is read once, in fixed 32 KiB chunks (or, for
+//! an upload, in the chunks the connection read, lent as they are), and
 //! every chunk goes to the hasher, the sniffer and each [`Sink`] in turn.
 //!
 //! Memory does not depend on the input's size: the ring of buffers shared
 //! with the hashing thread, the hash state and the sniffing prefix are all
-//! fixed, and reused from input to input. Inputs known to be small are
-//! hashed on this thread instead.
+//! fixed, and reused from input to input. Inputs known to be small, and
+//! lent chunks, are hashed on this thread instead.
 
 use std::io::{self, BufRead, Read, Write};
 
