@@ -157,13 +157,12 @@ impl Pass {
         sinks: &mut [&mut dyn Sink],
     ) -> Result<Passed, Failure> {
         self.sniffer.reset();
-        let inline = self.inline_only
-            || matches!(input, Source::Lend(_))
-            || size.is_some_and(|s| s <= INLINE_HASH_MAX);
+        let inline = self.inline_only || size.is_some_and(|s| s <= INLINE_HASH_MAX);
         let mut inline = inline.then(Sha256::new);
         let mut seen = Seen::default();
         let pumped = match input {
             Source::Read(input) => self.pump(input, &mut inline, &mut seen, sinks),
+            // Lent chunks are always hashed here.
             Source::Lend(input) => {
                 let hasher = inline.get_or_insert_with(Sha256::new);
                 self.pump_lent(input, hasher, &mut seen, sinks)

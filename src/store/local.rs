@@ -774,9 +774,9 @@ pub struct LocalStaging {
     /// Bytes written so far, and how far write-back has been started.
     written: u64,
     writeback_to: u64,
-    /// Syncs in the background: None until the object is past one window,
-    /// `Some(None)` where the process has no syncing thread.
-    flushing: Option<Option<Background>>,
+    /// Syncs in the background, once the object is past one window (and
+    /// the process has a syncing thread).
+    flushing: Option<Background>,
 }
 
 /// Write-back is started, and a background sync asked for, every this many
@@ -798,8 +798,10 @@ impl Write for LocalStaging {
                 write_back(self.temp.as_file(), older, WRITEBACK_WINDOW, true)?;
             }
             self.writeback_to += WRITEBACK_WINDOW;
-            let file = self.temp.as_file();
-            if let Some(flushing) = self.flushing.get_or_insert_with(|| Background::of(file)) {
+            if self.flushing.is_none() {
+                self.flushing = Background::of(self.temp.as_file());
+            }
+            if let Some(flushing) = &self.flushing {
                 flushing.request();
             }
         }
@@ -824,18 +826,20 @@ impl LocalStaging {
     /// Makes the bytes durable: what the background syncs left, and any
     /// error they met.
     fn sync(&mut self) -> Result<()> {
-        self.settle()
-            .and_then(|()| Ok(self.temp.as_file().sync_all()?))
+        self.settle()?;
+        self.temp
+            .as_file()
+            .sync_all()
             .with_context(|| format!("syncing {}", self.temp.path().display()))
     }
 
     /// Ends the background syncs, returning the error of one that failed.
     fn settle(&self) -> Result<()> {
         match &self.flushing {
-            Some(Some(flushing)) => flushing
+            Some(flushing) => flushing
                 .settle()
                 .with_context(|| format!("syncing {}", self.temp.path().display())),
-            _ => Ok(()),
+            None => Ok(()),
         }
     }
 
