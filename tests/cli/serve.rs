@@ -517,6 +517,74 @@ fn a_declared_length_over_the_limit_is_refused_before_the_body_is_read() {
     assert_eq!(status, 200);
 }
 
+#[test]
+fn a_client_still_sending_when_refused_gets_the_answer() {
+    let env = Env::new();
+    let server = Served::start(&env, &["--max-size", "100K"]);
+    // A client that sends its whole body before it reads (no Expect),
+    // more than the sockets buffer: the answer comes early.
+    let big = noise(48 << 20, 31);
+    let chunked = [
+        format!("{:x}\r\n", big.len()).as_bytes(),
+        &big,
+        b"\r\n0\r\n\r\n",
+    ]
+    .concat();
+    let multipart = [
+        &b"--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"big.bin\"\r\n\r\n"[..],
+        &big,
+        b"\r\n--XyZ--\r\n",
+    ]
+    .concat();
+    let cases = [
+        // Refused by its length, before any of it is read.
+        (
+            "PUT",
+            "/v1/files/big.bin",
+            format!("Content-Length: {}\r\n", big.len()),
+            &big,
+        ),
+        // Refused as it passes the limit.
+        (
+            "PUT",
+            "/v1/files/big.bin",
+            "Transfer-Encoding: chunked\r\n".to_owned(),
+            &chunked,
+        ),
+        (
+            "POST",
+            "/v1/upload",
+            format!(
+                "Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: {}\r\n",
+                multipart.len()
+            ),
+            &multipart,
+        ),
+    ];
+    for (method, path, head_extra, body) in cases {
+        let mut socket = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n{head_extra}\r\n",
+            server.token,
+        );
+        socket
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        socket.write_all(head.as_bytes()).unwrap();
+        let sent = socket.write_all(body);
+        let mut answer = String::new();
+        let read = socket.read_to_string(&mut answer);
+        // A reset would fail the sending first (curl then gives up on the
+        // answer): the server reads and drops the rest instead.
+        assert!(
+            sent.is_ok() && answer.starts_with("HTTP/1.1 413"),
+            "{method} {path} {head_extra:?}: sent {sent:?}, read {read:?}: {answer:?}"
+        );
+    }
+    assert!(env.objects().is_empty());
+    assert!(env.tmp_entries().is_empty(), "{:?}", env.tmp_entries());
+}
+
 /// Starts a raw HTTP/1.1 `PUT path` of `length` bytes and sends the first
 /// `sent` of them (noise from `seed`), then returns the open connection.
 fn start_put(server: &Served, path: &str, length: u64, sent: usize, seed: u64) -> TcpStream {
@@ -562,6 +630,30 @@ fn a_client_that_disconnects_or_stalls_leaves_nothing_behind() {
     let file = env.write("fine.bin", &noise(1000, 42));
     let (status, _) = server.json(&["-T", &file_arg(&file), &server.url("/v1/files/fine.bin")]);
     assert_eq!(status, 201);
+}
+
+#[test]
+fn request_heads_over_32_kib_are_refused_on_every_connection() {
+    let env = Env::new();
+    let server = Served::start(&env, &[]);
+    let photo = env.write("photo", &tiny_png());
+    let pad = |bytes: usize| format!("X-Pad: {}", "a".repeat(bytes));
+    // The first connections read into buffers wider than the limit.
+    let (status, _) = server.curl(&["-H", &pad(30_000), &server.url("/v1/health")]);
+    assert_eq!(status, 200, "a 30 KB head is within the limit");
+    let (status, body) = server.curl(&["-H", &pad(40_000), &server.url("/v1/health")]);
+    assert_eq!(status, 431, "{body}");
+    assert!(body.contains("over 32 KiB"), "{body}");
+    let (status, _) = server.curl(&[
+        "-H",
+        &pad(40_000),
+        "-T",
+        &file_arg(&photo),
+        &server.url("/v1/files/photo.png"),
+    ]);
+    assert_eq!(status, 431);
+    assert!(env.manifest().is_empty(), "nothing is stored");
+    assert!(!server.log().contains("aaaa"), "a head is never logged");
 }
 
 #[test]

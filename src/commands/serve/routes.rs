@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 
 use super::auth::{self, Caller};
 use super::engine::{BodyReader, FileReport, Piece};
-use super::{MAX_NAME_BYTES, MAX_PARTS, Shared, page};
+use super::{MAX_HEAD_BYTES, MAX_NAME_BYTES, MAX_PARTS, Shared, page};
 use crate::engine::Described;
 use crate::failure::Failure;
 use crate::hashing::Sha256;
@@ -53,6 +53,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/health", get(health))
         .merge(with_token)
         .fallback(not_found)
+        .layer(middleware::from_fn(limit_head))
         .layer(middleware::from_fn(log_request))
         .with_state(shared)
 }
@@ -118,6 +119,33 @@ async fn limits(
 
 /// One line per request: method, path, status, bytes, time and the token's
 /// name (never the token). The path is escaped: it comes from the client.
+/// Refuses a request whose head is over [`MAX_HEAD_BYTES`] (431), before
+/// anything else looks at it: hyper stops a head only at the connection's
+/// read buffer, which is wider than that on the first connections.
+async fn limit_head(request: Request, next: Next) -> Response {
+    if head_bytes(&request) > MAX_HEAD_BYTES {
+        let why = format!("the request's head is over {} KiB", MAX_HEAD_BYTES / 1024);
+        return closing(error(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, &why));
+    }
+    next.run(request).await
+}
+
+/// The bytes of a request's head as HTTP/1.1 sends it: the request line,
+/// each header line, and the blank line.
+fn head_bytes(request: &Request) -> usize {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(1, |p| p.as_str().len());
+    let line = request.method().as_str().len() + 1 + target + " HTTP/1.1\r\n".len();
+    let headers: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + ": ".len() + value.len() + 2)
+        .sum();
+    line + headers + 2
+}
+
 async fn log_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
@@ -359,6 +387,55 @@ fn closing(mut response: Response) -> Response {
     response
 }
 
+/// How long, and how many more bytes of it, the body of an upload answered
+/// before it ended is read and thrown away after the answer (a lingering
+/// close, as Apache and nginx do): closing a connection with unread bytes
+/// makes the kernel reset it, and a client still sending can lose the
+/// answer to that reset. Clients that see the answer stop sending.
+const LINGER: Duration = Duration::from_secs(5);
+const LINGER_BYTES: u64 = 64 << 20;
+
+/// Runs `drain` (the rest of a body, thrown away) beside the answer, for
+/// at most [`LINGER`]; the connection closes when it ends.
+fn linger(drain: impl Future<Output = ()> + Send + 'static) {
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(LINGER, drain).await;
+    });
+}
+
+/// Lingers over the rest of a body: [`linger`] with [`discard`].
+fn linger_over<S, E>(mut body: S)
+where
+    S: Stream<Item = Result<Bytes, E>> + Send + Unpin + 'static,
+{
+    linger(async move {
+        discard(&mut body, &mut { LINGER_BYTES }).await;
+    });
+}
+
+/// Whether the client waits for `100 Continue` before it sends its body.
+fn expects_continue(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"))
+}
+
+/// Reads `body` to its end and throws it away, unless it passes `budget`
+/// bytes: whether it ended within them.
+async fn discard<S, E>(body: &mut S, budget: &mut u64) -> bool
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    while let Some(Ok(chunk)) = body.next().await {
+        match budget.checked_sub(chunk.len() as u64) {
+            Some(left) => *budget = left,
+            None => return false,
+        }
+    }
+    true
+}
+
 /// `PUT /v1/files/{name}`: the body is one file.
 async fn put_file(
     State(shared): State<Arc<Shared>>,
@@ -372,8 +449,14 @@ async fn put_file(
             return Err(error(StatusCode::BAD_REQUEST, "the name is too long"));
         }
         let _permit = upload_permit(&shared)?;
+        if let Err(refused) = refuse_by_length(&shared, request.headers(), &name) {
+            // A client waiting on `Expect: 100-continue` sends nothing.
+            if !expects_continue(request.headers()) {
+                linger_over(request.into_body().into_data_stream());
+            }
+            return Err(refused);
+        }
         let headers = request.headers();
-        refuse_by_length(&shared, headers, &name)?;
         let expected = expected_digest(headers)
             .map_err(|why| closing(error(StatusCode::BAD_REQUEST, &why)))?;
         let declared = headers
@@ -389,7 +472,11 @@ async fn put_file(
         let response = report_response(report);
         Ok(match pumped {
             Pumped::Ended => response,
-            Pumped::Refused | Pumped::Broken => closing(response),
+            Pumped::Refused => {
+                linger_over(body);
+                closing(response)
+            }
+            Pumped::Broken => closing(response),
         })
     };
     answer.await.unwrap_or_else(|refused| refused)
@@ -475,7 +562,7 @@ async fn upload(
                 }
                 Err(_) => {
                     problem = Some(error(StatusCode::REQUEST_TIMEOUT, "the upload stalled"));
-                    break;
+                    return Ok(upload_answer(reports, problem));
                 }
             };
             parts += 1;
@@ -497,12 +584,25 @@ async fn upload(
             let (report, pumped) = receive_body(&shared, &mut field, None, described).await;
             // Too large: the rest of the body is not read (413, as for a
             // PUT); a broken client ends the request.
-            let stop = report.reason == Some("too_large") || pumped == Pumped::Broken;
+            let too_large = report.reason == Some("too_large");
             reports.push(report);
-            if stop {
+            if pumped == Pumped::Broken {
+                return Ok(upload_answer(reports, problem));
+            }
+            if too_large {
                 break;
             }
         }
+        // Answered before the body ended (a file too large, a problem):
+        // the rest is read and thrown away after the answer.
+        linger(async move {
+            let mut budget = LINGER_BYTES;
+            while let Ok(Some(mut field)) = multipart.next_field().await {
+                if !discard(&mut field, &mut budget).await {
+                    break;
+                }
+            }
+        });
         Ok::<_, Response>(upload_answer(reports, problem))
     };
     answer.await.unwrap_or_else(|refused| refused)
