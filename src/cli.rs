@@ -161,6 +161,16 @@ pub enum Command {
     /// /v1/objects/SHA256, GET /v1/entries, GET /v1/limits, GET /v1/health.
     /// SIGTERM or Ctrl-C stops accepting, lets uploads in flight finish
     /// within --grace, and exits 0.
+    ///
+    /// Each file's answer says new, duplicate, rejected (with the reason)
+    /// or failed (with the cause); its status: 401 without a valid token,
+    /// 403 for a read-only one uploading, 413 past --max-size (before the
+    /// body is read when its length says so), 415 for a type refused, 422
+    /// for a digest that disagrees or a virus, 503 past --max-uploads or
+    /// with clamd unreachable (scans fail closed), 507 when the store's
+    /// disk is full, 431 for a request head over 32 KiB. The README's
+    /// "Serving over HTTP" shows every answer, a systemd unit and an nginx
+    /// site.
     #[command(after_help = EXIT_CODES)]
     Serve(ServeArgs),
 

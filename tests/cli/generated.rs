@@ -33,6 +33,21 @@ fn man_page_is_up_to_date() {
     check("man/ingest.1", page);
 }
 
+/// One page per command (`man ingest-serve`), as the main page's list of
+/// commands promises, with each command's whole description and options.
+#[test]
+fn command_man_pages_are_up_to_date() {
+    let mut cli = Cli::command();
+    cli.build();
+    let commands = cli.get_subcommands().filter(|c| c.get_name() != "help");
+    for command in commands {
+        let man = clap_mangen::Man::new(command.clone());
+        let mut page = Vec::new();
+        man.render(&mut page).unwrap();
+        check(&format!("man/{}", man.get_filename()), page);
+    }
+}
+
 #[test]
 fn completions_are_up_to_date() {
     for (shell, file) in [
