@@ -73,11 +73,8 @@ pub const MAX_HEAD_BYTES: usize = 32 * 1024;
 /// 64 KiB for all, 29-33 MiB with 32 KiB, 21-25 MiB with 16 KiB, 23-26 MiB
 /// with these rows; one 50 MB upload took 1.2-1.7x as long with 16 KiB as
 /// with 32 KiB.
-const READ_BUFFERS: [(usize, usize); 3] = [
-    (2, 256 * 1024),
-    (16, MAX_HEAD_BYTES),
-    (usize::MAX, 16 * 1024),
-];
+const READ_BUFFERS: [(usize, usize); 3] =
+    [(2, 256 * 1024), (16, 32 * 1024), (usize::MAX, 16 * 1024)];
 
 /// The row of [`READ_BUFFERS`] for a connection with `open_before` others
 /// open.

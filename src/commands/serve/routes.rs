@@ -117,8 +117,6 @@ async fn limits(
     .into_response()
 }
 
-/// One line per request: method, path, status, bytes, time and the token's
-/// name (never the token). The path is escaped: it comes from the client.
 /// Refuses a request whose head is over [`MAX_HEAD_BYTES`] (431), before
 /// anything else looks at it: hyper stops a head only at the connection's
 /// read buffer, which is wider than that on the first connections.
@@ -146,6 +144,8 @@ fn head_bytes(request: &Request) -> usize {
     line + headers + 2
 }
 
+/// One line per request: method, path, status, bytes, time and the token's
+/// name (never the token). The path is escaped: it comes from the client.
 async fn log_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
@@ -550,6 +550,7 @@ async fn upload(
         let mut reports: Vec<FileReport> = Vec::new();
         let mut problem: Option<Response> = None;
         let mut parts = 0usize;
+        let mut refused = None;
         loop {
             let next = tokio::time::timeout(shared.body_timeout, multipart.next_field()).await;
             let mut field = match next {
@@ -582,14 +583,15 @@ async fn upload(
             let declared = field.content_type().map(|m| m.essence_str().to_owned());
             let described = described(&name, declared, None, &caller, remote, &headers);
             let (report, pumped) = receive_body(&shared, &mut field, None, described).await;
-            // Too large: the rest of the body is not read (413, as for a
-            // PUT); a broken client ends the request.
+            // Too large: the answer is 413 (as for a PUT) and the rest of
+            // the body is not stored; a broken client ends the request.
             let too_large = report.reason == Some("too_large");
             reports.push(report);
             if pumped == Pumped::Broken {
                 return Ok(upload_answer(reports, problem));
             }
             if too_large {
+                refused = Some(field);
                 break;
             }
         }
@@ -597,6 +599,11 @@ async fn upload(
         // the rest is read and thrown away after the answer.
         linger(async move {
             let mut budget = LINGER_BYTES;
+            if let Some(mut field) = refused
+                && !discard(&mut field, &mut budget).await
+            {
+                return;
+            }
             while let Ok(Some(mut field)) = multipart.next_field().await {
                 if !discard(&mut field, &mut budget).await {
                     break;
