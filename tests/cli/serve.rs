@@ -687,6 +687,12 @@ fn uploads_past_the_cap_get_503_with_retry_after() {
         server.curl(&["-i", "-T", &file_arg(&file), &server.url("/v1/files/f.bin")]);
     assert_eq!(status, 503, "{head}");
     assert!(head.to_ascii_lowercase().contains("retry-after:"), "{head}");
+    // A client that sends a large body before it reads (no Expect) gets
+    // the 503 too, not a reset (start_put fails on one).
+    let mut eager = start_put(&server, "/v1/files/eager.bin", 48 << 20, 48 << 20, 53);
+    let mut answer = [0u8; 12];
+    eager.read_exact(&mut answer).unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 503");
     socket.write_all(&noise((1 << 20) - 300_000, 52)).unwrap();
     let mut answer = [0u8; 12];
     socket.read_exact(&mut answer).unwrap();

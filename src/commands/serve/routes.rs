@@ -413,6 +413,16 @@ where
     });
 }
 
+/// `answer`, given before any of the request's body was read: the body is
+/// lingered over, unless the client waits for `100 Continue` (and so sends
+/// none).
+fn unread(request: Request, answer: Response) -> Response {
+    if !expects_continue(request.headers()) {
+        linger_over(request.into_body().into_data_stream());
+    }
+    answer
+}
+
 /// Whether the client waits for `100 Continue` before it sends its body.
 fn expects_continue(headers: &HeaderMap) -> bool {
     headers
@@ -448,13 +458,12 @@ async fn put_file(
         if name.len() > MAX_NAME_BYTES {
             return Err(error(StatusCode::BAD_REQUEST, "the name is too long"));
         }
-        let _permit = upload_permit(&shared)?;
+        let _permit = match upload_permit(&shared) {
+            Ok(permit) => permit,
+            Err(busy) => return Err(unread(request, busy)),
+        };
         if let Err(refused) = refuse_by_length(&shared, request.headers(), &name) {
-            // A client waiting on `Expect: 100-continue` sends nothing.
-            if !expects_continue(request.headers()) {
-                linger_over(request.into_body().into_data_stream());
-            }
-            return Err(refused);
+            return Err(unread(request, refused));
         }
         let headers = request.headers();
         let expected = expected_digest(headers)
@@ -527,7 +536,10 @@ async fn upload(
 ) -> Response {
     let answer = async {
         auth::may_write(&caller)?;
-        let _permit = upload_permit(&shared)?;
+        let _permit = match upload_permit(&shared) {
+            Ok(permit) => permit,
+            Err(busy) => return Err(unread(request, busy)),
+        };
         let headers = request.headers().clone();
         let boundary = headers
             .get(header::CONTENT_TYPE)
