@@ -567,7 +567,7 @@ async fn upload(
             let next = tokio::time::timeout(shared.body_timeout, multipart.next_field()).await;
             let mut field = match next {
                 Ok(Ok(Some(field))) => field,
-                Ok(Ok(None)) => break,
+                Ok(Ok(None)) => return Ok(upload_answer(reports, problem)),
                 Ok(Err(e)) => {
                     let why = format!("the multipart body is malformed: {e}");
                     problem = Some(error(StatusCode::BAD_REQUEST, &why));
@@ -607,8 +607,8 @@ async fn upload(
                 break;
             }
         }
-        // Answered before the body ended (a file too large, a problem):
-        // the rest is read and thrown away after the answer.
+        // Only an answer before the body ended leaves the loop here (a file
+        // too large, a problem): the rest is read and thrown away after it.
         linger(async move {
             let mut budget = LINGER_BYTES;
             if let Some(mut field) = refused
