@@ -3,14 +3,17 @@
 //!
 //! The pass hands each filled buffer to a worker thread and takes an empty
 //! one back: a ring of [`RING`] buffers of the pass's fixed size, so memory
-//! stays flat while the two cores work on different chunks. The worker
-//! lives as long as the pass, so a small file pays two channel hops per
-//! chunk and no thread start.
+//! stays flat while the two cores work on different chunks. Chunks that are
+//! shared already (an upload's, as the connection read them) go to the
+//! worker as they are, a count raised and no copy, while the pass writes
+//! the same bytes. The worker lives as long as the pass, so a small file
+//! pays two channel hops per chunk and no thread start.
 
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread;
 
 use anyhow::{Result, anyhow};
+use bytes::Bytes;
 use ring::digest;
 
 /// Incremental SHA-256.
@@ -59,6 +62,10 @@ pub const RING: usize = 4;
 
 enum Job {
     Chunk(Box<[u8]>, usize),
+    /// A chunk the worker only reads and drops: nothing comes back.
+    Shared(Bytes),
+    /// Go on from a hash begun elsewhere.
+    Adopt(Sha256),
     /// End of the stream: send the digest and start afresh.
     Finish,
 }
@@ -72,6 +79,10 @@ pub struct HashWorker {
     jobs: SyncSender<Job>,
     done: Receiver<Done>,
     free: Vec<Box<[u8]>>,
+    /// Buffers of the ring made so far: none until the first is asked for,
+    /// so a worker that only sees shared chunks holds none.
+    made: usize,
+    buffer_len: usize,
 }
 
 impl HashWorker {
@@ -88,6 +99,14 @@ impl HashWorker {
                             hasher.update(&buf[..n]);
                             Done::Buffer(buf)
                         }
+                        Job::Shared(chunk) => {
+                            hasher.update(&chunk);
+                            continue;
+                        }
+                        Job::Adopt(begun) => {
+                            hasher = begun;
+                            continue;
+                        }
                         Job::Finish => Done::Digest(std::mem::take(&mut hasher).finalize()),
                     };
                     if done_tx.send(reply).is_err() {
@@ -98,17 +117,21 @@ impl HashWorker {
         Ok(HashWorker {
             jobs,
             done,
-            free: (0..RING)
-                .map(|_| vec![0u8; buffer_len].into_boxed_slice())
-                .collect(),
+            free: Vec::new(),
+            made: 0,
+            buffer_len,
         })
     }
 
-    /// An empty buffer to read into: a spare one, or the next the worker
-    /// has finished with.
+    /// An empty buffer to read into: a spare one, a new one while the ring
+    /// is not full, or the next the worker has finished with.
     pub fn buffer(&mut self) -> Result<Box<[u8]>> {
         if let Some(buf) = self.free.pop() {
             return Ok(buf);
+        }
+        if self.made < RING {
+            self.made += 1;
+            return Ok(vec![0u8; self.buffer_len].into_boxed_slice());
         }
         match self.done.recv() {
             Ok(Done::Buffer(buf)) => Ok(buf),
@@ -118,8 +141,22 @@ impl HashWorker {
 
     /// Hashes the first `n` bytes of `buf`, on the worker.
     pub fn hash(&mut self, buf: Box<[u8]>, n: usize) -> Result<()> {
+        self.send(Job::Chunk(buf, n))
+    }
+
+    /// Hashes a shared chunk on the worker, which drops it when done.
+    pub fn hash_shared(&mut self, chunk: Bytes) -> Result<()> {
+        self.send(Job::Shared(chunk))
+    }
+
+    /// Goes on from `begun`: what the worker hashes next follows it.
+    pub fn adopt(&mut self, begun: Sha256) -> Result<()> {
+        self.send(Job::Adopt(begun))
+    }
+
+    fn send(&mut self, job: Job) -> Result<()> {
         self.jobs
-            .send(Job::Chunk(buf, n))
+            .send(job)
             .map_err(|_| anyhow!("the hashing thread stopped"))
     }
 
@@ -131,9 +168,7 @@ impl HashWorker {
     /// The digest of everything hashed since the last finish; every buffer
     /// is back in the ring afterwards.
     pub fn finish(&mut self) -> Result<[u8; 32]> {
-        self.jobs
-            .send(Job::Finish)
-            .map_err(|_| anyhow!("the hashing thread stopped"))?;
+        self.send(Job::Finish)?;
         loop {
             match self.done.recv() {
                 Ok(Done::Buffer(buf)) => self.free.push(buf),

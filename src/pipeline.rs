@@ -1,19 +1,21 @@
 //! The one pass: each input is read once, in fixed 32 KiB chunks (or, for
-//! an upload, in the chunks the connection read, lent as they are), and
-//! every chunk goes to the hasher, the sniffer and each [`Sink`] in turn.
+//! an upload, in the shared chunks the connection read, taken as they are),
+//! and every chunk goes to the hasher, the sniffer and each [`Sink`] in turn.
 //!
 //! Memory does not depend on the input's size: the ring of buffers shared
 //! with the hashing thread, the hash state and the sniffing prefix are all
-//! fixed, and reused from input to input. Inputs known to be small, and
-//! lent chunks, are hashed on this thread instead.
+//! fixed, and reused from input to input. Inputs known to be small are
+//! hashed on this thread instead, and so is the start of every input of
+//! shared chunks, whose size is seldom known.
 
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, Read, Write};
 
 use crate::failure::Failure;
 use crate::hashing::{HashWorker, Sha256};
 use crate::object_id::ObjectId;
 use crate::sniff::{Kind, Sniffer};
 use anyhow::anyhow;
+use bytes::Bytes;
 
 /// The size of the buffers every byte passes through.
 pub const BUFFER_LEN: usize = 32 * 1024;
@@ -56,10 +58,16 @@ pub struct Passed {
 pub enum Source<'a> {
     /// Read into the pass's own buffers: files, pipes.
     Read(&'a mut dyn Read),
-    /// Lends its own buffers, each chunk taken as it is and never copied:
-    /// an upload's body, in memory already as it arrived. Hashed on the
-    /// calling thread, since the chunks cannot be handed to another.
-    Lend(&'a mut dyn BufRead),
+    /// Hands out its chunks already in memory, each taken as it is and
+    /// never copied: an upload's body, as the connection read it.
+    Share(&'a mut dyn Chunks),
+}
+
+/// An input that is a stream of shared chunks: handing one to the hashing
+/// thread as well as to the sinks raises a count, it copies nothing.
+pub trait Chunks {
+    /// The next chunk, never empty; `None` once the input has ended.
+    fn next_chunk(&mut self) -> io::Result<Option<Bytes>>;
 }
 
 /// What the pass has seen of an input so far.
@@ -97,14 +105,18 @@ impl Pass {
         }
     }
 
-    /// A pass that hashes every input on the calling thread: for a server,
-    /// whose parallelism is its many uploads, a hashing thread and its ring
-    /// of buffers per upload would cost memory and hand-offs for nothing.
+    /// A pass that hashes every input on the calling thread: for a server
+    /// under a crowd, whose parallelism is its many uploads, a hashing
+    /// thread per upload would cost memory and hand-offs for nothing.
     pub fn inline() -> Self {
         Pass {
             inline_only: true,
             ..Pass::new()
         }
+    }
+
+    pub fn is_inline_only(&self) -> bool {
+        self.inline_only
     }
 
     fn hashing(&mut self) -> Result<&mut HashWorker, Failure> {
@@ -162,10 +174,11 @@ impl Pass {
         let mut seen = Seen::default();
         let pumped = match input {
             Source::Read(input) => self.pump(input, &mut inline, &mut seen, sinks),
-            // Lent chunks are always hashed here.
-            Source::Lend(input) => {
-                let hasher = inline.get_or_insert_with(Sha256::new);
-                self.pump_lent(input, hasher, &mut seen, sinks)
+            Source::Share(input) => {
+                // Begun here, and handed to the worker once it is long.
+                let hand_over = inline.is_none();
+                inline.get_or_insert_with(Sha256::new);
+                self.pump_shared(input, &mut inline, hand_over, &mut seen, sinks)
             }
         }
         .and_then(|()| self.finish(&mut seen, sinks));
@@ -216,25 +229,39 @@ impl Pass {
         }
     }
 
-    /// Takes each chunk `input` lends, as it is.
-    fn pump_lent(
+    /// Takes each chunk `input` shares, as it is. The hash begins in
+    /// `inline`; with `hand_over`, once the input has passed
+    /// [`INLINE_HASH_MAX`] it goes on on the worker, which hashes each
+    /// chunk while the sinks take the same bytes here.
+    fn pump_shared(
         &mut self,
-        input: &mut dyn BufRead,
-        hasher: &mut Sha256,
+        input: &mut dyn Chunks,
+        inline: &mut Option<Sha256>,
+        hand_over: bool,
         seen: &mut Seen,
         sinks: &mut [&mut dyn Sink],
     ) -> Result<(), Failure> {
         loop {
-            let chunk = match input.fill_buf() {
-                Ok([]) => return Ok(()),
-                Ok(chunk) => chunk,
+            let chunk = match input.next_chunk() {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(read_failed(e, seen)),
             };
-            self.see(chunk, seen, sinks)?;
-            hasher.update(chunk);
-            let n = chunk.len();
-            input.consume(n);
+            if hand_over
+                && seen.size >= INLINE_HASH_MAX
+                && let Some(begun) = inline.take()
+            {
+                self.hashing()?.adopt(begun).map_err(Failure::Store)?;
+            }
+            match inline.as_mut() {
+                Some(hasher) => hasher.update(&chunk),
+                None => self
+                    .hashing()?
+                    .hash_shared(chunk.clone())
+                    .map_err(Failure::Store)?,
+            }
+            self.see(&chunk, seen, sinks)?;
         }
     }
 
@@ -326,6 +353,23 @@ mod tests {
         }
     }
 
+    /// Shares `.0` in chunks of 1 to `.1` bytes, of uneven sizes; with
+    /// `.2`, fails where it would have ended.
+    struct Uneven(Bytes, usize, bool);
+
+    impl Chunks for Uneven {
+        fn next_chunk(&mut self) -> io::Result<Option<Bytes>> {
+            if self.0.is_empty() {
+                if self.2 {
+                    return Err(io::Error::other("the upload was cut off"));
+                }
+                return Ok(None);
+            }
+            let n = (self.0.len() % self.1 + 1).min(self.0.len());
+            Ok(Some(self.0.split_to(n)))
+        }
+    }
+
     #[test]
     fn a_read_error_fails_the_input_and_says_where() {
         let mut count = Count(0);
@@ -342,8 +386,15 @@ mod tests {
     #[test]
     fn hash_matches_a_one_shot_digest_input_after_input() {
         let mut pass = Pass::new();
+        let mut inline_pass = Pass::inline();
         // A failed input in between must not leak into the next digest.
         let _ = pass.run(&mut FailsAfter { good: 70_000 }, &mut []);
+        // And one cut off after its hash went to the worker.
+        let mut cut = Uneven(Bytes::from(vec![7u8; 400_000]), 5000, true);
+        let err = pass
+            .run_sized(Source::Share(&mut cut), None, &mut [])
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("after 400000 bytes"), "{err:#}");
         for len in [0, 1, BUFFER_LEN, 3 * BUFFER_LEN + 17, 10 * BUFFER_LEN] {
             let data: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
             let expected: [u8; 32] = sha2::Sha256::digest(&data).into();
@@ -356,17 +407,22 @@ mod tests {
                     ObjectId::from_bytes(expected),
                     "{len} bytes, {size:?}"
                 );
-                // The same bytes lent in uneven chunks.
-                let mut lent = io::BufReader::with_capacity(1000, &data[..]);
-                let passed = pass
-                    .run_sized(Source::Lend(&mut lent), size, &mut [])
-                    .unwrap();
-                assert_eq!(
-                    passed.id,
-                    ObjectId::from_bytes(expected),
-                    "{len} bytes, {size:?}"
-                );
-                assert_eq!(passed.size, len as u64);
+                // The same bytes shared in uneven chunks, by a pass that
+                // hands long inputs to its worker and by one that does not.
+                for shared_pass in [&mut pass, &mut inline_pass] {
+                    let mut count = Count(0);
+                    let mut chunks = Uneven(Bytes::from(data.clone()), 1000, false);
+                    let passed = shared_pass
+                        .run_sized(Source::Share(&mut chunks), size, &mut [&mut count])
+                        .unwrap();
+                    assert_eq!(
+                        passed.id,
+                        ObjectId::from_bytes(expected),
+                        "{len} bytes, {size:?}"
+                    );
+                    assert_eq!(passed.size, len as u64);
+                    assert_eq!(count.0, len as u64);
+                }
             }
         }
     }

@@ -3,7 +3,7 @@
 //! turn; each upload's outcome comes back as a [`FileReport`].
 
 use std::ffi::OsStr;
-use std::io::{self, BufRead, Read};
+use std::io;
 use std::sync::Mutex;
 
 use bytes::Bytes;
@@ -14,7 +14,7 @@ use crate::engine::{Described, Ingest, Streamer};
 use crate::events::{Events, Status};
 use crate::failure::{Failure, io_kinds};
 use crate::manifest::Entry;
-use crate::pipeline::{Pass, Sink, Source};
+use crate::pipeline::{Chunks, Pass, Sink, Source};
 use crate::policy::Rejection;
 use crate::store::Backend;
 
@@ -169,23 +169,55 @@ impl Events for Outcomes {
 pub trait Receive: Send + Sync {
     /// Streams one upload through the pass (on the calling thread, which
     /// may block), taking its body's chunks as they came, and commits it.
-    fn receive(
-        &self,
-        body: &mut dyn BufRead,
-        size: Option<u64>,
-        described: Described,
-    ) -> FileReport;
+    fn receive(&self, body: &mut dyn Chunks, size: Option<u64>, described: Described)
+    -> FileReport;
 }
 
-/// The engine of a server: a streamer each upload copies, passes to reuse
-/// (each holds its buffers and, once started, a hashing thread), and the
-/// engine that commits.
+/// The engine of a server: a streamer each upload copies, passes to reuse,
+/// and the engine that commits.
 pub struct Engine<B: Backend> {
     streamer: Mutex<Streamer<B::Stager>>,
-    passes: Mutex<Vec<Pass>>,
+    passes: Mutex<Passes>,
     ingest: Mutex<Committer<B>>,
-    /// Passes kept for reuse, at most: one per upload allowed at once.
-    keep_passes: usize,
+}
+
+/// The passes uploads stream through. One per core may hand a long
+/// upload's hash to a thread of its own, so a few large uploads hash and
+/// write at once; the rest hash on the upload's thread, where a crowd's
+/// parallelism is its many uploads and a thread each would only cost
+/// memory and hand-offs.
+struct Passes {
+    threaded: Vec<Pass>,
+    inline: Vec<Pass>,
+    /// Inline passes kept for reuse, at most: one per upload allowed at once.
+    keep_inline: usize,
+}
+
+impl Passes {
+    fn new(keep_inline: usize) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Passes {
+            threaded: (0..cores).map(|_| Pass::new()).collect(),
+            inline: Vec::new(),
+            keep_inline,
+        }
+    }
+
+    /// A threaded pass if one is free, an inline one if not.
+    fn take(&mut self) -> Pass {
+        self.threaded
+            .pop()
+            .or_else(|| self.inline.pop())
+            .unwrap_or_else(Pass::inline)
+    }
+
+    fn give_back(&mut self, pass: Pass) {
+        if !pass.is_inline_only() {
+            self.threaded.push(pass);
+        } else if self.inline.len() < self.keep_inline {
+            self.inline.push(pass);
+        }
+    }
 }
 
 /// The engine that commits, and how many uploads are under way: the
@@ -203,12 +235,11 @@ impl<B: Backend> Engine<B> {
         ingest.store_mut().pause_writing();
         Engine {
             streamer: Mutex::new(ingest.streamer()),
-            passes: Mutex::new(Vec::new()),
+            passes: Mutex::new(Passes::new(keep_passes)),
             ingest: Mutex::new(Committer {
                 ingest,
                 in_flight: 0,
             }),
-            keep_passes,
         }
     }
 
@@ -249,7 +280,7 @@ where
 {
     fn receive(
         &self,
-        body: &mut dyn BufRead,
+        body: &mut dyn Chunks,
         size: Option<u64>,
         described: Described,
     ) -> FileReport {
@@ -261,17 +292,13 @@ where
         if let Err(busy) = self.enter(&name) {
             return busy;
         }
-        let mut pass = self
-            .passes
-            .lock()
-            .ok()
-            .and_then(|mut passes| passes.pop())
-            .unwrap_or_else(Pass::inline);
-        let streamed = streamer.stream_described(&mut pass, Source::Lend(body), size, &described);
-        if let Ok(mut passes) = self.passes.lock()
-            && passes.len() < self.keep_passes
-        {
-            passes.push(pass);
+        let mut pass = match self.passes.lock() {
+            Ok(mut passes) => passes.take(),
+            Err(_) => Pass::inline(),
+        };
+        let streamed = streamer.stream_described(&mut pass, Source::Share(body), size, &described);
+        if let Ok(mut passes) = self.passes.lock() {
+            passes.give_back(pass);
         }
         let Ok(mut committer) = self.ingest.lock() else {
             return FileReport::failed(&name, &poisoned());
@@ -299,11 +326,10 @@ pub enum Piece {
     End,
 }
 
-/// An upload's body as a blocking reader, fed by the connection's task
+/// An upload's body as blocking chunks, fed by the connection's task
 /// through a bounded channel: memory per upload is a few chunks.
 pub struct BodyReader {
     pieces: mpsc::Receiver<io::Result<Piece>>,
-    current: Bytes,
     ended: bool,
 }
 
@@ -311,19 +337,19 @@ impl BodyReader {
     pub fn new(pieces: mpsc::Receiver<io::Result<Piece>>) -> Self {
         BodyReader {
             pieces,
-            current: Bytes::new(),
             ended: false,
         }
     }
 }
 
-impl BufRead for BodyReader {
-    /// The piece at hand, as the connection read it: the pass takes it
-    /// without a copy.
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        while self.current.is_empty() && !self.ended {
+impl Chunks for BodyReader {
+    /// The next piece, as the connection read it: the pass takes it without
+    /// a copy.
+    fn next_chunk(&mut self) -> io::Result<Option<Bytes>> {
+        while !self.ended {
             match self.pieces.blocking_recv() {
-                Some(Ok(Piece::Data(bytes))) => self.current = bytes,
+                Some(Ok(Piece::Data(bytes))) if bytes.is_empty() => {}
+                Some(Ok(Piece::Data(bytes))) => return Ok(Some(bytes)),
                 Some(Ok(Piece::End)) => self.ended = true,
                 Some(Err(e)) => return Err(e),
                 None => {
@@ -334,24 +360,6 @@ impl BufRead for BodyReader {
                 }
             }
         }
-        Ok(&self.current)
-    }
-
-    fn consume(&mut self, amount: usize) {
-        bytes::Buf::advance(&mut self.current, amount);
-        if self.current.is_empty() {
-            // Lets go of the connection's buffer now, not at the next piece.
-            self.current = Bytes::new();
-        }
-    }
-}
-
-impl Read for BodyReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let piece = self.fill_buf()?;
-        let n = buf.len().min(piece.len());
-        buf[..n].copy_from_slice(&piece[..n]);
-        self.consume(n);
-        Ok(n)
+        Ok(None)
     }
 }
