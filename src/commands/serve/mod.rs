@@ -68,13 +68,20 @@ pub const MAX_HEAD_BYTES: usize = 32 * 1024;
 /// its connection's thread half the CPU), but under a crowd each buffer
 /// costs several times its size (the chunks on their way to the pass hold
 /// on to the buffers they came in), so only the first two connections get
-/// one, the next up to 16 a roomy one and the rest a lean one. Measured
-/// with 100 concurrent 1 MB uploads (release build): peak RSS 39 MiB with
-/// 64 KiB for all, 29-33 MiB with 32 KiB, 21-25 MiB with 16 KiB, 23-26 MiB
-/// with these rows; one 50 MB upload took 1.2-1.7x as long with 16 KiB as
-/// with 32 KiB.
-const READ_BUFFERS: [(usize, usize); 3] =
-    [(2, 256 * 1024), (16, 32 * 1024), (usize::MAX, 16 * 1024)];
+/// one, the next eight a broad one, the next six a roomy one and the rest a
+/// lean one. Measured with 100 concurrent 1 MB uploads (release build):
+/// peak RSS 39 MiB with 64 KiB for all, 29-33 MiB with 32 KiB, 21-25 MiB
+/// with 16 KiB, 24-27 MiB with these rows (and with 32 KiB for the third to
+/// the tenth); one 50 MB upload took 1.2-1.7x as long with 16 KiB as with
+/// 32 KiB, and ten concurrent 10 MB uploads 0.106 s with 64 KiB for the
+/// third to the tenth against 0.127 s with 32 KiB (medians of 12,
+/// alternating; the machine's CPU per round 180-200 ms against 240).
+const READ_BUFFERS: [(usize, usize); 4] = [
+    (2, 256 * 1024),
+    (10, 64 * 1024),
+    (16, 32 * 1024),
+    (usize::MAX, 16 * 1024),
+];
 
 /// The row of [`READ_BUFFERS`] for a connection with `open_before` others
 /// open.
@@ -387,7 +394,7 @@ mod tests {
 
     #[test]
     fn the_first_connections_read_wide_and_a_crowd_lean() {
-        let rows: Vec<usize> = [0, 1, 2, 15, 16, 10_000]
+        let rows: Vec<usize> = [0, 1, 2, 9, 10, 15, 16, 10_000]
             .into_iter()
             .map(|open_before| READ_BUFFERS[read_buffer_row(open_before)].1)
             .collect();
@@ -396,6 +403,8 @@ mod tests {
             [
                 256 * 1024,
                 256 * 1024,
+                64 * 1024,
+                64 * 1024,
                 32 * 1024,
                 32 * 1024,
                 16 * 1024,
