@@ -4,7 +4,7 @@
 //! `cat`, `export`, `verify`, `gc`, `stats` and `copy` are written once.
 
 use std::fs;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
@@ -68,7 +68,13 @@ pub trait StoreView {
     fn object_name(&self, id: &ObjectId) -> String;
 
     /// The object's bytes, streamed.
-    fn read_object(&self, id: &ObjectId) -> Result<Box<dyn Read>>;
+    fn read_object(&self, id: &ObjectId) -> Result<Box<dyn Read>> {
+        self.read_object_from(id, 0)
+    }
+
+    /// The object's bytes from `start` on, streamed: a range of a large
+    /// object (a video a browser seeks in) costs only what it holds.
+    fn read_object_from(&self, id: &ObjectId, start: u64) -> Result<Box<dyn Read>>;
 
     /// The object's size, or None when it is not stored.
     fn object_size(&self, id: &ObjectId) -> Result<Option<u64>>;
@@ -165,11 +171,15 @@ impl StoreView for LocalStore {
         self.object_path(id).display().to_string()
     }
 
-    fn read_object(&self, id: &ObjectId) -> Result<Box<dyn Read>> {
+    fn read_object_from(&self, id: &ObjectId, start: u64) -> Result<Box<dyn Read>> {
         // Whatever sits at the path, a FIFO cannot hang the reader.
         let path = self.object_path(id);
-        let (file, _) = crate::input::open_regular(&path)
+        let (mut file, _) = crate::input::open_regular(&path)
             .with_context(|| format!("opening {}", path.display()))?;
+        if start > 0 {
+            file.seek(SeekFrom::Start(start))
+                .with_context(|| format!("reading {}", path.display()))?;
+        }
         Ok(Box::new(BufReader::with_capacity(64 << 10, file)))
     }
 
@@ -231,8 +241,8 @@ impl StoreView for S3Store {
         format!("{}/{}", self.url(), S3Store::object_key(id))
     }
 
-    fn read_object(&self, id: &ObjectId) -> Result<Box<dyn Read>> {
-        Ok(self.open_object(id)?)
+    fn read_object_from(&self, id: &ObjectId, start: u64) -> Result<Box<dyn Read>> {
+        Ok(self.open_object(id, start)?)
     }
 
     fn resolve(&self, prefix: &str) -> Result<ObjectId, LookupError> {

@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::fmt::Display;
-use std::io::{self, Read, Seek};
+use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -901,18 +901,7 @@ fn send_object(
     check: bool,
     chunks: &mpsc::Sender<io::Result<Bytes>>,
 ) -> anyhow::Result<()> {
-    let mut reader: Box<dyn Read> = match shared.view.local_path(id) {
-        Some(path) => {
-            let mut file = std::fs::File::open(&path)?;
-            file.seek(io::SeekFrom::Start(start))?;
-            Box::new(file)
-        }
-        None => {
-            let mut reader = shared.view.read_object(id)?;
-            io::copy(&mut (&mut reader).take(start), &mut io::sink())?;
-            reader
-        }
-    };
+    let mut reader = shared.view.read_object_from(id, start)?;
     let mut hasher = Sha256::new();
     let mut left = len;
     let mut buf = vec![0u8; 64 * 1024];

@@ -582,8 +582,9 @@ impl S3Store {
             .collect()
     }
 
-    /// The object's bytes, streamed.
-    pub fn open_object(&self, id: &ObjectId) -> Result<Box<dyn Read + Send>> {
+    /// The object's bytes from `start` on, streamed: only that range is
+    /// asked for.
+    pub fn open_object(&self, id: &ObjectId, start: u64) -> Result<Box<dyn Read + Send>> {
         let key = Self::object_key(id);
         let reader = self
             .op
@@ -594,7 +595,7 @@ impl S3Store {
                     ..Default::default()
                 },
             )
-            .and_then(|r| r.into_std_read(..))
+            .and_then(|r| r.into_std_read(start..))
             .map_err(|e| self.failed(&format!("reading {id}"), e))?;
         Ok(Box::new(reader))
     }
