@@ -237,7 +237,7 @@ impl Pass {
         &mut self,
         input: &mut dyn Chunks,
         inline: &mut Option<Sha256>,
-        hand_over: bool,
+        mut hand_over: bool,
         seen: &mut Seen,
         sinks: &mut [&mut dyn Sink],
     ) -> Result<(), Failure> {
@@ -248,11 +248,15 @@ impl Pass {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(read_failed(e, seen)),
             };
-            if hand_over
-                && seen.size >= INLINE_HASH_MAX
-                && let Some(begun) = inline.take()
-            {
-                self.hashing()?.adopt(begun).map_err(Failure::Store)?;
+            if hand_over && seen.size >= INLINE_HASH_MAX && inline.is_some() {
+                // A worker that cannot be started leaves the hash here:
+                // slower, never wrong.
+                hand_over = false;
+                if let Ok(worker) = self.hashing()
+                    && let Some(begun) = inline.take()
+                {
+                    worker.adopt(begun).map_err(Failure::Store)?;
+                }
             }
             match inline.as_mut() {
                 Some(hasher) => hasher.update(&chunk),

@@ -234,7 +234,7 @@ fn described(
 /// 100 concurrent 1 MB ones, release build), with 64 KiB buffers: with one,
 /// a 50 MB upload took about 1.5x as long as with four; eight saved a
 /// little more time but cost 49 MiB of peak RSS against 39 MiB with four.
-/// With 32 KiB buffers and the chunks lent to the pass, one, two or four
+/// With 32 KiB buffers and the chunks shared with the pass, one, two or four
 /// made little difference to that peak (25-30 MiB).
 const PIECES_IN_FLIGHT: usize = 4;
 
