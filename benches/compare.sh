@@ -9,7 +9,9 @@
 # time of RUNS runs (each into an empty destination), the ratio to ingest,
 # and the peak RSS of the whole command (GNU time's %M: the largest process
 # of a pipeline). Peers: hash alone (ingest --dry-run: read + SHA-256, no
-# write), cp (not durable), dd conv=fsync (a durable copy), sha256sum + cp,
+# write), cp (not durable), dd conv=fsync (a durable copy, in 64 KiB writes
+# as ingest makes: on some VMs larger writes into the page cache cost many
+# times more, see WRITE_MAX in src/pipeline.rs), sha256sum + cp,
 # git hash-object -w, and restic backup (Debian's restic; installed if
 # missing, skipped with a message if it cannot be). git is timed once on the
 # large jobs: it zlib-compresses every byte and takes minutes.
@@ -158,7 +160,7 @@ wants large && job "One ${large_mib} MiB file, page cache warm" 0 \
     "ingest;$runs;fresh;$bin -q --progress never --store $work/store $f" \
     "hash only (ingest --dry-run);$runs;fresh;$bin -q --progress never --dry-run --store $work/store $f" \
     "cp (not durable);$runs;fresh;cp $f $work/dest/copy" \
-    "dd conv=fsync (durable copy);$runs;fresh;dd if=$f of=$work/dest/copy bs=1M conv=fsync status=none" \
+    "dd conv=fsync (durable copy);$runs;fresh;dd if=$f of=$work/dest/copy bs=64K conv=fsync status=none" \
     "sha256sum + cp;$runs;fresh;sha256sum $f && cp $f $work/dest/copy" \
     "git hash-object -w (1 run);1;git_repo;git -C $work/repo hash-object -w $f" \
     "restic backup;$runs;restic_repo;restic backup -q $f"
