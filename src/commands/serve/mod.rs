@@ -122,7 +122,8 @@ impl Drop for Open {
 #[allow(unsafe_code)]
 fn keep_freed_buffers() {
     // SAFETY: mallopt takes two integers and only sets malloc's own
-    // parameters; this runs before the server's threads exist.
+    // parameters; this runs first in `serve`, before the store (an S3
+    // store's runtime) or the server start any thread.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 4 << 20);
@@ -133,6 +134,7 @@ fn keep_freed_buffers() {
 fn keep_freed_buffers() {}
 
 pub fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<Exit> {
+    keep_freed_buffers();
     if super::add::usage_checked(Policy::resolve(
         StoreConfig::default(),
         super::add::policy_given(&args.policy),
@@ -169,7 +171,6 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<Exit> {
         max_uploads: args.max_uploads,
         body_timeout: Duration::from_secs_f64(args.body_timeout),
     });
-    keep_freed_buffers();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("ingest-serve")
