@@ -281,6 +281,35 @@ fn put_stores_a_body_checks_its_digest_and_keeps_a_disagreeing_declared_type() {
 
 use sha2::Digest as _;
 
+#[test]
+fn a_duplicate_says_when_the_store_first_got_its_bytes() {
+    let env = Env::new();
+    // Stored years ago by a cron run: the server learns it from the manifest.
+    let old = env.write("old.bin", &noise(3000, 77));
+    ok(env.cmd([&old]));
+    let manifest = String::from_utf8(env.manifest_bytes()).unwrap();
+    let first = env.manifest()[0]["ingested_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let aged = manifest.replace(&first, "2019-05-01T08:00:00Z");
+    std::fs::write(env.store().join("manifest.jsonl"), aged).unwrap();
+    let server = Served::start(&env, &[]);
+    let url = server.url("/v1/files/again.bin");
+    let (status, report) = server.json(&["-T", &file_arg(&old), &url]);
+    assert_eq!((status, status_of(&report)), (200, "duplicate"), "{report}");
+    assert_eq!(report["stored_since"], "2019-05-01T08:00:00Z", "{report}");
+    // And its type, learnt the same way, goes out with it.
+    let object = server.url(&format!("/v1/objects/{}", sha256_file(&old)));
+    let (status, head) = server.curl(&["-I", &object]);
+    assert_eq!(status, 200);
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/octet-stream"),
+        "{head}"
+    );
+}
+
 fn base64_of(bytes: &[u8]) -> String {
     let out = Command::new("base64")
         .arg("-w0")

@@ -307,15 +307,21 @@ where
     if let (Some(sha256), Some(mime)) = (&report.sha256, &report.mime)
         && let Ok(id) = sha256.parse()
     {
-        let since = jiff::Timestamp::now()
+        if report.status == "duplicate" {
+            // Asked before this upload is learnt, so that a copy stored
+            // before this server started is dated from the manifest (read
+            // off the runtime's threads: it can be large).
+            let shared = Arc::clone(shared);
+            let since =
+                tokio::task::spawn_blocking(move || shared.types.since(shared.view.as_ref(), &id));
+            report.stored_since = since.await.ok().flatten();
+        }
+        let now = jiff::Timestamp::now()
             .round(jiff::Unit::Second)
             .map(|t| t.to_string());
         shared
             .types
-            .learn_type(id, mime, since.as_deref().unwrap_or(""));
-        if report.status == "duplicate" {
-            report.stored_since = shared.types.since(shared.view.as_ref(), &id);
-        }
+            .learn_type(id, mime, now.as_deref().unwrap_or(""));
     }
     (report, pumped)
 }
