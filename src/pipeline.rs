@@ -387,6 +387,33 @@ mod tests {
         }
     }
 
+    /// Records the size of each write it takes.
+    #[derive(Default)]
+    struct Writes(Vec<usize>);
+
+    impl Write for Writes {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.push(buf.len());
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_store_is_written_at_most_write_max_at_a_time() {
+        let mut writes = Writes::default();
+        let chunk = vec![1u8; 4 * WRITE_MAX + 100];
+        let so_far = SoFar {
+            bytes: chunk.len() as u64,
+            kind: None,
+        };
+        StoreWriter(&mut writes).take(&chunk, &so_far).unwrap();
+        assert_eq!(writes.0, [WRITE_MAX, WRITE_MAX, WRITE_MAX, WRITE_MAX, 100]);
+    }
+
     #[test]
     fn a_read_error_fails_the_input_and_says_where() {
         let mut count = Count(0);
