@@ -69,12 +69,18 @@ pub trait StoreView {
 
     /// The object's bytes, streamed.
     fn read_object(&self, id: &ObjectId) -> Result<Box<dyn Read>> {
-        self.read_object_from(id, 0)
+        self.read_object_range(id, 0, None)
     }
 
-    /// The object's bytes from `start` on, streamed: a range of a large
-    /// object (a video a browser seeks in) costs only what it holds.
-    fn read_object_from(&self, id: &ObjectId, start: u64) -> Result<Box<dyn Read>>;
+    /// `len` bytes of the object from `start` on (to its end with None),
+    /// streamed: a range of a large object (a video a browser seeks in)
+    /// costs only what it holds.
+    fn read_object_range(
+        &self,
+        id: &ObjectId,
+        start: u64,
+        len: Option<u64>,
+    ) -> Result<Box<dyn Read>>;
 
     /// The object's size, or None when it is not stored.
     fn object_size(&self, id: &ObjectId) -> Result<Option<u64>>;
@@ -171,7 +177,12 @@ impl StoreView for LocalStore {
         self.object_path(id).display().to_string()
     }
 
-    fn read_object_from(&self, id: &ObjectId, start: u64) -> Result<Box<dyn Read>> {
+    fn read_object_range(
+        &self,
+        id: &ObjectId,
+        start: u64,
+        len: Option<u64>,
+    ) -> Result<Box<dyn Read>> {
         // Whatever sits at the path, a FIFO cannot hang the reader.
         let path = self.object_path(id);
         let (mut file, _) = crate::input::open_regular(&path)
@@ -180,7 +191,8 @@ impl StoreView for LocalStore {
             file.seek(SeekFrom::Start(start))
                 .with_context(|| format!("reading {}", path.display()))?;
         }
-        Ok(Box::new(BufReader::with_capacity(64 << 10, file)))
+        let file = BufReader::with_capacity(64 << 10, file);
+        Ok(Box::new(file.take(len.unwrap_or(u64::MAX))))
     }
 
     fn resolve(&self, prefix: &str) -> Result<ObjectId, LookupError> {
@@ -241,8 +253,13 @@ impl StoreView for S3Store {
         format!("{}/{}", self.url(), S3Store::object_key(id))
     }
 
-    fn read_object_from(&self, id: &ObjectId, start: u64) -> Result<Box<dyn Read>> {
-        Ok(self.open_object(id, start)?)
+    fn read_object_range(
+        &self,
+        id: &ObjectId,
+        start: u64,
+        len: Option<u64>,
+    ) -> Result<Box<dyn Read>> {
+        Ok(self.open_object(id, start, len)?)
     }
 
     fn resolve(&self, prefix: &str) -> Result<ObjectId, LookupError> {

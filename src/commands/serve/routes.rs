@@ -907,7 +907,10 @@ fn send_object(
     check: bool,
     chunks: &mpsc::Sender<io::Result<Bytes>>,
 ) -> anyhow::Result<()> {
-    let mut reader = shared.view.read_object_from(id, start)?;
+    // A whole object is read to its end, ranges only as far as they go.
+    let mut reader = shared
+        .view
+        .read_object_range(id, start, (!check).then_some(len))?;
     let mut hasher = Sha256::new();
     let mut left = len;
     let mut buf = vec![0u8; 64 * 1024];

@@ -582,9 +582,14 @@ impl S3Store {
             .collect()
     }
 
-    /// The object's bytes from `start` on, streamed: only that range is
-    /// asked for.
-    pub fn open_object(&self, id: &ObjectId, start: u64) -> Result<Box<dyn Read + Send>> {
+    /// `len` bytes of the object from `start` on (to its end with None),
+    /// streamed: only that range is asked for.
+    pub fn open_object(
+        &self,
+        id: &ObjectId,
+        start: u64,
+        len: Option<u64>,
+    ) -> Result<Box<dyn Read + Send>> {
         let key = Self::object_key(id);
         let reader = self
             .op
@@ -595,7 +600,13 @@ impl S3Store {
                     ..Default::default()
                 },
             )
-            .and_then(|r| r.into_std_read(start..))
+            .and_then(|r| match (start, len) {
+                // No Range header at all for a whole object (an empty one
+                // cannot satisfy even `bytes=0-`).
+                (0, None) => r.into_std_read(..),
+                (start, None) => r.into_std_read(start..),
+                (start, Some(len)) => r.into_std_read(start..start.saturating_add(len)),
+            })
             .map_err(|e| self.failed(&format!("reading {id}"), e))?;
         Ok(Box::new(reader))
     }
