@@ -8,7 +8,8 @@
 #     dd conv=fsync, the floor the disk sets)
 #   - 100 concurrent 1 MB uploads, with each server's peak RSS
 #   - 2,000 sequential 10 KB uploads on one keep-alive connection (requests/s)
-# Each timing is the median of RUNS (default 3) fresh stores.
+# Each timing is the median of RUNS (default 3) rounds, each running both
+# servers on fresh stores; the last lines give each round's ratios.
 #
 #   benches/serve.sh [RUNS]
 set -euo pipefail
@@ -84,28 +85,32 @@ durable_copies() {
 }
 
 declare -A result
+declare -A series
 disk=() copies=()
-for kind in ingest reference; do
-    one=() ten=() hundred=() seq=() rss=()
-    for run in $(seq 1 "$runs"); do
+# Rounds alternate which server goes first, and each round runs both, so
+# the two see the machine in the same mood (it drifts over minutes here).
+for run in $(seq 1 "$runs"); do
+    if [ $((run % 2)) = 1 ]; then order="ingest reference"; else order="reference ingest"; fi
+    for kind in $order; do
         if [ "$kind" = ingest ]; then
             disk+=("$(store_from_disk "$work/disk-$run")")
             copies+=("$(durable_copies)")
         fi
         start "$kind" "$work/$kind-$run"
-        one+=("$(load parallel "$work/50M.bin")")
-        ten+=("$(load parallel "$work"/10M-*.bin)")
-        hundred+=("$(load parallel "$work"/1M-*.bin)")
-        rss+=("$(peak_kib "$pid")")
-        seq+=("$(load sequential 2000 "$work/10K.bin")")
+        series[$kind,one]+="$(load parallel "$work/50M.bin") "
+        series[$kind,ten]+="$(load parallel "$work"/10M-*.bin) "
+        series[$kind,hundred]+="$(load parallel "$work"/1M-*.bin) "
+        series[$kind,rss]+="$(peak_kib "$pid") "
+        series[$kind,seq]+="$(load sequential 2000 "$work/10K.bin") "
         stop
         rm -rf "$work/$kind-$run"
     done
-    result[$kind,one]=$(printf '%s\n' "${one[@]}" | median)
-    result[$kind,ten]=$(printf '%s\n' "${ten[@]}" | median)
-    result[$kind,hundred]=$(printf '%s\n' "${hundred[@]}" | median)
-    result[$kind,seq]=$(printf '%s\n' "${seq[@]}" | median)
-    result[$kind,rss]=$(printf '%s\n' "${rss[@]}" | sort -n | tail -1)
+done
+for kind in ingest reference; do
+    for what in one ten hundred seq; do
+        result[$kind,$what]=$(printf '%s\n' ${series[$kind,$what]} | median)
+    done
+    result[$kind,rss]=$(printf '%s\n' ${series[$kind,rss]} | sort -n | tail -1)
 done
 
 result[disk]=$(printf '%s\n' "${disk[@]}" | median)
@@ -122,3 +127,6 @@ echo "| peak RSS of the server (MiB) | $((result[ingest,rss] / 1024)) | $((resul
 echo
 echo "ingest storing the same 50 MB from disk: ${result[disk]} s; the upload takes $(awk -v a="${result[ingest,one]}" -v b="${result[disk]}" 'BEGIN { printf "%.2f", a / b }')x that."
 echo "the ten 10 MB files copied durably at once (dd conv=fsync): ${result[copies]} s; the reference's time over that: $(awk -v a="${result[copies]}" -v b="${result[reference,ten]}" 'BEGIN { printf "%.2f", b / a }')x."
+pairs() { paste -d' ' <(printf '%s\n' $1) <(printf '%s\n' $2) | awk -v inv="${3:-}" '{ printf "%s%.2f", (NR > 1 ? " " : ""), (inv ? $2 / $1 : $1 / $2) }'; }
+echo "each round, the 50 MB upload over storing it from disk: $(pairs "${series[ingest,one]}" "${disk[*]}")"
+echo "each round, the reference's ten concurrent 10 MB over ingest's: $(pairs "${series[ingest,ten]}" "${series[reference,ten]}" 1)"
