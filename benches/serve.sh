@@ -3,7 +3,9 @@
 # a temp file, re-read to hash and check magic bytes, durable copy into the
 # store; benches/serve-reference, packages from the npm registry), in one
 # run, same client (benches/serve_load.py), same disk:
-#   - one 50 MB upload (and ingest storing the same file from disk, for scale)
+#   - one 50 MB upload (and ingest storing the same file from disk, for
+#     scale, alone and while the same bytes cross loopback to a server that
+#     drops them: the least any server could take for them on shared cores)
 #   - ten concurrent 10 MB uploads (and the same files copied durably with
 #     dd conv=fsync, the floor the disk sets)
 #   - 100 concurrent 1 MB uploads, with each server's peak RSS
@@ -58,6 +60,12 @@ peak_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 load() { python3 benches/serve_load.py "$port" "$token" "$@"; }
 
+# A server that reads each body and drops it (benches/serve_load.py).
+discard_port=$(port_of)
+python3 benches/serve_load.py "$discard_port" - discard &
+pids+=("$!")
+wait_port "$discard_port"
+
 # ingest storing the same 50 MB from disk, the one-pass floor the upload is
 # held against: timed in each ingest run just before the upload, so both
 # see the disk in the same mood.
@@ -65,6 +73,15 @@ store_from_disk() {
     local s e
     s=$(date +%s.%N); "$bin" --store "$1" -q "$work/50M.bin"; e=$(date +%s.%N)
     awk -v s="$s" -v e="$e" 'BEGIN { printf "%.3f", e - s }'
+    rm -rf "$1"
+}
+
+# The same, while the same 50 MB is sent to the discarding server: the
+# client's sending and the kernel's receiving take their share of the cores
+# whatever the server does with the bytes, so no server can do better.
+store_beside_transfer() {
+    python3 benches/serve_load.py "$discard_port" - beside "$work/50M.bin" \
+        "$bin" --store "$1" -q "$work/50M.bin"
     rm -rf "$1"
 }
 
@@ -86,7 +103,7 @@ durable_copies() {
 
 declare -A result
 declare -A series
-disk=() copies=()
+disk=() beside=() copies=()
 # Rounds alternate which server goes first, and each round runs both, so
 # the two see the machine in the same mood (it drifts over minutes here).
 for run in $(seq 1 "$runs"); do
@@ -94,6 +111,7 @@ for run in $(seq 1 "$runs"); do
     for kind in $order; do
         if [ "$kind" = ingest ]; then
             disk+=("$(store_from_disk "$work/disk-$run")")
+            beside+=("$(store_beside_transfer "$work/beside-$run")")
             copies+=("$(durable_copies)")
         fi
         start "$kind" "$work/$kind-$run"
@@ -114,6 +132,7 @@ for kind in ingest reference; do
 done
 
 result[disk]=$(printf '%s\n' "${disk[@]}" | median)
+result[beside]=$(printf '%s\n' "${beside[@]}" | median)
 result[copies]=$(printf '%s\n' "${copies[@]}" | median)
 
 echo "| | ingest serve | Node reference | ratio |"
@@ -126,7 +145,9 @@ echo "| 2,000 sequential 10 KB (requests/s) | ${result[ingest,seq]} | ${result[r
 echo "| peak RSS of the server (MiB) | $((result[ingest,rss] / 1024)) | $((result[reference,rss] / 1024)) | $(awk -v a="${result[ingest,rss]}" -v b="${result[reference,rss]}" 'BEGIN { printf "%.2f", a / b }') |"
 echo
 echo "ingest storing the same 50 MB from disk: ${result[disk]} s; the upload takes $(awk -v a="${result[ingest,one]}" -v b="${result[disk]}" 'BEGIN { printf "%.2f", a / b }')x that."
+echo "the same while the 50 MB cross loopback to a server that drops them: ${result[beside]} s, $(awk -v a="${result[beside]}" -v b="${result[disk]}" 'BEGIN { printf "%.2f", a / b }')x the disk run: the least any server could take here."
 echo "the ten 10 MB files copied durably at once (dd conv=fsync): ${result[copies]} s; the reference's time over that: $(awk -v a="${result[copies]}" -v b="${result[reference,ten]}" 'BEGIN { printf "%.2f", b / a }')x."
 pairs() { paste -d' ' <(printf '%s\n' $1) <(printf '%s\n' $2) | awk -v inv="${3:-}" '{ printf "%s%.2f", (NR > 1 ? " " : ""), (inv ? $2 / $1 : $1 / $2) }'; }
 echo "each round, the 50 MB upload over storing it from disk: $(pairs "${series[ingest,one]}" "${disk[*]}")"
+echo "each round, the same beside the transfer over storing it from disk: $(pairs "${beside[*]}" "${disk[*]}")"
 echo "each round, the reference's ten concurrent 10 MB over ingest's: $(pairs "${series[ingest,ten]}" "${series[reference,ten]}" 1)"

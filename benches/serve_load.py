@@ -5,9 +5,19 @@ whole, never copied through Python).
   serve_load.py PORT TOKEN parallel FILE...   upload each FILE at once; prints seconds
   serve_load.py PORT TOKEN sequential N FILE  N uploads of FILE on one keep-alive
                                               connection; prints requests/s
+  serve_load.py PORT - discard                a server on PORT that reads each
+                                              request's body and drops it
+  serve_load.py PORT - beside FILE CMD...     upload FILE to PORT while CMD runs;
+                                              prints seconds until both are done
+
+discard and beside measure the floor of an upload on shared cores: storing a
+file from disk (CMD) while the same bytes cross loopback to a server that
+does nothing with them is the least any server could take for them here.
 """
 import http.client
 import os
+import socket
+import subprocess
 import sys
 import threading
 import time
@@ -74,11 +84,63 @@ def sequential(port, token, n, path):
     print(f"{n / (time.monotonic() - start):.0f}")
 
 
+def discard(port):
+    server = socket.create_server(("127.0.0.1", port))
+    buffer = memoryview(bytearray(256 * 1024))
+    while True:
+        conn, _ = server.accept()
+        with conn:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                got = conn.recv(65536)
+                if not got:
+                    break
+                head += got
+            head, _, rest = head.partition(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")[1:]
+            fields = dict(line.split(":", 1) for line in lines if ":" in line)
+            length = {k.strip().lower(): v for k, v in fields.items()}.get("content-length")
+            if length is None:  # not an upload (a probe of the port)
+                continue
+            left = int(length) - len(rest)
+            while left > 0:
+                got = conn.recv_into(buffer)
+                if got == 0:
+                    break
+                left -= got
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+
+
+def beside(port, path, command):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    conn.connect()
+    errors = []
+
+    def send():
+        try:
+            upload(conn, "-", path, "beside.bin")
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
+
+    sending = threading.Thread(target=send)
+    start = time.monotonic()
+    sending.start()
+    subprocess.run(command, check=True)
+    sending.join()
+    if errors:
+        sys.exit(errors[0])
+    print(f"{time.monotonic() - start:.3f}")
+
+
 if __name__ == "__main__":
     port, token, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     if mode == "parallel":
         parallel(port, token, sys.argv[4:])
     elif mode == "sequential":
         sequential(port, token, int(sys.argv[4]), sys.argv[5])
+    elif mode == "discard":
+        discard(port)
+    elif mode == "beside":
+        beside(port, sys.argv[4], sys.argv[5:])
     else:
         sys.exit("unknown mode " + mode)
