@@ -40,12 +40,13 @@ sync
 port_of() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 1 200); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return; sleep 0.05; done; echo "no server on $1" >&2; exit 1; }
 
-# start KIND STORE: starts a server on a fresh store; sets port, pid, token.
+# start KIND STORE [CPUS]: starts a server on a fresh store (on CPUS only,
+# if given); sets port, pid, token.
 start() {
     port=$(port_of)
     if [ "$1" = ingest ]; then
         token=$("$bin" --store "$2" -q token add bench)
-        "$bin" --store "$2" serve --listen "127.0.0.1:$port" --max-uploads 128 2>/dev/null &
+        ${3:+taskset -c "$3"} "$bin" --store "$2" serve --listen "127.0.0.1:$port" --max-uploads 128 2>/dev/null &
     else
         token=reference-token
         mkdir -p "$2"
@@ -68,11 +69,11 @@ wait_port "$discard_port"
 
 # ingest storing the same 50 MB from disk, the one-pass floor the upload is
 # held against: timed in each ingest run just before the upload, so both
-# see the disk in the same mood.
+# see the disk in the same mood; started from Python as the run beside the
+# transfer below is, so the two pay the same to start it.
 store_from_disk() {
-    local s e
-    s=$(date +%s.%N); "$bin" --store "$1" -q "$work/50M.bin"; e=$(date +%s.%N)
-    awk -v s="$s" -v e="$e" 'BEGIN { printf "%.3f", e - s }'
+    python3 benches/serve_load.py "$discard_port" - beside - \
+        "$bin" --store "$1" -q "$work/50M.bin"
     rm -rf "$1"
 }
 
@@ -82,6 +83,22 @@ store_from_disk() {
 store_beside_transfer() {
     python3 benches/serve_load.py "$discard_port" - beside "$work/50M.bin" \
         "$bin" --store "$1" -q "$work/50M.bin"
+    rm -rf "$1"
+}
+
+# The same 50 MB with the client off the server's cores: the client on the
+# first core, the server, and ingest storing the file from disk for scale,
+# on the others (as when the client is another machine). Sets
+# pinned_upload and pinned_disk.
+cores=$(nproc)
+pinned_round() {
+    local client=(taskset -c 0 python3 benches/serve_load.py)
+    pinned_disk=$("${client[@]}" "$discard_port" - beside - \
+        taskset -c "1-$((cores - 1))" "$bin" --store "$1-disk" -q "$work/50M.bin")
+    rm -rf "$1-disk"
+    start ingest "$1" "1-$((cores - 1))"
+    pinned_upload=$("${client[@]}" "$port" "$token" parallel "$work/50M.bin")
+    stop
     rm -rf "$1"
 }
 
@@ -103,7 +120,7 @@ durable_copies() {
 
 declare -A result
 declare -A series
-disk=() beside=() copies=()
+disk=() beside=() copies=() pinned_disks=() pinned_uploads=()
 # Rounds alternate which server goes first, and each round runs both, so
 # the two see the machine in the same mood (it drifts over minutes here).
 for run in $(seq 1 "$runs"); do
@@ -113,6 +130,11 @@ for run in $(seq 1 "$runs"); do
             disk+=("$(store_from_disk "$work/disk-$run")")
             beside+=("$(store_beside_transfer "$work/beside-$run")")
             copies+=("$(durable_copies)")
+            if [ "$cores" -ge 2 ]; then
+                pinned_round "$work/pinned-$run"
+                pinned_disks+=("$pinned_disk")
+                pinned_uploads+=("$pinned_upload")
+            fi
         fi
         start "$kind" "$work/$kind-$run"
         series[$kind,one]+="$(load parallel "$work/50M.bin") "
@@ -133,6 +155,8 @@ done
 
 result[disk]=$(printf '%s\n' "${disk[@]}" | median)
 result[beside]=$(printf '%s\n' "${beside[@]}" | median)
+result[pinned_disk]=$(printf '%s\n' "${pinned_disks[@]}" | median)
+result[pinned_upload]=$(printf '%s\n' "${pinned_uploads[@]}" | median)
 result[copies]=$(printf '%s\n' "${copies[@]}" | median)
 
 echo "| | ingest serve | Node reference | ratio |"
@@ -146,8 +170,14 @@ echo "| peak RSS of the server (MiB) | $((result[ingest,rss] / 1024)) | $((resul
 echo
 echo "ingest storing the same 50 MB from disk: ${result[disk]} s; the upload takes $(awk -v a="${result[ingest,one]}" -v b="${result[disk]}" 'BEGIN { printf "%.2f", a / b }')x that."
 echo "the same while the 50 MB cross loopback to a server that drops them: ${result[beside]} s, $(awk -v a="${result[beside]}" -v b="${result[disk]}" 'BEGIN { printf "%.2f", a / b }')x the disk run: the least any server could take here."
+if [ "$cores" -ge 2 ]; then
+    echo "with the client on core 0 and the server on the others: the 50 MB upload ${result[pinned_upload]} s, ingest storing it from disk on the server's cores ${result[pinned_disk]} s: $(awk -v a="${result[pinned_upload]}" -v b="${result[pinned_disk]}" 'BEGIN { printf "%.2f", a / b }')x."
+fi
 echo "the ten 10 MB files copied durably at once (dd conv=fsync): ${result[copies]} s; the reference's time over that: $(awk -v a="${result[copies]}" -v b="${result[reference,ten]}" 'BEGIN { printf "%.2f", b / a }')x."
 pairs() { paste -d' ' <(printf '%s\n' $1) <(printf '%s\n' $2) | awk -v inv="${3:-}" '{ printf "%s%.2f", (NR > 1 ? " " : ""), (inv ? $2 / $1 : $1 / $2) }'; }
 echo "each round, the 50 MB upload over storing it from disk: $(pairs "${series[ingest,one]}" "${disk[*]}")"
 echo "each round, the same beside the transfer over storing it from disk: $(pairs "${beside[*]}" "${disk[*]}")"
+if [ "$cores" -ge 2 ]; then
+    echo "each round, client off the server's cores, the upload over storing from disk: $(pairs "${pinned_uploads[*]}" "${pinned_disks[*]}")"
+fi
 echo "each round, the reference's ten concurrent 10 MB over ingest's: $(pairs "${series[ingest,ten]}" "${series[reference,ten]}" 1)"

@@ -9,6 +9,7 @@ whole, never copied through Python).
                                               request's body and drops it
   serve_load.py PORT - beside FILE CMD...     upload FILE to PORT while CMD runs;
                                               prints seconds until both are done
+                                              (FILE "-": CMD alone, timed the same way)
 
 discard and beside measure the floor of an upload on shared cores: storing a
 file from disk (CMD) while the same bytes cross loopback to a server that
@@ -112,21 +113,25 @@ def discard(port):
 
 
 def beside(port, path, command):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-    conn.connect()
     errors = []
 
-    def send():
+    def send(conn):
         try:
             upload(conn, "-", path, "beside.bin")
         except BaseException as e:  # noqa: BLE001 - reported below
             errors.append(repr(e))
 
-    sending = threading.Thread(target=send)
+    sending = None
+    if path != "-":
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        conn.connect()
+        sending = threading.Thread(target=send, args=(conn,))
     start = time.monotonic()
-    sending.start()
+    if sending:
+        sending.start()
     subprocess.run(command, check=True)
-    sending.join()
+    if sending:
+        sending.join()
     if errors:
         sys.exit(errors[0])
     print(f"{time.monotonic() - start:.3f}")

@@ -120,15 +120,25 @@ impl Drop for Open {
 /// 2,700-5,900, and the server's CPU 89-103 ms against 92-169 (uploads 2-6
 /// of a server, four alternating rounds). Peak RSS under a crowd of 100
 /// uploads stayed the same (23-26 MiB).
+///
+/// Arenas are one per core rather than glibc's eight: each thread that
+/// allocates (an upload's thread, a hashing thread) would otherwise get an
+/// arena of its own, and each keeps freed memory up to the trim threshold.
+/// After 50 MB, ten 10 MB and 100 concurrent 1 MB uploads on a fresh
+/// server, peak RSS 25.4-27.5 MiB against 27.4-28.4 (six rounds, order
+/// rotated, 2 cores), times unchanged.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
 fn keep_freed_buffers() {
+    let arenas = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let arenas = i32::try_from(arenas).unwrap_or(i32::MAX);
     // SAFETY: mallopt takes two integers and only sets malloc's own
     // parameters; this runs first in `serve`, before the store (an S3
     // store's runtime) or the server start any thread.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 4 << 20);
+        libc::mallopt(libc::M_ARENA_MAX, arenas);
     }
 }
 
