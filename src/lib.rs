@@ -28,6 +28,7 @@ pub mod json_file;
 pub mod jsonl;
 pub mod manifest;
 pub mod mms;
+pub mod names;
 pub mod object_id;
 pub mod pipeline;
 pub mod policy;

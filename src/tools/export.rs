@@ -20,13 +20,10 @@ use crate::cli::{ExportArgs, GlobalArgs, LinkMode};
 use crate::exit::Exit;
 use crate::failure::Failure;
 use crate::manifest::{Entry, Line};
+use crate::names::shorten;
 use crate::object_id::ObjectId;
 use crate::pipeline::{Pass, Sink, SoFar};
 use crate::store::StoreView;
-
-/// A name longer than this (in bytes) is cut, keeping its extension; the
-/// filesystem limit is 255, and a " (N)" suffix may still be added.
-const MAX_NAME: usize = 240;
 
 pub fn run(global: &GlobalArgs, args: &ExportArgs) -> Result<Exit> {
     let filter = EntryFilter::new(&args.filter)?;
@@ -267,7 +264,7 @@ fn numbered(name: &str, n: u32) -> String {
 /// Reduces an untrusted name to one path component that is safe on Linux,
 /// macOS and Windows: no separators, NUL or control characters, no bytes
 /// that are not UTF-8, no `.`/`..`, no reserved device names, at most
-/// 240 bytes (`MAX_NAME`). An empty result becomes `unnamed.<ext>`.
+/// 240 bytes ([`MAX_NAME`](crate::names::MAX_NAME)). An empty result becomes `unnamed.<ext>`.
 pub fn safe_name(raw: &OsStr, ext: &str) -> String {
     let lossy = String::from_utf8_lossy(raw.as_encoded_bytes());
     let cleaned: String = lossy
@@ -298,27 +295,10 @@ pub fn safe_name(raw: &OsStr, ext: &str) -> String {
     shorten(name)
 }
 
-/// Cuts a name to [`MAX_NAME`] bytes on a character boundary, keeping a
-/// short extension.
-fn shorten(name: String) -> String {
-    if name.len() <= MAX_NAME {
-        return name;
-    }
-    let ext = name
-        .rfind('.')
-        .map(|i| &name[i..])
-        .filter(|e| e.len() <= 16)
-        .unwrap_or("");
-    let mut cut = MAX_NAME - ext.len();
-    while !name.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}{ext}", &name[..cut])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::names::MAX_NAME;
     use std::os::unix::ffi::OsStrExt;
 
     fn safe(raw: &[u8]) -> String {

@@ -513,6 +513,14 @@ fn hostile_names_become_one_safe_component() {
     assert!(status == 201 || status == 200, "{report}");
     assert!(!report["name"].as_str().unwrap().contains('/'), "{report}");
     assert!(!env.path().join("escape.bin").exists());
+    // A name too long for a file system is cut as export cuts: whole
+    // characters, the extension kept.
+    let long = format!("{}.jpg", "é".repeat(150));
+    let form = format!("f=@{};filename=\"{long}\"", file_arg(&file));
+    let (status, answer) = server.json(&["-F", &form, &server.url("/v1/upload")]);
+    assert_eq!(status, 200, "{answer}");
+    let name = answer["files"][0]["name"].as_str().unwrap();
+    assert!(name.len() <= 240 && name.ends_with("é.jpg"), "{name}");
 }
 
 #[test]

@@ -239,10 +239,10 @@ fn described(
 const PIECES_IN_FLIGHT: usize = 4;
 
 /// A client's name for an upload as one path component: what follows its
-/// last `/` or `\\`, without control characters, never `.` or `..`, at most
-/// 240 bytes. Characters only some systems refuse (`<`, `:`...) stay: the
-/// name is a record, shown as text, and `export` makes it safe for the
-/// system it writes to.
+/// last `/` or `\\`, without control characters, never `.` or `..`, cut to
+/// 240 bytes as `export` cuts (keeping the extension). Characters only some
+/// systems refuse (`<`, `:`...) stay: the name is a record, shown as text,
+/// and `export` makes it safe for the system it writes to.
 fn one_component(raw: &str) -> String {
     let last = raw.rsplit(['/', '\\']).next().unwrap_or("");
     let cleaned: String = last
@@ -250,18 +250,11 @@ fn one_component(raw: &str) -> String {
         .map(|c| if c.is_control() { '_' } else { c })
         .collect();
     let trimmed = cleaned.trim();
-    let mut name = match trimmed {
+    let name = match trimmed {
         "" | "." | ".." => "upload".to_owned(),
         name => name.to_owned(),
     };
-    if name.len() > 240 {
-        let mut cut = 240;
-        while !name.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        name.truncate(cut);
-    }
-    name
+    crate::names::shorten(name)
 }
 
 /// How pumping a body into the engine ended.
