@@ -10,13 +10,13 @@
 #     dd conv=fsync, the floor the disk sets)
 #   - 100 concurrent 1 MB uploads, with each server's peak RSS
 #   - 2,000 sequential 10 KB uploads on one keep-alive connection (requests/s)
-# Each timing is the median of RUNS (default 3) rounds, each running both
+# Each timing is the median of RUNS (default 9) rounds, each running both
 # servers on fresh stores; the last lines give each round's ratios.
 #
 #   benches/serve.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=${1:-3}
+runs=${1:-9}
 
 cargo build --release --quiet
 bin=$PWD/target/release/ingest
