@@ -121,9 +121,9 @@ impl Drop for Open {
 /// of a server, four alternating rounds). Peak RSS under a crowd of 100
 /// uploads stayed the same (23-26 MiB).
 ///
-/// Arenas are one per core rather than glibc's eight: each thread that
-/// allocates (an upload's thread, a hashing thread) would otherwise get an
-/// arena of its own, and each keeps freed memory up to the trim threshold.
+/// Arenas are one per core rather than glibc's eight per core: each thread
+/// that allocates (an upload's thread, a hashing thread) would otherwise get
+/// an arena of its own, and each keeps freed memory up to the trim threshold.
 /// After 50 MB, ten 10 MB and 100 concurrent 1 MB uploads on a fresh
 /// server, peak RSS 25.4-27.5 MiB against 27.4-28.4 (six rounds, order
 /// rotated, 2 cores), times unchanged.
