@@ -474,6 +474,36 @@ fn entries_page_newest_first_and_filter() {
     let (status, limits) = server.json(&[&server.url("/v1/limits")]);
     assert_eq!(status, 200);
     assert_eq!(limits["scanning"], false);
+
+    // Dates: prefixes that end at a field, or RFC 3339 times in any offset.
+    let at = page["entries"][0]["ingested_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let count = |query: &str| {
+        let (status, page) = server.json(&[&server.url(&format!("/v1/entries?{query}"))]);
+        assert_eq!(status, 200, "{query}: {page}");
+        page["entries"].as_array().unwrap().len()
+    };
+    assert_eq!(count(&format!("since={}", &at[..4])), 6);
+    assert_eq!(count(&format!("since={}", &at[..10])), 6);
+    assert_eq!(count(&format!("until={}", &at[..4])), 0);
+    assert_eq!(count("until=2999-01"), 6);
+    assert_eq!(count("since=2999-01-01T00:00:00%2B02:00"), 0);
+    // A filter that cannot mean anything is refused, in JSON, naming it.
+    for (query, names) in [
+        ("since=yesterday", "since"),
+        ("until=2026-1", "until"),
+        ("kind=images", "kind"),
+        ("limit=lots", "limit"),
+        ("cursor=-1", "cursor"),
+        ("type=image", "type"),
+    ] {
+        let (status, answer) = server.json(&[&server.url(&format!("/v1/entries?{query}"))]);
+        assert_eq!(status, 400, "{query}: {answer}");
+        let why = answer["error"].as_str().unwrap_or_default();
+        assert!(why.contains(names), "{query}: {answer}");
+    }
 }
 
 #[test]

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -938,15 +939,19 @@ struct EntriesQuery {
     mime: Option<String>,
     /// Part of the name, any case.
     name: Option<String>,
-    /// Stored at or after (an RFC 3339 date or time, or its prefix).
+    /// Stored at or after: an RFC 3339 time, or a prefix of one ending at
+    /// a field (2026, 2026-11, 2026-11-01, 2026-11-01T12, 2026-11-01T12:30).
     since: Option<String>,
-    /// Stored before.
+    /// Stored before; the same forms.
     until: Option<String>,
     /// image, video, audio, document or other: what the page filters by.
     kind: Option<String>,
     cursor: Option<u64>,
     limit: Option<usize>,
 }
+
+/// Every kind [`kind_of`] gives, for checking a filter.
+const KINDS: [&str; 5] = ["image", "video", "audio", "document", "other"];
 
 /// What a type is, as the page groups them: image, video, audio,
 /// document or other.
@@ -970,18 +975,19 @@ const MAX_PAGE: usize = 1000;
 
 /// `GET /v1/entries`: the newest first, a page at a time; `next` is the
 /// cursor of the page after.
-async fn entries(State(shared): State<Arc<Shared>>, Query(query): Query<EntriesQuery>) -> Response {
-    let mime = match query
-        .mime
-        .as_deref()
-        .map(str::parse::<MimePattern>)
-        .transpose()
-    {
-        Ok(mime) => mime,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("type: {e:#}")),
+async fn entries(
+    State(shared): State<Arc<Shared>>,
+    query: Result<Query<EntriesQuery>, QueryRejection>,
+) -> Response {
+    let filter = match query {
+        Ok(Query(query)) => EntriesFilter::new(query),
+        Err(rejection) => Err(rejection.body_text()),
     };
-    let page =
-        tokio::task::spawn_blocking(move || entries_page(&shared, &query, mime.as_ref())).await;
+    let filter = match filter {
+        Ok(filter) => filter,
+        Err(why) => return error(StatusCode::BAD_REQUEST, &why),
+    };
+    let page = tokio::task::spawn_blocking(move || entries_page(&shared, &filter)).await;
     match page {
         Ok(Ok(page)) => Json(page).into_response(),
         Ok(Err(e)) => {
@@ -995,33 +1001,96 @@ async fn entries(State(shared): State<Arc<Shared>>, Query(query): Query<EntriesQ
     }
 }
 
+/// An entries query, checked: a filter that cannot match anything is the
+/// client's mistake, said as such, never an empty page.
+struct EntriesFilter {
+    query: EntriesQuery,
+    mime: Option<MimePattern>,
+    /// Lower-cased part of a name.
+    needle: Option<String>,
+    /// Bounds in the manifest's own form (RFC 3339, UTC, to the second),
+    /// so they compare with its dates as text.
+    since: Option<String>,
+    until: Option<String>,
+}
+
+impl EntriesFilter {
+    fn new(query: EntriesQuery) -> Result<Self, String> {
+        let mime = query
+            .mime
+            .as_deref()
+            .map(str::parse::<MimePattern>)
+            .transpose()
+            .map_err(|e| format!("type: {e:#}"))?;
+        if let Some(kind) = query.kind.as_deref()
+            && !KINDS.contains(&kind)
+        {
+            return Err(format!("kind: {kind:?} is none of {}", KINDS.join(", ")));
+        }
+        let bound = |name: &str, text: Option<&str>| {
+            text.map(|text| time_bound(text).map_err(|why| format!("{name}: {why}")))
+                .transpose()
+        };
+        Ok(EntriesFilter {
+            mime,
+            needle: query.name.as_deref().map(str::to_lowercase),
+            since: bound("since", query.since.as_deref())?,
+            until: bound("until", query.until.as_deref())?,
+            query,
+        })
+    }
+
+    fn fits(&self, entry: &Entry) -> bool {
+        let at = entry.ingested_at.as_str();
+        self.mime.as_ref().is_none_or(|m| m.matches(&entry.mime))
+            && (self.query.kind.as_deref()).is_none_or(|k| kind_of(&entry.mime) == k)
+            && (self.needle.as_deref()).is_none_or(|n| entry.name.to_lowercase().contains(n))
+            && self.since.as_deref().is_none_or(|since| at >= since)
+            && self.until.as_deref().is_none_or(|until| at < until)
+    }
+}
+
+/// A date bound as the manifest writes dates (`2026-11-01T00:00:00Z`): an
+/// RFC 3339 time, in any offset, taken to the next whole second (the
+/// manifest's dates are whole seconds), or a prefix of one that ends at a
+/// field, taken as the first moment it names in UTC.
+fn time_bound(text: &str) -> Result<String, String> {
+    const FIRST: &str = "0000-01-01T00:00:00Z";
+    let why = || {
+        format!(
+            "{text:?} is not a date or time (2026, 2026-11, 2026-11-01, 2026-11-01T12:30 or an RFC 3339 time)"
+        )
+    };
+    let at = match text.parse::<jiff::Timestamp>() {
+        Ok(at) => at,
+        Err(_) => {
+            let field_ends = [4, 7, 10, 13, 16].contains(&text.len());
+            let shaped = text.bytes().zip(FIRST.bytes()).all(|(given, first)| {
+                if first.is_ascii_digit() {
+                    given.is_ascii_digit()
+                } else {
+                    given.eq_ignore_ascii_case(&first)
+                }
+            });
+            if !field_ends || !shaped {
+                return Err(why());
+            }
+            let whole = format!("{text}{}", &FIRST[text.len()..]);
+            whole.parse::<jiff::Timestamp>().map_err(|_| why())?
+        }
+    };
+    let second = jiff::TimestampRound::new()
+        .smallest(jiff::Unit::Second)
+        .mode(jiff::RoundMode::Ceil);
+    at.round(second).map(|at| at.to_string()).map_err(|_| why())
+}
+
 /// One page, read in one pass over the manifest, keeping only the page's
 /// entries (the newest matching ones below the cursor).
-fn entries_page(
-    shared: &Shared,
-    query: &EntriesQuery,
-    mime: Option<&MimePattern>,
-) -> anyhow::Result<serde_json::Value> {
+fn entries_page(shared: &Shared, filter: &EntriesFilter) -> anyhow::Result<serde_json::Value> {
+    let query = &filter.query;
     let limit = query.limit.unwrap_or(100).clamp(1, MAX_PAGE);
-    let needle = query.name.as_deref().map(str::to_lowercase);
-    let fits = |entry: &Entry| {
-        mime.is_none_or(|m| m.matches(&entry.mime))
-            && query
-                .kind
-                .as_deref()
-                .is_none_or(|k| kind_of(&entry.mime) == k)
-            && needle
-                .as_deref()
-                .is_none_or(|n| entry.name.to_lowercase().contains(n))
-            && query
-                .since
-                .as_deref()
-                .is_none_or(|s| entry.ingested_at.as_str() >= s)
-            && query
-                .until
-                .as_deref()
-                .is_none_or(|u| entry.ingested_at.as_str() < u)
-    };
+    let fits = |entry: &Entry| filter.fits(entry);
     // One more than a page, to know whether another follows.
     let mut newest: VecDeque<(u64, Entry)> = VecDeque::with_capacity(limit + 1);
     for (index, line) in shared.view.entries()?.enumerate() {
@@ -1054,4 +1123,39 @@ fn entries_page(
         })
         .collect();
     Ok(json!({ "entries": entries, "next": next.flatten() }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_bounds_take_the_manifests_form() {
+        let bound = |text: &str| time_bound(text);
+        assert_eq!(bound("2026").unwrap(), "2026-01-01T00:00:00Z");
+        assert_eq!(bound("2026-11").unwrap(), "2026-11-01T00:00:00Z");
+        assert_eq!(bound("2026-11-05").unwrap(), "2026-11-05T00:00:00Z");
+        assert_eq!(bound("2026-11-05T12").unwrap(), "2026-11-05T12:00:00Z");
+        assert_eq!(bound("2026-11-05T12:30").unwrap(), "2026-11-05T12:30:00Z");
+        // Any offset, in UTC; a part second up to the next whole one.
+        assert_eq!(
+            bound("2026-11-05T12:30:00+02:00").unwrap(),
+            "2026-11-05T10:30:00Z"
+        );
+        assert_eq!(
+            bound("2026-11-05T12:30:00.25Z").unwrap(),
+            "2026-11-05T12:30:01Z"
+        );
+        for bad in [
+            "yesterday",
+            "2026-1",
+            "2026-13",
+            "2026/11/05",
+            "",
+            "20261105",
+        ] {
+            let why = bound(bad).unwrap_err();
+            assert!(why.contains("is not a date"), "{bad}: {why}");
+        }
+    }
 }
