@@ -414,6 +414,17 @@ fn objects_come_back_whole_in_ranges_and_active_types_as_attachments() {
         &server.url(&format!("/v1/objects/{}", "0".repeat(64))),
     ]);
     assert_eq!(status, 404);
+    // Every error is JSON, those the router makes itself too.
+    let not_utf8 = server.url("/v1/objects/%FF");
+    for (args, want) in [
+        (&["-X", "DELETE", &object][..], 405),
+        (&["-X", "POST", &object][..], 405),
+        (&[not_utf8.as_str()][..], 400),
+    ] {
+        let (status, answer) = server.json(args);
+        assert_eq!(status, want, "{args:?}: {answer}");
+        assert!(answer["error"].is_string(), "{args:?}: {answer}");
+    }
 
     let page = env.write(
         "page.html",

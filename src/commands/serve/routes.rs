@@ -54,6 +54,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/health", get(health))
         .merge(with_token)
         .fallback(not_found)
+        .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn(limit_head))
         .layer(middleware::from_fn(log_request))
         .with_state(shared)
@@ -143,6 +144,37 @@ fn head_bytes(request: &Request) -> usize {
         .map(|(name, value)| name.as_str().len() + ": ".len() + value.len() + 2)
         .sum();
     line + headers + 2
+}
+
+/// Every error is answered in JSON, `{"error": "..."}`, as the handlers
+/// answer theirs: this catches the few that the router and its extractors
+/// make in plain text or with no body (a method an endpoint does not take,
+/// a path that is not UTF-8), keeping their other headers (`Allow`).
+async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // The router's own answers are a line at most.
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let why = match text.trim() {
+        "" => status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase(),
+        text => text.to_owned(),
+    };
+    let (answer, body) = error(status, &why).into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.extend(answer.headers);
+    Response::from_parts(parts, body)
 }
 
 /// One line per request: method, path, status, bytes, time and the token's
