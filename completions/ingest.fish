@@ -114,7 +114,7 @@ complete -c ingest -n "__fish_ingest_using_subcommand mms" -s q -l quiet -d 'Pri
 complete -c ingest -n "__fish_ingest_using_subcommand mms" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l mime -d 'Only entries whose type matches PATTERN (image/*, video/mp4)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l name -d 'Only entries whose name matches GLOB (*.jpg)' -r
-complete -c ingest -n "__fish_ingest_using_subcommand ls" -l since -d 'Only entries stored at or after DATE (2026-11-01 or RFC 3339)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand ls" -l since -d 'Only entries stored at or after DATE: an RFC 3339 time, or a prefix of one (2026, 2026-11, 2026-11-01, 2026-11-01T12:30), in UTC' -r
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
@@ -139,7 +139,7 @@ complete -c ingest -n "__fish_ingest_using_subcommand cat" -s q -l quiet -d 'Pri
 complete -c ingest -n "__fish_ingest_using_subcommand cat" -s h -l help -d 'Print help'
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l mime -d 'Only entries whose type matches PATTERN (image/*, video/mp4)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l name -d 'Only entries whose name matches GLOB (*.jpg)' -r
-complete -c ingest -n "__fish_ingest_using_subcommand export" -l since -d 'Only entries stored at or after DATE (2026-11-01 or RFC 3339)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand export" -l since -d 'Only entries stored at or after DATE: an RFC 3339 time, or a prefix of one (2026, 2026-11, 2026-11-01, 2026-11-01T12:30), in UTC' -r
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l link -d 'copy: a copy of its own (a reflink where the filesystem shares blocks), checked against its hash. hard: a hard link to the store\'s object, which saves space, but then the exported file is the stored object: making it writable and editing it damages the store' -r -f -a "copy\t'`auto` was the default once, and hard-linked on one filesystem'
 hard\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F

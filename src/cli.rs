@@ -241,7 +241,8 @@ pub struct Filter {
     #[arg(long, value_name = "GLOB")]
     pub name: Option<String>,
 
-    /// Only entries stored at or after DATE (2026-11-01 or RFC 3339).
+    /// Only entries stored at or after DATE: an RFC 3339 time, or a prefix
+    /// of one (2026, 2026-11, 2026-11-01, 2026-11-01T12:30), in UTC.
     #[arg(long, value_name = "DATE")]
     pub since: Option<String>,
 }

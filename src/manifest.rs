@@ -378,9 +378,60 @@ pub fn torn_entry(text: &[u8]) -> Option<Entry> {
 /// Reads manifest lines in constant memory.
 pub type Lines<R> = crate::jsonl::Lines<R, Entry>;
 
+/// A bound on the manifest's dates (`ingested_at`) as a person or a client
+/// writes one: an RFC 3339 time in any offset, or a prefix of one that ends
+/// at a field (2026, 2026-11, 2026-11-01, 2026-11-01T12, 2026-11-01T12:30),
+/// taken as the first moment it names, in UTC.
+pub fn parse_date_bound(text: &str) -> Result<jiff::Timestamp, String> {
+    const FIRST: &str = "0000-01-01T00:00:00Z";
+    if let Ok(at) = text.parse::<jiff::Timestamp>() {
+        return Ok(at);
+    }
+    let field_ends = [4, 7, 10, 13, 16].contains(&text.len());
+    let shaped = text.bytes().zip(FIRST.bytes()).all(|(given, first)| {
+        if first.is_ascii_digit() {
+            given.is_ascii_digit()
+        } else {
+            given.eq_ignore_ascii_case(&first)
+        }
+    });
+    let whole = format!("{text}{}", FIRST.get(text.len()..).unwrap_or(""));
+    match whole.parse::<jiff::Timestamp>() {
+        Ok(at) if field_ends && shaped => Ok(at),
+        _ => Err(format!(
+            "{text:?} is not a date or time (2026, 2026-11, 2026-11-01, 2026-11-01T12:30 or an RFC 3339 time)"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn date_bounds_are_times_or_prefixes_ending_at_a_field() {
+        let bound = |text: &str| parse_date_bound(text).map(|at| at.to_string());
+        assert_eq!(bound("2026").unwrap(), "2026-01-01T00:00:00Z");
+        assert_eq!(bound("2026-11").unwrap(), "2026-11-01T00:00:00Z");
+        assert_eq!(bound("2026-11-05").unwrap(), "2026-11-05T00:00:00Z");
+        assert_eq!(bound("2026-11-05T12").unwrap(), "2026-11-05T12:00:00Z");
+        assert_eq!(bound("2026-11-05T12:30").unwrap(), "2026-11-05T12:30:00Z");
+        assert_eq!(
+            bound("2026-11-05T12:30:00+02:00").unwrap(),
+            "2026-11-05T10:30:00Z"
+        );
+        for bad in [
+            "yesterday",
+            "2026-1",
+            "2026-13",
+            "2026/11/05",
+            "",
+            "20261105",
+        ] {
+            let why = bound(bad).unwrap_err();
+            assert!(why.contains("is not a date"), "{bad}: {why}");
+        }
+    }
 
     fn entry(name: &OsStr) -> Entry {
         let kind = crate::sniff::Kind {

@@ -54,13 +54,7 @@ impl EntryFilter {
     }
 }
 
-/// An RFC 3339 time, or a date (midnight UTC).
+/// A date bound: an RFC 3339 time, or a prefix of one ending at a field.
 fn parse_since(text: &str) -> Result<Timestamp> {
-    if let Ok(at) = text.parse::<Timestamp>() {
-        return Ok(at);
-    }
-    let date: jiff::civil::Date = text
-        .parse()
-        .map_err(|_| anyhow!("{text:?} is not a date (2026-11-01) or an RFC 3339 time"))?;
-    Ok(date.to_zoned_datetime(jiff::tz::TimeZone::UTC)?.timestamp())
+    crate::manifest::parse_date_bound(text).map_err(|why| anyhow!(why))
 }
