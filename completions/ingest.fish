@@ -202,7 +202,7 @@ complete -c ingest -n "__fish_ingest_using_subcommand copy" -l wait-lock -d 'How
 complete -c ingest -n "__fish_ingest_using_subcommand copy" -l json -d 'Print one JSON object per input instead of sha256sum lines'
 complete -c ingest -n "__fish_ingest_using_subcommand copy" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand copy" -s h -l help -d 'Print help'
-complete -c ingest -n "__fish_ingest_using_subcommand serve" -l listen -d 'The address and port to listen on' -r
+complete -c ingest -n "__fish_ingest_using_subcommand serve" -l listen -d 'The address and port to listen on: ADDR:PORT (127.0.0.1:8420, [::1]:8420, 0.0.0.0:8420), HOST:PORT (localhost:8420, its first IPv4 address if it has one), or a port alone (on 127.0.0.1)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -l max-uploads -d 'Uploads at most this many at once; more are answered 503 with Retry-After' -r
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -l grace -d 'On SIGTERM, how long uploads in flight may take to finish before they are cut off (and leave nothing behind)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -l header-timeout -d 'Drops a connection whose request headers take longer than this' -r

@@ -182,8 +182,10 @@ pub enum Command {
 /// `ingest serve`.
 #[derive(Debug, Args, Clone)]
 pub struct ServeArgs {
-    /// The address and port to listen on.
-    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8420")]
+    /// The address and port to listen on: ADDR:PORT (127.0.0.1:8420,
+    /// [::1]:8420, 0.0.0.0:8420), HOST:PORT (localhost:8420, its first IPv4
+    /// address if it has one), or a port alone (on 127.0.0.1).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8420", value_parser = parse_listen)]
     pub listen: std::net::SocketAddr,
 
     /// Uploads at most this many at once; more are answered 503 with
@@ -398,6 +400,39 @@ fn parse_seconds(text: &str) -> Result<f64, String> {
     }
 }
 
+/// Where to listen: an address and port, a host name and port, or a port
+/// alone, which stays on loopback (opening a server to the network is
+/// never a default).
+fn parse_listen(text: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
+    if let Ok(address) = text.parse::<SocketAddr>() {
+        return Ok(address);
+    }
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+    }
+    let expected = "expected ADDR:PORT (127.0.0.1:8420, [::1]:8420), HOST:PORT (localhost:8420) or a port alone";
+    let (host, port) = text.rsplit_once(':').ok_or_else(|| expected.to_owned())?;
+    if port.parse::<u16>().is_err() {
+        return Err(format!("{port:?} is not a port (0 to 65535)"));
+    }
+    if host.is_empty() {
+        return Err(format!(
+            "{expected}; for every interface say so: 0.0.0.0{text} or [::]{text}"
+        ));
+    }
+    let found: Vec<SocketAddr> = text
+        .to_socket_addrs()
+        .map_err(|e| format!("{host}: {e}"))?
+        .collect();
+    found
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(found.first())
+        .copied()
+        .ok_or_else(|| format!("{host} has no address"))
+}
+
 /// An age such as `90s`, `30m`, `2h` or `1d` (a day being 24 hours).
 fn parse_age(text: &str) -> Result<std::time::Duration, String> {
     let span: jiff::Span = text
@@ -433,5 +468,18 @@ mod tests {
         assert_eq!(parse_age("0s"), Ok(std::time::Duration::ZERO));
         assert!(parse_age("-1h").is_err());
         assert!(parse_age("soon").is_err());
+    }
+
+    #[test]
+    fn listen_takes_addresses_host_names_and_ports_alone() {
+        let at = |text: &str| parse_listen(text).map(|a| a.to_string());
+        assert_eq!(at("127.0.0.1:8420").unwrap(), "127.0.0.1:8420");
+        assert_eq!(at("[::1]:8420").unwrap(), "[::1]:8420");
+        assert_eq!(at("8420").unwrap(), "127.0.0.1:8420");
+        assert_eq!(at("localhost:8420").unwrap(), "127.0.0.1:8420");
+        // Every interface is never implied.
+        assert!(at(":8420").unwrap_err().contains("0.0.0.0:8420"));
+        assert!(at("localhost:99999").unwrap_err().contains("not a port"));
+        assert!(at("localhost").is_err());
     }
 }

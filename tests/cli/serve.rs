@@ -444,6 +444,23 @@ fn objects_come_back_whole_in_ranges_and_active_types_as_attachments() {
 }
 
 #[test]
+fn listen_takes_a_host_name_or_a_port_alone_on_loopback() {
+    let env = Env::new();
+    let token = token_add(&env, "tester", false);
+    for listen in ["localhost:0", "0"] {
+        let cmd = env.cmd(["serve", "--listen", listen]);
+        // start_with waits for "serving ... on http://127.0.0.1:PORT".
+        let server = Served::start_with(cmd, &[], token.clone());
+        let (status, _) = server.curl(&[&server.url("/v1/health")]);
+        assert_eq!(status, 200, "{listen}");
+    }
+    let refused = env.cmd(["serve", "--listen", ":8420"]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("0.0.0.0:8420"), "{said}");
+}
+
+#[test]
 fn entries_page_newest_first_and_filter() {
     let env = Env::new();
     let server = Served::start(&env, &[]);
