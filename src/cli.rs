@@ -226,7 +226,8 @@ pub enum TokenCommand {
         #[arg(long)]
         read_only: bool,
     },
-    /// List the tokens by name, scope and date (never their text).
+    /// List the tokens by name, scope and date (never their text); with
+    /// --json one object per token.
     Ls,
     /// Remove a token: requests with it are refused from then on.
     Rm { name: String },

@@ -43,7 +43,15 @@ pub fn run(global: &GlobalArgs, command: &TokenCommand) -> Result<Exit> {
                     Scope::Read => "read",
                     Scope::ReadWrite => "read-write",
                 };
-                let row = format!("{}\t{scope}\t{}", token.name, token.created);
+                let row = match global.json {
+                    true => serde_json::json!({
+                        "name": token.name,
+                        "scope": scope,
+                        "created": token.created,
+                    })
+                    .to_string(),
+                    false => format!("{}\t{scope}\t{}", token.name, token.created),
+                };
                 crate::tools::line(&mut out, &row)?;
             }
         }

@@ -366,6 +366,15 @@ fn tokens_are_needed_checked_scoped_and_never_logged() {
         !listed.contains("viewer") && !listed.contains("ingest_"),
         "{listed}"
     );
+    let listed = stdout_of(&ok(env.cmd(["token", "ls", "--json"])));
+    let rows: Vec<Value> = listed
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 1, "{listed}");
+    assert_eq!(rows[0]["name"], "tester");
+    assert_eq!(rows[0]["scope"], "read-write");
+    assert!(rows[0]["created"].is_string(), "{listed}");
 
     let log = server.log();
     assert!(log.contains("token=\"viewer\""), "{log}");
