@@ -158,9 +158,10 @@ pub enum Command {
     ///
     /// Endpoints: POST /v1/upload (multipart/form-data, any number of
     /// files), PUT /v1/files/NAME (the body is the file), HEAD and GET
-    /// /v1/objects/SHA256, GET /v1/entries, GET /v1/limits, GET /v1/health.
-    /// SIGTERM or Ctrl-C stops accepting, lets uploads in flight finish
-    /// within --grace, and exits 0.
+    /// /v1/objects/SHA256, GET /v1/entries, GET /v1/limits, GET /v1/health;
+    /// errors are JSON. GET / is a web page to upload and browse (sign in
+    /// with a token). SIGTERM or Ctrl-C stops accepting, lets uploads in
+    /// flight finish within --grace, and exits 0.
     ///
     /// Each file's answer says new, duplicate, rejected (with the reason)
     /// or failed (with the cause); its status: 401 without a valid token,
