@@ -158,7 +158,8 @@ pub enum Command {
     ///
     /// Endpoints: POST /v1/upload (multipart/form-data, any number of
     /// files), PUT /v1/files/NAME (the body is the file), HEAD and GET
-    /// /v1/objects/SHA256, GET /v1/entries, GET /v1/limits, GET /v1/health;
+    /// /v1/objects/SHA256 and /v1/objects/SHA256/thumbnail (a JPEG's EXIF
+    /// thumbnail), GET /v1/entries, GET /v1/limits, GET /v1/health;
     /// errors are JSON. GET / is a web page to upload and browse (sign in
     /// with a token). SIGTERM or Ctrl-C stops accepting, lets uploads in
     /// flight finish within --grace, and exits 0.

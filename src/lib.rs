@@ -39,6 +39,7 @@ pub mod stderr;
 pub mod store;
 #[cfg(test)]
 mod testing;
+pub mod thumbnail;
 pub mod tokens;
 pub mod tools;
 pub mod walk;

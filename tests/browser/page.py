@@ -110,6 +110,14 @@ try:
     wait.until(lambda d: d.execute_script(
         "return [...document.querySelectorAll('#grid img')].filter(i => i.complete && i.naturalWidth > 0).length"
     ) == len(pictures))
+    # A camera JPEG shows its own EXIF thumbnail (80x60), turned as the photo
+    # is (Orientation 6, a quarter turn clockwise): 60 wide, 80 high. The
+    # whole photo would be 240x320.
+    turned = driver.execute_script(
+        "const i = [...document.querySelectorAll('#grid .item')]"
+        ".find(i => i.querySelector('.name').textContent === 'photo-exif-turned.jpg')?.querySelector('img');"
+        "return i ? [i.naturalWidth, i.naturalHeight] : null")
+    check(turned == [60, 80], f"the camera thumbnail is not shown turned: {turned}")
     sent = driver.execute_script(
         "return [...document.querySelectorAll('#grid .item')]"
         ".find(i => i.querySelector('.name').textContent === 'IMG_0042.jpg')?.textContent")

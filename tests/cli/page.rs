@@ -30,6 +30,7 @@ fn the_page_signs_in_uploads_browses_and_downloads_in_a_real_browser() {
     for name in [
         "photo.png",
         "photo.jpg",
+        "photo-exif-turned.jpg",
         "photo.gif",
         "photo.webp",
         "photo.heic",
@@ -79,7 +80,7 @@ fn the_page_signs_in_uploads_browses_and_downloads_in_a_real_browser() {
     );
     assert!(shots.join("grid.png").exists() && shots.join("item.png").exists());
     // Every file but the rejected one is stored, once, beside the MMS one.
-    assert_eq!(env.manifest().len(), 11);
+    assert_eq!(env.manifest().len(), 12);
     assert!(server.stop());
     ok(env.cmd(["verify"]));
 }

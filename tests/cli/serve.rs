@@ -453,6 +453,53 @@ fn objects_come_back_whole_in_ranges_and_active_types_as_attachments() {
 }
 
 #[test]
+fn a_camera_jpeg_gives_its_own_thumbnail() {
+    let env = Env::new();
+    let server = Served::start(&env, &[]);
+    let media = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/media");
+    let thumbnail_of = |name: &str| {
+        let (status, report) = server.json(&[
+            "-T",
+            &file_arg(&media.join(name)),
+            &server.url(&format!("/v1/files/{name}")),
+        ]);
+        assert_eq!(status, 201, "{report}");
+        let url = server.url(&format!(
+            "/v1/objects/{}/thumbnail",
+            report["sha256"].as_str().unwrap()
+        ));
+        let got = env.path().join("thumbnail");
+        let (status, head) = server.curl(&["-D", "-", "-o", &file_arg(&got), &url]);
+        (
+            status,
+            head.to_ascii_lowercase(),
+            std::fs::read(&got).unwrap(),
+        )
+    };
+    for name in ["photo-exif.jpg", "photo-exif-mm.jpg"] {
+        let (status, head, thumbnail) = thumbnail_of(name);
+        assert_eq!(status, 200, "{name}: {head}");
+        assert!(head.contains("content-type: image/jpeg"), "{head}");
+        assert!(
+            head.contains("immutable") && head.contains("nosniff"),
+            "{head}"
+        );
+        // The 80x60 JPEG exiftool embedded (make.sh), as it lies in the file.
+        let photo = std::fs::read(media.join(name)).unwrap();
+        assert_eq!(thumbnail.len(), 1166, "{name}");
+        assert!(thumbnail.starts_with(&[0xFF, 0xD8]));
+        assert!(photo.windows(thumbnail.len()).any(|w| w == thumbnail));
+    }
+    // None in the file, or not a JPEG: 404, and the page shows the object.
+    for name in ["photo.jpg", "photo.png"] {
+        let (status, _, body) = thumbnail_of(name);
+        assert_eq!(status, 404, "{name}");
+        let answer: Value = serde_json::from_slice(&body).unwrap();
+        assert!(answer["error"].is_string(), "{answer}");
+    }
+}
+
+#[test]
 fn listen_takes_a_host_name_or_a_port_alone_on_loopback() {
     let env = Env::new();
     let token = token_add(&env, "tester", false);

@@ -13,6 +13,7 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/medi
 /// File, the type we sniff, the extension we record.
 const EXPECTED: &[(&str, &str, &str)] = &[
     ("photo.jpg", "image/jpeg", "jpg"),
+    ("photo-exif.jpg", "image/jpeg", "jpg"),
     ("photo.png", "image/png", "png"),
     ("photo.gif", "image/gif", "gif"),
     ("photo.heic", "image/heic", "heic"),

@@ -42,6 +42,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/upload", post(upload))
         .route("/v1/files/{name}", put(put_file))
         .route("/v1/objects/{sha256}", get(get_object))
+        .route("/v1/objects/{sha256}/thumbnail", get(get_thumbnail))
         .route("/v1/entries", get(entries))
         .route("/v1/limits", get(limits))
         .route_layer(middleware::from_fn_with_state(
@@ -861,6 +862,62 @@ async fn get_object(
     };
     builder
         .body(body)
+        .unwrap_or_else(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))
+}
+
+/// `GET /v1/objects/SHA256/thumbnail`: the small JPEG a camera keeps in a
+/// JPEG's EXIF block, read from the object's first bytes ([`HEAD_LEN`]),
+/// for a grid that should not fetch whole photos; 404 when the object has
+/// none (the page then shows the object itself).
+///
+/// [`HEAD_LEN`]: crate::thumbnail::HEAD_LEN
+async fn get_thumbnail(State(shared): State<Arc<Shared>>, Path(hex): Path<String>) -> Response {
+    let Ok(id) = hex.parse::<ObjectId>() else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "expected a SHA-256 in 64 hex digits",
+        );
+    };
+    let found = tokio::task::spawn_blocking(move || {
+        if shared_type(&shared, &id) != "image/jpeg" {
+            return anyhow::Ok(None);
+        }
+        let mut head = Vec::new();
+        let limit = crate::thumbnail::HEAD_LEN;
+        shared
+            .view
+            .read_object_range(&id, 0, Some(limit))?
+            .take(limit)
+            .read_to_end(&mut head)?;
+        Ok(crate::thumbnail::exif_thumbnail(&head)
+            .map(|found| crate::thumbnail::thumbnail_bytes(&head, &found)))
+    })
+    .await;
+    let thumbnail = match found {
+        Ok(Ok(Some(thumbnail))) => thumbnail,
+        Ok(Ok(None)) => return error(StatusCode::NOT_FOUND, "no thumbnail in this object"),
+        Ok(Err(e)) => {
+            tracing::error!("reading object {id}: {e:#}");
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the store could not be read",
+            );
+        }
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    Response::builder()
+        .header(header::ETAG, format!("\"{id}-thumbnail\""))
+        .header(
+            header::CACHE_CONTROL,
+            "private, max-age=31536000, immutable",
+        )
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+        .header(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; sandbox",
+        )
+        .header(header::CONTENT_TYPE, "image/jpeg")
+        .body(Body::from(thumbnail))
         .unwrap_or_else(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))
 }
 

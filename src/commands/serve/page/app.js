@@ -50,6 +50,20 @@ async function api(path, options = {}) {
 async function objectUrl(sha256) {
   const response = await api("/v1/objects/" + sha256);
   if (!response.ok) throw new Error("object " + response.status);
+  return blobUrl(response);
+}
+
+/// A picture for the grid: a JPEG's own small thumbnail when the camera
+/// kept one (a few KiB instead of the whole photo), else the object.
+async function thumbUrl(sha256, mime) {
+  if (mime === "image/jpeg") {
+    const response = await api("/v1/objects/" + sha256 + "/thumbnail");
+    if (response.ok) return blobUrl(response);
+  }
+  return objectUrl(sha256);
+}
+
+async function blobUrl(response) {
   const url = URL.createObjectURL(await response.blob());
   urls.add(url);
   return url;
@@ -154,7 +168,7 @@ const thumbs = new IntersectionObserver((seen) => {
     if (!entry.isIntersecting) continue;
     thumbs.unobserve(entry.target);
     const holder = entry.target;
-    objectUrl(holder.dataset.sha256).then((url) => {
+    thumbUrl(holder.dataset.sha256, holder.dataset.mime).then((url) => {
       const img = el("img", { alt: "", src: url });
       holder.replaceChildren(img);
     }).catch(() => {});
@@ -213,6 +227,7 @@ function item(entry) {
   const thumb = el("span", { class: "thumb" });
   if (DRAWN.includes(entry.mime)) {
     thumb.dataset.sha256 = entry.sha256;
+    thumb.dataset.mime = entry.mime;
     thumbs.observe(thumb);
   } else {
     thumb.append(badge(entry));
