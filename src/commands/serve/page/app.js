@@ -54,7 +54,7 @@ async function objectUrl(sha256) {
 }
 
 /// A picture for the grid: a JPEG's own small thumbnail when the camera
-/// kept one (a few KiB instead of the whole photo), else the object.
+/// kept one (at most 64 KiB instead of the whole photo), else the object.
 async function thumbUrl(sha256, mime) {
   if (mime === "image/jpeg") {
     const response = await api("/v1/objects/" + sha256 + "/thumbnail");
