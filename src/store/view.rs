@@ -74,7 +74,8 @@ pub trait StoreView {
 
     /// `len` bytes of the object from `start` on (to its end with None),
     /// streamed: a range of a large object (a video a browser seeks in)
-    /// costs only what it holds.
+    /// costs only what it holds. The range must lie within the object: S3
+    /// refuses one that passes its end (an error, not a short read).
     fn read_object_range(
         &self,
         id: &ObjectId,

@@ -1029,8 +1029,18 @@ fn an_s3_store_behind_the_server() {
         assert_eq!(status, 206, "{range}");
         assert!(std::fs::read(&got).unwrap() == want, "{range}");
     }
+    // A thumbnail is read from the start of an object smaller than the
+    // head it asks S3 for.
+    let media = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/media");
+    let photo = media.join("photo-exif.jpg");
+    let (status, report) = server.json(&["-T", &file_arg(&photo), &server.url("/v1/files/p.jpg")]);
+    assert_eq!(status, 201, "{report}");
+    let thumbnail = server.url(&format!("/v1/objects/{}/thumbnail", sha256_file(&photo)));
+    let (status, _) = server.curl(&["-o", &file_arg(&got), &thumbnail]);
+    assert_eq!(status, 200);
+    assert_eq!(std::fs::read(&got).unwrap().len(), 1166);
     let (_, page) = server.json(&[&server.url("/v1/entries")]);
-    assert_eq!(page["entries"][0]["name"], "f.bin");
+    assert_eq!(page["entries"][1]["name"], "f.bin");
     assert!(server.stop());
     let out = s3.cmd(&url, ["verify"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));

@@ -882,8 +882,12 @@ async fn get_thumbnail(State(shared): State<Arc<Shared>>, Path(hex): Path<String
         if shared_type(&shared, &id) != "image/jpeg" {
             return anyhow::Ok(None);
         }
+        // No further than the object's end: S3 refuses a range past it.
+        let Some(size) = shared.view.object_size(&id)? else {
+            return Ok(None);
+        };
+        let limit = size.min(crate::thumbnail::HEAD_LEN);
         let mut head = Vec::new();
-        let limit = crate::thumbnail::HEAD_LEN;
         shared
             .view
             .read_object_range(&id, 0, Some(limit))?
