@@ -778,45 +778,21 @@ async fn get_object(
     Path(hex): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let Ok(id) = hex.parse::<ObjectId>() else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "expected a SHA-256 in 64 hex digits",
-        );
+    let id = match object_id(&hex) {
+        Ok(id) => id,
+        Err(answer) => return answer,
     };
     let etag = format!("\"{id}\"");
-    let looked_up = {
-        let shared = Arc::clone(&shared);
-        tokio::task::spawn_blocking(move || {
-            let size = shared.view.object_size(&id)?;
-            let mime = size.map(|_| shared_type(&shared, &id));
-            anyhow::Ok(size.zip(mime))
-        })
-        .await
+    let looked_up = look_up(&shared, id, "no such object in the store", |shared, id| {
+        let size = shared.view.object_size(id)?;
+        let mime = size.map(|_| shared_type(shared, id));
+        Ok(size.zip(mime))
+    });
+    let (size, mime) = match looked_up.await {
+        Ok(found) => found,
+        Err(answer) => return answer,
     };
-    let (size, mime) = match looked_up {
-        Ok(Ok(Some(found))) => found,
-        Ok(Ok(None)) => return error(StatusCode::NOT_FOUND, "no such object in the store"),
-        Ok(Err(e)) => {
-            tracing::error!("reading object {id}: {e:#}");
-            return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the store could not be read",
-            );
-        }
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-    };
-    let mut builder = Response::builder()
-        .header(header::ETAG, &etag)
-        .header(
-            header::CACHE_CONTROL,
-            "private, max-age=31536000, immutable",
-        )
-        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
-        .header(
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; sandbox",
-        )
+    let mut builder = immutable(&etag)
         .header(header::ACCEPT_RANGES, "bytes")
         .header(header::CONTENT_TYPE, mime.as_str());
     if is_active(&mime) {
@@ -872,45 +848,76 @@ async fn get_object(
 ///
 /// [`HEAD_LEN`]: crate::thumbnail::HEAD_LEN
 async fn get_thumbnail(State(shared): State<Arc<Shared>>, Path(hex): Path<String>) -> Response {
-    let Ok(id) = hex.parse::<ObjectId>() else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "expected a SHA-256 in 64 hex digits",
-        );
+    let id = match object_id(&hex) {
+        Ok(id) => id,
+        Err(answer) => return answer,
     };
-    let found = tokio::task::spawn_blocking(move || {
-        if shared_type(&shared, &id) != "image/jpeg" {
-            return anyhow::Ok(None);
+    let found = look_up(&shared, id, "no thumbnail in this object", |shared, id| {
+        if shared_type(shared, id) != "image/jpeg" {
+            return Ok(None);
         }
         // No further than the object's end: S3 refuses a range past it.
-        let Some(size) = shared.view.object_size(&id)? else {
+        let Some(size) = shared.view.object_size(id)? else {
             return Ok(None);
         };
         let limit = size.min(crate::thumbnail::HEAD_LEN);
         let mut head = Vec::new();
         shared
             .view
-            .read_object_range(&id, 0, Some(limit))?
+            .read_object_range(id, 0, Some(limit))?
             .take(limit)
             .read_to_end(&mut head)?;
         Ok(crate::thumbnail::exif_thumbnail(&head)
             .map(|found| crate::thumbnail::thumbnail_bytes(&head, &found)))
+    });
+    let thumbnail = match found.await {
+        Ok(thumbnail) => thumbnail,
+        Err(answer) => return answer,
+    };
+    immutable(&format!("\"{id}-thumbnail\""))
+        .header(header::CONTENT_TYPE, "image/jpeg")
+        .body(Body::from(thumbnail))
+        .unwrap_or_else(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))
+}
+
+/// The object a path names, or the 400 that says it names none.
+fn object_id(hex: &str) -> Result<ObjectId, Response> {
+    hex.parse().map_err(|_| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "expected a SHA-256 in 64 hex digits",
+        )
     })
-    .await;
-    let thumbnail = match found {
-        Ok(Ok(Some(thumbnail))) => thumbnail,
-        Ok(Ok(None)) => return error(StatusCode::NOT_FOUND, "no thumbnail in this object"),
+}
+
+/// Looks something up about object `id` in the store, off the runtime's
+/// threads: None is a 404 saying `missing`, a store error a 500 (logged).
+async fn look_up<T: Send + 'static>(
+    shared: &Arc<Shared>,
+    id: ObjectId,
+    missing: &'static str,
+    find: impl FnOnce(&Shared, &ObjectId) -> anyhow::Result<Option<T>> + Send + 'static,
+) -> Result<T, Response> {
+    let shared = Arc::clone(shared);
+    match tokio::task::spawn_blocking(move || find(&shared, &id)).await {
+        Ok(Ok(Some(found))) => Ok(found),
+        Ok(Ok(None)) => Err(error(StatusCode::NOT_FOUND, missing)),
         Ok(Err(e)) => {
             tracing::error!("reading object {id}: {e:#}");
-            return error(
+            Err(error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the store could not be read",
-            );
+            ))
         }
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-    };
+        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())),
+    }
+}
+
+/// An answer of stored bytes, which never change: cached for a year under
+/// `etag`, never sniffed, never run.
+fn immutable(etag: &str) -> axum::http::response::Builder {
     Response::builder()
-        .header(header::ETAG, format!("\"{id}-thumbnail\""))
+        .header(header::ETAG, etag)
         .header(
             header::CACHE_CONTROL,
             "private, max-age=31536000, immutable",
@@ -920,9 +927,6 @@ async fn get_thumbnail(State(shared): State<Arc<Shared>>, Path(hex): Path<String
             header::CONTENT_SECURITY_POLICY,
             "default-src 'none'; sandbox",
         )
-        .header(header::CONTENT_TYPE, "image/jpeg")
-        .body(Body::from(thumbnail))
-        .unwrap_or_else(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))
 }
 
 /// The type recorded for an object: the manifest's, else what its bytes
