@@ -441,10 +441,16 @@ fn parse_age(text: &str) -> Result<std::time::Duration, String> {
     let span: jiff::Span = text
         .parse()
         .map_err(|e| format!("{text:?} is not an age such as 30m, 2h or 1d: {e}"))?;
+    if span.is_negative() {
+        return Err(format!("{text:?}: give an age, not a negative one"));
+    }
+    // Days are 24 hours; weeks, months and years count back from today.
+    let today = jiff::ZonedDateTime::now().date();
     span.to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+        .or_else(|_| span.to_duration(today))
         .ok()
         .and_then(|d| std::time::Duration::try_from(d).ok())
-        .ok_or_else(|| format!("{text:?}: give an age of hours or days, not a negative one"))
+        .ok_or_else(|| format!("{text:?} is not an age such as 30m, 2h, 1d or 1y"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

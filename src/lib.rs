@@ -27,6 +27,7 @@ pub mod interrupt;
 pub mod json_file;
 pub mod jsonl;
 pub mod manifest;
+pub mod media_type;
 pub mod mms;
 pub mod names;
 pub mod object_id;

@@ -1,7 +1,9 @@
 //! `ingest token add|ls|rm`: the tokens `ingest serve` accepts, kept beside
 //! the store as hashes.
 
-use anyhow::{Context, Result};
+use std::io::Write;
+
+use anyhow::{Context, Result, bail};
 
 use super::{Access, open_store};
 use crate::cli::{GlobalArgs, TokenCommand};
@@ -29,9 +31,14 @@ pub fn run(global: &GlobalArgs, command: &TokenCommand) -> Result<Exit> {
                     return Ok(Exit::Usage);
                 }
             };
+            // The token alone on stdout, so `TOKEN=$(ingest token add phone)`
+            // works; shown before it is kept, since a token nobody saw must
+            // not be kept (a closed or full stdout fails here, never quietly).
+            let mut out = std::io::stdout().lock();
+            if let Err(e) = crate::tools::line(&mut out, &text).and_then(|()| out.flush()) {
+                bail!("token {name:?} not made: it could not be written to standard output ({e})");
+            }
             tokens.save(&path)?;
-            // The token alone on stdout, so `TOKEN=$(ingest token add phone)` works.
-            crate::tools::line(&mut std::io::stdout().lock(), &text)?;
             if !global.quiet {
                 say!("token {name:?} made; it is shown this once");
             }

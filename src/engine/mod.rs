@@ -22,6 +22,7 @@ use crate::failure::Failure;
 use crate::in_order::InOrder;
 use crate::input::{self, Input};
 use crate::manifest::{Entry, Identity, Origin};
+use crate::media_type;
 use crate::object_id::ObjectId;
 use crate::pipeline::{INLINE_HASH_MAX, Pass, Passed, Sink, Source, StoreWriter};
 use crate::policy::Policy;
@@ -758,11 +759,11 @@ impl<B: Backend, E: Events> Ingest<B, E> {
 /// declared, else what the name's extension suggests, else octet-stream.
 pub fn fallback_kind(name: &OsStr, declared: Option<&str>) -> Kind {
     let ext = sniff::name_extension(name).unwrap_or_default();
-    match (declared, sniff::kind_from_name(name)) {
-        (Some(mime), _) => Kind {
-            mime: mime.to_ascii_lowercase(),
-            ext,
-        },
+    match (
+        declared.and_then(media_type::clean),
+        sniff::kind_from_name(name),
+    ) {
+        (Some(mime), _) => Kind { mime, ext },
         (None, Some(kind)) => kind,
         (None, None) => Kind {
             mime: "application/octet-stream".to_owned(),
@@ -780,7 +781,7 @@ fn entry_for(described: &Described, passed: &Passed) -> Entry {
         None => fallback_kind(&described.name, declared),
     };
     let declared_mime = declared
-        .map(str::to_ascii_lowercase)
+        .and_then(media_type::clean)
         .filter(|d| passed.sniffed.is_some() && *d != kind.mime);
     let mut entry = Entry::new(
         passed.id,

@@ -30,7 +30,7 @@ use tempfile::NamedTempFile;
 
 use super::flusher::{Background, write_back};
 use super::{Backend, Committed, LookupError, Stager, StoreFormat};
-use crate::interrupt::{self, Tracked};
+use crate::interrupt::Tracked;
 use crate::jsonl;
 use crate::manifest::{Entry, IdentitySet, LineIdentity, Lines};
 use crate::object_id::ObjectId;
@@ -311,22 +311,17 @@ impl Stager for LocalStager {
     type Staged = LocalStaging;
 
     fn stage(&self) -> Result<LocalStaging> {
-        let (temp, tracked) = interrupt::track(
-            || {
-                // Read-only from the start (the descriptor still writes):
-                // objects are never changed, and no chmod per object.
-                tempfile::Builder::new()
-                    .prefix("ingest-")
-                    .suffix(".tmp")
-                    .permissions(Permissions::from_mode(0o444))
-                    .tempfile_in(&self.tmp)
-            },
-            |t: &NamedTempFile| t.path(),
-        )
+        // Read-only from the start (the descriptor still writes): objects
+        // are never changed, and no chmod per object. Held (locked) until
+        // it is renamed or removed: `gc` leaves it alone meanwhile.
+        let (temp, tracked) = super::held::create(&self.tmp, |dir| {
+            tempfile::Builder::new()
+                .prefix("ingest-")
+                .suffix(".tmp")
+                .permissions(Permissions::from_mode(0o444))
+                .tempfile_in(dir)
+        })
         .with_context(|| format!("creating a temp file in {}", self.tmp.display()))?;
-        // Held until the file is renamed or removed: `gc` leaves a locked
-        // temp file alone, since a running ingest is still writing it.
-        let _ = temp.as_file().try_lock();
         Ok(LocalStaging {
             temp,
             _tracked: tracked,
@@ -581,8 +576,7 @@ impl LocalStore {
             let Ok(meta) = fs::symlink_metadata(&path) else {
                 continue; // finished and renamed since the listing
             };
-            let in_use = File::open(&path)
-                .is_ok_and(|f| matches!(f.try_lock_shared(), Err(TryLockError::WouldBlock)));
+            let in_use = super::held::in_use(&path);
             found.push((path, meta, in_use));
         }
         found.sort_by(|a, b| a.0.cmp(&b.0));
@@ -846,14 +840,29 @@ impl LocalStaging {
     /// Renames the (durable) temp file to `target` unless that exists.
     fn rename_to(self, target: &Path) -> Result<Committed> {
         let LocalStaging { temp, _tracked, .. } = self;
-        match temp.persist_noclobber(target) {
+        let renamed = |temp: NamedTempFile| match temp.persist_noclobber(target) {
             Ok(_) => Ok(Committed::New),
             // Another run stored the same content a moment ago.
             Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => {
                 Ok(Committed::AlreadyPresent)
             }
-            Err(e) => Err(e.error).with_context(|| format!("renaming to {}", target.display())),
+            Err(e) => Err(e),
+        };
+        match renamed(temp) {
+            // Its folder was removed under this long-running writer (which
+            // remembers the folders it made): made again, and synced into
+            // its parent before the rename is counted on.
+            Err(e) if e.error.kind() == io::ErrorKind::NotFound => {
+                let folder = target.parent().unwrap_or(target);
+                fs::create_dir_all(folder)
+                    .with_context(|| format!("creating {}", folder.display()))?;
+                sync_dir(folder.parent().unwrap_or(folder))?;
+                renamed(e.file)
+            }
+            other => other,
         }
+        .map_err(|e| anyhow::Error::new(e.error))
+        .with_context(|| format!("renaming to {}", target.display()))
     }
 }
 

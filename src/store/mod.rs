@@ -2,6 +2,7 @@
 //! that a local directory and an S3 prefix serve the same engine.
 
 mod flusher;
+pub(crate) mod held;
 mod local;
 mod lookup;
 mod s3;

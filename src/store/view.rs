@@ -96,8 +96,12 @@ pub trait StoreView {
     fn remove_object(&self, listed: &Listed) -> Result<()>;
 
     /// Removes a leftover.
-    fn remove_leftover(&self, leftover: &Leftover) -> Result<()> {
-        fs::remove_file(&leftover.shown).with_context(|| format!("removing {}", leftover.shown))
+    /// Removes a leftover unless a running ingest holds it now: false when
+    /// one does (it was checked a moment before, and a writer may have
+    /// started since).
+    fn remove_leftover(&self, leftover: &Leftover) -> Result<bool> {
+        super::held::remove_unheld(std::path::Path::new(&leftover.shown))
+            .with_context(|| format!("removing {}", leftover.shown))
     }
 
     /// What interrupted runs left.

@@ -1,11 +1,13 @@
 //! `ingest cat HASH`: an object to stdout, streamed.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 
 use anyhow::{Context, Result};
 
 use crate::cli::GlobalArgs;
 use crate::exit::Exit;
+use crate::hashing::Sha256;
+use crate::object_id::ObjectId;
 use crate::store::LookupError;
 
 pub fn run(global: &GlobalArgs, prefix: &str) -> Result<Exit> {
@@ -18,9 +20,33 @@ pub fn run(global: &GlobalArgs, prefix: &str) -> Result<Exit> {
         }
         Err(e) => return Err(e.into()),
     };
-    let mut object = store.read_object(&id)?;
+    let object = store.read_object(&id)?;
     let mut out = io::stdout().lock();
-    io::copy(&mut object, &mut out).with_context(|| format!("writing {id} to standard output"))?;
+    // Checked as it streams, as export checks: the bytes are out before the
+    // last one is read, so a damaged object is said after them, and fails.
+    let mut checked = Checked {
+        inner: object,
+        hasher: Sha256::new(),
+    };
+    io::copy(&mut checked, &mut out).with_context(|| format!("writing {id} to standard output"))?;
     out.flush()?;
+    if ObjectId::from_bytes(checked.hasher.finalize()) != id {
+        say!("object {id} is damaged: its bytes do not hash to its name (run `ingest verify`)");
+        return Ok(Exit::Fatal);
+    }
     Ok(Exit::Success)
+}
+
+/// A reader that hashes what it reads.
+struct Checked<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Read for Checked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
 }

@@ -60,8 +60,8 @@ pub fn run(
     let aged = |age: Option<Duration>, min: Duration| age.is_some_and(|age| age >= min);
     for leftover in store.leftovers()? {
         if !leftover.in_use && aged(leftover.age, min_age) {
-            if !dry_run {
-                store.remove_leftover(&leftover)?;
+            if !dry_run && !store.remove_leftover(&leftover)? {
+                continue; // a writer holds it now
             }
             removed(&leftover.shown, leftover.size, "temp file")?;
         }

@@ -2,7 +2,9 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use anyhow::Result;
+use std::io::{self, Write};
+
+use anyhow::{Context, Result};
 use indicatif::HumanBytes;
 use serde_json::json;
 
@@ -43,6 +45,9 @@ pub fn run(global: &GlobalArgs) -> Result<Exit> {
         }
     }
     let saved = recorded - unique_named;
+    // Written, not printed: a closed or full stdout is an error to report
+    // (or, for a reader that went away, a quiet end), never a panic.
+    let mut out = io::BufWriter::new(io::stdout().lock());
     if global.json {
         let types: serde_json::Map<_, _> = by_type
             .iter()
@@ -57,21 +62,29 @@ pub fn run(global: &GlobalArgs) -> Result<Exit> {
             "objects": objects, "bytes": stored, "entries": entries,
             "entry_bytes": recorded, "dedup_saved_bytes": saved, "by_mime": types,
         });
-        println!("{stats}");
+        super::line(&mut out, &stats.to_string())?;
     } else {
-        println!("objects        {objects} ({})", HumanBytes(stored));
-        println!(
-            "entries        {entries} ({} as recorded)",
-            HumanBytes(recorded)
-        );
-        println!("dedup saved    {}", HumanBytes(saved));
+        let rows = [
+            format!("objects        {objects} ({})", HumanBytes(stored)),
+            format!(
+                "entries        {entries} ({} as recorded)",
+                HumanBytes(recorded)
+            ),
+            format!("dedup saved    {}", HumanBytes(saved)),
+        ];
+        for row in rows {
+            super::line(&mut out, &row)?;
+        }
         for (mime, t) in &by_type {
-            println!(
+            let mime = crate::stderr::escape(mime);
+            let row = format!(
                 "  {mime:<28} {:>8} entries  {:>12}",
                 t.entries,
                 HumanBytes(t.bytes).to_string()
             );
+            super::line(&mut out, &row)?;
         }
     }
+    out.flush().context("writing to standard output")?;
     Ok(Exit::Success)
 }

@@ -18,12 +18,21 @@ use crate::pipeline::{Chunks, Pass, Sink, Source};
 use crate::policy::Rejection;
 use crate::store::Backend;
 
+/// What became of one uploaded file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fate {
+    New,
+    Duplicate,
+    Rejected,
+    Failed,
+}
+
 /// What one file of a request came to, as the client is told.
 #[derive(Debug, Clone, Serialize)]
 pub struct FileReport {
     pub name: String,
-    /// `new`, `duplicate`, `rejected` or `failed`.
-    pub status: &'static str,
+    pub status: Fate,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -49,8 +58,8 @@ pub struct FileReport {
 impl FileReport {
     fn stored(name: &str, status: Status, entry: &Entry) -> Self {
         let (status, http) = match status {
-            Status::New => ("new", 201),
-            _ => ("duplicate", 200),
+            Status::New => (Fate::New, 201),
+            _ => (Fate::Duplicate, 200),
         };
         FileReport {
             name: name.to_owned(),
@@ -75,14 +84,14 @@ impl FileReport {
                     Rejection::TypeDenied { .. } => 415,
                     Rejection::HashMismatch { .. } | Rejection::Infected { .. } => 422,
                 };
-                ("rejected", Some(rejection.reason()), http)
+                (Fate::Rejected, Some(rejection.reason()), http)
             }
             // Scans fail closed: try again when clamd is back.
-            Failure::Scan(_) => ("failed", None, 503),
-            Failure::Store(error) if is_disk_full(error) => ("failed", None, 507),
-            Failure::Store(_) => ("failed", None, 500),
-            Failure::Input(error) if is_timeout(error) => ("failed", None, 408),
-            Failure::Input(_) => ("failed", None, 400),
+            Failure::Scan(_) => (Fate::Failed, None, 503),
+            Failure::Store(error) if is_disk_full(error) => (Fate::Failed, None, 507),
+            Failure::Store(_) => (Fate::Failed, None, 500),
+            Failure::Input(error) if is_timeout(error) => (Fate::Failed, None, 408),
+            Failure::Input(_) => (Fate::Failed, None, 400),
         };
         FileReport {
             name: name.to_owned(),

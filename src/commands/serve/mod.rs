@@ -9,6 +9,7 @@
 
 mod auth;
 mod engine;
+mod multipart;
 mod page;
 mod routes;
 

@@ -24,7 +24,8 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::auth::{self, Caller};
-use super::engine::{BodyReader, FileReport, Piece};
+use super::engine::{BodyReader, Fate, FileReport, Piece};
+use super::multipart::{self, Multipart};
 use super::{MAX_HEAD_BYTES, MAX_NAME_BYTES, MAX_PARTS, Shared, page};
 use crate::engine::Described;
 use crate::failure::Failure;
@@ -251,7 +252,9 @@ fn described(
         // Uploads of one name by one token are one record, as a file's
         // path is: sent again, the upload is a duplicate, not a new line.
         source: OsString::from(format!("http:{}", caller.name)),
-        declared_mime: declared.filter(|d| d != "application/octet-stream"),
+        declared_mime: declared
+            .and_then(|d| crate::media_type::clean(&d))
+            .filter(|d| d != "application/octet-stream"),
         origin: Some(Origin {
             kind: "http".to_owned(),
             remote: remote.map(|r| r.0.ip().to_string()),
@@ -334,7 +337,7 @@ where
     if let (Some(sha256), Some(mime)) = (&report.sha256, &report.mime)
         && let Ok(id) = sha256.parse()
     {
-        if report.status == "duplicate" {
+        if report.status == Fate::Duplicate {
             // Asked before this upload is learnt, so that a copy stored
             // before this server started is dated from the manifest (read
             // off the runtime's threads: it can be large).
@@ -504,8 +507,7 @@ async fn put_file(
         let declared = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|v| v.trim().to_ascii_lowercase());
+            .map(str::to_owned);
         let remote = request.extensions().get::<Remote>().copied();
         let size = content_length(headers);
         let described = described(&name, declared, expected, &caller, remote, headers);
@@ -577,196 +579,142 @@ async fn upload(
         let boundary = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| multer::parse_boundary(v).ok())
+            .and_then(multipart::boundary)
             .ok_or_else(|| {
                 closing(error(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "expected multipart/form-data (or PUT /v1/files/NAME with the file as the body)",
+                    "expected multipart/form-data with a boundary (or PUT /v1/files/NAME with the file as the body)",
                 ))
             })?;
         let remote = request.extensions().get::<Remote>().copied();
-        let constraints = multer::Constraints::new().size_limit(
-            multer::SizeLimit::new()
-                .per_field(u64::MAX)
-                .whole_stream(u64::MAX),
-        );
         let body = request.into_body().into_data_stream();
-        let mut multipart = multer::Multipart::with_constraints(body, boundary, constraints);
+        let mut form = Multipart::new(body, &boundary);
         let mut reports: Vec<FileReport> = Vec::new();
-        let mut problem: Option<Response> = None;
         let mut parts = 0usize;
-        let mut refused = None;
-        loop {
-            let next = tokio::time::timeout(shared.body_timeout, multipart.next_field()).await;
-            let mut field = match next {
-                Ok(Ok(Some(field))) => field,
-                Ok(Ok(None)) => return Ok(upload_answer(reports, problem)),
-                Ok(Err(e)) => {
-                    let why = format!("the multipart body is malformed: {e}");
-                    problem = Some(error(StatusCode::BAD_REQUEST, &why));
-                    break;
-                }
+        // Why the request's parts were not all read, when they were not.
+        let problem = loop {
+            let next = tokio::time::timeout(shared.body_timeout, form.next_part()).await;
+            let part = match next {
+                Ok(Ok(Some(part))) => part,
+                Ok(Ok(None)) => return Ok(upload_answer(reports, None)),
+                Ok(Err(malformed)) => break malformed_answer(&malformed),
                 Err(_) => {
-                    problem = Some(error(StatusCode::REQUEST_TIMEOUT, "the upload stalled"));
-                    return Ok(upload_answer(reports, problem));
+                    let stalled = (StatusCode::REQUEST_TIMEOUT, "the upload stalled".to_owned());
+                    return Ok(upload_answer(reports, Some(stalled)));
                 }
             };
             parts += 1;
             if parts > MAX_PARTS {
                 let why = format!("more than {MAX_PARTS} parts in one request");
-                problem = Some(error(StatusCode::PAYLOAD_TOO_LARGE, &why));
-                break;
+                break (StatusCode::PAYLOAD_TOO_LARGE, why);
             }
-            // A part without a file name is a form field, not a file.
-            let Some(name) = part_file_name(field.headers()) else {
+            let Some(name) = multipart::file_name(&part) else {
+                // A form field, not a file: read, within its limit.
+                if !discard(&mut form.data(), &mut { multipart::MAX_FIELD_BYTES }).await {
+                    let why = format!(
+                        "a form field is over {} KiB, or its part is malformed",
+                        multipart::MAX_FIELD_BYTES / 1024
+                    );
+                    break (StatusCode::PAYLOAD_TOO_LARGE, why);
+                }
                 continue;
             };
             if name.len() > MAX_NAME_BYTES {
-                problem = Some(error(StatusCode::BAD_REQUEST, "a file name is too long"));
-                break;
+                break (
+                    StatusCode::BAD_REQUEST,
+                    "a file name is too long".to_owned(),
+                );
             }
-            let declared = field.content_type().map(|m| m.essence_str().to_owned());
+            let declared = part
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
             let described = described(&name, declared, None, &caller, remote, &headers);
-            let (report, pumped) = receive_body(&shared, &mut field, None, described).await;
+            let (report, pumped) = receive_body(&shared, &mut form.data(), None, described).await;
             // Too large: the answer is 413 (as for a PUT) and the rest of
             // the body is not stored; a broken client ends the request.
             let too_large = report.reason == Some("too_large");
+            let shown = report.name.clone();
             reports.push(report);
             if pumped == Pumped::Broken {
-                return Ok(upload_answer(reports, problem));
+                return Ok(upload_answer(reports, None));
             }
             if too_large {
-                refused = Some(field);
-                break;
+                let why = format!("{shown:?} is over the size limit");
+                break (StatusCode::PAYLOAD_TOO_LARGE, why);
             }
-        }
+        };
         // Only an answer before the body ended leaves the loop here (a file
         // too large, a problem): the rest is read and thrown away after it.
         linger(async move {
             let mut budget = LINGER_BYTES;
-            if let Some(mut field) = refused
-                && !discard(&mut field, &mut budget).await
-            {
-                return;
-            }
-            while let Ok(Some(mut field)) = multipart.next_field().await {
-                if !discard(&mut field, &mut budget).await {
+            while discard(&mut form.data(), &mut budget).await {
+                if !matches!(form.next_part().await, Ok(Some(_))) {
                     break;
                 }
             }
         });
-        Ok::<_, Response>(upload_answer(reports, problem))
+        Ok::<_, Response>(upload_answer(reports, Some(problem)))
     };
     answer.await.unwrap_or_else(|refused| refused)
+}
+
+/// The answer to a body that is not multipart as it should be.
+fn malformed_answer(malformed: &multipart::Malformed) -> (StatusCode, String) {
+    let status = match malformed {
+        multipart::Malformed::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        multipart::Malformed::Invalid(_) | multipart::Malformed::Cut(_) => StatusCode::BAD_REQUEST,
+    };
+    (
+        status,
+        format!("the multipart body is malformed: {malformed}"),
+    )
 }
 
 /// The answer to a multipart upload: each file, and the totals. The status
 /// is 200 when every file went in; else that of the first one that did
 /// not (413, 415, 422, 503, 507...), so a client of one file sees its fate
-/// in the status alone.
-fn upload_answer(reports: Vec<FileReport>, problem: Option<Response>) -> Response {
+/// in the status alone. A `problem` that stopped the request before its
+/// end is said in `not_read`: the parts after the files listed were not
+/// read, and must be sent again.
+fn upload_answer(reports: Vec<FileReport>, problem: Option<(StatusCode, String)>) -> Response {
     if reports.is_empty()
-        && let Some(problem) = problem
+        && let Some((status, why)) = &problem
     {
-        return closing(problem);
+        return closing(error(*status, why));
     }
-    let count = |status: &str| reports.iter().filter(|r| r.status == status).count();
+    let count = |status: Fate| reports.iter().filter(|r| r.status == status).count();
     let saved: u64 = reports
         .iter()
-        .filter(|r| r.status == "duplicate")
+        .filter(|r| r.status == Fate::Duplicate)
         .filter_map(|r| r.size)
         .sum();
     let status = reports
         .iter()
         .find(|r| !r.went_in())
         .map(|r| StatusCode::from_u16(r.http).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-        .or(problem.as_ref().map(|p| p.status()))
+        .or(problem.as_ref().map(|(status, _)| *status))
         .unwrap_or(StatusCode::OK);
-    let body = json!({
+    let mut body = json!({
         "files": reports,
         "totals": {
-            "new": count("new"),
-            "duplicates": count("duplicate"),
-            "rejected": count("rejected"),
-            "failed": count("failed"),
+            "new": count(Fate::New),
+            "duplicates": count(Fate::Duplicate),
+            "rejected": count(Fate::Rejected),
+            "failed": count(Fate::Failed),
             "bytes_saved": saved,
         },
     });
+    if let Some((_, why)) = problem {
+        body["not_read"] = json!(format!(
+            "{why}: the request's parts after the files listed were not read; send them again"
+        ));
+    }
     let response = (status, Json(body)).into_response();
     match status.is_success() {
         true => response,
         false => closing(response),
     }
-}
-
-/// A part's file name from its Content-Disposition: `filename*` (RFC
-/// 5987, UTF-8 percent-encoded) over `filename`.
-fn part_file_name(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(header::CONTENT_DISPOSITION)?;
-    let text = String::from_utf8_lossy(value.as_bytes()).into_owned();
-    let mut plain = None;
-    for param in split_params(&text) {
-        let Some((key, value)) = param.split_once('=') else {
-            continue;
-        };
-        let key = key.trim().to_ascii_lowercase();
-        let value = value.trim();
-        if key == "filename*" {
-            let (charset, rest) = value.split_once('\'')?;
-            let (_language, encoded) = rest.split_once('\'')?;
-            if charset.eq_ignore_ascii_case("utf-8") {
-                let decoded = percent_encoding::percent_decode_str(encoded)
-                    .decode_utf8_lossy()
-                    .into_owned();
-                return Some(decoded);
-            }
-        } else if key == "filename" {
-            plain = Some(unquote(value));
-        }
-    }
-    plain
-}
-
-/// Splits `form-data; name="a;b"; filename="x"` at the semicolons outside
-/// quotes.
-fn split_params(text: &str) -> Vec<&str> {
-    let (mut params, mut start, mut quoted, mut escaped) = (Vec::new(), 0, false, false);
-    for (i, c) in text.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            ';' if !quoted => {
-                params.push(&text[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    params.push(&text[start..]);
-    params
-}
-
-fn unquote(value: &str) -> String {
-    match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
-        Some(inner) => inner.replace("\\\"", "\"").replace("\\\\", "\\"),
-        None => value.to_owned(),
-    }
-}
-
-/// Types a browser would run or render as a page: sent as attachments only.
-fn is_active(mime: &str) -> bool {
-    matches!(
-        mime,
-        "text/html"
-            | "application/xhtml+xml"
-            | "image/svg+xml"
-            | "text/xml"
-            | "application/xml"
-            | "text/javascript"
-            | "application/javascript"
-            | "application/x-javascript"
-    ) || mime.ends_with("+xml")
 }
 
 /// `HEAD` and `GET /v1/objects/{sha256}`: the object, with its type, an
@@ -795,7 +743,7 @@ async fn get_object(
     let mut builder = immutable(&etag)
         .header(header::ACCEPT_RANGES, "bytes")
         .header(header::CONTENT_TYPE, mime.as_str());
-    if is_active(&mime) {
+    if !crate::media_type::shown_inline(&mime) {
         let disposition = format!("attachment; filename=\"{id}\"");
         builder = builder.header(header::CONTENT_DISPOSITION, disposition);
     }
@@ -929,12 +877,15 @@ fn immutable(etag: &str) -> axum::http::response::Builder {
         )
 }
 
-/// The type recorded for an object: the manifest's, else what its bytes
-/// would be sniffed as is unknown, and it goes out as octet-stream.
+/// The type recorded for an object, as one valid media type: a store
+/// written before types were cleaned on the way in may hold a list or a
+/// newline, which goes out as octet-stream (an attachment) like a type
+/// nobody recorded.
 fn shared_type(shared: &Shared, id: &ObjectId) -> String {
     shared
         .types
         .get(shared.view.as_ref(), id)
+        .and_then(|mime| crate::media_type::clean(&mime))
         .unwrap_or_else(|| "application/octet-stream".to_owned())
 }
 

@@ -574,9 +574,7 @@ impl S3Store {
             .filter_map(|e| {
                 let path = e.ok()?.path();
                 let meta = fs::symlink_metadata(&path).ok()?;
-                let in_use = File::open(&path).is_ok_and(|f| {
-                    matches!(f.try_lock_shared(), Err(fs::TryLockError::WouldBlock))
-                });
+                let in_use = crate::store::held::in_use(&path);
                 Some((path, meta, in_use))
             })
             .collect()

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use md5::{Digest as _, Md5};
 use tempfile::NamedTempFile;
 
-use crate::interrupt::{self, Tracked};
+use crate::interrupt::Tracked;
 use crate::store::Stager;
 
 /// Uploads go in parts of this size (S3's smallest) at first, at first: memory stays at about their product. See [[`part_len`]].
@@ -180,18 +180,14 @@ impl SpoolStager {
             fs::create_dir_all(&self.spool).map_err(in_spool)?;
             let _ = self.ready.set(());
         }
-        let (temp, tracked) = interrupt::track(
-            || {
-                tempfile::Builder::new()
-                    .prefix("ingest-")
-                    .suffix(".spool")
-                    .tempfile_in(&self.spool)
-            },
-            |t: &NamedTempFile| t.path(),
-        )
-        .map_err(in_spool)?;
         // Held until the spool file is gone: gc leaves it alone meanwhile.
-        let _ = temp.as_file().try_lock();
+        let (temp, tracked) = crate::store::held::create(&self.spool, |dir| {
+            tempfile::Builder::new()
+                .prefix("ingest-")
+                .suffix(".spool")
+                .tempfile_in(dir)
+        })
+        .map_err(in_spool)?;
         Ok((temp, tracked))
     }
 }
