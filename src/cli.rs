@@ -200,13 +200,32 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_seconds)]
     pub grace: f64,
 
-    /// Drops a connection whose request headers take longer than this.
+    /// Closes a connection that has not sent a whole request head (or, for
+    /// HTTP/2, its preface and first request) this long after opening, and
+    /// one whose later request head takes this long.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = parse_seconds)]
     pub header_timeout: f64,
 
     /// Drops an upload whose body sends nothing for this long.
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_seconds)]
     pub body_timeout: f64,
+
+    /// Closes a connection (HTTP/1.1 keep-alive or HTTP/2) with no request
+    /// in flight for this long.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0, value_parser = parse_seconds)]
+    pub idle_timeout: f64,
+
+    /// Closes a connection whose client takes none of an answer for this
+    /// long (one 64 KiB chunk at most: a client must read at least 64 KiB
+    /// per this many seconds).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_seconds)]
+    pub send_timeout: f64,
+
+    /// Connections open at once, at most; at the limit a new one closes the
+    /// one idle the longest, or is answered 503 if none is idle. Default:
+    /// from the open files limit, which the server raises to its maximum.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: Option<u64>,
 
     /// Log one line per request (-v), and more (-vv).
     #[arg(short, long, action = clap::ArgAction::Count)]

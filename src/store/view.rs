@@ -68,7 +68,7 @@ pub trait StoreView {
     fn object_name(&self, id: &ObjectId) -> String;
 
     /// The object's bytes, streamed.
-    fn read_object(&self, id: &ObjectId) -> Result<Box<dyn Read>> {
+    fn read_object(&self, id: &ObjectId) -> Result<Box<dyn Read + Send>> {
         self.read_object_range(id, 0, None)
     }
 
@@ -81,7 +81,7 @@ pub trait StoreView {
         id: &ObjectId,
         start: u64,
         len: Option<u64>,
-    ) -> Result<Box<dyn Read>>;
+    ) -> Result<Box<dyn Read + Send>>;
 
     /// The object's size, or None when it is not stored.
     fn object_size(&self, id: &ObjectId) -> Result<Option<u64>>;
@@ -187,7 +187,7 @@ impl StoreView for LocalStore {
         id: &ObjectId,
         start: u64,
         len: Option<u64>,
-    ) -> Result<Box<dyn Read>> {
+    ) -> Result<Box<dyn Read + Send>> {
         // Whatever sits at the path, a FIFO cannot hang the reader.
         let path = self.object_path(id);
         let (mut file, _) = crate::input::open_regular(&path)
@@ -263,7 +263,7 @@ impl StoreView for S3Store {
         id: &ObjectId,
         start: u64,
         len: Option<u64>,
-    ) -> Result<Box<dyn Read>> {
+    ) -> Result<Box<dyn Read + Send>> {
         Ok(self.open_object(id, start, len)?)
     }
 

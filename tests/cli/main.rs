@@ -6,6 +6,7 @@ mod batch;
 mod clamd;
 mod crash;
 mod generated;
+mod hostile;
 mod integrity;
 mod interrupt;
 mod memory;

@@ -8,6 +8,7 @@
 #![allow(clippy::result_large_err)]
 
 mod auth;
+mod connections;
 mod engine;
 mod multipart;
 mod page;
@@ -15,13 +16,11 @@ mod routes;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
@@ -46,9 +45,32 @@ pub struct Shared {
     types: TypeIndex,
     tokens: auth::TokenFile,
     uploads: Arc<Semaphore>,
+    /// Uploads under way by token name.
+    uploads_by_token: std::sync::Mutex<std::collections::HashMap<String, usize>>,
     max_uploads: u32,
+    /// Object reads on the blocking pool at once, for all downloads: a
+    /// crowd of downloads waits here, not in the pool uploads need.
+    reads: Arc<Semaphore>,
+    /// Downloads with an object open (from their first chunk to their
+    /// end), each holding a reader and a chunk or two.
+    downloads: Arc<Semaphore>,
+    /// Pages of entries being read at once.
+    listings: Arc<Semaphore>,
     body_timeout: Duration,
 }
+
+/// Object reads at once (each a 64 KiB chunk on the blocking pool).
+pub const MAX_READS: usize = 32;
+
+/// Downloads with an object open at once; more wait for their first
+/// chunk.
+pub const MAX_DOWNLOADS: usize = 256;
+
+/// Pages of entries read at once; more wait their turn.
+pub const MAX_LISTINGS: usize = 4;
+
+/// Requests (streams) one HTTP/2 connection may have in flight.
+pub const MAX_STREAMS: u32 = 32;
 
 /// Parts one multipart request may hold, at most.
 pub const MAX_PARTS: usize = 1000;
@@ -91,23 +113,6 @@ fn read_buffer_row(open_before: usize) -> usize {
         .iter()
         .position(|&(limit, _)| open_before < limit)
         .unwrap_or(READ_BUFFERS.len() - 1)
-}
-
-/// Counts a connection while it is open.
-struct Open(Arc<AtomicUsize>);
-
-impl Open {
-    /// Counts one more; returns how many were open before it.
-    fn count(open: &Arc<AtomicUsize>) -> (Open, usize) {
-        let before = open.fetch_add(1, Ordering::Relaxed);
-        (Open(Arc::clone(open)), before)
-    }
-}
-
-impl Drop for Open {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 /// Keeps the memory of freed read buffers in the heap for the next ones.
@@ -181,9 +186,19 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<Exit> {
         types: TypeIndex::default(),
         tokens: auth::TokenFile::new(tokens_path),
         uploads: Arc::new(Semaphore::new(args.max_uploads as usize)),
+        uploads_by_token: std::sync::Mutex::default(),
         max_uploads: args.max_uploads,
+        reads: Arc::new(Semaphore::new(MAX_READS)),
+        downloads: Arc::new(Semaphore::new(MAX_DOWNLOADS)),
+        listings: Arc::new(Semaphore::new(MAX_LISTINGS)),
         body_timeout: Duration::from_secs_f64(args.body_timeout),
     });
+    let file_limit = connections::raise_file_limit();
+    let max_connections = args.max_connections.map_or_else(
+        || connections::default_max_connections(file_limit, args.max_uploads, MAX_DOWNLOADS),
+        |n| usize::try_from(n).unwrap_or(usize::MAX),
+    );
+    say!("at most {max_connections} connections at once (open files limit: {file_limit})");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("ingest-serve")
@@ -191,7 +206,12 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<Exit> {
         .context("starting the server's runtime")?;
     let listen = Listen {
         addr: args.listen,
-        header_timeout: Duration::from_secs_f64(args.header_timeout),
+        limits: connections::Limits {
+            max_connections,
+            header_timeout: Duration::from_secs_f64(args.header_timeout),
+            idle_timeout: Duration::from_secs_f64(args.idle_timeout),
+            send_timeout: Duration::from_secs_f64(args.send_timeout),
+        },
         grace: Duration::from_secs_f64(args.grace),
     };
     let served = runtime.block_on(serve(Arc::clone(&shared), listen));
@@ -332,12 +352,12 @@ impl TypeIndex {
 
 struct Listen {
     addr: SocketAddr,
-    header_timeout: Duration,
+    limits: connections::Limits,
     grace: Duration,
 }
 
-/// Accepts connections until SIGTERM or SIGINT, then lets the requests in
-/// flight finish within the grace period.
+/// Accepts connections until SIGTERM or SIGINT, then closes the idle ones
+/// and lets the requests in flight finish within the grace period.
 async fn serve(shared: Arc<Shared>, listen: Listen) -> Result<()> {
     let listener = TcpListener::bind(listen.addr)
         .await
@@ -346,18 +366,25 @@ async fn serve(shared: Arc<Shared>, listen: Listen) -> Result<()> {
     // The one line a script waits for (with the port, when it asked for 0).
     say!("serving {} on http://{local}", shared.view.describe());
     let router = routes::router(Arc::clone(&shared));
+    let limits = listen.limits;
     let builder = |buffer| {
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(listen.header_timeout)
+            .header_read_timeout(limits.header_timeout)
             .max_buf_size(buffer);
         builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(MAX_STREAMS)
+            .max_header_list_size(u32::try_from(MAX_HEAD_BYTES).unwrap_or(u32::MAX))
+            .keep_alive_interval(Some(limits.idle_timeout.max(Duration::from_secs(1))))
+            .keep_alive_timeout(limits.send_timeout);
+        builder
     };
-    let builders = READ_BUFFERS.map(|(_, buffer)| builder(buffer));
-    let open = Arc::new(AtomicUsize::new(0));
-    let graceful = GracefulShutdown::new();
+    let builders = Arc::new(READ_BUFFERS.map(|(_, buffer)| builder(buffer)));
+    let registry = Arc::new(connections::Registry::default());
     let mut stop = std::pin::pin!(stop_signal());
     loop {
         let (stream, remote) = tokio::select! {
@@ -372,18 +399,44 @@ async fn serve(shared: Arc<Shared>, listen: Listen) -> Result<()> {
             },
             () = &mut stop => break,
         };
+        let before = registry.len();
+        let Some(registered) = registry.admit(limits.max_connections).await else {
+            tracing::warn!(%remote, "refused a connection: {} open and none idle", limits.max_connections);
+            connections::refuse(&stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
-        let service = routes::service(router.clone(), remote);
-        let (counted, before) = Open::count(&open);
-        let connection = builders[read_buffer_row(before)]
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let activity = Arc::clone(&registered.activity);
+        let service = routes::service(router.clone(), remote, Arc::clone(&activity));
+        let builders = Arc::clone(&builders);
+        let registry = Arc::clone(&registry);
         tokio::spawn(async move {
-            let _counted = counted;
-            if let Err(e) = connection.await {
-                tracing::debug!(%remote, "connection: {e}");
+            let socket = TokioIo::new(connections::Socket::new(stream, activity));
+            let builder = &builders[read_buffer_row(before)];
+            let connection = builder.serve_connection(socket, service);
+            let mut connection = std::pin::pin!(connection);
+            let mut shutting = false;
+            loop {
+                tokio::select! {
+                    done = connection.as_mut() => {
+                        if let Err(e) = done {
+                            tracing::debug!(%remote, "connection: {e}");
+                        }
+                        break;
+                    }
+                    close = connections::watchdog(&registered, &limits) => {
+                        tracing::debug!(%remote, "closing the connection: {close:?}");
+                        break;
+                    }
+                    () = registry.stopping(), if !shutting => {
+                        // HTTP/1.1: no more requests after this one;
+                        // HTTP/2: GOAWAY. Idle, it closes at once.
+                        connection.as_mut().graceful_shutdown();
+                        shutting = true;
+                    }
+                }
             }
+            drop(registered);
         });
     }
     drop(listener);
@@ -391,11 +444,12 @@ async fn serve(shared: Arc<Shared>, listen: Listen) -> Result<()> {
         "stopping: no new connections; requests in flight have {} s",
         listen.grace.as_secs_f64()
     );
-    tokio::select! {
-        () = graceful.shutdown() => {}
-        () = tokio::time::sleep(listen.grace) => {
-            tracing::warn!("grace period over: cutting off the requests still in flight");
-        }
+    registry.stop();
+    if tokio::time::timeout(listen.grace, registry.drained())
+        .await
+        .is_err()
+    {
+        tracing::warn!("grace period over: cutting off the requests still in flight");
     }
     Ok(())
 }

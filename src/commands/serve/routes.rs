@@ -24,6 +24,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::auth::{self, Caller};
+use super::connections;
 use super::engine::{BodyReader, Fate, FileReport, Piece};
 use super::multipart::{self, Multipart};
 use super::{MAX_HEAD_BYTES, MAX_NAME_BYTES, MAX_PARTS, Shared, page};
@@ -63,10 +64,12 @@ pub fn router(shared: Arc<Shared>) -> Router {
 }
 
 /// The router as a connection's service, with the client's address on
-/// every request.
+/// every request, each request counted in flight on its connection until
+/// its answer's body is done (see [`connections`]).
 pub fn service(
     router: Router,
     remote: SocketAddr,
+    activity: Arc<connections::Activity>,
 ) -> impl hyper::service::Service<
     hyper::Request<hyper::body::Incoming>,
     Response = Response,
@@ -77,8 +80,13 @@ pub fn service(
 > + Clone {
     hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
         request.extensions_mut().insert(Remote(remote));
+        let in_flight = activity.begin();
         let mut router = router.clone();
-        tower_service::Service::call(&mut router, request.map(Body::new))
+        let answer = tower_service::Service::call(&mut router, request.map(Body::new));
+        async move {
+            let response = answer.await?;
+            Ok(connections::Clocked::wrap(response, in_flight))
+        }
     })
 }
 
@@ -214,21 +222,66 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
-/// A permit to upload, or 503 with Retry-After when --max-uploads are
-/// under way already.
-fn upload_permit(shared: &Shared) -> Result<tokio::sync::OwnedSemaphorePermit, Response> {
-    Arc::clone(&shared.uploads)
+/// A place among the uploads under way, held until the upload ends: one
+/// of --max-uploads, of which one token may hold at most three quarters
+/// (so a client trickling many bodies in with one token leaves room for
+/// the others); else 503 with Retry-After.
+pub struct UploadSlot {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    shared: Arc<Shared>,
+    token: String,
+}
+
+impl Drop for UploadSlot {
+    fn drop(&mut self) {
+        let mut held = self
+            .shared
+            .uploads_by_token
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = held.get_mut(&self.token) {
+            *count -= 1;
+            if *count == 0 {
+                held.remove(&self.token);
+            }
+        }
+    }
+}
+
+/// Uploads one token may have under way, at most.
+pub fn per_token_uploads(max_uploads: u32) -> usize {
+    let max = max_uploads as usize;
+    (max - max / 4).max(1)
+}
+
+fn upload_permit(shared: &Arc<Shared>, caller: &Caller) -> Result<UploadSlot, Response> {
+    let busy = || {
+        let mut response = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many uploads at once; try again shortly",
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        response
+    };
+    let mut held = shared
+        .uploads_by_token
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    let count = held.entry(caller.name.clone()).or_insert(0);
+    if *count >= per_token_uploads(shared.max_uploads) {
+        return Err(busy());
+    }
+    let permit = Arc::clone(&shared.uploads)
         .try_acquire_owned()
-        .map_err(|_| {
-            let mut response = error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "too many uploads at once; try again shortly",
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
-            response
-        })
+        .map_err(|_| busy())?;
+    *count += 1;
+    Ok(UploadSlot {
+        _permit: permit,
+        shared: Arc::clone(shared),
+        token: caller.name.clone(),
+    })
 }
 
 /// What the server records of an upload besides its bytes.
@@ -494,7 +547,7 @@ async fn put_file(
         if name.len() > MAX_NAME_BYTES {
             return Err(error(StatusCode::BAD_REQUEST, "the name is too long"));
         }
-        let _permit = match upload_permit(&shared) {
+        let _slot = match upload_permit(&shared, &caller) {
             Ok(permit) => permit,
             Err(busy) => return Err(unread(request, busy)),
         };
@@ -571,7 +624,7 @@ async fn upload(
 ) -> Response {
     let answer = async {
         auth::may_write(&caller)?;
-        let _permit = match upload_permit(&shared) {
+        let _slot = match upload_permit(&shared, &caller) {
             Ok(permit) => permit,
             Err(busy) => return Err(unread(request, busy)),
         };
@@ -924,60 +977,114 @@ fn parse_range(text: &str, size: u64) -> Result<Option<(u64, u64)>, ()> {
     Ok(Some(range))
 }
 
-/// Streams `len` bytes of an object from `start`, read on a blocking
-/// thread; `check` hashes a whole object on the way and cuts the answer
-/// off if its bytes are not what its name says.
+/// Bytes of an object read for an answer at a time.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Streams `len` bytes of an object from `start`; `check` hashes a whole
+/// object on the way and cuts the answer off if its bytes are not what its
+/// name says.
+///
+/// The object is opened when the client first has room for its bytes, and
+/// each chunk is read on the blocking pool only when asked for, within the
+/// server's budget of reads ([`super::MAX_READS`]): a client that reads
+/// slowly, or never (an HTTP/2 stream with its window shut), holds no
+/// thread, and until its first chunk no file either.
 fn object_body(shared: Arc<Shared>, id: ObjectId, start: u64, len: u64, check: bool) -> Body {
-    let (chunks, receiver) = mpsc::channel::<io::Result<Bytes>>(4);
-    tokio::task::spawn_blocking(move || {
-        if let Err(e) = send_object(&shared, &id, start, len, check, &chunks) {
-            tracing::error!("sending object {id}: {e:#}");
-            let _ = chunks.blocking_send(Err(io::Error::other(e.to_string())));
+    let reading = ObjectRead {
+        shared,
+        id,
+        start,
+        left: len,
+        check,
+        reader: None,
+        open: None,
+        hasher: Sha256::new(),
+    };
+    let stream = futures_util::stream::unfold(Some(reading), |reading| async move {
+        let mut reading = reading.filter(|r| r.left > 0)?;
+        if reading.open.is_none() {
+            let opened = Arc::clone(&reading.shared.downloads).acquire_owned().await;
+            let Ok(opened) = opened else {
+                return Some((Err(io::Error::other("the server is stopping")), None));
+            };
+            reading.open = Some(opened);
         }
-    });
-    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|chunk| (chunk, receiver))
+        let budget = Arc::clone(&reading.shared.reads);
+        let Ok(_permit) = budget.acquire_owned().await else {
+            return Some((Err(io::Error::other("the server is stopping")), None));
+        };
+        let read = tokio::task::spawn_blocking(move || {
+            let mut reading = reading;
+            let chunk = reading.next_chunk();
+            (reading, chunk)
+        });
+        match read.await {
+            Ok((reading, Ok(chunk))) => Some((Ok(chunk), Some(reading))),
+            Ok((reading, Err(e))) => {
+                tracing::error!("sending object {}: {e:#}", reading.id);
+                Some((Err(io::Error::other(e.to_string())), None))
+            }
+            Err(e) => Some((Err(io::Error::other(e.to_string())), None)),
+        }
     });
     Body::from_stream(stream)
 }
 
-fn send_object(
-    shared: &Shared,
-    id: &ObjectId,
+/// An object being read for an answer.
+struct ObjectRead {
+    shared: Arc<Shared>,
+    id: ObjectId,
     start: u64,
-    len: u64,
+    left: u64,
     check: bool,
-    chunks: &mpsc::Sender<io::Result<Bytes>>,
-) -> anyhow::Result<()> {
-    // A whole object is read to its end, ranges only as far as they go.
-    let mut reader = shared
-        .view
-        .read_object_range(id, start, (!check).then_some(len))?;
-    let mut hasher = Sha256::new();
-    let mut left = len;
-    let mut buf = vec![0u8; 64 * 1024];
-    while left > 0 {
-        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        let n = reader.read(&mut buf[..want])?;
-        if n == 0 {
-            anyhow::bail!("the object ended {left} bytes early");
-        }
-        if check {
-            hasher.update(&buf[..n]);
-        }
-        left -= n as u64;
-        if left == 0 && check && ObjectId::from_bytes(hasher.clone().finalize()) != *id {
-            anyhow::bail!("its bytes do not hash to its name (run ingest verify)");
-        }
-        if chunks
-            .blocking_send(Ok(Bytes::copy_from_slice(&buf[..n])))
-            .is_err()
-        {
-            // The client went away.
-            return Ok(());
+    reader: Option<Box<dyn Read + Send>>,
+    /// Its place among the downloads open at once, from its first chunk.
+    open: Option<tokio::sync::OwnedSemaphorePermit>,
+    hasher: Sha256,
+}
+
+impl Drop for ObjectRead {
+    /// A reader is dropped on the blocking pool: an S3 reader blocks on its
+    /// runtime as it goes, which a thread of the server's runtime must not.
+    fn drop(&mut self) {
+        if let Some(reader) = self.reader.take() {
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => drop(runtime.spawn_blocking(move || drop(reader))),
+                Err(_) => drop(reader),
+            }
         }
     }
-    Ok(())
+}
+
+impl ObjectRead {
+    /// The next chunk (blocking).
+    fn next_chunk(&mut self) -> anyhow::Result<Bytes> {
+        let reader = match &mut self.reader {
+            Some(reader) => reader,
+            // A whole object is read to its end, ranges only as far as
+            // they go.
+            None => self.reader.insert(self.shared.view.read_object_range(
+                &self.id,
+                self.start,
+                (!self.check).then_some(self.left),
+            )?),
+        };
+        let want = READ_CHUNK.min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let mut buf = vec![0u8; want];
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            anyhow::bail!("the object ended {} bytes early", self.left);
+        }
+        buf.truncate(n);
+        self.left -= n as u64;
+        if self.check {
+            self.hasher.update(&buf);
+            if self.left == 0 && ObjectId::from_bytes(self.hasher.clone().finalize()) != self.id {
+                anyhow::bail!("its bytes do not hash to its name (run ingest verify)");
+            }
+        }
+        Ok(Bytes::from(buf))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -1034,6 +1141,10 @@ async fn entries(
     let filter = match filter {
         Ok(filter) => filter,
         Err(why) => return error(StatusCode::BAD_REQUEST, &why),
+    };
+    // A crowd of listings waits here, leaving the blocking pool to others.
+    let Ok(_permit) = Arc::clone(&shared.listings).acquire_owned().await else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping");
     };
     let page = tokio::task::spawn_blocking(move || entries_page(&shared, &filter)).await;
     match page {
