@@ -100,10 +100,31 @@ fn peak_rss(pid: u32) -> u64 {
 #[derive(Debug, Default)]
 struct Met {
     requests: usize,
+    /// The longest wait for an answer's first byte.
     slowest: Duration,
+    /// The longest request, its whole body included.
+    slowest_whole: Duration,
     failures: Vec<String>,
     most_threads: usize,
     most_files: usize,
+}
+
+/// curl with `args`: the status, the time to the answer's first byte (for
+/// an upload, after its whole body) and the whole time.
+fn timed_curl(args: &[&str]) -> (u16, Duration, Duration) {
+    let out = Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "--max-time", "10"])
+        .args(["-w", "%{http_code} %{time_starttransfer} %{time_total}"])
+        .args(args)
+        .output()
+        .unwrap();
+    let text = stdout_of(&out);
+    let mut fields = text.split_whitespace();
+    let status = fields.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let mut seconds =
+        || Duration::from_secs_f64(fields.next().and_then(|s| s.parse().ok()).unwrap_or(99.0));
+    let first = seconds();
+    (status, first, seconds())
 }
 
 /// A normal client uploading (new bytes each time), downloading the
@@ -127,20 +148,19 @@ fn normal_client(target: &Target, stop: Arc<AtomicBool>) -> thread::JoinHandle<M
             let put = format!("{put_url}normal-{round}.bin");
             let requests: [Vec<&str>; 3] = [
                 vec!["-H", &auth, "-T", &file, &put],
-                vec!["-H", &auth, "-o", "/dev/null", &get_url],
-                vec!["-H", &auth, "-o", "/dev/null", &entries_url],
+                vec!["-H", &auth, &get_url],
+                vec!["-H", &auth, &entries_url],
             ];
             for args in requests {
-                let started = Instant::now();
-                let mut args = args.clone();
-                args.extend(["--max-time", "10"]);
-                let (status, body) = curl_status(&args);
-                let took = started.elapsed();
+                let (status, first_byte, total) = timed_curl(&args);
                 met.requests += 1;
-                met.slowest = met.slowest.max(took);
-                if !(200..300).contains(&status) || took > Duration::from_secs(1) {
-                    met.failures
-                        .push(format!("{} -> {status} in {took:?}: {body}", args[3]));
+                met.slowest = met.slowest.max(first_byte);
+                met.slowest_whole = met.slowest_whole.max(total);
+                if !(200..300).contains(&status) || first_byte > Duration::from_secs(1) {
+                    let target = args.last().unwrap_or(&"");
+                    met.failures.push(format!(
+                        "{target} -> {status}, first byte after {first_byte:?}"
+                    ));
                 }
             }
             let (threads, files) = threads_and_files(pid);
@@ -166,7 +186,8 @@ fn under_attack<T>(target: &Target, what: &str, hold: Duration, attack: impl FnO
     eprintln!("{what}: {met:?}");
     assert!(met.requests >= 6, "{what}: too few requests ran: {met:?}");
     assert!(met.failures.is_empty(), "{what}: {:#?}", met.failures);
-    assert!(met.most_threads <= 96, "{what}: {met:?}");
+    // The runtime's pool is at most 16 + 32 + 4 + 16 threads.
+    assert!(met.most_threads <= 90, "{what}: {met:?}");
     assert!(met.most_files <= 1000, "{what}: {met:?}");
 }
 
@@ -456,7 +477,7 @@ fn a_file_part_is_never_dropped_for_its_name() {
     for (i, (disposition, name)) in cases.into_iter().enumerate() {
         let body = env.write(
             format!("body{i}"),
-            &one_part(disposition, &noise(500, i as u64)),
+            &one_part(disposition, &noise(500, 100 + 2 * i as u64)),
         );
         let (status, answer) = server.json(&[
             "-H",
@@ -467,7 +488,7 @@ fn a_file_part_is_never_dropped_for_its_name() {
         ]);
         assert_eq!(status, 200, "{answer}");
         assert_eq!(answer["files"][0]["name"], name, "{answer}");
-        assert_eq!(answer["files"][0]["status"], "new", "{answer}");
+        assert_eq!(answer["files"][0]["status"], "new", "{i}: {answer}");
     }
 }
 
@@ -521,26 +542,36 @@ fn no_declared_type_can_make_an_answer_a_page() {
 fn hypers_own_refusals_are_json_too() {
     let env = Env::new();
     let server = Served::start(&env, &[]);
-    let huge = format!("X-Huge: {}", "a".repeat(300_000));
-    let long_target = server.url(&format!("/v1/health?{}", "a".repeat(70_000)));
-    for args in [
-        vec!["-H", huge.as_str(), "--url", &server.url("/v1/health")],
-        vec!["--url", long_target.as_str()],
-    ] {
-        let (status, body) = curl_status(&args);
-        assert!(status >= 400, "{status}");
+    // Past our own limit of a head (answered by the server), a target past
+    // hyper's (answered by hyper), a control byte in a header (hyper).
+    let heads = [
+        format!(
+            "GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+            "a".repeat(40_000)
+        ),
+        format!(
+            "GET /v1/health?{} HTTP/1.1\r\nHost: x\r\n\r\n",
+            "a".repeat(70_000)
+        ),
+        "GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Bad: a\x01b\r\n\r\n".to_owned(),
+    ];
+    for head in heads {
+        let mut s = connect(server.port).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(head.as_bytes()).unwrap();
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer);
+        let status = &answer[..answer.len().min(12)];
+        assert!(
+            ["HTTP/1.1 400", "HTTP/1.1 414", "HTTP/1.1 431"].contains(&status),
+            "{answer}"
+        );
+        let body = answer.split("\r\n\r\n").nth(1).unwrap_or("");
         let value: serde_json::Value =
-            serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON ({status}): {body:?}"));
-        assert!(value["error"].is_string(), "{body}");
+            serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {answer:?}"));
+        assert!(value["error"].is_string(), "{answer}");
     }
-    // A control byte in a header, on a raw connection.
-    let mut s = connect(server.port).unwrap();
-    s.write_all(b"GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Bad: a\x01b\r\n\r\n")
-        .unwrap();
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
-    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
-    assert!(answer.contains("{\"error\":"), "{answer}");
 }
 
 #[test]

@@ -202,6 +202,11 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<Exit> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("ingest-serve")
+        // Threads of the blocking pool that a burst needed go soon after.
+        .thread_keep_alive(Duration::from_secs(2))
+        // Every use of the pool has a budget of its own (uploads, reads,
+        // listings); this bounds the sum, with room for the rest.
+        .max_blocking_threads(args.max_uploads as usize + MAX_READS + MAX_LISTINGS + 16)
         .build()
         .context("starting the server's runtime")?;
     let listen = Listen {

@@ -900,6 +900,14 @@ async fn look_up<T: Send + 'static>(
     find: impl FnOnce(&Shared, &ObjectId) -> anyhow::Result<Option<T>> + Send + 'static,
 ) -> Result<T, Response> {
     let shared = Arc::clone(shared);
+    // Within the budget of object reads: a crowd of requests for objects
+    // waits here, not on threads of its own.
+    let Ok(_permit) = Arc::clone(&shared.reads).acquire_owned().await else {
+        return Err(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is stopping",
+        ));
+    };
     match tokio::task::spawn_blocking(move || find(&shared, &id)).await {
         Ok(Ok(Some(found))) => Ok(found),
         Ok(Ok(None)) => Err(error(StatusCode::NOT_FOUND, missing)),
