@@ -4,7 +4,7 @@
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, symlink};
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
@@ -530,4 +530,122 @@ fn a_file_named_like_a_subcommand_is_stored_with_add_or_dashes() {
     assert!(stdout_of(&out).ends_with("  ls\n"));
     let out = ok(env.cmd(["./ls"]));
     assert!(stdout_of(&out).ends_with("  ./ls\n"));
+}
+
+/// `cmd` with its stdout on `/dev/full`: every write fails with ENOSPC.
+fn into_full(mut cmd: Command) -> std::process::Output {
+    let full = fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    cmd.stdout(full).stderr(Stdio::piped()).output().unwrap()
+}
+
+#[test]
+fn stats_into_a_closed_or_full_stdout_fails_cleanly() {
+    let env = stocked();
+    for json in [false, true] {
+        let mut args = vec!["stats"];
+        if json {
+            args.insert(0, "--json");
+        }
+        let out = into_full(env.cmd(&args));
+        assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+        assert!(!stderr_of(&out).contains("panicked"), "{}", stderr_of(&out));
+        let mut child = env
+            .cmd(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    }
+}
+
+#[test]
+fn token_add_keeps_no_token_it_could_not_show() {
+    let env = stocked();
+    let out = into_full(env.cmd(["token", "add", "phone"]));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_says(&stderr_of(&out), "not made");
+    let listed = ok(env.cmd(["token", "ls"]));
+    assert!(
+        !stdout_of(&listed).contains("phone"),
+        "{}",
+        stdout_of(&listed)
+    );
+}
+
+#[test]
+fn gc_takes_ages_in_weeks_months_and_years() {
+    let env = stocked();
+    for age in ["1y", "2mo", "3w", "36h"] {
+        ok(env.cmd(["gc", "--older-than", age]));
+    }
+    let out = env.cmd(["gc", "--older-than=-1d"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_says(&stderr_of(&out), "not a negative one");
+}
+
+#[test]
+fn cat_of_a_damaged_object_fails_after_its_bytes() {
+    let env = stocked();
+    let hex = hex_of(&env, "note.txt");
+    let path = env.object(&hex);
+    let mut perms = fs::metadata(&path).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    fs::set_permissions(&path, perms).unwrap();
+    fs::write(&path, b"a nose\n").unwrap();
+    let out = env.cmd(["cat", &hex]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_eq!(out.stdout, b"a nose\n");
+    assert_says(&stderr_of(&out), "damaged");
+}
+
+/// `gc --older-than 0s` over and over beside an import of many small files
+/// (each staged as a temp file that gc must leave to its writer): the
+/// import always finishes, whole. Seeded by the round count only.
+#[test]
+fn gc_never_takes_a_temp_file_from_a_running_writer() {
+    for round in 0..3 {
+        let env = Env::new();
+        for i in 0..400 {
+            env.write(format!("in/{i}.bin"), &noise(2000, 2 * (10_000 * round + i)));
+        }
+        ok(env.cmd(["-q", "in/0.bin"]));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let gc = {
+            let stop = std::sync::Arc::clone(&stop);
+            let store = env.store();
+            std::thread::spawn(move || {
+                let mut runs = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let out = bare_cmd()
+                        .args(["--progress", "never", "-q", "--store"])
+                        .arg(&store)
+                        .args(["gc", "--older-than", "0s"])
+                        .output()
+                        .unwrap();
+                    assert!(out.status.success(), "{}", stderr_of(&out));
+                    runs += 1;
+                }
+                runs
+            })
+        };
+        let out = env.cmd(["-q", "--sync", "file", "in"]).output().unwrap();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let runs = gc.join().unwrap();
+        assert!(runs > 3, "round {round}: gc ran {runs} times only");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "round {round}: {}",
+            stderr_of(&out)
+        );
+        assert_eq!(env.objects().len(), 400, "round {round}");
+        env.assert_store_valid();
+    }
 }
