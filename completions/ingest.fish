@@ -205,8 +205,11 @@ complete -c ingest -n "__fish_ingest_using_subcommand copy" -s h -l help -d 'Pri
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -l listen -d 'The address and port to listen on: ADDR:PORT (127.0.0.1:8420, [::1]:8420, 0.0.0.0:8420), HOST:PORT (localhost:8420, its first IPv4 address if it has one), or a port alone (on 127.0.0.1)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -l max-uploads -d 'Uploads at most this many at once; more are answered 503 with Retry-After' -r
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -l grace -d 'On SIGTERM, how long uploads in flight may take to finish before they are cut off (and leave nothing behind)' -r
-complete -c ingest -n "__fish_ingest_using_subcommand serve" -l header-timeout -d 'Drops a connection whose request headers take longer than this' -r
+complete -c ingest -n "__fish_ingest_using_subcommand serve" -l header-timeout -d 'Closes a connection that has not sent a whole request head (or, for HTTP/2, its preface and first request) this long after opening, and one whose later request head takes this long' -r
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -l body-timeout -d 'Drops an upload whose body sends nothing for this long' -r
+complete -c ingest -n "__fish_ingest_using_subcommand serve" -l idle-timeout -d 'Closes a connection (HTTP/1.1 keep-alive or HTTP/2) with no request in flight for this long' -r
+complete -c ingest -n "__fish_ingest_using_subcommand serve" -l send-timeout -d 'Closes a connection whose client takes none of an answer for this long (one 64 KiB chunk at most: a client must read at least 64 KiB per this many seconds)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand serve" -l max-connections -d 'Connections open at once, at most; at the limit a new one closes the one idle the longest, or is answered 503 if none is idle. Default: from the open files limit, which the server raises to its maximum' -r
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -l max-size -d 'Reject inputs larger than SIZE (500K, 100M, 2G), reading no further' -r
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -l allow -d 'Let in only sniffed types matching PATTERN (image/*, video/mp4). Repeatable' -r
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -l deny -d 'Reject sniffed types matching PATTERN; wins over --allow. Repeatable' -r
