@@ -46,7 +46,7 @@ start() {
     port=$(port_of)
     if [ "$1" = ingest ]; then
         token=$("$bin" --store "$2" -q token add bench)
-        ${3:+taskset -c "$3"} "$bin" --store "$2" serve --listen "127.0.0.1:$port" --max-uploads 128 2>/dev/null &
+        ${3:+taskset -c "$3"} "$bin" --store "$2" serve --listen "127.0.0.1:$port" --max-uploads 128 --max-uploads-per-token 128 2>/dev/null &
     else
         token=reference-token
         mkdir -p "$2"

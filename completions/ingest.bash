@@ -768,7 +768,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__serve)
-            opts="-v -q -h --listen --max-uploads --grace --header-timeout --body-timeout --idle-timeout --send-timeout --max-connections --verbose --max-size --allow --deny --clamd --scan-fail-open --scan-timeout --store --spool --s3-addressing --json --quiet --progress --wait-lock --help"
+            opts="-v -q -h --listen --max-uploads --max-uploads-per-token --grace --header-timeout --body-timeout --idle-timeout --send-timeout --max-connections --verbose --max-size --allow --deny --clamd --scan-fail-open --scan-timeout --store --spool --s3-addressing --json --quiet --progress --wait-lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -779,6 +779,10 @@ _ingest() {
                     return 0
                     ;;
                 --max-uploads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-uploads-per-token)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -204,6 +204,7 @@ complete -c ingest -n "__fish_ingest_using_subcommand copy" -s q -l quiet -d 'Pr
 complete -c ingest -n "__fish_ingest_using_subcommand copy" -s h -l help -d 'Print help'
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -l listen -d 'The address and port to listen on: ADDR:PORT (127.0.0.1:8420, [::1]:8420, 0.0.0.0:8420), HOST:PORT (localhost:8420, its first IPv4 address if it has one), or a port alone (on 127.0.0.1)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -l max-uploads -d 'Uploads at most this many at once; more are answered 503 with Retry-After' -r
+complete -c ingest -n "__fish_ingest_using_subcommand serve" -l max-uploads-per-token -d 'Uploads one token may have under way at once, at most: by default three quarters of --max-uploads, so one client trickling many bodies in leaves room for the others' -r
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -l grace -d 'On SIGTERM, how long uploads in flight may take to finish before they are cut off (and leave nothing behind)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -l header-timeout -d 'Closes a connection that has not sent a whole request head (or, for HTTP/2, its preface and first request) this long after opening, and one whose later request head takes this long' -r
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -l body-timeout -d 'Drops an upload whose body sends nothing for this long' -r

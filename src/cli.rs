@@ -195,6 +195,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub max_uploads: u32,
 
+    /// Uploads one token may have under way at once, at most: by default
+    /// three quarters of --max-uploads, so one client trickling many bodies
+    /// in leaves room for the others.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_uploads_per_token: Option<u32>,
+
     /// On SIGTERM, how long uploads in flight may take to finish before
     /// they are cut off (and leave nothing behind).
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_seconds)]

@@ -892,7 +892,10 @@ fn sigterm_cuts_off_uploads_past_the_grace_period_leaving_nothing() {
 #[test]
 fn a_hundred_concurrent_uploads_with_overlapping_contents_store_each_once() {
     let env = Env::new();
-    let server = Served::start(&env, &["--max-uploads", "128"]);
+    let server = Served::start(
+        &env,
+        &["--max-uploads", "128", "--max-uploads-per-token", "128"],
+    );
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/serve/clients.py");
     let out = Command::new("python3")
         .arg(&script)

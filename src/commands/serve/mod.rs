@@ -48,6 +48,7 @@ pub struct Shared {
     /// Uploads under way by token name.
     uploads_by_token: std::sync::Mutex<std::collections::HashMap<String, usize>>,
     max_uploads: u32,
+    max_uploads_per_token: u32,
     /// Object reads on the blocking pool at once, for all downloads: a
     /// crowd of downloads waits here, not in the pool uploads need.
     reads: Arc<Semaphore>,
@@ -188,6 +189,9 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<Exit> {
         uploads: Arc::new(Semaphore::new(args.max_uploads as usize)),
         uploads_by_token: std::sync::Mutex::default(),
         max_uploads: args.max_uploads,
+        max_uploads_per_token: args
+            .max_uploads_per_token
+            .unwrap_or_else(|| routes::per_token_uploads(args.max_uploads)),
         reads: Arc::new(Semaphore::new(MAX_READS)),
         downloads: Arc::new(Semaphore::new(MAX_DOWNLOADS)),
         listings: Arc::new(Semaphore::new(MAX_LISTINGS)),

@@ -122,6 +122,7 @@ async fn limits(
         "deny": patterns(&policy.deny),
         "scanning": policy.clamd.is_some(),
         "max_uploads": shared.max_uploads,
+        "max_uploads_per_token": shared.max_uploads_per_token,
         "max_parts": MAX_PARTS,
         "max_name_bytes": MAX_NAME_BYTES,
         "token": { "name": caller.name, "scope": scope },
@@ -223,9 +224,9 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
 }
 
 /// A place among the uploads under way, held until the upload ends: one
-/// of --max-uploads, of which one token may hold at most three quarters
-/// (so a client trickling many bodies in with one token leaves room for
-/// the others); else 503 with Retry-After.
+/// of --max-uploads, of which one token may hold at most
+/// --max-uploads-per-token (so a client trickling many bodies in with one
+/// token leaves room for the others); else 503 with Retry-After.
 pub struct UploadSlot {
     _permit: tokio::sync::OwnedSemaphorePermit,
     shared: Arc<Shared>,
@@ -248,10 +249,10 @@ impl Drop for UploadSlot {
     }
 }
 
-/// Uploads one token may have under way, at most.
-pub fn per_token_uploads(max_uploads: u32) -> usize {
-    let max = max_uploads as usize;
-    (max - max / 4).max(1)
+/// Uploads one token may have under way by default: three quarters of
+/// `max_uploads`.
+pub fn per_token_uploads(max_uploads: u32) -> u32 {
+    (max_uploads - max_uploads / 4).max(1)
 }
 
 fn upload_permit(shared: &Arc<Shared>, caller: &Caller) -> Result<UploadSlot, Response> {
@@ -270,7 +271,7 @@ fn upload_permit(shared: &Arc<Shared>, caller: &Caller) -> Result<UploadSlot, Re
         .lock()
         .unwrap_or_else(|p| p.into_inner());
     let count = held.entry(caller.name.clone()).or_insert(0);
-    if *count >= per_token_uploads(shared.max_uploads) {
+    if *count >= shared.max_uploads_per_token as usize {
         return Err(busy());
     }
     let permit = Arc::clone(&shared.uploads)
