@@ -3,9 +3,10 @@
 //! sink with one outcome, and scans that fail open decided here alone.
 
 use crate::failure::Failure;
+use crate::failure::Rejection;
 use crate::object_id::ObjectId;
 use crate::pipeline::{Passed, Sink, SoFar};
-use crate::policy::{Policy, Rejection};
+use crate::policy::Policy;
 use crate::scan::{self, ClamdScan};
 
 /// The checks of one input while it streams, in their fixed order: the

@@ -37,6 +37,7 @@ pub mod report;
 pub mod scan;
 pub mod sniff;
 pub mod stderr;
+pub mod stdout;
 pub mod store;
 #[cfg(test)]
 mod testing;
@@ -44,8 +45,6 @@ pub mod thumbnail;
 pub mod tokens;
 pub mod tools;
 pub mod walk;
-
-use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
@@ -72,23 +71,30 @@ pub fn run(cli: Cli) -> Exit {
 
 fn dispatch(cli: Cli) -> Result<Exit> {
     let global = &cli.global;
+    let opener = &opener(global)?;
     let outcome = match &cli.command {
-        Some(Command::Add(args)) => commands::add::run(global, args),
-        None => commands::add::run(global, &cli.add),
-        Some(Command::Mms(args)) => commands::mms::run(global, args),
-        Some(Command::Ls(filter)) => tools::ls::run(global, filter),
-        Some(Command::Cat { hash }) => tools::cat::run(global, hash),
-        Some(Command::Export(args)) => tools::export::run(global, args),
-        Some(Command::Verify { quick }) => tools::verify::run(global, *quick),
+        Some(Command::Add(args)) => commands::add::run(global, opener, args),
+        None => match commands::add::mistyped_command(&cli.add.paths, &command_names()) {
+            Some(usage) => {
+                say!("{usage}");
+                Ok(Exit::Usage)
+            }
+            None => commands::add::run(global, opener, &cli.add),
+        },
+        Some(Command::Mms(args)) => commands::mms::run(global, opener, args),
+        Some(Command::Ls(filter)) => tools::ls::run(global, opener, filter),
+        Some(Command::Cat { hash }) => tools::cat::run(opener, hash),
+        Some(Command::Export(args)) => tools::export::run(global, opener, args),
+        Some(Command::Verify { quick }) => tools::verify::run(global, opener, *quick),
         Some(Command::Gc {
             orphans,
             dry_run,
             older_than,
-        }) => tools::gc::run(global, *orphans, *dry_run, *older_than),
-        Some(Command::Stats) => tools::stats::run(global),
-        Some(Command::Copy { src, dest }) => tools::copy::run(global, src, dest),
-        Some(Command::Serve(args)) => commands::serve::run(global, args),
-        Some(Command::Token(command)) => commands::token::run(global, command),
+        }) => tools::gc::run(global, opener, *orphans, *dry_run, *older_than),
+        Some(Command::Stats) => tools::stats::run(global, opener),
+        Some(Command::Copy { src, dest }) => tools::copy::run(global, opener, src, dest),
+        Some(Command::Serve(args)) => commands::serve::run(global, opener, args),
+        Some(Command::Token(command)) => commands::token::run(global, opener, command),
     };
     match outcome {
         // `ingest ls | head`: the reader has what it wanted.
@@ -97,34 +103,21 @@ fn dispatch(cli: Cli) -> Result<Exit> {
     }
 }
 
-/// The store's location: `--store`, else `$INGEST_STORE` (clap reads both),
-/// else the XDG data directory.
-pub fn store_location(global: &GlobalArgs) -> Result<PathBuf> {
-    global
-        .store
-        .clone()
-        .or_else(store::default_location)
-        .context("no store location: pass --store DIR or set INGEST_STORE (HOME is not set)")
+/// The subcommands' names, for telling a mistyped one from a path.
+fn command_names() -> Vec<String> {
+    use clap::CommandFactory;
+    Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .collect()
 }
 
-/// Where the store is: a local directory, or an S3 prefix.
-#[derive(Debug, Clone)]
-pub enum Location {
-    Local(PathBuf),
-    S3(store::S3Location),
-}
-
-impl Location {
-    /// `s3://BUCKET/PREFIX` is an S3 store; anything else a directory.
-    pub fn of(place: &std::path::Path) -> Result<Location> {
-        match place.to_str().and_then(store::S3Location::parse) {
-            Some(s3) => Ok(Location::S3(s3?)),
-            None => Ok(Location::Local(place.to_path_buf())),
-        }
-    }
-}
-
-/// How long to wait for another run's lock on the store (`--wait-lock`).
-pub fn wait_lock(global: &GlobalArgs) -> Result<std::time::Duration> {
-    policy::seconds(global.wait_lock).context("--wait-lock")
+/// The store's opener, from the options every command takes: parsed once.
+fn opener(global: &GlobalArgs) -> Result<store::Opener> {
+    Ok(store::Opener {
+        store: global.store.clone(),
+        wait_lock: policy::seconds(global.wait_lock).context("--wait-lock")?,
+        s3_addressing: global.s3_addressing.clone(),
+        spool: global.spool.clone(),
+    })
 }

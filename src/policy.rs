@@ -8,84 +8,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
-use indicatif::HumanBytes;
 use serde::Deserialize;
 
-use crate::object_id::ObjectId;
 use crate::scan::ClamdAddr;
 
-/// Why an input was refused, in the words `--json` gives machines.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Rejection {
-    TooLarge {
-        limit: u64,
-        /// Where the limit was set: `--max-size` or `config.json`.
-        by: Source,
-    },
-    TypeDenied {
-        mime: String,
-        why: String,
-    },
-    HashMismatch {
-        expected: ObjectId,
-        actual: ObjectId,
-    },
-    Infected {
-        signature: String,
-    },
-}
-
-impl Rejection {
-    /// The machine-readable reason.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Rejection::TooLarge { .. } => "too_large",
-            Rejection::TypeDenied { .. } => "type_denied",
-            Rejection::HashMismatch { .. } => "hash_mismatch",
-            Rejection::Infected { .. } => "infected",
-        }
-    }
-}
-
-impl fmt::Display for Rejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Rejection::TooLarge { limit, by } => {
-                write!(
-                    f,
-                    "rejected: larger than {} {} ({limit} bytes)",
-                    by.name("--max-size", "max_size"),
-                    HumanBytes(*limit)
-                )
-            }
-            Rejection::TypeDenied { mime, why } => write!(f, "rejected: type {mime} {why}"),
-            Rejection::HashMismatch { expected, actual } => {
-                write!(f, "rejected: SHA-256 is {actual}, expected {expected}")
-            }
-            Rejection::Infected { signature } => write!(f, "rejected: infected ({signature})"),
-        }
-    }
-}
-
-/// Where a policy value came from, so that a message names what to change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Source {
-    /// The command line (or the caller's own settings).
-    #[default]
-    Given,
-    /// The store's `config.json`.
-    Config,
-}
-
-impl Source {
-    /// How to name the value: its flag, or its key in `config.json`.
-    pub fn name(self, flag: &str, key: &str) -> String {
-        match self {
-            Source::Given => flag.to_owned(),
-            Source::Config => format!("{key} in config.json"),
-        }
-    }
-}
+pub use crate::failure::{Rejection, Source};
 
 /// A MIME type pattern: `image/png`, `image/*` or `*/*`.
 #[derive(Debug, Clone, PartialEq, Eq)]

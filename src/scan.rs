@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow};
 
 use crate::failure::Failure;
+use crate::failure::Rejection;
 use crate::pipeline::{Sink, SoFar};
-use crate::policy::Rejection;
 
 /// Where clamd listens: a unix socket path, or `tcp://HOST:PORT`.
 #[derive(Debug, Clone, PartialEq, Eq)]

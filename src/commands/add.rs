@@ -6,7 +6,6 @@ use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
 
-use super::{Access, Opened};
 use crate::cache::FilesCache;
 use crate::cli::{AddArgs, GlobalArgs, PolicyArgs, SyncMode};
 use crate::engine::{Durability, Ingest, STDIN, Settings, Stopped};
@@ -16,10 +15,11 @@ use crate::object_id::ObjectId;
 use crate::policy::{Policy, StoreConfig};
 use crate::report::Reporter;
 use crate::store::Backend;
+use crate::store::{Access, Opened, Opener};
 use crate::walk::WalkOptions;
 
 /// Stores every input named by `args`, and returns how the run ended.
-pub fn run(global: &GlobalArgs, args: &AddArgs) -> Result<Exit> {
+pub fn run(global: &GlobalArgs, opener: &Opener, args: &AddArgs) -> Result<Exit> {
     let (inputs, walk_options) = match plan_inputs(args) {
         Ok(plan) => plan,
         Err(usage) => {
@@ -40,19 +40,52 @@ pub fn run(global: &GlobalArgs, args: &AddArgs) -> Result<Exit> {
     if usage_checked(settings_from(args, StoreConfig::default())).is_none() {
         return Ok(Exit::Usage);
     }
-    let place = crate::store_location(global)?;
-    match super::open_store(global, &place, access(args.dry_run))? {
+    match opener.open(Access::write_unless(args.dry_run))? {
         Opened::Local(store) => run_on(global, args, store, plan),
         Opened::S3(store) => run_on(global, args, store, plan),
     }
 }
 
-/// Writes, unless this is a dry run.
-pub fn access(dry_run: bool) -> Access {
-    match dry_run {
-        true => Access::DryRun,
-        false => Access::Write,
+/// `ingest lss`: a single path that does not exist, looks like no path
+/// (no `/` or `.`), and is a command's name mistyped (one edit away, two
+/// for names of four letters or more) is a usage error that says which
+/// command was meant, never a file that could not be found. None for
+/// anything else.
+pub fn mistyped_command(paths: &[OsString], commands: &[String]) -> Option<String> {
+    let [only] = paths else { return None };
+    let text = only.to_str()?;
+    if text.contains(['/', '.']) || text.is_empty() || Path::new(only).exists() {
+        return None;
     }
+    let within = |name: &str| match name.len() {
+        0..=3 => 1,
+        _ => 2,
+    };
+    let (distance, name) = commands
+        .iter()
+        .map(|name| (edit_distance(text, name), name))
+        .min()?;
+    (distance <= within(name)).then(|| {
+        format!(
+            "{text:?} is neither a file nor a command: did you mean `ingest {name}`? (to store a file named {text:?}, use `ingest add ./{text}`)"
+        )
+    })
+}
+
+/// Levenshtein distance between two short words, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let replaced = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = replaced.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
 }
 
 fn run_on<B: Backend>(global: &GlobalArgs, args: &AddArgs, store: B, plan: Plan) -> Result<Exit> {
@@ -179,5 +212,30 @@ pub fn policy_given(args: &PolicyArgs) -> StoreConfig {
         clamd: args.clamd.clone(),
         scan_fail_open: args.scan_fail_open.then_some(true),
         scan_timeout: args.scan_timeout,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mistyped_command_is_told_from_a_path() {
+        let commands: Vec<String> = ["ls", "cat", "export", "verify", "serve", "token"]
+            .map(String::from)
+            .to_vec();
+        let suggest = |word: &str| mistyped_command(&[OsString::from(word)], &commands);
+        assert!(suggest("lss").unwrap().contains("`ingest ls`"));
+        assert!(suggest("exprot").unwrap().contains("`ingest export`"));
+        assert!(suggest("verfy").unwrap().contains("`ingest verify`"));
+        assert_eq!(
+            suggest("rm"),
+            None,
+            "two edits from ls is too far for a short name"
+        );
+        assert_eq!(suggest("photos"), None);
+        assert_eq!(suggest("ls.txt"), None);
+        assert_eq!(suggest("./lss"), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }

@@ -5,7 +5,6 @@ use std::ffi::OsString;
 
 use anyhow::Result;
 
-use super::Opened;
 use super::add;
 use crate::cli::{GlobalArgs, MmsArgs};
 use crate::engine::{Ingest, Settings};
@@ -14,9 +13,10 @@ use crate::mms;
 use crate::policy::{Policy, StoreConfig};
 use crate::report::Reporter;
 use crate::store::Backend;
+use crate::store::{Access, Opened, Opener};
 
 /// Runs `ingest mms`.
-pub fn run(global: &GlobalArgs, args: &MmsArgs) -> Result<Exit> {
+pub fn run(global: &GlobalArgs, opener: &Opener, args: &MmsArgs) -> Result<Exit> {
     if args.backups.iter().filter(|b| *b == "-").count() > 1 {
         say!("standard input (-) can be read only once");
         return Ok(Exit::Usage);
@@ -25,8 +25,7 @@ pub fn run(global: &GlobalArgs, args: &MmsArgs) -> Result<Exit> {
     if settings(args, StoreConfig::default()).is_none() {
         return Ok(Exit::Usage);
     }
-    let place = crate::store_location(global)?;
-    match super::open_store(global, &place, add::access(args.dry_run))? {
+    match opener.open(Access::write_unless(args.dry_run))? {
         Opened::Local(store) => run_on(global, args, store),
         Opened::S3(store) => run_on(global, args, store),
     }

@@ -5,18 +5,17 @@ use std::io::Write;
 
 use anyhow::{Context, Result, bail};
 
-use super::{Access, open_store};
 use crate::cli::{GlobalArgs, TokenCommand};
 use crate::exit::Exit;
+use crate::store::{Access, Opener};
 use crate::tokens::{Scope, Tokens};
 
-pub fn run(global: &GlobalArgs, command: &TokenCommand) -> Result<Exit> {
-    let place = crate::store_location(global)?;
+pub fn run(global: &GlobalArgs, opener: &Opener, command: &TokenCommand) -> Result<Exit> {
     let access = match command {
         TokenCommand::Add { .. } => Access::Write,
         TokenCommand::Ls | TokenCommand::Rm { .. } => Access::Read,
     };
-    let path = open_store(global, &place, access)?.tokens_path();
+    let path = opener.open(access)?.tokens_path();
     let mut tokens = Tokens::load(&path)?;
     match command {
         TokenCommand::Add { name, read_only } => {
@@ -35,7 +34,7 @@ pub fn run(global: &GlobalArgs, command: &TokenCommand) -> Result<Exit> {
             // works; shown before it is kept, since a token nobody saw must
             // not be kept (a closed or full stdout fails here, never quietly).
             let mut out = std::io::stdout().lock();
-            if let Err(e) = crate::tools::line(&mut out, &text).and_then(|()| out.flush()) {
+            if let Err(e) = crate::stdout::line(&mut out, &text).and_then(|()| out.flush()) {
                 bail!("token {name:?} not made: it could not be written to standard output ({e})");
             }
             tokens.save(&path)?;
@@ -59,7 +58,7 @@ pub fn run(global: &GlobalArgs, command: &TokenCommand) -> Result<Exit> {
                     .to_string(),
                     false => format!("{}\t{scope}\t{}", token.name, token.created),
                 };
-                crate::tools::line(&mut out, &row)?;
+                crate::stdout::line(&mut out, &row)?;
             }
         }
         TokenCommand::Rm { name } => {

@@ -5,9 +5,8 @@ mod flusher;
 pub(crate) mod held;
 mod local;
 mod lookup;
+mod open;
 mod s3;
-mod s3_lock;
-mod uploads;
 mod view;
 
 use std::ffi::OsString;
@@ -19,8 +18,8 @@ use serde::{Deserialize, Serialize};
 
 pub use local::{LocalStager, LocalStore, ObjectFile};
 pub use lookup::LookupError;
-pub use s3::{S3Location, S3Settings, S3Store, SpoolStager};
-pub use uploads::Unfinished;
+pub use open::{Access, Location, Opened, Opener};
+pub use s3::{S3Location, S3Settings, S3Store, SpoolStager, Unfinished};
 pub use view::{Leftover, LineIter, Listed, StoreView, WritersExcluded};
 
 use crate::manifest::Entry;

@@ -264,7 +264,7 @@ impl StoreView for S3Store {
         start: u64,
         len: Option<u64>,
     ) -> Result<Box<dyn Read + Send>> {
-        Ok(self.open_object(id, start, len)?)
+        self.open_object(id, start, len)
     }
 
     fn resolve(&self, prefix: &str) -> Result<ObjectId, LookupError> {

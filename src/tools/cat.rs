@@ -4,14 +4,14 @@ use std::io::{self, Read, Write};
 
 use anyhow::{Context, Result};
 
-use crate::cli::GlobalArgs;
 use crate::exit::Exit;
 use crate::hashing::Sha256;
 use crate::object_id::ObjectId;
 use crate::store::LookupError;
+use crate::store::Opener;
 
-pub fn run(global: &GlobalArgs, prefix: &str) -> Result<Exit> {
-    let store = super::open_store(global)?;
+pub fn run(opener: &Opener, prefix: &str) -> Result<Exit> {
+    let store = opener.view()?;
     let id = match store.resolve(prefix) {
         Ok(id) => id,
         Err(e @ LookupError::BadPrefix(_)) => {

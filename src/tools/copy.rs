@@ -13,12 +13,12 @@ use anyhow::{Context, Result, anyhow};
 use indicatif::HumanBytes;
 
 use crate::cli::GlobalArgs;
-use crate::commands::{Access, Opened};
 use crate::exit::Exit;
 use crate::manifest::{Entry, Line};
 use crate::object_id::ObjectId;
 use crate::pipeline::{Pass, StoreWriter};
 use crate::report::Reporter;
+use crate::store::{Access, Opened, Opener};
 use crate::store::{Backend, Committed, Stager, StoreView};
 
 /// Copied objects are published this many at a time (an S3 store uploads
@@ -30,9 +30,9 @@ const PUBLISH_BYTES: u64 = 256 << 20;
 /// Lines are recorded in the destination this many at a time.
 const RECORD_BATCH: usize = 1000;
 
-pub fn run(global: &GlobalArgs, src: &Path, dest: &Path) -> Result<Exit> {
-    let source = super::open_at(global, src)?;
-    match crate::commands::open_store(global, dest, Access::Write)? {
+pub fn run(global: &GlobalArgs, opener: &Opener, src: &Path, dest: &Path) -> Result<Exit> {
+    let source = opener.open_at(src, Access::Read)?.into_view();
+    match opener.open_at(dest, Access::Write)? {
         Opened::Local(store) => copy_into(global, source.as_ref(), store),
         Opened::S3(store) => copy_into(global, source.as_ref(), store),
     }

@@ -23,11 +23,12 @@ use crate::manifest::{Entry, Line};
 use crate::names::shorten;
 use crate::object_id::ObjectId;
 use crate::pipeline::{Pass, Sink, SoFar};
+use crate::store::Opener;
 use crate::store::StoreView;
 
-pub fn run(global: &GlobalArgs, args: &ExportArgs) -> Result<Exit> {
+pub fn run(global: &GlobalArgs, opener: &Opener, args: &ExportArgs) -> Result<Exit> {
     let filter = EntryFilter::new(&args.filter)?;
-    let store = super::open_store(global)?;
+    let store = opener.view()?;
     let wanted: HashSet<ObjectId> = args
         .hashes
         .iter()

@@ -21,6 +21,7 @@ use crate::cli::GlobalArgs;
 use crate::exit::Exit;
 use crate::manifest::{Line, torn_entry};
 use crate::object_id::ObjectId;
+use crate::store::Opener;
 use crate::store::StoreView;
 
 const MIN_AGE: Duration = Duration::from_secs(3600);
@@ -29,14 +30,15 @@ const UPLOAD_MIN_AGE: Duration = Duration::from_secs(24 * 3600);
 /// `older_than` replaces both ages.
 pub fn run(
     global: &GlobalArgs,
+    opener: &Opener,
     orphans: bool,
     dry_run: bool,
     older_than: Option<Duration>,
 ) -> Result<Exit> {
-    let store = super::open_store(global)?;
+    let store = opener.view()?;
     // Taken before anything is read, and held to the end.
     let _no_writers = match orphans && !dry_run {
-        true => Some(store.exclude_writers(crate::wait_lock(global)?)?),
+        true => Some(store.exclude_writers(opener.wait_lock)?),
         false => None,
     };
     let mut out = BufWriter::new(io::stdout().lock());

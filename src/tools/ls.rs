@@ -11,10 +11,11 @@ use crate::cli::{Filter, GlobalArgs};
 use crate::exit::Exit;
 use crate::manifest::{Entry, Line};
 use crate::stderr::escape;
+use crate::store::Opener;
 
-pub fn run(global: &GlobalArgs, filter: &Filter) -> Result<Exit> {
+pub fn run(global: &GlobalArgs, opener: &Opener, filter: &Filter) -> Result<Exit> {
     let filter = EntryFilter::new(filter)?;
-    let store = super::open_store(global)?;
+    let store = opener.view()?;
     let lines = store.entries()?;
     let mut out = BufWriter::new(io::stdout().lock());
     let mut unreadable = 0u64;

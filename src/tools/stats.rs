@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::cli::GlobalArgs;
 use crate::exit::Exit;
 use crate::manifest::Line;
+use crate::store::Opener;
 
 #[derive(Default)]
 struct ByType {
@@ -18,8 +19,8 @@ struct ByType {
     bytes: u64,
 }
 
-pub fn run(global: &GlobalArgs) -> Result<Exit> {
-    let store = super::open_store(global)?;
+pub fn run(global: &GlobalArgs, opener: &Opener) -> Result<Exit> {
+    let store = opener.view()?;
     let (mut objects, mut stored) = (0u64, 0u64);
     for object in store.listing()? {
         if object.id.is_some() {

@@ -12,6 +12,7 @@ use crate::exit::Exit;
 use crate::manifest::Line;
 use crate::object_id::ObjectId;
 use crate::pipeline::Pass;
+use crate::store::Opener;
 use crate::store::StoreView;
 
 /// What the manifest says of one object.
@@ -22,8 +23,8 @@ struct Named {
     seen: bool,
 }
 
-pub fn run(global: &GlobalArgs, quick: bool) -> Result<Exit> {
-    let store = super::open_store(global)?;
+pub fn run(global: &GlobalArgs, opener: &Opener, quick: bool) -> Result<Exit> {
+    let store = opener.view()?;
     let mut check = Check {
         store: store.as_ref(),
         out: BufWriter::new(io::stdout().lock()),

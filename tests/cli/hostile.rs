@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::serve::{Served, curl_status, token_add};
+use crate::serve::{Served, token_add};
 use crate::util::*;
 
 /// The server's timeouts here, short so that each attack outlives them.

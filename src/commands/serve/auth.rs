@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::Shared;
-use super::routes::error;
+use super::answers::error;
 use crate::tokens::{Scope, Tokens};
 
 /// The tokens file, read again whenever it changes, so `ingest token add`

@@ -12,10 +12,10 @@ use tokio::sync::mpsc;
 
 use crate::engine::{Described, Ingest, Streamer};
 use crate::events::{Events, Status};
+use crate::failure::Rejection;
 use crate::failure::{Failure, io_kinds};
 use crate::manifest::Entry;
 use crate::pipeline::{Chunks, Pass, Sink, Source};
-use crate::policy::Rejection;
 use crate::store::Backend;
 
 /// What became of one uploaded file.

@@ -7,12 +7,17 @@
 // size matters nothing next to a request's.
 #![allow(clippy::result_large_err)]
 
+mod answers;
 mod auth;
+mod body;
 mod connections;
 mod engine;
+mod entries;
 mod multipart;
+mod objects;
 mod page;
-mod routes;
+mod router;
+mod uploads;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,12 +29,12 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use super::{Opened, open_store};
 use crate::cli::{GlobalArgs, ServeArgs};
 use crate::engine::{Ingest, Settings};
 use crate::exit::Exit;
 use crate::object_id::ObjectId;
 use crate::policy::{Policy, StoreConfig};
+use crate::store::{Access, Opened, Opener};
 use crate::store::{Backend, StoreView};
 use crate::tokens::Tokens;
 use engine::{Engine, Outcomes, Receive};
@@ -152,7 +157,7 @@ fn keep_freed_buffers() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn keep_freed_buffers() {}
 
-pub fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<Exit> {
+pub fn run(global: &GlobalArgs, opener: &Opener, args: &ServeArgs) -> Result<Exit> {
     keep_freed_buffers();
     if super::add::usage_checked(Policy::resolve(
         StoreConfig::default(),
@@ -163,8 +168,7 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<Exit> {
         return Ok(Exit::Usage);
     }
     init_logs(global, args.verbose);
-    let place = crate::store_location(global)?;
-    let opened = open_store(global, &place, super::Access::Write)?;
+    let opened = opener.open(Access::Write)?;
     let tokens_path = opened.tokens_path();
     if Tokens::load(&tokens_path)?.is_empty() {
         bail!(
@@ -172,7 +176,7 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<Exit> {
             tokens_path.display()
         );
     }
-    let view = open_store(global, &place, super::Access::Read)?;
+    let view = opener.open(Access::Read)?;
     let engine = match opened {
         Opened::Local(store) => engine_for(store, args)?,
         Opened::S3(store) => engine_for(store, args)?,
@@ -191,7 +195,7 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<Exit> {
         max_uploads: args.max_uploads,
         max_uploads_per_token: args
             .max_uploads_per_token
-            .unwrap_or_else(|| routes::per_token_uploads(args.max_uploads)),
+            .unwrap_or_else(|| uploads::per_token_uploads(args.max_uploads)),
         reads: Arc::new(Semaphore::new(MAX_READS)),
         downloads: Arc::new(Semaphore::new(MAX_DOWNLOADS)),
         listings: Arc::new(Semaphore::new(MAX_LISTINGS)),
@@ -374,7 +378,7 @@ async fn serve(shared: Arc<Shared>, listen: Listen) -> Result<()> {
     let local = listener.local_addr()?;
     // The one line a script waits for (with the port, when it asked for 0).
     say!("serving {} on http://{local}", shared.view.describe());
-    let router = routes::router(Arc::clone(&shared));
+    let router = router::router(Arc::clone(&shared));
     let limits = listen.limits;
     let builder = |buffer| {
         let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -416,7 +420,7 @@ async fn serve(shared: Arc<Shared>, listen: Listen) -> Result<()> {
         };
         let _ = stream.set_nodelay(true);
         let activity = Arc::clone(&registered.activity);
-        let service = routes::service(router.clone(), remote, Arc::clone(&activity));
+        let service = router::service(router.clone(), remote, Arc::clone(&activity));
         let builders = Arc::clone(&builders);
         let registry = Arc::clone(&registry);
         tokio::spawn(async move {

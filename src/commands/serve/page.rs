@@ -41,7 +41,7 @@ pub async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
             "text/javascript; charset=utf-8",
         ),
         "style.css" => serve(&headers, STYLE, &STYLE_TAG, "text/css; charset=utf-8"),
-        _ => super::routes::error(StatusCode::NOT_FOUND, "no such file"),
+        _ => super::answers::error(StatusCode::NOT_FOUND, "no such file"),
     }
 }
 

@@ -27,14 +27,19 @@ use opendal::{ErrorKind, services};
 use opendal_http_transport_reqwest::ReqwestTransport;
 use tempfile::NamedTempFile;
 
+mod location;
+mod lock;
+mod requests;
 mod spool;
 mod upload;
 
+pub use location::{S3Location, S3Settings};
+pub use requests::Unfinished;
 pub use spool::{Spool, SpoolStager};
 
+use self::lock::{S3Lock, unique_u64};
+use self::requests::Uploads;
 use self::upload::{Target, UploadFailure, upload};
-use super::s3_lock::S3Lock;
-use super::uploads::{Unfinished, Uploads};
 use super::{Backend, Committed, Listed, LookupError, StoreFormat};
 use crate::hashing::Sha256;
 use crate::jsonl;
@@ -49,71 +54,6 @@ const SEGMENTS: &str = "manifest/";
 /// Objects uploaded at once. Small objects: each costs one round trip;
 /// large ones are bound by their parts in flight.
 const UPLOADS_IN_FLIGHT: usize = 16;
-
-/// `s3://BUCKET/PREFIX`, parsed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct S3Location {
-    pub bucket: String,
-    /// Without leading or trailing `/`; may be empty.
-    pub prefix: String,
-}
-
-impl S3Location {
-    /// Parses `s3://bucket/prefix`; None if `text` is not an S3 URL.
-    pub fn parse(text: &str) -> Option<Result<S3Location>> {
-        let rest = text.strip_prefix("s3://")?;
-        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        if bucket.is_empty() {
-            return Some(Err(anyhow!("{text}: no bucket (s3://BUCKET/PREFIX)")));
-        }
-        Some(Ok(S3Location {
-            bucket: bucket.to_owned(),
-            prefix: prefix.trim_matches('/').to_owned(),
-        }))
-    }
-
-    pub fn url(&self) -> String {
-        match self.prefix.is_empty() {
-            true => format!("s3://{}", self.bucket),
-            false => format!("s3://{}/{}", self.bucket, self.prefix),
-        }
-    }
-}
-
-/// How to reach the server: from the environment, as every S3 tool reads
-/// it (credentials are left to the client's usual chain: environment, then
-/// `~/.aws/credentials` and `~/.aws/config`).
-#[derive(Debug, Clone)]
-pub struct S3Settings {
-    pub endpoint: Option<String>,
-    pub region: String,
-    /// Path-style addressing (`endpoint/bucket/key`) rather than
-    /// virtual-hosted (`bucket.endpoint/key`).
-    pub path_style: bool,
-}
-
-impl S3Settings {
-    /// `AWS_ENDPOINT_URL`, `AWS_REGION` (or `AWS_DEFAULT_REGION`, else
-    /// us-east-1); path-style unless asked otherwise when an endpoint is
-    /// given (most self-hosted servers want it), virtual-hosted for AWS.
-    pub fn from_env(addressing: Option<&str>) -> Result<S3Settings> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let endpoint = var("AWS_ENDPOINT_URL_S3").or_else(|| var("AWS_ENDPOINT_URL"));
-        let path_style = match addressing {
-            None => endpoint.is_some(),
-            Some("path") => true,
-            Some("virtual") => false,
-            Some(other) => bail!("--s3-addressing {other:?}: use path or virtual"),
-        };
-        Ok(S3Settings {
-            region: var("AWS_REGION")
-                .or_else(|| var("AWS_DEFAULT_REGION"))
-                .unwrap_or_else(|| "us-east-1".to_owned()),
-            endpoint,
-            path_style,
-        })
-    }
-}
 
 /// A store under an S3 prefix; see the module documentation.
 pub struct S3Store {
@@ -684,21 +624,6 @@ fn cause_of(e: &opendal::Error) -> String {
         let line = text.lines().next().unwrap_or("");
         line.chars().take(300).collect()
     })
-}
-
-/// A number no other run picks: the process, the time, a counter.
-pub(super) fn unique_u64() -> u64 {
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let mut h = Sha256::new();
-    h.update(std::process::id().to_le_bytes());
-    h.update(jiff::Timestamp::now().as_nanosecond().to_le_bytes());
-    h.update(
-        COUNTER
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            .to_le_bytes(),
-    );
-    let d = h.finalize();
-    u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
 }
 
 impl Backend for S3Store {

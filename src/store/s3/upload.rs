@@ -7,9 +7,9 @@ use std::sync::Arc;
 use anyhow::{Result, anyhow};
 use opendal::ErrorKind;
 
+use super::requests::{Unfinished, Uploads};
 use super::spool::{Spool, part_len};
 use crate::store::Committed;
-use crate::store::uploads::{Unfinished, Uploads};
 
 const PARTS_IN_FLIGHT: usize = 2;
 /// Objects larger than this are looked up before they are sent.

@@ -20,6 +20,8 @@ use anyhow::{Result, anyhow, bail};
 use opendal::blocking;
 use opendal::options::ListOptions;
 
+use crate::hashing::Sha256;
+
 const LOCKS: &str = "locks/";
 const SHARED: &str = "shared-";
 const EXCLUSIVE: &str = "exclusive-";
@@ -62,7 +64,7 @@ impl S3Lock {
             let key = format!(
                 "{LOCKS}{kind}{}-{:016x}",
                 jiff::Timestamp::now().as_second(),
-                super::s3::unique_u64()
+                unique_u64()
             );
             op.write(&key, body.clone())
                 .map_err(|e| anyhow!("{store}: writing the lock {key}: {}", e.kind()))?;
@@ -158,4 +160,19 @@ fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_default()
+}
+
+/// A number no other run picks: the process, the time, a counter.
+pub fn unique_u64() -> u64 {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut h = Sha256::new();
+    h.update(std::process::id().to_le_bytes());
+    h.update(jiff::Timestamp::now().as_nanosecond().to_le_bytes());
+    h.update(
+        COUNTER
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .to_le_bytes(),
+    );
+    let d = h.finalize();
+    u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
 }

@@ -23,7 +23,7 @@ use reqsign_core::{Context, OsEnv, Signer};
 use reqsign_file_read_tokio::TokioFileRead;
 use serde::Deserialize;
 
-use super::{S3Location, S3Settings};
+use super::location::{S3Location, S3Settings};
 
 /// An upload begun and neither completed nor aborted.
 #[derive(Debug, Clone, PartialEq, Eq)]
