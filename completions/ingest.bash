@@ -206,7 +206,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__add)
-            opts="-L -q -h --name --follow --exclude --max-depth --no-cache --dry-run --sync --content-type --sha256 --max-size --allow --deny --clamd --scan-fail-open --scan-timeout --store --spool --s3-addressing --json --quiet --progress --wait-lock --help"
+            opts="-L -q -h --name --follow --exclude --max-depth --no-cache --dry-run --sync --content-type --sha256 --max-size --allow --deny --clamd --scan-fail-open --scan-timeout --json --store --spool --s3-addressing --quiet --progress --wait-lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -284,22 +284,14 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__cat)
-            opts="-q -h --store --spool --s3-addressing --json --quiet --progress --wait-lock --help"
+            opts="-q -h --spool --json --quiet --progress --wait-lock --store --s3-addressing --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --store)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --spool)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --s3-addressing)
-                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
                     return 0
                     ;;
                 --progress)
@@ -310,6 +302,14 @@ _ingest() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -318,7 +318,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__copy)
-            opts="-q -h --store --spool --s3-addressing --json --quiet --progress --wait-lock --help"
+            opts="-q -h --json --store --spool --s3-addressing --quiet --progress --wait-lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -352,7 +352,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__export)
-            opts="-q -h --mime --name --since --link --overwrite --store --spool --s3-addressing --json --quiet --progress --wait-lock --help"
+            opts="-q -h --mime --name --since --link --overwrite --spool --json --progress --wait-lock --store --s3-addressing --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -374,16 +374,8 @@ _ingest() {
                     COMPREPLY=($(compgen -W "copy hard" -- "${cur}"))
                     return 0
                     ;;
-                --store)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --spool)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --s3-addressing)
-                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
                     return 0
                     ;;
                 --progress)
@@ -394,6 +386,14 @@ _ingest() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -402,7 +402,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__gc)
-            opts="-q -h --orphans --dry-run --older-than --store --spool --s3-addressing --json --quiet --progress --wait-lock --help"
+            opts="-q -h --orphans --dry-run --older-than --json --progress --store --spool --s3-addressing --quiet --wait-lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -410,6 +410,10 @@ _ingest() {
             case "${prev}" in
                 --older-than)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 --store)
@@ -422,10 +426,6 @@ _ingest() {
                     ;;
                 --s3-addressing)
                     COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
-                    return 0
-                    ;;
-                --progress)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 --wait-lock)
@@ -664,7 +664,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__ls)
-            opts="-q -h --mime --name --since --store --spool --s3-addressing --json --quiet --progress --wait-lock --help"
+            opts="-q -h --mime --name --since --spool --json --progress --wait-lock --store --s3-addressing --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -682,16 +682,8 @@ _ingest() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --store)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --spool)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --s3-addressing)
-                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
                     return 0
                     ;;
                 --progress)
@@ -702,6 +694,14 @@ _ingest() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -710,7 +710,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__mms)
-            opts="-q -h --text --dry-run --sync --max-size --allow --deny --clamd --scan-fail-open --scan-timeout --store --spool --s3-addressing --json --quiet --progress --wait-lock --help"
+            opts="-q -h --text --dry-run --sync --max-size --allow --deny --clamd --scan-fail-open --scan-timeout --json --store --spool --s3-addressing --quiet --progress --wait-lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -768,7 +768,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__serve)
-            opts="-v -q -h --listen --max-uploads --max-uploads-per-token --grace --header-timeout --body-timeout --idle-timeout --send-timeout --max-connections --verbose --max-size --allow --deny --clamd --scan-fail-open --scan-timeout --store --spool --s3-addressing --json --quiet --progress --wait-lock --help"
+            opts="-v -q -h --listen --max-uploads --max-uploads-per-token --grace --header-timeout --body-timeout --idle-timeout --send-timeout --max-connections --verbose --max-size --allow --deny --clamd --scan-fail-open --scan-timeout --json --progress --store --spool --s3-addressing --quiet --wait-lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -830,6 +830,10 @@ _ingest() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 --store)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -840,10 +844,6 @@ _ingest() {
                     ;;
                 --s3-addressing)
                     COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
-                    return 0
-                    ;;
-                --progress)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 --wait-lock)
@@ -858,22 +858,14 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__stats)
-            opts="-q -h --store --spool --s3-addressing --json --quiet --progress --wait-lock --help"
+            opts="-q -h --spool --json --quiet --progress --wait-lock --store --s3-addressing --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --store)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --spool)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --s3-addressing)
-                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
                     return 0
                     ;;
                 --progress)
@@ -884,6 +876,14 @@ _ingest() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -892,26 +892,26 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__token)
-            opts="-q -h --store --spool --s3-addressing --json --quiet --progress --wait-lock --help add ls rm help"
+            opts="-q -h --spool --json --progress --store --s3-addressing --quiet --wait-lock --help add ls rm help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --store)
+                --spool)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --spool)
+                --progress)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --store)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --s3-addressing)
                     COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
-                    return 0
-                    ;;
-                --progress)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 --wait-lock)
@@ -926,26 +926,26 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__token__subcmd__add)
-            opts="-q -h --read-only --store --spool --s3-addressing --json --quiet --progress --wait-lock --help"
+            opts="-q -h --read-only --spool --json --progress --store --s3-addressing --quiet --wait-lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --store)
+                --spool)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --spool)
+                --progress)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --store)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --s3-addressing)
                     COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
-                    return 0
-                    ;;
-                --progress)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 --wait-lock)
@@ -1030,26 +1030,26 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__token__subcmd__ls)
-            opts="-q -h --store --spool --s3-addressing --json --quiet --progress --wait-lock --help"
+            opts="-q -h --spool --json --progress --store --s3-addressing --quiet --wait-lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --store)
+                --spool)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --spool)
+                --progress)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --store)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --s3-addressing)
                     COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
-                    return 0
-                    ;;
-                --progress)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 --wait-lock)
@@ -1064,26 +1064,26 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__token__subcmd__rm)
-            opts="-q -h --store --spool --s3-addressing --json --quiet --progress --wait-lock --help"
+            opts="-q -h --spool --json --progress --store --s3-addressing --quiet --wait-lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --store)
+                --spool)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --spool)
+                --progress)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --store)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --s3-addressing)
                     COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
-                    return 0
-                    ;;
-                --progress)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 --wait-lock)
@@ -1098,17 +1098,21 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__verify)
-            opts="-q -h --quick --store --spool --s3-addressing --json --quiet --progress --wait-lock --help"
+            opts="-q -h --quick --spool --json --quiet --wait-lock --store --s3-addressing --progress --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --store)
+                --spool)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --spool)
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1118,10 +1122,6 @@ _ingest() {
                     ;;
                 --progress)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
-                --wait-lock)
-                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

@@ -44,7 +44,7 @@ complete -c ingest -n "__fish_ingest_needs_command" -l allow -d 'Let in only sni
 complete -c ingest -n "__fish_ingest_needs_command" -l deny -d 'Reject sniffed types matching PATTERN; wins over --allow. Repeatable' -r
 complete -c ingest -n "__fish_ingest_needs_command" -l clamd -d 'Scan with ClamAV: a clamd unix socket path, or tcp://HOST:PORT' -r
 complete -c ingest -n "__fish_ingest_needs_command" -l scan-timeout -d 'How long to wait for clamd at each step before the scan fails [default: 30]' -r
-complete -c ingest -n "__fish_ingest_needs_command" -l json -d 'Print one JSON object per input instead of sha256sum lines'
+complete -c ingest -n "__fish_ingest_needs_command" -l json -d 'Print JSON lines instead of text (each command says what it prints)'
 complete -c ingest -n "__fish_ingest_needs_command" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_needs_command" -s L -l follow -d 'Follow symbolic links met inside a walked directory (links named on the command line are always followed)'
 complete -c ingest -n "__fish_ingest_needs_command" -l no-cache -d 'Read every file again instead of trusting the files cache'
@@ -55,7 +55,7 @@ complete -c ingest -n "__fish_ingest_needs_command" -s V -l version -d 'Print ve
 complete -c ingest -n "__fish_ingest_needs_command" -a "add" -d 'Store files, or standard input given as `-` (the default command)'
 complete -c ingest -n "__fish_ingest_needs_command" -a "mms" -d 'Store every attachment in SMS Backup & Restore backups (XML, or gzip-compressed XML), streaming, in constant memory'
 complete -c ingest -n "__fish_ingest_needs_command" -a "ls" -d 'List the manifest\'s entries, oldest first'
-complete -c ingest -n "__fish_ingest_needs_command" -a "cat" -d 'Write an object to standard output'
+complete -c ingest -n "__fish_ingest_needs_command" -a "cat" -d 'Write an object to standard output, checking its hash as it goes'
 complete -c ingest -n "__fish_ingest_needs_command" -a "export" -d 'Write entries into DEST under their recorded names, made safe'
 complete -c ingest -n "__fish_ingest_needs_command" -a "verify" -d 'Check the store: re-hash every object, match the manifest against the objects, find orphans and leftovers. Exit 0 when clean, 1 otherwise'
 complete -c ingest -n "__fish_ingest_needs_command" -a "gc" -d 'Remove temp files left by crashed runs (older than an hour), with --orphans the objects no manifest line names, and on S3 the multipart uploads never completed (older than a day)'
@@ -88,7 +88,7 @@ complete -c ingest -n "__fish_ingest_using_subcommand add" -s L -l follow -d 'Fo
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l no-cache -d 'Read every file again instead of trusting the files cache'
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l dry-run -d 'Hash, sniff and report what would happen; write nothing to the store'
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l scan-fail-open -d 'Store inputs unscanned (with a warning, "scanned": false) when clamd fails, instead of failing them'
-complete -c ingest -n "__fish_ingest_using_subcommand add" -l json -d 'Print one JSON object per input instead of sha256sum lines'
+complete -c ingest -n "__fish_ingest_using_subcommand add" -l json -d 'Print one JSON object per input, then a summary, instead of sha256sum lines.'
 complete -c ingest -n "__fish_ingest_using_subcommand add" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand add" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ingest -n "__fish_ingest_using_subcommand mms" -l sync -d 'When objects are made durable: each one before its manifest line (file), or a batch at a time, before the batch\'s manifest lines (batch)' -r -f -a "file\t''
@@ -109,32 +109,32 @@ complete -c ingest -n "__fish_ingest_using_subcommand mms" -l wait-lock -d 'How 
 complete -c ingest -n "__fish_ingest_using_subcommand mms" -l text -d 'Also store text parts, as UTF-8 text files'
 complete -c ingest -n "__fish_ingest_using_subcommand mms" -l dry-run -d 'Read and report what would be stored; write nothing to the store'
 complete -c ingest -n "__fish_ingest_using_subcommand mms" -l scan-fail-open -d 'Store inputs unscanned (with a warning, "scanned": false) when clamd fails, instead of failing them'
-complete -c ingest -n "__fish_ingest_using_subcommand mms" -l json -d 'Print one JSON object per input instead of sha256sum lines'
+complete -c ingest -n "__fish_ingest_using_subcommand mms" -l json -d 'Print one JSON object per attachment, then a summary, instead of sha256sum lines.'
 complete -c ingest -n "__fish_ingest_using_subcommand mms" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand mms" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l mime -d 'Only entries whose type matches PATTERN (image/*, video/mp4)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l name -d 'Only entries whose name matches GLOB (*.jpg)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l since -d 'Only entries stored at or after DATE: an RFC 3339 time, or a prefix of one (2026, 2026-11, 2026-11-01, 2026-11-01T12:30), in UTC' -r
-complete -c ingest -n "__fish_ingest_using_subcommand ls" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
-complete -c ingest -n "__fish_ingest_using_subcommand ls" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
-virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
-complete -c ingest -n "__fish_ingest_using_subcommand ls" -l json -d 'Print one JSON object per input instead of sha256sum lines'
+complete -c ingest -n "__fish_ingest_using_subcommand ls" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand ls" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
+virtual\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand ls" -l json -d 'Print each manifest line as it is (JSON) instead of a table.'
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -s h -l help -d 'Print help'
-complete -c ingest -n "__fish_ingest_using_subcommand cat" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand cat" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
-complete -c ingest -n "__fish_ingest_using_subcommand cat" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
-virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand cat" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand cat" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
-complete -c ingest -n "__fish_ingest_using_subcommand cat" -l json -d 'Print one JSON object per input instead of sha256sum lines'
+complete -c ingest -n "__fish_ingest_using_subcommand cat" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand cat" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
+virtual\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand cat" -l json -d 'Print JSON lines instead of text (each command says what it prints)'
 complete -c ingest -n "__fish_ingest_using_subcommand cat" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand cat" -s h -l help -d 'Print help'
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l mime -d 'Only entries whose type matches PATTERN (image/*, video/mp4)' -r
@@ -142,53 +142,53 @@ complete -c ingest -n "__fish_ingest_using_subcommand export" -l name -d 'Only e
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l since -d 'Only entries stored at or after DATE: an RFC 3339 time, or a prefix of one (2026, 2026-11, 2026-11-01, 2026-11-01T12:30), in UTC' -r
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l link -d 'copy: a copy of its own (a reflink where the filesystem shares blocks), checked against its hash. hard: a hard link to the store\'s object, which saves space, but then the exported file is the stored object: making it writable and editing it damages the store' -r -f -a "copy\t'`auto` was the default once, and hard-linked on one filesystem'
 hard\t''"
-complete -c ingest -n "__fish_ingest_using_subcommand export" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
-complete -c ingest -n "__fish_ingest_using_subcommand export" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
-virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand export" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand export" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
+virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l overwrite -d 'Replace files that exist in DEST'
-complete -c ingest -n "__fish_ingest_using_subcommand export" -l json -d 'Print one JSON object per input instead of sha256sum lines'
+complete -c ingest -n "__fish_ingest_using_subcommand export" -l json -d 'Print one JSON object per file written instead of sha256sum lines.'
 complete -c ingest -n "__fish_ingest_using_subcommand export" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c ingest -n "__fish_ingest_using_subcommand verify" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand verify" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand verify" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand verify" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand verify" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
 virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand verify" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c ingest -n "__fish_ingest_using_subcommand verify" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand verify" -l quick -d 'Check presence and sizes only; read no content'
-complete -c ingest -n "__fish_ingest_using_subcommand verify" -l json -d 'Print one JSON object per input instead of sha256sum lines'
+complete -c ingest -n "__fish_ingest_using_subcommand verify" -l json -d 'Print one JSON object per problem, then a summary.'
 complete -c ingest -n "__fish_ingest_using_subcommand verify" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand verify" -s h -l help -d 'Print help'
 complete -c ingest -n "__fish_ingest_using_subcommand gc" -l older-than -d 'Remove only what is older than AGE (30m, 2h, 1d) instead: below the defaults, a run still at work elsewhere may lose an upload or an object it is about to record' -r
+complete -c ingest -n "__fish_ingest_using_subcommand gc" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand gc" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand gc" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand gc" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
 virtual\t''"
-complete -c ingest -n "__fish_ingest_using_subcommand gc" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
-always\t''
-never\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand gc" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand gc" -l orphans -d 'Also remove orphan objects'
 complete -c ingest -n "__fish_ingest_using_subcommand gc" -l dry-run -d 'Report what would be removed; remove nothing'
-complete -c ingest -n "__fish_ingest_using_subcommand gc" -l json -d 'Print one JSON object per input instead of sha256sum lines'
+complete -c ingest -n "__fish_ingest_using_subcommand gc" -l json -d 'Print JSON lines instead of text (each command says what it prints)'
 complete -c ingest -n "__fish_ingest_using_subcommand gc" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand gc" -s h -l help -d 'Print help'
-complete -c ingest -n "__fish_ingest_using_subcommand stats" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand stats" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
-complete -c ingest -n "__fish_ingest_using_subcommand stats" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
-virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand stats" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand stats" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
-complete -c ingest -n "__fish_ingest_using_subcommand stats" -l json -d 'Print one JSON object per input instead of sha256sum lines'
+complete -c ingest -n "__fish_ingest_using_subcommand stats" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand stats" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
+virtual\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand stats" -l json -d 'Print the counts as one JSON object.'
 complete -c ingest -n "__fish_ingest_using_subcommand stats" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand stats" -s h -l help -d 'Print help'
 complete -c ingest -n "__fish_ingest_using_subcommand copy" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
@@ -199,7 +199,7 @@ complete -c ingest -n "__fish_ingest_using_subcommand copy" -l progress -d 'When
 always\t''
 never\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand copy" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
-complete -c ingest -n "__fish_ingest_using_subcommand copy" -l json -d 'Print one JSON object per input instead of sha256sum lines'
+complete -c ingest -n "__fish_ingest_using_subcommand copy" -l json -d 'Print JSON lines instead of text (each command says what it prints)'
 complete -c ingest -n "__fish_ingest_using_subcommand copy" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand copy" -s h -l help -d 'Print help'
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -l listen -d 'The address and port to listen on: ADDR:PORT (127.0.0.1:8420, [::1]:8420, 0.0.0.0:8420), HOST:PORT (localhost:8420, its first IPv4 address if it has one), or a port alone (on 127.0.0.1)' -r
@@ -216,66 +216,66 @@ complete -c ingest -n "__fish_ingest_using_subcommand serve" -l allow -d 'Let in
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -l deny -d 'Reject sniffed types matching PATTERN; wins over --allow. Repeatable' -r
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -l clamd -d 'Scan with ClamAV: a clamd unix socket path, or tcp://HOST:PORT' -r
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -l scan-timeout -d 'How long to wait for clamd at each step before the scan fails [default: 30]' -r
+complete -c ingest -n "__fish_ingest_using_subcommand serve" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
 virtual\t''"
-complete -c ingest -n "__fish_ingest_using_subcommand serve" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
-always\t''
-never\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -s v -l verbose -d 'Log one line per request (-v), and more (-vv)'
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -l scan-fail-open -d 'Store inputs unscanned (with a warning, "scanned": false) when clamd fails, instead of failing them'
-complete -c ingest -n "__fish_ingest_using_subcommand serve" -l json -d 'Print one JSON object per input instead of sha256sum lines'
+complete -c ingest -n "__fish_ingest_using_subcommand serve" -l json -d 'Log JSON lines instead of text.'
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c ingest -n "__fish_ingest_using_subcommand token; and not __fish_seen_subcommand_from add ls rm help" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand token; and not __fish_seen_subcommand_from add ls rm help" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
-complete -c ingest -n "__fish_ingest_using_subcommand token; and not __fish_seen_subcommand_from add ls rm help" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
-virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand token; and not __fish_seen_subcommand_from add ls rm help" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand token; and not __fish_seen_subcommand_from add ls rm help" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand token; and not __fish_seen_subcommand_from add ls rm help" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
+virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand token; and not __fish_seen_subcommand_from add ls rm help" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
-complete -c ingest -n "__fish_ingest_using_subcommand token; and not __fish_seen_subcommand_from add ls rm help" -l json -d 'Print one JSON object per input instead of sha256sum lines'
+complete -c ingest -n "__fish_ingest_using_subcommand token; and not __fish_seen_subcommand_from add ls rm help" -l json -d 'token ls: one JSON object per token.'
 complete -c ingest -n "__fish_ingest_using_subcommand token; and not __fish_seen_subcommand_from add ls rm help" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand token; and not __fish_seen_subcommand_from add ls rm help" -s h -l help -d 'Print help'
 complete -c ingest -n "__fish_ingest_using_subcommand token; and not __fish_seen_subcommand_from add ls rm help" -f -a "add" -d 'Make a token and print it, once, alone on standard output; only its hash is kept, beside the store'
 complete -c ingest -n "__fish_ingest_using_subcommand token; and not __fish_seen_subcommand_from add ls rm help" -f -a "ls" -d 'List the tokens by name, scope and date (never their text); with --json one object per token'
 complete -c ingest -n "__fish_ingest_using_subcommand token; and not __fish_seen_subcommand_from add ls rm help" -f -a "rm" -d 'Remove a token: requests with it are refused from then on'
 complete -c ingest -n "__fish_ingest_using_subcommand token; and not __fish_seen_subcommand_from add ls rm help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from add" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from add" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
-complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from add" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
-virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from add" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from add" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from add" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
+virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from add" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from add" -l read-only -d 'The token may read entries and objects, not upload'
-complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from add" -l json -d 'Print one JSON object per input instead of sha256sum lines'
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from add" -l json -d 'token ls: one JSON object per token.'
 complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
-complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from ls" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from ls" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
-complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from ls" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
-virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from ls" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from ls" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from ls" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
+virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from ls" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
-complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from ls" -l json -d 'Print one JSON object per input instead of sha256sum lines'
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from ls" -l json -d 'token ls: one JSON object per token.'
 complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
-complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from rm" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from rm" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
-complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from rm" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
-virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from rm" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from rm" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from rm" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
+virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from rm" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
-complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from rm" -l json -d 'Print one JSON object per input instead of sha256sum lines'
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from rm" -l json -d 'token ls: one JSON object per token.'
 complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from rm" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
 complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "add" -d 'Make a token and print it, once, alone on standard output; only its hash is kept, beside the store'
@@ -285,7 +285,7 @@ complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_sub
 complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy serve token help" -f -a "add" -d 'Store files, or standard input given as `-` (the default command)'
 complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy serve token help" -f -a "mms" -d 'Store every attachment in SMS Backup & Restore backups (XML, or gzip-compressed XML), streaming, in constant memory'
 complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy serve token help" -f -a "ls" -d 'List the manifest\'s entries, oldest first'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy serve token help" -f -a "cat" -d 'Write an object to standard output'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy serve token help" -f -a "cat" -d 'Write an object to standard output, checking its hash as it goes'
 complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy serve token help" -f -a "export" -d 'Write entries into DEST under their recorded names, made safe'
 complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy serve token help" -f -a "verify" -d 'Check the store: re-hash every object, match the manifest against the objects, find orphans and leftovers. Exit 0 when clean, 1 otherwise'
 complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat export verify gc stats copy serve token help" -f -a "gc" -d 'Remove temp files left by crashed runs (older than an hour), with --orphans the objects no manifest line names, and on S3 the multipart uploads never completed (older than a day)'

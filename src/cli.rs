@@ -13,6 +13,31 @@ Exit codes:
   2  usage error
   3  some inputs failed or were rejected; the others were stored";
 
+const SERVE_EXIT_CODES: &str = "\
+Exit codes:
+  0  stopped on SIGTERM or Ctrl-C, the requests in flight finished or cut off
+  1  could not serve: the address in use, no token yet, the store unusable
+  2  usage error";
+
+const TOOL_EXIT_CODES: &str = "\
+Exit codes:
+  0  done
+  1  the store could not be read, or an object was missing or damaged
+  2  usage error";
+
+const EXPORT_EXIT_CODES: &str = "\
+Exit codes:
+  0  every entry was written
+  1  the run could not go on: the store unreadable, DEST unwritable, disk full
+  2  usage error
+  3  some entries were not written (a missing or damaged object); the others were";
+
+const VERIFY_EXIT_CODES: &str = "\
+Exit codes:
+  0  the store is clean
+  1  problems were found, or the store could not be read
+  2  usage error";
+
 /// File attachments and backup extracts into a content-addressed store.
 ///
 /// Each input is read once, in fixed-size chunks, into a temp file inside
@@ -58,7 +83,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "STYLE", value_parser = ["path", "virtual"])]
     pub s3_addressing: Option<String>,
 
-    /// Print one JSON object per input instead of sha256sum lines.
+    /// Print JSON lines instead of text (each command says what it prints).
     #[arg(long, global = true)]
     pub json: bool,
 
@@ -73,6 +98,118 @@ pub struct GlobalArgs {
     /// How long to wait for another ingest's lock on the store before giving up (exit 1).
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 60.0, value_parser = parse_seconds)]
     pub wait_lock: f64,
+}
+
+/// The global options each subcommand takes, and what `--json` prints for
+/// it; every other global option is hidden from its help (it is still
+/// accepted, and ignored, so that a script may set it once for all).
+const TAKES: &[(&str, &[&str], &str)] = &[
+    (
+        "add",
+        &[
+            "spool",
+            "s3_addressing",
+            "json",
+            "quiet",
+            "progress",
+            "wait_lock",
+        ],
+        "Print one JSON object per input, then a summary, instead of sha256sum lines.",
+    ),
+    (
+        "mms",
+        &[
+            "spool",
+            "s3_addressing",
+            "json",
+            "quiet",
+            "progress",
+            "wait_lock",
+        ],
+        "Print one JSON object per attachment, then a summary, instead of sha256sum lines.",
+    ),
+    (
+        "ls",
+        &["s3_addressing", "json", "quiet"],
+        "Print each manifest line as it is (JSON) instead of a table.",
+    ),
+    ("cat", &["s3_addressing"], ""),
+    (
+        "export",
+        &["s3_addressing", "json", "quiet"],
+        "Print one JSON object per file written instead of sha256sum lines.",
+    ),
+    (
+        "verify",
+        &["s3_addressing", "json", "progress"],
+        "Print one JSON object per problem, then a summary.",
+    ),
+    ("gc", &["spool", "s3_addressing", "quiet", "wait_lock"], ""),
+    (
+        "stats",
+        &["s3_addressing", "json"],
+        "Print the counts as one JSON object.",
+    ),
+    (
+        "copy",
+        &["spool", "s3_addressing", "quiet", "progress", "wait_lock"],
+        "",
+    ),
+    (
+        "serve",
+        &["spool", "s3_addressing", "json", "quiet", "wait_lock"],
+        "Log JSON lines instead of text.",
+    ),
+    (
+        "token",
+        &["s3_addressing", "json", "quiet", "wait_lock"],
+        "token ls: one JSON object per token.",
+    ),
+];
+
+/// The global options every subcommand takes.
+const GLOBAL: [&str; 6] = [
+    "spool",
+    "s3_addressing",
+    "json",
+    "quiet",
+    "progress",
+    "wait_lock",
+];
+
+/// The command line as it is parsed and documented: [`Cli`], with each
+/// subcommand's help listing only the options it takes, in its own words.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut cli = Cli::command();
+    let globals: Vec<clap::Arg> = cli
+        .get_arguments()
+        .filter(|arg| GLOBAL.contains(&arg.get_id().as_str()))
+        .cloned()
+        .collect();
+    // A subcommand's own copy of a global option is what clap shows in its
+    // help (it propagates a global only where none of that name is).
+    for (name, takes, json) in TAKES {
+        cli = cli.mut_subcommand(*name, |mut sub| {
+            for arg in &globals {
+                let id = arg.get_id().as_str();
+                if !takes.contains(&id) {
+                    sub = sub.arg(arg.clone().hide(true));
+                } else if id == "json" {
+                    sub = sub.arg(arg.clone().help(*json));
+                }
+            }
+            sub
+        });
+    }
+    cli
+}
+
+/// The command line, parsed (exits with clap's message on a usage error).
+pub fn parse() -> Cli {
+    use clap::FromArgMatches;
+    let matches = command().get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -102,19 +239,23 @@ pub enum Command {
     Mms(MmsArgs),
 
     /// List the manifest's entries, oldest first.
+    #[command(after_help = TOOL_EXIT_CODES)]
     Ls(Filter),
 
-    /// Write an object to standard output.
+    /// Write an object to standard output, checking its hash as it goes.
+    #[command(after_help = TOOL_EXIT_CODES)]
     Cat {
         /// The object's SHA-256, or a unique prefix of at least 6 hex digits.
         hash: String,
     },
 
     /// Write entries into DEST under their recorded names, made safe.
+    #[command(after_help = EXPORT_EXIT_CODES)]
     Export(ExportArgs),
 
     /// Check the store: re-hash every object, match the manifest against the
     /// objects, find orphans and leftovers. Exit 0 when clean, 1 otherwise.
+    #[command(after_help = VERIFY_EXIT_CODES)]
     Verify {
         /// Check presence and sizes only; read no content.
         #[arg(long)]
@@ -124,6 +265,7 @@ pub enum Command {
     /// Remove temp files left by crashed runs (older than an hour), with
     /// --orphans the objects no manifest line names, and on S3 the
     /// multipart uploads never completed (older than a day).
+    #[command(after_help = TOOL_EXIT_CODES)]
     Gc {
         /// Also remove orphan objects.
         #[arg(long)]
@@ -139,11 +281,13 @@ pub enum Command {
     },
 
     /// Count objects, bytes, entries, what deduplication saved, and types.
+    #[command(after_help = TOOL_EXIT_CODES)]
     Stats,
 
     /// Copy the store SRC into DEST (each a directory or s3://BUCKET/PREFIX),
     /// object by object, checking each hash, skipping what DEST has; then
     /// the manifest entries. How a store moves to a bucket, or back.
+    #[command(after_help = TOOL_EXIT_CODES)]
     Copy {
         #[arg(value_name = "SRC")]
         src: PathBuf,
@@ -170,10 +314,10 @@ pub enum Command {
     /// body is read when its length says so), 415 for a type refused, 422
     /// for a digest that disagrees or a virus, 503 past --max-uploads or
     /// with clamd unreachable (scans fail closed), 507 when the store's
-    /// disk is full, 431 for a request head over 32 KiB. The README's
-    /// "Serving over HTTP" shows every answer, a systemd unit and an nginx
-    /// site.
-    #[command(after_help = EXIT_CODES)]
+    /// disk is full, 431 for a request head over 32 KiB.
+    /// docs/serving.md shows every answer, every limit, a systemd unit and
+    /// an nginx site.
+    #[command(after_help = SERVE_EXIT_CODES)]
     Serve(ServeArgs),
 
     /// Manage the tokens `ingest serve` accepts.

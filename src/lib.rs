@@ -105,8 +105,7 @@ fn dispatch(cli: Cli) -> Result<Exit> {
 
 /// The subcommands' names, for telling a mistyped one from a path.
 fn command_names() -> Vec<String> {
-    use clap::CommandFactory;
-    Cli::command()
+    cli::command()
         .get_subcommands()
         .map(|c| c.get_name().to_owned())
         .collect()

@@ -1,8 +1,6 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = ingest::cli::Cli::parse();
+    let cli = ingest::cli::parse();
     ingest::run(cli).into()
 }

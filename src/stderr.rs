@@ -62,3 +62,11 @@ mod tests {
         assert_eq!(escape("gpj.\u{202e}exe"), "gpj.\\u{202e}exe");
     }
 }
+
+/// `n` and its noun, singular or plural: `1 entry`, `2 entries`.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    match n {
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
+    }
+}

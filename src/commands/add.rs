@@ -157,6 +157,14 @@ fn settings_from(args: &AddArgs, config: StoreConfig) -> Result<Settings> {
     {
         return Err(anyhow!("--sha256 checks one input: name one file, or `-`"));
     }
+    if let Some(declared) = &args.content_type
+        && crate::media_type::clean(declared).is_none()
+    {
+        let shown = crate::stderr::escape(declared);
+        return Err(anyhow!(
+            "--content-type {shown:?}: not one media type such as image/jpeg"
+        ));
+    }
     Ok(Settings {
         durability: durability(args.sync),
         dry_run: args.dry_run,

@@ -249,6 +249,8 @@ impl Walk<'_> {
         let mut part = Part::default();
         let mut data: Value<B::Staged> = None;
         let mut text: Value<B::Staged> = None;
+        // `data=""`: an attachment the app wrote without its bytes.
+        let mut empty_data = false;
         while let Some(attr) = scanner.attribute()? {
             if part.keep(&attr, scanner)? {
                 continue;
@@ -259,6 +261,9 @@ impl Walk<'_> {
                 "text" => self.text && part.declared().is_none_or(|ct| ct.starts_with("text/")),
                 _ => false,
             };
+            if wanted && attr == "data" && scanner.value_is_empty()? {
+                empty_data = true;
+            }
             if !wanted || scanner.value_is_empty()? || scanner.value_is_null()? {
                 scanner.skip_value()?;
                 continue;
@@ -290,7 +295,13 @@ impl Walk<'_> {
         let (value, is_text) = match (data, text) {
             (Some(data), _) => (data, false),
             (None, Some(text)) if !part.is_smil() => (text, true),
-            _ => return Ok(()),
+            _ => {
+                if empty_data {
+                    let what = "its data is empty: the backup holds no bytes of this attachment, nothing stored";
+                    job.events.warning(&label, what);
+                }
+                return Ok(());
+            }
         };
         let streamed = match value {
             Ok(streamed) => streamed,

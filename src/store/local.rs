@@ -80,6 +80,7 @@ impl LocalStore {
     /// directory that holds other things and no `store.json` is refused, so
     /// a mistyped `--store` never scatters objects into someone's folder.
     pub fn open_or_create(root: &Path) -> Result<Self> {
+        refuse_a_file(root)?;
         fs::create_dir_all(root)
             .with_context(|| format!("creating the store {}", root.display()))?;
         let store = LocalStore::at(root);
@@ -142,6 +143,7 @@ impl LocalStore {
 
     /// Opens an existing store for reading.
     pub fn open(root: &Path) -> Result<Self> {
+        refuse_a_file(root)?;
         let store = LocalStore::at(root);
         if !store.exists() {
             bail!(
@@ -863,6 +865,17 @@ impl LocalStaging {
         }
         .map_err(|e| anyhow::Error::new(e.error))
         .with_context(|| format!("renaming to {}", target.display()))
+    }
+}
+
+/// A store is a folder: a file at its place is a mistyped `--store`.
+fn refuse_a_file(root: &Path) -> Result<()> {
+    match fs::metadata(root) {
+        Ok(meta) if !meta.is_dir() => bail!(
+            "{} is a file, not a store: --store names the folder the store lives in (or will)",
+            root.display()
+        ),
+        _ => Ok(()),
     }
 }
 

@@ -111,9 +111,11 @@ fn copy_into<B: Backend>(global: &GlobalArgs, source: &dyn StoreView, mut dest: 
     drop(progress);
     if !global.quiet {
         say!(
-            "copy to {}: {copied} objects copied ({}), {present} already there, {failed} failed; {recorded} manifest entries added",
+            "copy to {}: {} copied ({}), {present} already there, {failed} failed; {} added",
             dest.describe(),
-            HumanBytes(bytes)
+            crate::stderr::count(copied, "object", "objects"),
+            HumanBytes(bytes),
+            crate::stderr::count(recorded, "manifest entry", "manifest entries"),
         );
     }
     Ok(if failed > 0 {

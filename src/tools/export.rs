@@ -27,7 +27,13 @@ use crate::store::Opener;
 use crate::store::StoreView;
 
 pub fn run(global: &GlobalArgs, opener: &Opener, args: &ExportArgs) -> Result<Exit> {
-    let filter = EntryFilter::new(&args.filter)?;
+    let filter = match EntryFilter::new(&args.filter) {
+        Ok(filter) => filter,
+        Err(usage) => {
+            say!("{usage:#}");
+            return Ok(Exit::Usage);
+        }
+    };
     let store = opener.view()?;
     let wanted: HashSet<ObjectId> = args
         .hashes

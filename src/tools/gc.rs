@@ -108,7 +108,8 @@ pub fn run(
             0 => String::new(),
             n => format!(", {abort_verb} {n} unfinished uploads"),
         };
-        say!("gc: {count} files, {verb} {}{uploads}", HumanBytes(freed));
+        let files = crate::stderr::count(count, "file", "files");
+        say!("gc: {files}, {verb} {}{uploads}", HumanBytes(freed));
     }
     Ok(Exit::Success)
 }

@@ -14,7 +14,13 @@ use crate::stderr::escape;
 use crate::store::Opener;
 
 pub fn run(global: &GlobalArgs, opener: &Opener, filter: &Filter) -> Result<Exit> {
-    let filter = EntryFilter::new(filter)?;
+    let filter = match EntryFilter::new(filter) {
+        Ok(filter) => filter,
+        Err(usage) => {
+            say!("{usage:#}");
+            return Ok(Exit::Usage);
+        }
+    };
     let store = opener.view()?;
     let lines = store.entries()?;
     let mut out = BufWriter::new(io::stdout().lock());

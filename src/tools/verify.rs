@@ -205,15 +205,17 @@ impl<W: Write> Check<'_, W> {
             .map(|(k, n)| format!("{n} {k}"))
             .collect();
         kinds.sort();
+        let count = crate::stderr::count;
         say!(
-            "verified {} objects ({}), {} manifest entries: {}",
-            self.objects,
+            "verified {} ({}), {}: {}",
+            count(self.objects, "object", "objects"),
             indicatif::HumanBytes(self.bytes),
-            self.entries,
+            count(self.entries, "manifest entry", "manifest entries"),
             if problems == 0 {
                 "no problems".to_owned()
             } else {
-                format!("{problems} problems ({})", kinds.join(", "))
+                let problems = count(problems as u64, "problem", "problems");
+                format!("{problems} ({})", kinds.join(", "))
             }
         );
         Ok(if problems == 0 {

@@ -27,7 +27,7 @@ fn check(relative: &str, generated: Vec<u8>) {
 #[test]
 fn man_page_is_up_to_date() {
     let mut page = Vec::new();
-    clap_mangen::Man::new(Cli::command())
+    clap_mangen::Man::new(ingest::cli::command())
         .render(&mut page)
         .unwrap();
     check("man/ingest.1", page);
@@ -37,7 +37,7 @@ fn man_page_is_up_to_date() {
 /// commands promises, with each command's whole description and options.
 #[test]
 fn command_man_pages_are_up_to_date() {
-    let mut cli = Cli::command();
+    let mut cli = ingest::cli::command();
     cli.build();
     let commands = cli.get_subcommands().filter(|c| c.get_name() != "help");
     for command in commands {
@@ -56,7 +56,7 @@ fn completions_are_up_to_date() {
         (Shell::Fish, "ingest.fish"),
     ] {
         let mut script = Vec::new();
-        clap_complete::generate(shell, &mut Cli::command(), "ingest", &mut script);
+        clap_complete::generate(shell, &mut ingest::cli::command(), "ingest", &mut script);
         check(&format!("completions/{file}"), script);
     }
 }

@@ -376,16 +376,30 @@ fn a_closed_stderr_neither_panics_nor_stops_the_run() {
 fn types_and_names_from_inputs_are_escaped_in_human_output() {
     let env = Env::new();
     env.write("evil\u{1b}[31m.dat", &noise(100, 8));
-    let out = ok(env.cmd([
-        "--content-type",
-        "text/x\nfake row\u{1b}[2J",
-        "evil\u{1b}[31m.dat",
-    ]));
+    // A type that is not one media type is a usage error, said escaped.
+    let out = env
+        .cmd([
+            "--content-type",
+            "text/x\nfake row\u{1b}[2J",
+            "evil\u{1b}[31m.dat",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
     assert!(!out.stderr.contains(&0x1b), "{}", stderr_of(&out));
+    assert!(env.objects().is_empty());
+    let out = ok(env.cmd(["evil\u{1b}[31m.dat"]));
+    assert!(!out.stderr.contains(&0x1b), "{}", stderr_of(&out));
+    // A line an older binary wrote with such a type is shown escaped.
+    let mut line = env.manifest()[0].clone();
+    line["mime"] = serde_json::json!("text/x\nfake row\u{1b}[2J");
+    let mut manifest = env.manifest_bytes();
+    manifest.extend_from_slice(format!("{line}\n").as_bytes());
+    std::fs::write(env.store().join("manifest.jsonl"), manifest).unwrap();
     let out = ok(env.cmd(["ls"]));
     assert!(!out.stdout.contains(&0x1b), "{}", stdout_of(&out));
-    assert_eq!(stdout_of(&out).lines().count(), 1, "{}", stdout_of(&out));
-    assert_says(&stdout_of(&out), "text/x\\nfake row\\u{1b}[2j");
+    assert_eq!(stdout_of(&out).lines().count(), 2, "{}", stdout_of(&out));
+    assert_says(&stdout_of(&out), "text/x\\nfake row\\u{1b}[2J");
 }
 
 /// A fake clamd on a unix socket: `serve` gets each connection.

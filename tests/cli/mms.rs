@@ -587,3 +587,16 @@ fn a_full_disk_mid_backup_stops_cleanly_and_a_rerun_adds_the_rest() {
     assert_eq!(names, ["first.jpg", "big.mp4", "last.png"]);
     ok(bare_cmd().arg("--store").arg(&store).arg("verify"));
 }
+
+#[test]
+fn an_attachment_with_empty_data_is_said_not_silently_skipped() {
+    let env = Env::new();
+    let empty = "<part seq=\"0\" ct=\"image/jpeg\" name=\"lost.jpg\" chset=\"null\" cd=\"null\" fn=\"null\" cid=\"&lt;lost.jpg&gt;\" cl=\"lost.jpg\" ctt_s=\"null\" ctt_t=\"null\" text=\"null\" data=\"\" />".to_owned();
+    let xml = env.write(
+        "backup.xml",
+        &backup(&[mms(1_700_000_000_000, "+15555550100", &[empty])]),
+    );
+    let out = ok(env.cmd([std::ffi::OsStr::new("mms"), xml.as_os_str()]));
+    assert_says(&stderr_of(&out), "data is empty");
+    assert!(env.objects().is_empty());
+}

@@ -651,3 +651,38 @@ fn gc_never_takes_a_temp_file_from_a_running_writer() {
         env.assert_store_valid();
     }
 }
+
+#[test]
+fn mistakes_on_the_command_line_say_what_to_do() {
+    let env = stocked();
+    // A date filter that means nothing is a usage error, as on the server.
+    for command in ["ls", "export"] {
+        let mut args = vec![command, "--since", "yesterday"];
+        if command == "export" {
+            args.push("out");
+        }
+        let out = env.cmd(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{command}: {}", stderr_of(&out));
+        assert_says(&stderr_of(&out), "--since");
+    }
+    // A --store that is a file is named as such, reading or writing.
+    let file = env.write("not-a-store", b"x");
+    for args in [vec!["ls"], vec!["in/note.txt"]] {
+        let out = bare_cmd()
+            .arg("--store")
+            .arg(&file)
+            .args(&args)
+            .current_dir(env.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+        assert_says(&stderr_of(&out), "is a file, not a store");
+    }
+    // One of a thing is said in the singular.
+    let single = Env::new();
+    single.write("one.txt", b"one\n");
+    ok(single.cmd(["-q", "one.txt"]));
+    let out = ok(single.cmd(["verify"]));
+    assert_says(&stderr_of(&out), "verified 1 object (");
+    assert_says(&stderr_of(&out), "1 manifest entry:");
+}
