@@ -214,7 +214,7 @@ impl<W: Write> Check<'_, W> {
             if problems == 0 {
                 "no problems".to_owned()
             } else {
-                let problems = count(problems as u64, "problem", "problems");
+                let problems = count(problems, "problem", "problems");
                 format!("{problems} ({})", kinds.join(", "))
             }
         );
