@@ -5,9 +5,7 @@
 use std::fs;
 use std::path::Path;
 
-use clap::CommandFactory;
 use clap_complete::Shell;
-use ingest::cli::Cli;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
