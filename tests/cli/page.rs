@@ -46,6 +46,8 @@ fn the_page_signs_in_uploads_browses_and_downloads_in_a_real_browser() {
     hostile.extend_from_slice(b"\0hostile");
     std::fs::write(files.join("<img src=x onerror=alert(1)>.jpg"), hostile).unwrap();
     std::fs::write(files.join("too-big.bin"), noise(3 << 20, 1)).unwrap();
+    // The same bytes as photo.png, under another name.
+    std::fs::copy(files.join("photo.png"), files.join("photo-again.png")).unwrap();
 
     // A picture a friend sent, from a phone backup: the page says who and when.
     let mut sent = std::fs::read(Path::new(FIXTURES).join("photo.jpg")).unwrap();
@@ -80,7 +82,7 @@ fn the_page_signs_in_uploads_browses_and_downloads_in_a_real_browser() {
     );
     assert!(shots.join("grid.png").exists() && shots.join("item.png").exists());
     // Every file but the rejected one is stored, once, beside the MMS one.
-    assert_eq!(env.manifest().len(), 12);
+    assert_eq!(env.manifest().len(), 13);
     assert!(server.stop());
     ok(env.cmd(["verify"]));
 }

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 const INDEX: &str = include_str!("page/index.html");
 const SCRIPT: &str = include_str!("page/app.js");
 const STYLE: &str = include_str!("page/style.css");
+const ICON: &str = include_str!("page/icon.svg");
 
 /// Scripts and styles from this server only, none inline; images and media
 /// from blob: URLs the script makes from objects it fetched with the token.
@@ -22,6 +23,7 @@ const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
 static INDEX_TAG: LazyLock<String> = LazyLock::new(|| etag_of(INDEX));
 static SCRIPT_TAG: LazyLock<String> = LazyLock::new(|| etag_of(SCRIPT));
 static STYLE_TAG: LazyLock<String> = LazyLock::new(|| etag_of(STYLE));
+static ICON_TAG: LazyLock<String> = LazyLock::new(|| etag_of(ICON));
 
 fn etag_of(body: &str) -> String {
     let digest = hex::encode(crate::hashing::Sha256::digest(body));
@@ -30,6 +32,11 @@ fn etag_of(body: &str) -> String {
 
 pub async fn index(headers: HeaderMap) -> Response {
     serve(&headers, INDEX, &INDEX_TAG, "text/html; charset=utf-8")
+}
+
+/// `/favicon.ico`, which browsers ask for on their own: the same icon.
+pub async fn icon(headers: HeaderMap) -> Response {
+    serve(&headers, ICON, &ICON_TAG, "image/svg+xml")
 }
 
 pub async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
@@ -41,6 +48,7 @@ pub async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
             "text/javascript; charset=utf-8",
         ),
         "style.css" => serve(&headers, STYLE, &STYLE_TAG, "text/css; charset=utf-8"),
+        "icon.svg" => serve(&headers, ICON, &ICON_TAG, "image/svg+xml"),
         _ => super::answers::error(StatusCode::NOT_FOUND, "no such file"),
     }
 }

@@ -42,6 +42,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/", get(page::index))
         .route("/page/{file}", get(page::asset))
+        .route("/favicon.ico", get(page::icon))
         .route("/v1/health", get(health))
         .merge(with_token)
         .fallback(not_found)

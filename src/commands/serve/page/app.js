@@ -213,12 +213,32 @@ async function loadPage(first) {
     for (const entry of page.entries) $("grid").append(item(entry));
     cursor = page.next;
     const shown = $("grid").children.length;
-    $("status").textContent = shown === 0 ? "Nothing here yet." : "";
+    const filtered = $("kind").value || $("search").value.trim() || $("month").value;
+    $("status").textContent = shown > 0 ? ""
+      : filtered ? "Nothing matches these filters." : "Nothing here yet: upload a file above.";
+    $("clear").hidden = !(shown === 0 && filtered);
+    markSame();
     document.body.dataset.drawn = String(Date.now());
   } catch (e) {
     if (e.message !== "401") $("status").textContent = "Could not load the entries: " + e.message;
   } finally {
     loading = false;
+  }
+}
+
+/// Tiles of the same bytes under other names: each says how many names
+/// its bytes have among those shown (one object, stored once).
+function markSame() {
+  const tiles = [...$("grid").querySelectorAll(".item")];
+  const names = new Map();
+  for (const tile of tiles) names.set(tile.dataset.sha256, (names.get(tile.dataset.sha256) || 0) + 1);
+  for (const tile of tiles) {
+    const n = names.get(tile.dataset.sha256);
+    let mark = tile.querySelector(".same");
+    if (n < 2) { if (mark) mark.remove(); continue; }
+    if (!mark) { mark = el("span", { class: "same" }); tile.append(mark); }
+    mark.textContent = "×" + n;
+    mark.title = "The same file under " + n + " names: stored once";
   }
 }
 
@@ -234,7 +254,7 @@ function item(entry) {
   }
   const from = entry.origin && entry.origin.kind === "mms" && entry.origin.address
     ? " · from " + entry.origin.address : "";
-  const button = el("button", { type: "button", class: "item", "data-kind": kind },
+  const button = el("button", { type: "button", class: "item", "data-kind": kind, "data-sha256": entry.sha256 },
     thumb,
     el("span", { class: "name", text: entry.name }),
     el("span", { class: "meta", text: size(entry.size) + " · " + when(entry.ingested_at).split(",")[0] + from }));
@@ -268,6 +288,11 @@ async function open(entry) {
     if (origin.date) details.push(["Sent", new Date(origin.date).toLocaleString()]);
   }
   if (origin.kind === "http" && origin.token) details.push(["Uploaded with", origin.token]);
+  const others = [...$("grid").querySelectorAll(".item")]
+    .filter((t) => t.dataset.sha256 === entry.sha256)
+    .map((t) => t.querySelector(".name").textContent)
+    .filter((name, i, all) => name !== entry.name && all.indexOf(name) === i);
+  if (others.length) details.push(["Same file as", others.join(", ")]);
   $("details").replaceChildren(...details.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: String(v) })]));
   const link = $("download");
   link.removeAttribute("href");
@@ -297,5 +322,9 @@ $("search").addEventListener("input", () => { clearTimeout(typing); typing = set
 $("kind").addEventListener("change", reload);
 $("month").addEventListener("change", reload);
 $("filters").addEventListener("submit", (e) => { e.preventDefault(); reload(); });
+$("clear").addEventListener("click", () => {
+  $("kind").value = ""; $("search").value = ""; $("month").value = "";
+  reload();
+});
 
 if (token) start(); else signOut();
