@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::serve::{Served, token_add};
+use crate::harness::served::{Served, token_add};
 use crate::util::*;
 
 /// The server's timeouts here, short so that each attack outlives them.
@@ -508,8 +508,12 @@ fn no_declared_type_can_make_an_answer_a_page() {
     let env = Env::new();
     // An MMS part whose type holds a list and a newline.
     let bad = noise(300, 77);
-    let part = crate::mms::part("text/plain&#10;text/html", "x.dat", &bad);
-    let backup = crate::mms::backup(&[crate::mms::mms(1_700_000_000_000, "+15555550100", &[part])]);
+    let part = crate::harness::mms_xml::part("text/plain&#10;text/html", "x.dat", &bad);
+    let backup = crate::harness::mms_xml::backup(&[crate::harness::mms_xml::mms(
+        1_700_000_000_000,
+        "+15555550100",
+        &[part],
+    )]);
     let xml = env.write("backup.xml", &backup);
     ok(env.cmd([std::ffi::OsStr::new("mms"), xml.as_os_str()]));
     let server = Served::start(&env, &[]);

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::harness::eventually;
 use crate::util::*;
 
 /// `count` small files under `dir`, each different, from `seed`, aged so
@@ -49,19 +50,17 @@ fn hold_lock(path: &Path) -> fs::File {
 /// has reached the store's lock (the point where it appends).
 fn wait_until_open(child: &Child, path: &Path) {
     let fds = PathBuf::from(format!("/proc/{}/fd", child.id()));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let open = fs::read_dir(&fds)
-            .into_iter()
-            .flatten()
-            .filter_map(|e| fs::read_link(e.ok()?.path()).ok())
-            .any(|target| target == path);
-        if open {
-            return;
-        }
-        assert!(Instant::now() < deadline, "the run never opened {path:?}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    eventually(
+        Duration::from_secs(60),
+        &format!("the run opening {path:?}"),
+        || {
+            fs::read_dir(&fds)
+                .into_iter()
+                .flatten()
+                .filter_map(|e| fs::read_link(e.ok()?.path()).ok())
+                .any(|target| target == path)
+        },
+    );
 }
 
 /// Every file's bytes are in the store: an object of that hash, and a
@@ -137,6 +136,7 @@ fn gc_at_random_moments_beside_adopting_runs_loses_nothing() {
     let env = Env::new();
     let files = tree(&env, "in", 30, 2);
     ok(env.cmd(["-q", "in"]));
+    let mut mid_run = 0;
     for round in 0..50 {
         orphan_everything(&env);
         let sync = if rng.next_below(2) == 0 {
@@ -146,6 +146,9 @@ fn gc_at_random_moments_beside_adopting_runs_loses_nothing() {
         };
         let mut run = env.cmd(["-q", "--sync", sync, "in"]).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(rng.next_below(60)));
+        if run.try_wait().unwrap().is_none() {
+            mid_run += 1;
+        }
         let gc = env
             .cmd(["-q", "gc", "--orphans", "--older-than", "0s"])
             .output()
@@ -159,6 +162,12 @@ fn gc_at_random_moments_beside_adopting_runs_loses_nothing() {
         env.assert_store_valid();
         assert_sources_stored(&env, &files);
     }
+    // Enough gcs must start while a run is at work, or this proves little.
+    println!("{mid_run} of 50 gcs began while a run was at work");
+    assert!(
+        mid_run * 4 >= 50,
+        "seed {seed}: only {mid_run} of 50 gcs began while a run was at work"
+    );
 }
 
 #[test]
@@ -655,10 +664,14 @@ fn a_closed_stdin_is_a_usage_error() {
 }
 
 /// Kills a child at once, as a crash would (it may have ended already).
-fn kill_now(child: &mut Child) {
+/// Kills the child at once; whether it was still running (the kill landed
+/// mid-run, not after it ended).
+fn kill_now(child: &mut Child) -> bool {
+    let running = child.try_wait().unwrap().is_none();
     // SAFETY: a signal to our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
     let _ = child.wait();
+    running
 }
 
 /// The problems `verify --json` reported, by kind.
@@ -719,6 +732,13 @@ fn a_store_lives_through_rounds_of_kills_gc_verify_export_and_reruns() {
     let env = Env::new();
     let mut files = tree(&env, "in", 30, 14);
     ok(env.cmd(["-q", "in"]));
+    let (mut killed_mid_run, mut ever_rotted) = (0, false);
+    // Kills are drawn within the time a run that reads everything takes
+    // here, and every other run reads everything (no cache), so that
+    // enough of them land while it works (counted below).
+    let started = Instant::now();
+    ok(env.cmd(["-q", "--no-cache", "in"]));
+    let span = (started.elapsed().as_millis() as u64).max(20);
     for round in 0..20 {
         let context = format!("seed {seed} round {round}");
         // The source changes a little between nights.
@@ -731,15 +751,21 @@ fn a_store_lives_through_rounds_of_kills_gc_verify_export_and_reruns() {
             _ => {}
         }
         let sync = ["file", "batch"][rng.next_below(2) as usize];
-        let mut run = env.cmd(["-q", "--sync", sync, "in"]).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(rng.next_below(40)));
+        let mut args = vec!["-q", "--sync", sync, "in"];
+        if round % 2 == 0 {
+            args.insert(1, "--no-cache");
+        }
+        let mut run = env.cmd(&args).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(rng.next_below(span / 2)));
         let gc = env
             .cmd(["-q", "gc", "--orphans", "--older-than", "0s"])
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(rng.next_below(120)));
-        kill_now(&mut run);
+        std::thread::sleep(Duration::from_millis(rng.next_below(span / 2)));
+        if kill_now(&mut run) {
+            killed_mid_run += 1;
+        }
         let gc = gc.wait_with_output().unwrap();
         assert!(
             gc.status.success(),
@@ -751,6 +777,7 @@ fn a_store_lives_through_rounds_of_kills_gc_verify_export_and_reruns() {
         // Now and then an object rots on disk: one whose bytes a source
         // still holds (rot of the only copy is beyond any tool's repair).
         let rotted = rng.next_below(4) == 0;
+        ever_rotted |= rotted;
         if rotted {
             let file = &files[rng.next_below(files.len() as u64) as usize];
             let victim = env.object(&sha256_file(file));
@@ -771,7 +798,14 @@ fn a_store_lives_through_rounds_of_kills_gc_verify_export_and_reruns() {
         }
         // Someone looks at the photos, and edits one in place.
         let dest = env.path().join(format!("export{round}"));
-        let _ = env.cmd(["-q", "export"]).arg(&dest).output().unwrap();
+        let export = env.cmd(["-q", "export"]).arg(&dest).output().unwrap();
+        // 3 when an entry's object is damaged or missing: then only.
+        let code = export.status.code();
+        assert!(
+            code == Some(0) || (ever_rotted && code == Some(3)),
+            "{context}: export ended {code:?}: {}",
+            stderr_of(&export)
+        );
         if let Some(Ok(entry)) = fs::read_dir(&dest).ok().and_then(|mut d| d.next()) {
             fs::set_permissions(entry.path(), fs::Permissions::from_mode(0o644)).unwrap();
             fs::write(entry.path(), b"edited").unwrap();
@@ -785,4 +819,9 @@ fn a_store_lives_through_rounds_of_kills_gc_verify_export_and_reruns() {
     verify_clean(&env);
     assert_sources_stored(&env, &files);
     assert_cache_agrees(&env);
+    println!("{killed_mid_run} of 20 kills landed mid-run");
+    assert!(
+        killed_mid_run * 4 >= 20,
+        "seed {seed}: only {killed_mid_run} of 20 kills landed while the run was at work"
+    );
 }

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 
-use crate::sniffing::wait_until_drained;
+use crate::harness::wait_until_drained;
 use crate::util::*;
 
 fn interrupt_mid_stream(signal: libc::c_int) {

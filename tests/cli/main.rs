@@ -7,6 +7,7 @@ mod clamd;
 mod crash;
 mod docs;
 mod generated;
+mod harness;
 mod help;
 mod hostile;
 mod integrity;

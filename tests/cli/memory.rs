@@ -5,60 +5,12 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::Stdio;
 
+use crate::harness::timing::*;
 use crate::util::*;
 
 const GIB: usize = 1 << 30;
-
-/// Runs `ingest ARGS` under GNU time; returns the command to spawn and the
-/// file time writes the peak RSS (KiB) into.
-pub fn under_time(env: &Env, args: &[&str]) -> (Command, std::path::PathBuf) {
-    let report = env.path().join("peak-rss");
-    (timed(&env.cmd(args), &report), report)
-}
-
-/// `inner` (program, arguments, environment and folder) run under GNU
-/// time, which writes its peak RSS in KiB into `report`.
-pub fn timed(inner: &Command, report: &std::path::Path) -> Command {
-    let mut cmd = Command::new("/usr/bin/time");
-    cmd.arg("-f")
-        .arg("%M")
-        .arg("-o")
-        .arg(report)
-        .arg(inner.get_program())
-        .args(inner.get_args());
-    if let Some(dir) = inner.get_current_dir() {
-        cmd.current_dir(dir);
-    }
-    for (key, value) in inner.get_envs() {
-        match value {
-            Some(v) => cmd.env(key, v),
-            None => cmd.env_remove(key),
-        };
-    }
-    cmd
-}
-
-/// Spawns `cmd` with its stdin on a pipe and its stdout discarded.
-pub fn spawn_fed(cmd: &mut Command) -> (Child, ChildStdin) {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdin = child.stdin.take().unwrap();
-    (child, stdin)
-}
-
-/// Waits for `child` and returns its exit code and the peak RSS in KiB.
-pub fn wait_with_peak_rss(mut child: Child, report: &std::path::Path) -> (Option<i32>, i64) {
-    let status = child.wait().unwrap();
-    let text =
-        std::fs::read_to_string(report).expect("GNU time must be installed (.ci/run installs it)");
-    let peak = text.lines().last().unwrap().trim().parse().unwrap();
-    (status.code(), peak)
-}
 
 /// Writes `len` bytes (a repeated 1 MiB block of noise seeded by `seed`).
 fn fill(out: &mut impl Write, len: usize, seed: u64) {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::serve::{Served, token_add};
+use crate::harness::served::{Served, token_add};
 use crate::util::*;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/media");
@@ -52,12 +52,16 @@ fn the_page_signs_in_uploads_browses_and_downloads_in_a_real_browser() {
     // A picture a friend sent, from a phone backup: the page says who and when.
     let mut sent = std::fs::read(Path::new(FIXTURES).join("photo.jpg")).unwrap();
     sent.extend_from_slice(b"\0sent");
-    let message = crate::mms::mms(
+    let message = crate::harness::mms_xml::mms(
         1_575_000_000_000,
         "+15555550123",
-        &[crate::mms::part("image/jpeg", "IMG_0042.jpg", &sent)],
+        &[crate::harness::mms_xml::part(
+            "image/jpeg",
+            "IMG_0042.jpg",
+            &sent,
+        )],
     );
-    let backup = env.write("backup.xml", &crate::mms::backup(&[message]));
+    let backup = env.write("backup.xml", &crate::harness::mms_xml::backup(&[message]));
     ok(env.cmd([std::ffi::OsStr::new("mms"), backup.as_os_str()]));
 
     let server = Served::start(&env, &["--max-size", "2M"]);

@@ -7,11 +7,12 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
+use crate::harness::tmpfs;
 use crate::util::*;
 
 fn append_manifest(env: &Env, text: &str) {
@@ -349,32 +350,6 @@ fn four_writers_over_overlapping_inputs_leave_a_valid_store() {
     assert_eq!(triples.len(), 400);
     env.assert_store_valid();
     ok(env.cmd(["verify"]));
-}
-
-/// Mounts a tmpfs of `size` at `dir`, unmounted when the guard drops. A
-/// test that needs one fails, loudly, where mounting is not allowed: it
-/// must never pass without testing anything.
-pub fn tmpfs(dir: &Path, size: &str) -> Unmount {
-    fs::create_dir_all(dir).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-        .arg(dir)
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        mounted,
-        "cannot mount a tmpfs at {}: this test fills a small disk, and needs root (as CI runs)",
-        dir.display()
-    );
-    Unmount(dir.to_path_buf())
-}
-
-pub struct Unmount(PathBuf);
-
-impl Drop for Unmount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
 }
 
 fn free_pages(dir: &Path) -> u64 {

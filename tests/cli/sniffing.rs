@@ -6,6 +6,7 @@ use std::fs;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use crate::harness::wait_until_drained;
 use crate::util::*;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/media");
@@ -143,23 +144,4 @@ fn stdin_delivered_a_byte_per_read_is_still_sniffed() {
     let line = &json_lines(&out)[0];
     assert_eq!(line["mime"], "video/mp4");
     assert_eq!(line["sha256"], sha256_hex(&bytes));
-}
-
-/// Waits until the reader has taken every byte written to the pipe.
-pub fn wait_until_drained(pipe: &impl std::os::fd::AsRawFd) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let mut queued: libc::c_int = 0;
-        // SAFETY: FIONREAD writes one c_int through the pointer we pass.
-        let rc = unsafe { libc::ioctl(pipe.as_raw_fd(), libc::FIONREAD, &mut queued) };
-        assert_eq!(rc, 0, "FIONREAD failed");
-        if queued == 0 {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "reader stopped reading"
-        );
-        std::thread::yield_now();
-    }
 }

@@ -290,14 +290,11 @@ impl Env {
 
     /// Waits until a run has started writing a temp file: it is reading.
     pub fn wait_for_temp_file(&self) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while self.tmp_entries().is_empty() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "ingest never started reading"
-            );
-            std::thread::yield_now();
-        }
+        crate::harness::eventually(
+            std::time::Duration::from_secs(60),
+            "ingest starting to read",
+            || !self.tmp_entries().is_empty(),
+        );
     }
 }
 
