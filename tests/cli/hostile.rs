@@ -370,12 +370,16 @@ fn no_client_can_exhaust_or_pin_the_server() {
 
     // Each kind of attacker was dropped, not merely outlasted: after its
     // timeout the server holds none of their connections.
-    let (threads, files) = threads_and_files(target.server.pid());
-    assert!(
-        files < 64,
-        "{files} descriptors still open after the attacks"
+    // The blocking pool's idle threads go 2 s after the last use.
+    let pid = target.server.pid();
+    crate::harness::eventually(
+        Duration::from_secs(10),
+        "the attacks' threads and descriptors going",
+        || {
+            let (threads, files) = threads_and_files(pid);
+            threads < 24 && files < 48
+        },
     );
-    assert!(threads < 64, "{threads} threads after the attacks");
     env.assert_store_valid();
 
     // SIGTERM closes idle and half-open connections at once, though the

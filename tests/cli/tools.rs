@@ -86,8 +86,9 @@ fn ls_filters_by_type_name_and_date() {
     assert_eq!(names(&["--since", "2000"]).len(), 4);
     assert_eq!(names(&["--since", "2000-01"]).len(), 4);
     assert!(names(&["--since", "2999-12-31T23:59"]).is_empty());
+    // A usage error (2), as the README says of every usage error.
     let refused = env.cmd(["ls", "--since", "yesterday"]).output().unwrap();
-    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(refused.status.code(), Some(2));
     let said = String::from_utf8_lossy(&refused.stderr);
     assert!(
         said.contains("--since") && said.contains("yesterday"),
@@ -484,7 +485,7 @@ fn gc_removes_old_leftovers_and_old_orphans_only() {
         env.object(&orphan).exists(),
         "orphans removed without --orphans"
     );
-    assert_says(&stderr_of(&out), "1 files, freed 1000 B");
+    assert_says(&stderr_of(&out), "1 file, freed 1000 B");
 
     let out = ok(env.cmd(["gc", "--orphans"]));
     assert!(!env.object(&orphan).exists() && env.object(&young).exists());
