@@ -32,6 +32,7 @@ mod lock;
 mod requests;
 mod spool;
 mod upload;
+mod view;
 
 pub use location::{S3Location, S3Settings};
 pub use requests::Unfinished;

@@ -1,0 +1,132 @@
+//! Reading the local store back: its lines, its objects, a hash prefix, its
+//! leftovers; and quarantining a damaged object.
+
+use std::fs::{self, File};
+use std::io::{self, BufReader};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use super::*;
+use crate::manifest::Lines;
+use crate::object_id::ObjectId;
+use crate::store::LookupError;
+
+/// A file found under `objects/`.
+#[derive(Debug)]
+pub struct ObjectFile {
+    pub path: PathBuf,
+    /// The id its name claims, when the name is canonical and in the right
+    /// fan-out folder.
+    pub id: Option<ObjectId>,
+    pub size: u64,
+    pub is_file: bool,
+}
+
+/// Read access, for the store tools.
+impl LocalStore {
+    /// The manifest's lines in order, in constant memory (none if there is
+    /// no manifest yet).
+    pub fn lines(&self) -> Result<Option<Lines<BufReader<File>>>> {
+        let path = self.path(MANIFEST);
+        match File::open(&path) {
+            Ok(file) => Ok(Some(Lines::new(
+                BufReader::with_capacity(64 * 1024, file),
+                0,
+            ))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    /// Every entry under `objects/`, in sorted order.
+    pub fn object_files(&self) -> impl Iterator<Item = Result<ObjectFile>> + use<> {
+        walkdir::WalkDir::new(self.path(OBJECTS))
+            .min_depth(1)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_map(|entry| {
+                let entry = match entry {
+                    Ok(entry) => entry,
+                    Err(e) => return Some(Err(anyhow::Error::from(e))),
+                };
+                let depth2 = entry.depth() == 2;
+                if entry.file_type().is_dir() && !depth2 {
+                    return None;
+                }
+                let meta = match entry.metadata() {
+                    Ok(meta) => meta,
+                    Err(e) => return Some(Err(e.into())),
+                };
+                let id = entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|name| name.parse::<ObjectId>().ok())
+                    .filter(|id| {
+                        depth2
+                            && entry.path().parent().and_then(|p| p.file_name())
+                                == Some(id.fanout().as_ref())
+                    });
+                Some(Ok(ObjectFile {
+                    path: entry.into_path(),
+                    id,
+                    size: meta.len(),
+                    is_file: meta.is_file(),
+                }))
+            })
+    }
+
+    /// The object a full hash or a unique prefix of at least 6 hex digits
+    /// names.
+    pub fn resolve(&self, prefix: &str) -> Result<ObjectId, LookupError> {
+        let prefix = LookupError::checked_prefix(prefix)?;
+        let fanout = self.path(OBJECTS).join(&prefix[..2]);
+        let matches = fs::read_dir(&fanout)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|name| name.starts_with(&prefix) && name.parse::<ObjectId>().is_ok())
+            .collect();
+        LookupError::only_match(prefix, matches)
+    }
+
+    /// Moves a damaged object aside into `quarantine/`, so that ingesting
+    /// the good bytes again restores it; returns where it went.
+    pub fn quarantine(&self, path: &Path) -> Result<PathBuf> {
+        let dir = self.path("quarantine");
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let stamp = jiff::Timestamp::now().as_second();
+        let target = dir.join(format!("{name}.{stamp}"));
+        fs::rename(path, &target)
+            .with_context(|| format!("moving {} to {}", path.display(), target.display()))?;
+        sync_dir(&dir)?;
+        sync_dir(path.parent().unwrap_or(&self.root))?;
+        Ok(target)
+    }
+
+    /// The files in `tmp/`, with whether a running ingest holds them.
+    pub fn temp_files(&self) -> Result<Vec<(PathBuf, fs::Metadata, bool)>> {
+        let dir = self.path(TMP);
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+        };
+        let mut found = Vec::new();
+        for entry in entries {
+            let path = entry?.path();
+            let Ok(meta) = fs::symlink_metadata(&path) else {
+                continue; // finished and renamed since the listing
+            };
+            let in_use = crate::store::held::in_use(&path);
+            found.push((path, meta, in_use));
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(found)
+    }
+}

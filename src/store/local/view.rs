@@ -1,0 +1,105 @@
+//! The local store as the store tools read it ([`StoreView`]).
+
+use std::fs;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use super::LocalStore;
+use crate::object_id::ObjectId;
+use crate::store::view::age_of;
+use crate::store::{Leftover, LineIter, Listed, LookupError, StoreView, WritersExcluded};
+
+impl StoreView for LocalStore {
+    fn describe(&self) -> String {
+        self.root().display().to_string()
+    }
+
+    fn manifest_name(&self) -> String {
+        self.root().join("manifest.jsonl").display().to_string()
+    }
+
+    fn entries(&self) -> Result<LineIter> {
+        Ok(match self.lines()? {
+            Some(lines) => Box::new(lines),
+            None => Box::new(std::iter::empty()),
+        })
+    }
+
+    fn listing(&self) -> Result<Vec<Listed>> {
+        self.object_files()
+            .map(|found| {
+                let found = found?;
+                let age = fs::symlink_metadata(&found.path)
+                    .ok()
+                    .and_then(|m| age_of(&m));
+                Ok(Listed {
+                    shown: found.path.display().to_string(),
+                    id: found.id.filter(|_| found.is_file),
+                    size: found.size,
+                    age,
+                })
+            })
+            .collect()
+    }
+
+    fn object_name(&self, id: &ObjectId) -> String {
+        self.object_path(id).display().to_string()
+    }
+
+    fn read_object_range(
+        &self,
+        id: &ObjectId,
+        start: u64,
+        len: Option<u64>,
+    ) -> Result<Box<dyn Read + Send>> {
+        // Whatever sits at the path, a FIFO cannot hang the reader.
+        let path = self.object_path(id);
+        let (mut file, _) = crate::input::open_regular(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        if start > 0 {
+            file.seek(SeekFrom::Start(start))
+                .with_context(|| format!("reading {}", path.display()))?;
+        }
+        let file = BufReader::with_capacity(64 << 10, file);
+        Ok(Box::new(file.take(len.unwrap_or(u64::MAX))))
+    }
+
+    fn resolve(&self, prefix: &str) -> Result<ObjectId, LookupError> {
+        LocalStore::resolve(self, prefix)
+    }
+
+    fn quarantine(&self, listed: &Listed) -> Result<String> {
+        let moved = LocalStore::quarantine(self, listed.shown.as_ref())?;
+        Ok(moved.display().to_string())
+    }
+
+    fn remove_object(&self, listed: &Listed) -> Result<()> {
+        fs::remove_file(&listed.shown).with_context(|| format!("removing {}", listed.shown))
+    }
+
+    fn leftovers(&self) -> Result<Vec<Leftover>> {
+        Ok(self.temp_files()?.into_iter().map(Leftover::from).collect())
+    }
+
+    fn local_path(&self, id: &ObjectId) -> Option<PathBuf> {
+        Some(self.object_path(id))
+    }
+
+    fn object_size(&self, id: &ObjectId) -> Result<Option<u64>> {
+        let path = self.object_path(id);
+        match fs::metadata(&path) {
+            Ok(meta) => Ok(Some(meta.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    fn exclude_writers(&self, wait: Duration) -> Result<WritersExcluded> {
+        Ok(WritersExcluded::new(LocalStore::exclude_writers(
+            self, wait,
+        )?))
+    }
+}
