@@ -149,49 +149,103 @@ impl StoreConfig {
     }
 }
 
-impl Policy {
-    /// The store's config, with each key that `given` sets replaced (the
-    /// front end fills `given` from its flags: a `StoreConfig` of the
-    /// values the user gave). A value that does not parse is an error
-    /// naming where it came from.
-    pub fn resolve(config: StoreConfig, given: StoreConfig) -> Result<Self> {
-        fn pick<T>(given: Option<T>, config: Option<T>) -> (Option<T>, Source) {
-            match (given, config) {
-                (Some(value), _) => (Some(value), Source::Given),
-                (None, value) => (value, Source::Config),
+/// The policy values a front end was given (its flags), each parsed once
+/// and checked before any store is opened: a value that does not parse is
+/// an error naming its flag.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyGiven {
+    pub max_size: Option<u64>,
+    pub allow: Option<Vec<MimePattern>>,
+    pub deny: Option<Vec<MimePattern>>,
+    pub clamd: Option<ClamdAddr>,
+    pub scan_fail_open: bool,
+    pub scan_timeout: Option<Duration>,
+}
+
+impl PolicyGiven {
+    /// Parses the values given, in the shape of the store's config (whose
+    /// keys they replace).
+    pub fn parse(given: StoreConfig) -> Result<Self> {
+        let patterns = |list: Vec<String>, flag: &str| -> Result<Option<Vec<MimePattern>>> {
+            if list.is_empty() {
+                return Ok(None);
             }
-        }
-        let patterns = |given: Vec<String>, stored: Vec<String>, flag: &str, key: &str| {
-            let (chosen, from) = match given.is_empty() {
-                true => (stored, Source::Config),
-                false => (given, Source::Given),
-            };
-            let parsed: Result<Vec<MimePattern>> = chosen.iter().map(|p| p.parse()).collect();
-            parsed
-                .with_context(|| from.name(flag, key))
-                .map(|p| (p, from))
+            let parsed: Result<Vec<MimePattern>> = list.iter().map(|p| p.parse()).collect();
+            parsed.with_context(|| flag.to_owned()).map(Some)
         };
-        let (max_size, max_size_from) = pick(given.max_size, config.max_size);
-        let max_size = max_size
-            .as_deref()
-            .map(parse_size)
-            .transpose()
-            .with_context(|| max_size_from.name("--max-size", "max_size"))?;
-        let (allow, allow_from) = patterns(given.allow, config.allow, "--allow", "allow")?;
-        let (deny, deny_from) = patterns(given.deny, config.deny, "--deny", "deny")?;
-        let (clamd, clamd_from) = pick(given.clamd, config.clamd);
-        let clamd = clamd
-            .as_deref()
-            .map(str::parse)
-            .transpose()
-            .with_context(|| clamd_from.name("--clamd", "clamd"))?;
-        let (timeout, timeout_from) = pick(given.scan_timeout, config.scan_timeout);
-        let scan_timeout = timeout
-            .map(seconds)
-            .transpose()
-            .with_context(|| timeout_from.name("--scan-timeout", "scan_timeout"))?
-            .unwrap_or(DEFAULT_SCAN_TIMEOUT)
-            .max(Duration::from_millis(1));
+        Ok(PolicyGiven {
+            max_size: given
+                .max_size
+                .as_deref()
+                .map(parse_size)
+                .transpose()
+                .context("--max-size")?,
+            allow: patterns(given.allow, "--allow")?,
+            deny: patterns(given.deny, "--deny")?,
+            clamd: given
+                .clamd
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .context("--clamd")?,
+            scan_fail_open: given.scan_fail_open.unwrap_or(false),
+            scan_timeout: given
+                .scan_timeout
+                .map(seconds)
+                .transpose()
+                .context("--scan-timeout")?,
+        })
+    }
+}
+
+impl Policy {
+    /// The store's config, with each value `given` sets in its place: the
+    /// one place flags and config.json meet. A config value that does not
+    /// parse is an error naming its key.
+    pub fn resolve(config: StoreConfig, given: &PolicyGiven) -> Result<Self> {
+        let from_config = |key: &str| Source::Config.name("", key);
+        let patterns = |given: &Option<Vec<MimePattern>>, stored: Vec<String>, key: &str| {
+            if let Some(given) = given {
+                return Ok((given.clone(), Source::Given));
+            }
+            let parsed: Result<Vec<MimePattern>> = stored.iter().map(|p| p.parse()).collect();
+            parsed
+                .with_context(|| from_config(key))
+                .map(|p| (p, Source::Config))
+        };
+        let (max_size, max_size_from) = match given.max_size {
+            Some(size) => (Some(size), Source::Given),
+            None => (
+                config
+                    .max_size
+                    .as_deref()
+                    .map(parse_size)
+                    .transpose()
+                    .with_context(|| from_config("max_size"))?,
+                Source::Config,
+            ),
+        };
+        let (allow, allow_from) = patterns(&given.allow, config.allow, "allow")?;
+        let (deny, deny_from) = patterns(&given.deny, config.deny, "deny")?;
+        let clamd = match &given.clamd {
+            Some(clamd) => Some(clamd.clone()),
+            None => config
+                .clamd
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .with_context(|| from_config("clamd"))?,
+        };
+        let scan_timeout = match given.scan_timeout {
+            Some(timeout) => timeout,
+            None => config
+                .scan_timeout
+                .map(seconds)
+                .transpose()
+                .with_context(|| from_config("scan_timeout"))?
+                .unwrap_or(DEFAULT_SCAN_TIMEOUT),
+        }
+        .max(Duration::from_millis(1));
         Ok(Policy {
             max_size,
             allow,
@@ -200,8 +254,7 @@ impl Policy {
             allow_from,
             deny_from,
             clamd,
-            scan_fail_open: given.scan_fail_open.unwrap_or(false)
-                || config.scan_fail_open.unwrap_or(false),
+            scan_fail_open: given.scan_fail_open || config.scan_fail_open.unwrap_or(false),
             scan_timeout,
         })
     }

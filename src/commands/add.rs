@@ -7,12 +7,14 @@ use std::path::Path;
 use anyhow::{Context, Result, anyhow};
 
 use crate::cache::FilesCache;
-use crate::cli::{AddArgs, GlobalArgs, PolicyArgs, SyncMode};
-use crate::engine::{Durability, Ingest, STDIN, Settings, Stopped};
+use crate::cli::{AddArgs, GlobalArgs};
+use crate::commands::flags;
+use crate::engine::{Ingest, STDIN, Settings};
 use crate::exit::Exit;
 use crate::input;
 use crate::object_id::ObjectId;
-use crate::policy::{Policy, StoreConfig};
+use crate::policy::Policy;
+use crate::policy::PolicyGiven;
 use crate::report::Reporter;
 use crate::store::Backend;
 use crate::store::{Access, Opened, Opener};
@@ -37,12 +39,12 @@ pub fn run(global: &GlobalArgs, opener: &Opener, args: &AddArgs) -> Result<Exit>
     };
     // The flags are checked before the store is touched; then the store's
     // config.json fills in what they leave unset.
-    if usage_checked(settings_from(args, StoreConfig::default())).is_none() {
+    let Some((settings, given)) = flags::usage_checked(settings_from(args)) else {
         return Ok(Exit::Usage);
-    }
+    };
     match opener.open(Access::write_unless(args.dry_run))? {
-        Opened::Local(store) => run_on(global, args, store, plan),
-        Opened::S3(store) => run_on(global, args, store, plan),
+        Opened::Local(store) => run_on(global, store, settings, &given, plan),
+        Opened::S3(store) => run_on(global, store, settings, &given, plan),
     }
 }
 
@@ -88,10 +90,17 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-fn run_on<B: Backend>(global: &GlobalArgs, args: &AddArgs, store: B, plan: Plan) -> Result<Exit> {
-    let Some(settings) = usage_checked(settings_from(args, store.config()?)) else {
+fn run_on<B: Backend>(
+    global: &GlobalArgs,
+    store: B,
+    settings: Settings,
+    given: &PolicyGiven,
+    plan: Plan,
+) -> Result<Exit> {
+    let Some(policy) = flags::usage_checked(Policy::resolve(store.config()?, given)) else {
         return Ok(Exit::Usage);
     };
+    let settings = Settings { policy, ..settings };
     let plan = Plan {
         walk: plan.walk.skipping(&store.local_folders()),
         ..plan
@@ -121,31 +130,12 @@ fn run_job<B: Backend>(
     let mut job = Ingest::new(store, reporter, settings, cache);
     let finished = job.run(plan.inputs, &plan.walk, plan.stdin_name);
     job.events.finish(plan.dry_run);
-    exit_for(finished, &job.events)
+    flags::exit_for(finished, &job.events)
 }
 
-/// The value, or None after printing why the command line is wrong.
-pub fn usage_checked<T>(checked: Result<T>) -> Option<T> {
-    match checked {
-        Ok(value) => Some(value),
-        Err(usage) => {
-            say!("{usage:#}");
-            None
-        }
-    }
-}
-
-/// How the run ended, from what the reporter counted.
-pub fn exit_for(finished: Result<(), Stopped>, reporter: &Reporter) -> Exit {
-    let totals = reporter.totals();
-    match finished {
-        Err(Stopped) => Exit::Fatal,
-        Ok(()) if totals.failed + totals.rejected > 0 => Exit::Partial,
-        Ok(()) => Exit::Success,
-    }
-}
-
-fn settings_from(args: &AddArgs, config: StoreConfig) -> Result<Settings> {
+/// The settings the flags make (the policy left to the store's config to
+/// complete), and the policy's flags, parsed.
+fn settings_from(args: &AddArgs) -> Result<(Settings, PolicyGiven)> {
     let expected = args
         .sha256
         .as_deref()
@@ -165,14 +155,15 @@ fn settings_from(args: &AddArgs, config: StoreConfig) -> Result<Settings> {
             "--content-type {shown:?}: not one media type such as image/jpeg"
         ));
     }
-    Ok(Settings {
-        durability: durability(args.sync),
+    let settings = Settings {
+        durability: flags::durability(args.sync),
         dry_run: args.dry_run,
-        policy: Policy::resolve(config, policy_given(&args.policy))?,
+        policy: Policy::default(),
         expected,
         declared_mime: args.content_type.clone(),
         no_input_progress: false,
-    })
+    };
+    Ok((settings, flags::policy(&args.policy)?))
 }
 
 /// The inputs in order, `-` standing for standard input, and how to walk
@@ -200,27 +191,6 @@ fn plan_inputs(args: &AddArgs) -> Result<(Vec<OsString>, WalkOptions)> {
         return Err(anyhow!("--name names standard input; add `-` to read it"));
     }
     Ok((args.paths.clone(), walk))
-}
-
-/// The engine's durability for `--sync`.
-pub fn durability(sync: SyncMode) -> Durability {
-    match sync {
-        SyncMode::File => Durability::PerInput,
-        SyncMode::Batch => Durability::PerBatch,
-    }
-}
-
-/// The policy values the command line gives, in the shape of the store's
-/// config (whose keys they replace).
-pub fn policy_given(args: &PolicyArgs) -> StoreConfig {
-    StoreConfig {
-        max_size: args.max_size.clone(),
-        allow: args.allow.clone(),
-        deny: args.deny.clone(),
-        clamd: args.clamd.clone(),
-        scan_fail_open: args.scan_fail_open.then_some(true),
-        scan_timeout: args.scan_timeout,
-    }
 }
 
 #[cfg(test)]

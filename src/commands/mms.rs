@@ -5,12 +5,13 @@ use std::ffi::OsString;
 
 use anyhow::Result;
 
-use super::add;
 use crate::cli::{GlobalArgs, MmsArgs};
+use crate::commands::flags;
 use crate::engine::{Ingest, Settings};
 use crate::exit::Exit;
 use crate::mms;
-use crate::policy::{Policy, StoreConfig};
+use crate::policy::Policy;
+use crate::policy::PolicyGiven;
 use crate::report::Reporter;
 use crate::store::Backend;
 use crate::store::{Access, Opened, Opener};
@@ -22,31 +23,32 @@ pub fn run(global: &GlobalArgs, opener: &Opener, args: &MmsArgs) -> Result<Exit>
         return Ok(Exit::Usage);
     }
     // The flags first, then the store's config.json, as for add.
-    if settings(args, StoreConfig::default()).is_none() {
-        return Ok(Exit::Usage);
-    }
-    match opener.open(Access::write_unless(args.dry_run))? {
-        Opened::Local(store) => run_on(global, args, store),
-        Opened::S3(store) => run_on(global, args, store),
-    }
-}
-
-fn run_on<B: Backend>(global: &GlobalArgs, args: &MmsArgs, store: B) -> Result<Exit> {
-    let Some(settings) = settings(args, store.config()?) else {
+    let Some(given) = flags::usage_checked(flags::policy(&args.policy)) else {
         return Ok(Exit::Usage);
     };
-    Ok(run_job(global, store, settings, &args.backups, args.text))
+    match opener.open(Access::write_unless(args.dry_run))? {
+        Opened::Local(store) => run_on(global, args, store, &given),
+        Opened::S3(store) => run_on(global, args, store, &given),
+    }
 }
 
-fn settings(args: &MmsArgs, config: StoreConfig) -> Option<Settings> {
-    let policy = add::usage_checked(Policy::resolve(config, add::policy_given(&args.policy)))?;
-    Some(Settings {
-        durability: add::durability(args.sync),
+fn run_on<B: Backend>(
+    global: &GlobalArgs,
+    args: &MmsArgs,
+    store: B,
+    given: &PolicyGiven,
+) -> Result<Exit> {
+    let Some(policy) = flags::usage_checked(Policy::resolve(store.config()?, given)) else {
+        return Ok(Exit::Usage);
+    };
+    let settings = Settings {
+        durability: flags::durability(args.sync),
         dry_run: args.dry_run,
         policy,
         no_input_progress: true,
         ..Settings::default()
-    })
+    };
+    Ok(run_job(global, store, settings, &args.backups, args.text))
 }
 
 fn run_job<B: Backend>(
@@ -61,5 +63,5 @@ fn run_job<B: Backend>(
     let mut job = Ingest::new(store, reporter, settings, None);
     let finished = mms::extract_all(&mut job, backups, text);
     job.events.finish(dry_run);
-    add::exit_for(finished, &job.events)
+    flags::exit_for(finished, &job.events)
 }

@@ -4,6 +4,7 @@
 //! code. (The store tools are in `crate::tools`.)
 
 pub mod add;
+pub mod flags;
 pub mod mms;
 pub mod serve;
 pub mod token;

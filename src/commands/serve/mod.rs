@@ -30,10 +30,12 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::cli::{GlobalArgs, ServeArgs};
+use crate::commands::flags;
 use crate::engine::{Ingest, Settings};
 use crate::exit::Exit;
 use crate::object_id::ObjectId;
-use crate::policy::{Policy, StoreConfig};
+use crate::policy::Policy;
+use crate::policy::PolicyGiven;
 use crate::store::{Access, Opened, Opener};
 use crate::store::{Backend, StoreView};
 use crate::tokens::Tokens;
@@ -159,14 +161,9 @@ fn keep_freed_buffers() {}
 
 pub fn run(global: &GlobalArgs, opener: &Opener, args: &ServeArgs) -> Result<Exit> {
     keep_freed_buffers();
-    if super::add::usage_checked(Policy::resolve(
-        StoreConfig::default(),
-        super::add::policy_given(&args.policy),
-    ))
-    .is_none()
-    {
+    let Some(given) = flags::usage_checked(flags::policy(&args.policy)) else {
         return Ok(Exit::Usage);
-    }
+    };
     init_logs(global, args.verbose);
     let opened = opener.open(Access::Write)?;
     let tokens_path = opened.tokens_path();
@@ -178,8 +175,8 @@ pub fn run(global: &GlobalArgs, opener: &Opener, args: &ServeArgs) -> Result<Exi
     }
     let view = opener.open(Access::Read)?;
     let engine = match opened {
-        Opened::Local(store) => engine_for(store, args)?,
-        Opened::S3(store) => engine_for(store, args)?,
+        Opened::Local(store) => engine_for(store, args, &given)?,
+        Opened::S3(store) => engine_for(store, args, &given)?,
     };
     let Some((receive, policy)) = engine else {
         return Ok(Exit::Usage);
@@ -239,13 +236,16 @@ pub fn run(global: &GlobalArgs, opener: &Opener, args: &ServeArgs) -> Result<Exi
 
 /// The engine over `store`, with the policy its config and the flags
 /// make; None (after saying why) when they do not parse.
-fn engine_for<B>(store: B, args: &ServeArgs) -> Result<Option<(Box<dyn Receive>, Policy)>>
+fn engine_for<B>(
+    store: B,
+    args: &ServeArgs,
+    given: &PolicyGiven,
+) -> Result<Option<(Box<dyn Receive>, Policy)>>
 where
     B: Backend + Send + 'static,
     B::Stager: Send,
 {
-    let given = super::add::policy_given(&args.policy);
-    let Some(policy) = super::add::usage_checked(Policy::resolve(store.config()?, given)) else {
+    let Some(policy) = flags::usage_checked(Policy::resolve(store.config()?, given)) else {
         return Ok(None);
     };
     let settings = Settings {
