@@ -39,11 +39,54 @@ fn command_man_pages_are_up_to_date() {
     cli.build();
     let commands = cli.get_subcommands().filter(|c| c.get_name() != "help");
     for command in commands {
-        let man = clap_mangen::Man::new(command.clone());
+        let usage = synopsis(command);
+        let man = clap_mangen::Man::new(command.clone().override_usage(usage));
         let mut page = Vec::new();
         man.render(&mut page).unwrap();
         check(&format!("man/{}", man.get_filename()), page);
     }
+}
+
+/// A command's synopsis with each option's value (`[--listen ADDR:PORT]`),
+/// which clap_mangen leaves out of the ones it makes (`[--listen]`).
+fn synopsis(command: &clap::Command) -> String {
+    let mut words = vec![format!("ingest {}", command.get_name())];
+    let shown = command.get_arguments().filter(|a| !a.is_hide_set());
+    let (positionals, options): (Vec<_>, Vec<_>) = shown.partition(|a| a.is_positional());
+    for option in options {
+        let Some(long) = option.get_long() else { continue };
+        let flag = match option.get_short() {
+            Some(short) => format!("-{short}|--{long}"),
+            None => format!("--{long}"),
+        };
+        let takes_value = option.get_action().takes_values();
+        let value = option
+            .get_value_names()
+            .and_then(|names| names.first())
+            .map(|name| name.to_string())
+            .unwrap_or_else(|| option.get_id().as_str().to_uppercase());
+        words.push(match takes_value {
+            true => format!("[{flag} {value}]"),
+            false => format!("[{flag}]"),
+        });
+    }
+    for positional in positionals {
+        let name = positional
+            .get_value_names()
+            .and_then(|names| names.first())
+            .map(|name| name.to_string())
+            .unwrap_or_else(|| positional.get_id().as_str().to_uppercase());
+        let many = positional.get_num_args().is_some_and(|n| n.max_values() > 1);
+        let dots = if many { "..." } else { "" };
+        words.push(match positional.is_required_set() {
+            true => format!("<{name}>{dots}"),
+            false => format!("[{name}]{dots}"),
+        });
+    }
+    if command.has_subcommands() {
+        words.push("<COMMAND>".to_owned());
+    }
+    words.join(" ")
 }
 
 #[test]
