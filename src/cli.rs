@@ -106,26 +106,12 @@ pub struct GlobalArgs {
 const TAKES: &[(&str, &[&str], &str)] = &[
     (
         "add",
-        &[
-            "spool",
-            "s3_addressing",
-            "json",
-            "quiet",
-            "progress",
-            "wait_lock",
-        ],
+        &GLOBAL,
         "Print one JSON object per input, then a summary, instead of sha256sum lines.",
     ),
     (
         "mms",
-        &[
-            "spool",
-            "s3_addressing",
-            "json",
-            "quiet",
-            "progress",
-            "wait_lock",
-        ],
+        &GLOBAL,
         "Print one JSON object per attachment, then a summary, instead of sha256sum lines.",
     ),
     (

@@ -54,7 +54,9 @@ fn synopsis(command: &clap::Command) -> String {
     let shown = command.get_arguments().filter(|a| !a.is_hide_set());
     let (positionals, options): (Vec<_>, Vec<_>) = shown.partition(|a| a.is_positional());
     for option in options {
-        let Some(long) = option.get_long() else { continue };
+        let Some(long) = option.get_long() else {
+            continue;
+        };
         let flag = match option.get_short() {
             Some(short) => format!("-{short}|--{long}"),
             None => format!("--{long}"),
@@ -76,7 +78,9 @@ fn synopsis(command: &clap::Command) -> String {
             .and_then(|names| names.first())
             .map(|name| name.to_string())
             .unwrap_or_else(|| positional.get_id().as_str().to_uppercase());
-        let many = positional.get_num_args().is_some_and(|n| n.max_values() > 1);
+        let many = positional
+            .get_num_args()
+            .is_some_and(|n| n.max_values() > 1);
         let dots = if many { "..." } else { "" };
         words.push(match positional.is_required_set() {
             true => format!("<{name}>{dots}"),
