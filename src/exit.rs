@@ -1,4 +1,4 @@
-//! The exit codes, in one place; `--help`, the README and the man page list the same.
+//! The exit codes, in one place; `--help`, docs/manual.md and the man pages list the same.
 
 /// How a run ended, as the shell sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -919,7 +919,7 @@ fn nginx_in_front_streams_without_buffering() {
     drop(nginx);
 }
 
-/// nginx from Debian, proxying to the server as the README's site does.
+/// nginx from Debian, proxying to the server as docs/serving.md's site does.
 struct Nginx {
     child: Child,
     port: u16,

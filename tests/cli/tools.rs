@@ -86,7 +86,7 @@ fn ls_filters_by_type_name_and_date() {
     assert_eq!(names(&["--since", "2000"]).len(), 4);
     assert_eq!(names(&["--since", "2000-01"]).len(), 4);
     assert!(names(&["--since", "2999-12-31T23:59"]).is_empty());
-    // A usage error (2), as the README says of every usage error.
+    // A usage error (2), as the manual says of every usage error.
     let refused = env.cmd(["ls", "--since", "yesterday"]).output().unwrap();
     assert_eq!(refused.status.code(), Some(2));
     let said = String::from_utf8_lossy(&refused.stderr);

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# How each command's cost grows with what the store already holds: a store
+# made of a real tree of TREE small files, stored by ingest, with N
+# synthetic older lines in front of its manifest (benches/scale_manifest.py:
+# files, MMS parts with origins, uploads), for each N of SIZES. For each
+# size, the time and peak RSS (GNU time) of:
+#   - one new input from a pipe (echo x | ingest --name x.txt -)
+#   - the unchanged re-run of the tree (ingest -q --sync batch TREE)
+#   - ingest stats
+#   - ingest serve: the first page of /v1/entries, then a filtered page
+#     (kind=video), then the server's peak RSS
+#
+#   benches/scale.sh [TREE] [SIZES...]     (defaults: 20000, 10000 100000 1000000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tree_files=${1:-20000}
+shift || true
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(10000 100000 1000000)
+
+cargo build --release --quiet
+bin=$PWD/target/release/ingest
+work=$(mktemp -d "${TMPDIR:-/var/tmp}/ingest-scale-bench.XXXXXX")
+server=""
+cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+python3 benches/make_tree.py "$work/tree" "$tree_files"
+"$bin" --store "$work/base" --progress never -q --sync batch "$work/tree"
+
+timed() { # prints "seconds peak_MiB" of the command
+    /usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null 2>&1 || true
+    awk '{ printf "%s %.0f", $1, $2 / 1024 }' "$work/time"
+}
+
+port_of() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+echo "| lines in the manifest | one new input (s, MiB) | unchanged re-run of $tree_files files (s, MiB) | stats (s, MiB) | serve: first page (s) | filtered page (s) | serve peak RSS (MiB) |"
+echo "|---:|---:|---:|---:|---:|---:|---:|"
+for n in "${sizes[@]}"; do
+    store="$work/store-$n"
+    cp -a "$work/base" "$store"
+    python3 benches/scale_manifest.py "$n" > "$work/synthetic"
+    cat "$work/synthetic" "$work/base/manifest.jsonl" > "$store/manifest.jsonl"
+    rm -f "$work/synthetic"
+    lines=$(wc -l < "$store/manifest.jsonl")
+    one=$(echo "new input $n" | { /usr/bin/time -f "%e %M" -o "$work/time" "$bin" --store "$store" --progress never -q --name x.txt - >/dev/null 2>&1 || true; awk '{ printf "%s %.0f", $1, $2 / 1024 }' "$work/time"; })
+    rerun=$(timed "$bin" --store "$store" --progress never -q --sync batch "$work/tree")
+    stats=$(timed "$bin" --store "$store" stats)
+    token=$("$bin" --store "$store" token add bench)
+    port=$(port_of)
+    "$bin" --store "$store" serve --listen "127.0.0.1:$port" 2>/dev/null &
+    server=$!
+    until curl -s "http://127.0.0.1:$port/v1/health" >/dev/null; do sleep 0.05; done
+    first=$(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $token" "http://127.0.0.1:$port/v1/entries?limit=100")
+    filtered=$(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $token" "http://127.0.0.1:$port/v1/entries?limit=100&kind=video")
+    peak=$(awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$server/status")
+    kill "$server"; wait "$server" 2>/dev/null || true; server=""
+    echo "| $lines | ${one% *} s, ${one#* } | ${rerun% *} s, ${rerun#* } | ${stats% *} s, ${stats#* } | $first | $filtered | $peak |"
+    rm -rf "$store"
+done
