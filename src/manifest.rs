@@ -320,6 +320,13 @@ pub(crate) fn raw_or_text(text: &str, raw: Option<&str>) -> OsString {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Identity([u8; 16]);
 
+impl Identity {
+    /// The digest's bytes (the catalog's key).
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+}
+
 /// The identities of the lines read so far, to skip appending one twice.
 #[derive(Debug, Default)]
 pub struct IdentitySet(HashSet<Identity, BuildHasherDefault<IdentityHasher>>);

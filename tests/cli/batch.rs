@@ -290,6 +290,10 @@ fn dry_run_reports_and_writes_nothing() {
 
     ok(env.cmd(["root/a.txt"]));
     let manifest = env.manifest_bytes();
+    let cache_before = files_under(&env.store().join("cache"))
+        .into_iter()
+        .map(|f| (fs::read(&f).unwrap(), f))
+        .collect::<Vec<_>>();
     let out = ok(env.cmd(["--json", "--dry-run", "root"]));
     assert_eq!(
         field(&json_lines(&out), "status")[..4],
@@ -297,7 +301,16 @@ fn dry_run_reports_and_writes_nothing() {
     );
     assert_eq!(env.manifest_bytes(), manifest);
     assert_eq!(env.objects().len(), 1);
-    assert!(!env.store().join("cache").exists());
+    // Neither the files cache nor the catalog is written by a dry run.
+    assert!(!env.store().join("cache/files-v1.jsonl").exists());
+    let cache_after = files_under(&env.store().join("cache"))
+        .into_iter()
+        .map(|f| (fs::read(&f).unwrap(), f))
+        .collect::<Vec<_>>();
+    assert_eq!(
+        cache_after, cache_before,
+        "a dry run changed the cache folder"
+    );
 }
 
 #[test]

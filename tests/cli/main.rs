@@ -3,6 +3,7 @@
 
 mod add;
 mod batch;
+mod catalog;
 mod clamd;
 mod crash;
 mod docs;

@@ -7,9 +7,10 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+use super::catalog::Catalog;
 use super::*;
 use crate::jsonl;
-use crate::manifest::{Entry, IdentitySet, LineIdentity};
+use crate::manifest::{Entry, Identity, IdentitySet, LineIdentity};
 
 /// The manifest, open for appending, and the identities of its lines up to
 /// `indexed_to`; the rest is read under the lock before each append, so lines
@@ -20,11 +21,15 @@ pub(super) struct OpenManifest {
     /// None when the manifest is open only for reading.
     pub(super) lock: Option<File>,
     pub(super) indexed_to: u64,
+    /// The identities learnt in memory: all of them for a dry run (which
+    /// writes nothing, not even the catalog), else only this run's own.
     pub(super) known: IdentitySet,
+    /// The manifest's identities on disk; None for a dry run.
+    pub(super) catalog: Option<Catalog>,
 }
 
 impl OpenManifest {
-    pub(super) fn open(path: &Path, lock_path: &Path) -> Result<Self> {
+    pub(super) fn open(path: &Path, lock_path: &Path, catalog: &Path) -> Result<Self> {
         let file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -36,6 +41,7 @@ impl OpenManifest {
             lock: Some(open_lock_file(lock_path)?),
             indexed_to: 0,
             known: IdentitySet::default(),
+            catalog: usable(Catalog::open(catalog)),
         })
     }
 
@@ -54,33 +60,39 @@ impl OpenManifest {
             lock: None,
             indexed_to: 0,
             known: IdentitySet::default(),
+            catalog: None,
         })
     }
 
     /// Under the lock: repairs, catches up, and appends the entries whose
     /// identity is new.
-    pub(super) fn append_new(&mut self, entries: &[Entry]) -> io::Result<Vec<bool>> {
+    pub(super) fn append_new(&mut self, entries: &[Entry]) -> Result<Vec<bool>> {
         self.repair_torn_tail()?;
         self.catch_up()?;
         let mut text = Vec::new();
         let mut fresh = Vec::new();
         let appended = entries
             .iter()
-            .map(|entry| {
+            .map(|entry| -> Result<bool> {
                 let id = entry.identity();
-                let new = !self.known.contains(&id) && !fresh.contains(&id);
+                let new = !fresh.contains(&id) && !self.contains(&id)?;
                 if new {
                     text.extend_from_slice(&entry.to_line());
                     fresh.push(id);
                 }
-                new
+                Ok(new)
             })
-            .collect();
+            .collect::<Result<Vec<bool>>>()?;
         if !text.is_empty() {
             self.append(&text)?;
             // Known only once durable: a failed append must not hide a retry.
-            for id in fresh {
-                self.known.insert(id);
+            match &mut self.catalog {
+                Some(_) => self.catch_up()?,
+                None => {
+                    for id in fresh {
+                        self.known.insert(id);
+                    }
+                }
             }
         }
         Ok(appended)
@@ -95,8 +107,45 @@ impl OpenManifest {
         Ok(())
     }
 
-    /// Learns the identities of lines appended since the last look.
-    pub(super) fn catch_up(&mut self) -> io::Result<()> {
+    /// Whether a line of this identity is in the manifest, as far as read.
+    pub(super) fn contains(&mut self, id: &Identity) -> Result<bool> {
+        if let Some(catalog) = &self.catalog {
+            match catalog.contains(id) {
+                Ok(found) => return Ok(found),
+                Err(e) => self.without_catalog(&e)?,
+            }
+        }
+        Ok(self.known.contains(id))
+    }
+
+    /// Learns the identities of lines appended since the last look: into
+    /// the catalog, or (a dry run, or a catalog that failed) into memory.
+    pub(super) fn catch_up(&mut self) -> Result<()> {
+        if let Some(catalog) = &mut self.catalog {
+            match catalog.catch_up(&self.file) {
+                Ok(end) => {
+                    self.indexed_to = end;
+                    return Ok(());
+                }
+                Err(e) => self.without_catalog(&e)?,
+            }
+        }
+        self.catch_up_in_memory()?;
+        Ok(())
+    }
+
+    /// Goes on without the catalog (it is only ever a speed-up): what the
+    /// manifest holds is read into memory, as a dry run does.
+    fn without_catalog(&mut self, error: &anyhow::Error) -> Result<()> {
+        say!("warning: going on without the catalog: {error:#}");
+        self.catalog = None;
+        self.known = IdentitySet::default();
+        self.indexed_to = 0;
+        self.catch_up_in_memory()?;
+        Ok(())
+    }
+
+    fn catch_up_in_memory(&mut self) -> io::Result<()> {
         let mut reader = BufReader::with_capacity(64 * 1024, &self.file);
         reader.seek(SeekFrom::Start(self.indexed_to))?;
         let mut lines = jsonl::Lines::<_, LineIdentity>::new(reader, self.indexed_to);
@@ -112,5 +161,17 @@ impl OpenManifest {
     pub(super) fn append(&mut self, text: &[u8]) -> io::Result<()> {
         self.indexed_to = jsonl::append_durably(&self.file, self.indexed_to, text)?;
         Ok(())
+    }
+}
+
+/// The catalog, or None (after saying why) when it cannot be opened: the
+/// run goes on reading the manifest into memory.
+fn usable(opened: Result<Catalog>) -> Option<Catalog> {
+    match opened {
+        Ok(catalog) => Some(catalog),
+        Err(e) => {
+            say!("warning: going on without the catalog: {e:#}");
+            None
+        }
     }
 }

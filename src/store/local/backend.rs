@@ -101,10 +101,10 @@ impl Backend for LocalStore {
         let identity = entry.identity();
         // Lines are only ever added: what is known stays known, and only
         // an identity not seen yet needs a look at what came since.
-        if !manifest.known.contains(&identity) {
+        if !manifest.contains(&identity)? {
             manifest.catch_up()?;
         }
-        Ok(manifest.known.contains(&identity))
+        manifest.contains(&identity)
     }
 
     fn holds(&mut self, entry: &Entry) -> Result<bool> {

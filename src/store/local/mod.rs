@@ -33,6 +33,7 @@ use crate::object_id::ObjectId;
 
 mod appends;
 mod backend;
+mod catalog;
 mod locks;
 mod reads;
 mod staging;
@@ -50,6 +51,8 @@ const TMP: &str = "tmp";
 const MANIFEST: &str = "manifest.jsonl";
 const LOCK: &str = "lock";
 const GC_LOCK: &str = "gc.lock";
+/// The catalog, under `cache/` (derived, like the files cache).
+const CATALOG: &str = "catalog-v1.sqlite";
 
 /// A store in a directory of the local filesystem.
 #[derive(Debug)]
@@ -229,7 +232,18 @@ impl LocalStore {
     fn open_manifest(&mut self) -> Result<&mut OpenManifest> {
         let manifest = match self.manifest.take() {
             Some(open) => open,
-            None if self.writable => OpenManifest::open(&self.path(MANIFEST), &self.path(LOCK))?,
+            None if self.writable => {
+                let mut open = OpenManifest::open(
+                    &self.path(MANIFEST),
+                    &self.path(LOCK),
+                    &self.root.join("cache").join(CATALOG),
+                )?;
+                // Held up against the manifest now: it may have been cut
+                // (a torn tail repaired) or replaced since the catalog last
+                // read it, and what the catalog knows must be what it holds.
+                open.catch_up()?;
+                open
+            }
             None => OpenManifest::open_to_read(&self.path(MANIFEST))?,
         };
         Ok(self.manifest.insert(manifest))
