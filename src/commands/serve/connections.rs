@@ -277,8 +277,13 @@ impl Registry {
             victim.evicted.store(true, Ordering::Relaxed);
             victim.wake.notify_one();
             let deadline = tokio::time::Instant::now() + Duration::from_millis(200);
-            while self.len() >= limit {
+            loop {
+                // Made before the count is read: a close between the two
+                // still wakes it.
                 let closed = self.closed.notified();
+                if self.len() < limit {
+                    break;
+                }
                 if tokio::time::timeout_at(deadline, closed).await.is_err() {
                     return None;
                 }
@@ -473,8 +478,13 @@ impl AsyncWrite for Socket {
         if self.activity.requests.load(Ordering::Relaxed) == 0
             && let Some(answer) = json_error_answer(buf)
         {
+            // hyper's bytes are taken now, whole: what is left of ours goes
+            // out on the next write or flush (a Pending here would make
+            // hyper offer the same bytes again, and the answer go twice).
             self.rewritten = Some((answer, 0));
-            std::task::ready!(self.poll_rewritten(cx))?;
+            if let Poll::Ready(Err(e)) = self.poll_rewritten(cx) {
+                return Poll::Ready(Err(e));
+            }
             return Poll::Ready(Ok(buf.len()));
         }
         Pin::new(&mut self.stream).poll_write(cx, buf)
