@@ -85,17 +85,6 @@ fn threads_and_files(pid: u32) -> (usize, usize) {
     (threads, files)
 }
 
-/// The server's peak RSS so far, in bytes.
-fn peak_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
-    kib * 1024
-}
-
 /// What a normal client met while an attack went on.
 #[derive(Debug, Default)]
 struct Met {
@@ -446,8 +435,8 @@ fn multipart_bombs_stay_in_bounded_memory() {
             answer.contains("application/json"),
             "{what}: not JSON: {answer}"
         );
-        let peak = peak_rss(server.pid());
-        assert!(peak < 64 << 20, "{what}: peak RSS {} MiB", peak >> 20);
+        let peak = crate::harness::timing::peak_rss_kib(server.pid());
+        assert!(peak < 64 << 10, "{what}: peak RSS {} MiB", peak >> 10);
     }
     assert!(env.objects().is_empty());
     assert!(env.tmp_entries().is_empty());

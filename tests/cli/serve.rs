@@ -784,7 +784,7 @@ fn a_gibibyte_streams_through_http_client_in_flat_memory() {
         assert_eq!(report["status"], "new", "{report}");
         assert_eq!(report["size"], size);
         assert_eq!(report["sha256"], report["client_sha256"], "{report}");
-        peak_rss_kib(server.pid())
+        crate::harness::timing::peak_rss_kib(server.pid())
     };
     let small = big(1024);
     let large = big(1 << 30);
@@ -792,16 +792,6 @@ fn a_gibibyte_streams_through_http_client_in_flat_memory() {
         large < small + 16 * 1024,
         "peak RSS {large} KiB after 1 GiB, {small} KiB after 1 KiB"
     );
-}
-
-/// The process's peak resident set so far, in KiB.
-pub fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
 }
 
 #[test]

@@ -86,12 +86,11 @@ impl OpenManifest {
         if !text.is_empty() {
             self.append(&text)?;
             // Known only once durable: a failed append must not hide a retry.
-            match &mut self.catalog {
-                Some(_) => self.catch_up()?,
-                None => {
-                    for id in fresh {
-                        self.known.insert(id);
-                    }
+            if self.catalog.is_some() {
+                self.catch_up()?;
+            } else {
+                for id in fresh {
+                    self.known.insert(id);
                 }
             }
         }

@@ -53,3 +53,14 @@ pub fn wait_with_peak_rss(mut child: Child, report: &std::path::Path) -> (Option
     let peak = text.lines().last().unwrap().trim().parse().unwrap();
     (status.code(), peak)
 }
+
+/// A running process's peak resident set so far, in KiB (the kernel's
+/// VmHWM), for a server that is measured while it runs.
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
