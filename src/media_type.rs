@@ -98,3 +98,55 @@ mod tests {
         }
     }
 }
+
+/// What a type is, as the server's page groups entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    Image = 0,
+    Video = 1,
+    Audio = 2,
+    Document = 3,
+    Other = 4,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [
+        Kind::Image,
+        Kind::Video,
+        Kind::Audio,
+        Kind::Document,
+        Kind::Other,
+    ];
+
+    /// The kind of `mime`: its top-level type for pictures, video and
+    /// sound; PDF, text and office formats are documents.
+    pub fn of(mime: &str) -> Kind {
+        let document = mime == "application/pdf"
+            || mime.starts_with("text/")
+            || ["document", "msword", "spreadsheet", "presentation"]
+                .iter()
+                .any(|k| mime.contains(k));
+        match mime.split('/').next() {
+            Some("image") => Kind::Image,
+            Some("video") => Kind::Video,
+            Some("audio") => Kind::Audio,
+            _ if document => Kind::Document,
+            _ => Kind::Other,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Image => "image",
+            Kind::Video => "video",
+            Kind::Audio => "audio",
+            Kind::Document => "document",
+            Kind::Other => "other",
+        }
+    }
+
+    pub fn named(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}

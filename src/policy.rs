@@ -40,6 +40,11 @@ impl FromStr for MimePattern {
 }
 
 impl MimePattern {
+    /// The pattern as given, lower-cased (`image/*`, `video/mp4`).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     pub fn matches(&self, mime: &str) -> bool {
         let mime = mime.to_ascii_lowercase();
         match self.0.strip_suffix("/*") {

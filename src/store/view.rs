@@ -11,7 +11,8 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result};
 
 use super::{LookupError, Unfinished};
-use crate::manifest::Line;
+use crate::manifest::{Entry, Line};
+use crate::media_type::Kind;
 use crate::object_id::ObjectId;
 
 /// Manifest lines in order.
@@ -51,6 +52,32 @@ impl From<(PathBuf, fs::Metadata, bool)> for Leftover {
     }
 }
 
+/// What a page of entries narrows by, newest first: the parts a catalog
+/// answers from its indexes. A store may give more than these admit (one
+/// without a catalog gives every entry); the caller checks each entry
+/// against its whole filter.
+#[derive(Debug, Clone, Default)]
+pub struct EntryQuery {
+    /// Only lines before this line number.
+    pub before: Option<u64>,
+    pub kind: Option<Kind>,
+    /// `yyyymm` bounds, both included.
+    pub months: Option<(u32, u32)>,
+    /// Part of the name, any case.
+    pub name_part: Option<String>,
+    /// A type (`image/png`) or a family of them (`image/*`), lower-case.
+    pub mime: Option<String>,
+}
+
+/// What the manifest says of one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectFacts {
+    /// The type of the first entry that names it.
+    pub mime: String,
+    /// The earliest date an entry names it with.
+    pub since: Option<String>,
+}
+
 /// What the store tools need of a store; see the module documentation.
 pub trait StoreView {
     fn describe(&self) -> String;
@@ -60,6 +87,31 @@ pub trait StoreView {
 
     /// Every manifest line, in order; none for a store without a manifest.
     fn entries(&self) -> Result<LineIter>;
+
+    /// The newest entries (with their line numbers) that `query` admits and
+    /// `fits` accepts, at most `limit`, newest first. Without a catalog,
+    /// one pass over the manifest keeping only the newest `limit`.
+    fn newest_entries(
+        &self,
+        query: &EntryQuery,
+        fits: &dyn Fn(&Entry) -> bool,
+        limit: usize,
+    ) -> Result<Vec<(u64, Entry)>> {
+        scan_newest(self, query, fits, limit)
+    }
+
+    /// Brings the catalog's entries up to date with the manifest, so that
+    /// a first question does not pay for a rebuild (the server does this
+    /// before it listens). Nothing for a store without a catalog.
+    fn catch_up(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// The type and first date of object `id`, as its entries say; None
+    /// when no entry names it.
+    fn object_facts(&self, id: &ObjectId) -> Result<Option<ObjectFacts>> {
+        scan_facts(self, id)
+    }
 
     /// Everything under `objects/`, objects and strays alike.
     fn listing(&self) -> Result<Vec<Listed>>;
@@ -143,4 +195,83 @@ impl WritersExcluded {
 
 pub(super) fn age_of(meta: &fs::Metadata) -> Option<Duration> {
     SystemTime::now().duration_since(meta.modified().ok()?).ok()
+}
+
+/// The newest entries `fits` accepts, in one pass over the manifest that
+/// keeps only `limit` of them: a store without a catalog.
+pub fn scan_newest(
+    view: &(impl StoreView + ?Sized),
+    query: &EntryQuery,
+    fits: &dyn Fn(&Entry) -> bool,
+    limit: usize,
+) -> Result<Vec<(u64, Entry)>> {
+    let mut newest = std::collections::VecDeque::with_capacity(limit + 1);
+    for (line, read) in view.entries()?.enumerate() {
+        let line = line as u64;
+        if query.before.is_some_and(|before| line >= before) {
+            break;
+        }
+        let Line::Value(entry) = read? else { continue };
+        if fits(&entry) {
+            if newest.len() == limit {
+                newest.pop_front();
+            }
+            newest.push_back((line, entry));
+        }
+    }
+    Ok(newest.into_iter().rev().collect())
+}
+
+/// An object's facts in one pass over the manifest: a store without a
+/// catalog.
+pub fn scan_facts(view: &(impl StoreView + ?Sized), id: &ObjectId) -> Result<Option<ObjectFacts>> {
+    let mut facts: Option<ObjectFacts> = None;
+    for read in view.entries()? {
+        let Line::Value(entry) = read? else { continue };
+        if entry.sha256 != *id {
+            continue;
+        }
+        let at = Some(entry.ingested_at).filter(|at| !at.is_empty());
+        match &mut facts {
+            None => {
+                facts = Some(ObjectFacts {
+                    mime: entry.mime,
+                    since: at,
+                })
+            }
+            Some(facts) => {
+                if at.is_some() && (facts.since.is_none() || at < facts.since) {
+                    facts.since = at;
+                }
+            }
+        }
+    }
+    Ok(facts)
+}
+
+/// `yyyymm` of an RFC 3339 date (`2026-11-05T…` is 202611); 0 when it is
+/// not one.
+pub fn month_of(at: &str) -> u32 {
+    let year = at.get(0..4).and_then(|y| y.parse::<u32>().ok());
+    let month = at
+        .get(5..7)
+        .filter(|_| at.as_bytes().get(4) == Some(&b'-'))
+        .and_then(|m| m.parse::<u32>().ok());
+    match (year, month) {
+        (Some(year), Some(month)) if (1..=12).contains(&month) => year * 100 + month,
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_come_from_the_date() {
+        assert_eq!(month_of("2026-11-05T12:00:00Z"), 202611);
+        assert_eq!(month_of("2026-13-05"), 0);
+        assert_eq!(month_of(""), 0);
+        assert_eq!(month_of("20261105"), 0);
+    }
 }

@@ -8,6 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::harness::served::Served;
 use crate::util::*;
 
 const CATALOG: &str = "cache/catalog-v1.sqlite";
@@ -208,5 +209,245 @@ fn remove_catalog(catalog: &Path) {
         let mut path = catalog.as_os_str().to_owned();
         path.push(suffix);
         let _ = fs::remove_file(PathBuf::from(path));
+    }
+}
+
+/// Synthetic manifest lines, as several binaries over the years wrote
+/// them: names of any case, types of every kind, dates out of order over
+/// two years, and now and then a line that does not parse.
+fn synthetic_lines(rng: &mut Moments, count: usize) -> String {
+    const WORDS: [&str; 6] = ["Holiday", "IMG_", "scan", "Birthday", "note", "ÄRGER"];
+    const TYPES: [&str; 7] = [
+        "image/jpeg",
+        "image/png",
+        "video/mp4",
+        "audio/amr",
+        "application/pdf",
+        "text/plain",
+        "application/zip",
+    ];
+    let mut text = String::new();
+    for _ in 0..count {
+        if rng.next_below(200) == 0 {
+            text.push_str("not json\n");
+            continue;
+        }
+        let name = format!(
+            "{}{:04}.x",
+            WORDS[rng.next_below(6) as usize],
+            rng.next_below(3000)
+        );
+        let at = format!(
+            "{}-{:02}-{:02}T{:02}:00:00Z",
+            2025 + rng.next_below(2),
+            1 + rng.next_below(12),
+            1 + rng.next_below(28),
+            rng.next_below(24)
+        );
+        let sha = format!("{:064x}", rng.next_below(u64::MAX));
+        let line = serde_json::json!({
+            "sha256": sha, "size": 1, "mime": TYPES[rng.next_below(7) as usize],
+            "ext": "x", "name": name, "source": format!("/src/{name}"),
+            "ingested_at": at, "new": true,
+        });
+        text.push_str(&line.to_string());
+        text.push('\n');
+    }
+    text
+}
+
+/// What the server's page should hold for `query` (pairs of a key and a
+/// value), from a full read of the manifest: line numbers, newest first.
+fn expected_ids(manifest: &[Parsed], query: &[(&str, String)]) -> Vec<u64> {
+    let get = |key: &str| {
+        query
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+    };
+    let kind_of = |mime: &str| match mime.split('/').next().unwrap() {
+        "image" => "image",
+        "video" => "video",
+        "audio" => "audio",
+        _ if mime == "application/pdf" || mime.starts_with("text/") => "document",
+        _ => "other",
+    };
+    let bound = |month: Option<String>| month.map(|m| format!("{m}-01T00:00:00Z"));
+    let (since, until) = (bound(get("since")), bound(get("until")));
+    let mut found = Vec::new();
+    for (number, mime, name, at) in manifest {
+        let (mime, name, at) = (mime.as_str(), name.as_str(), at.as_str());
+        let fits = get("kind").is_none_or(|k| kind_of(mime) == k)
+            && get("name").is_none_or(|n| name.to_lowercase().contains(&n.to_lowercase()))
+            && get("type").is_none_or(|t| match t.strip_suffix("/*") {
+                Some(top) => mime.starts_with(&format!("{top}/")),
+                None => mime == t,
+            })
+            && since.as_deref().is_none_or(|s| at >= s)
+            && until.as_deref().is_none_or(|u| at < u);
+        if fits {
+            found.push(*number);
+        }
+    }
+    found.reverse();
+    found
+}
+
+/// A manifest line's number, type, name and date.
+type Parsed = (u64, String, String, String);
+
+fn parsed(manifest: &[u8]) -> Vec<Parsed> {
+    let lines = manifest.split_inclusive(|&b| b == b'\n').enumerate();
+    lines
+        .filter_map(|(number, line)| {
+            let entry = serde_json::from_slice::<serde_json::Value>(line).ok()?;
+            let text = |key: &str| entry[key].as_str().unwrap().to_owned();
+            Some((
+                number as u64,
+                text("mime"),
+                text("name"),
+                text("ingested_at"),
+            ))
+        })
+        .collect()
+}
+
+/// A random page query: a kind, a part of a name (long or short), a
+/// month range, a type, or several of them.
+fn random_query(rng: &mut Moments) -> Vec<(&'static str, String)> {
+    let mut query = Vec::new();
+    if rng.next_below(3) == 0 {
+        let kinds = ["image", "video", "audio", "document", "other"];
+        query.push(("kind", kinds[rng.next_below(5) as usize].to_owned()));
+    }
+    if rng.next_below(2) == 0 {
+        let parts = [
+            "holiday", "IMG_1", "g_", "äRG", "12", "day0", "zzz", "scan29",
+        ];
+        query.push(("name", parts[rng.next_below(8) as usize].to_owned()));
+    }
+    if rng.next_below(3) == 0 {
+        let from = 1 + rng.next_below(12);
+        query.push(("since", format!("2025-{from:02}")));
+        let to = from + 1 + rng.next_below(3);
+        if to <= 12 {
+            query.push(("until", format!("2025-{to:02}")));
+        }
+    }
+    if rng.next_below(4) == 0 {
+        let types = ["image/*", "image/png", "application/zip", "text/*"];
+        query.push(("type", types[rng.next_below(4) as usize].to_owned()));
+    }
+    query
+}
+
+/// Each random query's first pages, followed by cursor, are what a full
+/// read of the manifest says.
+fn assert_pages_match(server: &Served, env: &Env, rng: &mut Moments, context: &str) {
+    let manifest = parsed(&env.manifest_bytes());
+    assert!(env.store().join(CATALOG).is_file(), "{context}: no catalog");
+    for _ in 0..12 {
+        let query = random_query(rng);
+        let limit = 1 + rng.next_below(60) as usize;
+        let mut expected = expected_ids(&manifest, &query);
+        let mut cursor: Option<String> = None;
+        for _page in 0..3 {
+            let mut url = format!("/v1/entries?limit={limit}");
+            for (key, value) in &query {
+                url.push_str(&format!("&{key}={}", value.replace('ä', "%C3%A4")));
+            }
+            if let Some(cursor) = &cursor {
+                url.push_str(&format!("&cursor={cursor}"));
+            }
+            let (status, page) = server.json(&[&server.url(&url)]);
+            assert_eq!(status, 200, "{context}: {url}: {page}");
+            let ids: Vec<u64> = page["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["id"].as_u64().unwrap())
+                .collect();
+            let wanted: Vec<u64> = expected.iter().copied().take(limit).collect();
+            assert_eq!(ids, wanted, "{context}: {url}");
+            let log = server.log();
+            assert!(!log.contains("without the catalog"), "{context}: {log}");
+            expected.drain(..wanted.len());
+            match page["next"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => {
+                    assert!(expected.is_empty(), "{context}: {url} ended early");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// The server's pages come from the catalog's entries: made at start,
+/// caught up with lines another binary appended while it runs, read again
+/// when the manifest is cut and rewritten behind it, and made again when
+/// the catalog is damaged, deleted, or its making is killed. After each,
+/// every page is what a full read of the manifest says.
+#[test]
+fn pages_from_the_catalog_match_a_full_read_of_the_manifest() {
+    let seed = test_seed();
+    println!("seed {seed} (INGEST_TEST_SEED={seed} replays it)");
+    let mut rng = Moments(seed);
+    let env = Env::new();
+    with_stdin(env.cmd(["-q", "--name", "first.txt", "-"]), "x")
+        .assert()
+        .success();
+    let manifest = env.store().join("manifest.jsonl");
+    let append = |text: &str| {
+        let mut file = fs::OpenOptions::new().append(true).open(&manifest).unwrap();
+        std::io::Write::write_all(&mut file, text.as_bytes()).unwrap();
+    };
+    append(&synthetic_lines(&mut rng, 3000));
+    let server = Served::start(&env, &[]);
+    assert_pages_match(
+        &server,
+        &env,
+        &mut rng,
+        &format!("seed {seed}: made at start"),
+    );
+    append(&synthetic_lines(&mut rng, 500));
+    assert_pages_match(&server, &env, &mut rng, &format!("seed {seed}: appended"));
+    // Cut to a line boundary and written on with other lines.
+    let bytes = env.manifest_bytes();
+    let cut = bytes[..bytes.len() / 2]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .unwrap()
+        + 1;
+    fs::write(&manifest, &bytes[..cut]).unwrap();
+    append(&synthetic_lines(&mut rng, 700));
+    assert_pages_match(&server, &env, &mut rng, &format!("seed {seed}: rewritten"));
+    let token = server.token.clone();
+    let restart = || {
+        let serve = env.cmd(["serve", "--listen", "127.0.0.1:0"]);
+        Served::start_with(serve, &[], token.clone())
+    };
+    assert!(server.stop());
+    let catalog = env.store().join(CATALOG);
+    fs::write(&catalog, noise(8192, seed)).unwrap();
+    let server = restart();
+    assert_pages_match(&server, &env, &mut rng, &format!("seed {seed}: damaged"));
+    assert!(server.stop());
+    // Killed while making it: a big manifest, so the making takes a while.
+    append(&synthetic_lines(&mut rng, 30_000));
+    for round in 0..3 {
+        remove_catalog(&catalog);
+        let mut making = env
+            .cmd(["serve", "--listen", "127.0.0.1:0"])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(50 + rng.next_below(800)));
+        let _ = making.kill();
+        let _ = making.wait();
+        let server = restart();
+        let context = format!("seed {seed}: killed while making, round {round}");
+        assert_pages_match(&server, &env, &mut rng, &context);
+        assert!(server.stop());
     }
 }

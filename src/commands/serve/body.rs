@@ -67,24 +67,18 @@ where
         )
     });
     let mut report = report;
-    if let (Some(sha256), Some(mime)) = (&report.sha256, &report.mime)
+    if let Some(sha256) = &report.sha256
         && let Ok(id) = sha256.parse()
+        && report.status == Fate::Duplicate
     {
-        if report.status == Fate::Duplicate {
-            // Asked before this upload is learnt, so that a copy stored
-            // before this server started is dated from the manifest (read
-            // off the runtime's threads: it can be large).
-            let shared = Arc::clone(shared);
-            let since =
-                tokio::task::spawn_blocking(move || shared.types.since(shared.view.as_ref(), &id));
-            report.stored_since = since.await.ok().flatten();
-        }
-        let now = jiff::Timestamp::now()
-            .round(jiff::Unit::Second)
-            .map(|t| t.to_string());
-        shared
-            .types
-            .learn_type(id, mime, now.as_deref().unwrap_or(""));
+        // A copy stored before is dated from the manifest: its first entry
+        // (this upload's own line is later, or not written at all).
+        let shared = Arc::clone(shared);
+        let since = tokio::task::spawn_blocking(move || shared.view.object_facts(&id));
+        report.stored_since = match since.await {
+            Ok(Ok(facts)) => facts.and_then(|f| f.since),
+            _ => None,
+        };
     }
     (report, pumped)
 }

@@ -1,6 +1,5 @@
 //! `GET /v1/entries`: pages of the manifest, newest first, filtered.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use axum::Json;
@@ -13,8 +12,10 @@ use serde_json::json;
 
 use super::Shared;
 use super::answers::error;
-use crate::manifest::{Entry, Line};
+use crate::manifest::Entry;
+use crate::media_type::Kind;
 use crate::policy::MimePattern;
+use crate::store::{EntryQuery, month_of};
 
 #[derive(Debug, Deserialize)]
 pub(super) struct EntriesQuery {
@@ -32,26 +33,6 @@ pub(super) struct EntriesQuery {
     kind: Option<String>,
     cursor: Option<u64>,
     limit: Option<usize>,
-}
-
-/// Every kind [`kind_of`] gives, for checking a filter.
-pub(super) const KINDS: [&str; 5] = ["image", "video", "audio", "document", "other"];
-
-/// What a type is, as the page groups them: image, video, audio,
-/// document or other.
-pub fn kind_of(mime: &str) -> &'static str {
-    let document = mime == "application/pdf"
-        || mime.starts_with("text/")
-        || ["document", "msword", "spreadsheet", "presentation"]
-            .iter()
-            .any(|k| mime.contains(k));
-    match mime.split('/').next() {
-        Some("image") => "image",
-        Some("video") => "video",
-        Some("audio") => "audio",
-        _ if document => "document",
-        _ => "other",
-    }
 }
 
 /// The most entries one page holds.
@@ -93,6 +74,7 @@ pub(super) async fn entries(
 /// client's mistake, said as such, never an empty page.
 pub(super) struct EntriesFilter {
     query: EntriesQuery,
+    kind: Option<Kind>,
     mime: Option<MimePattern>,
     /// Lower-cased part of a name.
     needle: Option<String>,
@@ -110,16 +92,19 @@ impl EntriesFilter {
             .map(str::parse::<MimePattern>)
             .transpose()
             .map_err(|e| format!("type: {e:#}"))?;
-        if let Some(kind) = query.kind.as_deref()
-            && !KINDS.contains(&kind)
-        {
-            return Err(format!("kind: {kind:?} is none of {}", KINDS.join(", ")));
-        }
+        let kind = match query.kind.as_deref() {
+            None => None,
+            Some(name) => Some(Kind::named(name).ok_or_else(|| {
+                let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+                format!("kind: {name:?} is none of {}", kinds.join(", "))
+            })?),
+        };
         let bound = |name: &str, text: Option<&str>| {
             text.map(|text| time_bound(text).map_err(|why| format!("{name}: {why}")))
                 .transpose()
         };
         Ok(EntriesFilter {
+            kind,
             mime,
             needle: query.name.as_deref().map(str::to_lowercase),
             since: bound("since", query.since.as_deref())?,
@@ -131,7 +116,7 @@ impl EntriesFilter {
     fn fits(&self, entry: &Entry) -> bool {
         let at = entry.ingested_at.as_str();
         self.mime.as_ref().is_none_or(|m| m.matches(&entry.mime))
-            && (self.query.kind.as_deref()).is_none_or(|k| kind_of(&entry.mime) == k)
+            && self.kind.is_none_or(|k| Kind::of(&entry.mime) == k)
             && (self.needle.as_deref()).is_none_or(|n| entry.name.to_lowercase().contains(n))
             && self.since.as_deref().is_none_or(|since| at >= since)
             && self.until.as_deref().is_none_or(|until| at < until)
@@ -152,47 +137,54 @@ pub(super) fn time_bound(text: &str) -> Result<String, String> {
         .map_err(|e| format!("{text:?}: {e}"))
 }
 
-/// One page, read in one pass over the manifest, keeping only the page's
-/// entries (the newest matching ones below the cursor).
+impl EntriesFilter {
+    /// What the store's catalog can narrow the page by.
+    fn narrowed(&self) -> EntryQuery {
+        let month = |bound: &Option<String>| bound.as_deref().map(month_of);
+        let months = match (month(&self.since), month(&self.until)) {
+            (None, None) => None,
+            (since, until) => Some((since.unwrap_or(0), until.unwrap_or(u32::MAX))),
+        };
+        EntryQuery {
+            before: self.query.cursor,
+            kind: self.kind,
+            months,
+            name_part: self.needle.clone(),
+            mime: self.mime.as_ref().map(|m| m.as_str().to_owned()),
+        }
+    }
+}
+
+/// One page: the newest matching entries below the cursor, from the
+/// store's catalog (or, without one, a pass over the manifest).
 pub(super) fn entries_page(
     shared: &Shared,
     filter: &EntriesFilter,
 ) -> anyhow::Result<serde_json::Value> {
-    let query = &filter.query;
-    let limit = query.limit.unwrap_or(100).clamp(1, MAX_PAGE);
-    let fits = |entry: &Entry| filter.fits(entry);
+    let limit = filter.query.limit.unwrap_or(100).clamp(1, MAX_PAGE);
     // One more than a page, to know whether another follows.
-    let mut newest: VecDeque<(u64, Entry)> = VecDeque::with_capacity(limit + 1);
-    for (index, line) in shared.view.entries()?.enumerate() {
-        let index = index as u64;
-        if query.cursor.is_some_and(|cursor| index >= cursor) {
-            break;
-        }
-        let Line::Value(entry) = line? else { continue };
-        if fits(&entry) {
-            if newest.len() > limit {
-                newest.pop_front();
-            }
-            newest.push_back((index, entry));
-        }
-    }
+    let mut newest =
+        shared
+            .view
+            .newest_entries(&filter.narrowed(), &|entry| filter.fits(entry), limit + 1)?;
     let more = newest.len() > limit;
-    if more {
-        newest.pop_front();
-    }
-    let next = more.then(|| newest.front().map(|(index, _)| index.to_string()));
+    newest.truncate(limit);
+    let next = if more {
+        newest.last().map(|(line, _)| line.to_string())
+    } else {
+        None
+    };
     let entries: Vec<serde_json::Value> = newest
         .into_iter()
-        .rev()
-        .map(|(index, entry)| {
+        .map(|(line, entry)| {
             let mut value = serde_json::to_value(&entry).unwrap_or_default();
-            value["id"] = json!(index);
+            value["id"] = json!(line);
             // The page groups by this; it is the one definition of a kind.
-            value["kind"] = json!(kind_of(&entry.mime));
+            value["kind"] = json!(Kind::of(&entry.mime).name());
             value
         })
         .collect();
-    Ok(json!({ "entries": entries, "next": next.flatten() }))
+    Ok(json!({ "entries": entries, "next": next }))
 }
 
 #[cfg(test)]

@@ -33,7 +33,6 @@ use crate::cli::{GlobalArgs, ServeArgs};
 use crate::commands::flags;
 use crate::engine::{Ingest, Settings};
 use crate::exit::Exit;
-use crate::object_id::ObjectId;
 use crate::policy::Policy;
 use crate::policy::PolicyGiven;
 use crate::store::{Access, Opened, Opener};
@@ -49,7 +48,6 @@ pub struct Shared {
     view: Box<dyn StoreView + Send + Sync>,
     policy: Policy,
     /// Each object's recorded type, to serve it with.
-    types: TypeIndex,
     tokens: auth::TokenFile,
     uploads: Arc<Semaphore>,
     /// Uploads under way by token name.
@@ -173,7 +171,10 @@ pub fn run(global: &GlobalArgs, opener: &Opener, args: &ServeArgs) -> Result<Exi
             tokens_path.display()
         );
     }
-    let view = opener.open(Access::Read)?;
+    let view = opener.open(Access::Read)?.into_view();
+    // Its pages are read from the catalog: caught up now, not by the
+    // first client.
+    view.catch_up()?;
     let engine = match opened {
         Opened::Local(store) => engine_for(store, args, &given)?,
         Opened::S3(store) => engine_for(store, args, &given)?,
@@ -183,9 +184,8 @@ pub fn run(global: &GlobalArgs, opener: &Opener, args: &ServeArgs) -> Result<Exi
     };
     let shared = Arc::new(Shared {
         receive,
-        view: view.into_view(),
+        view,
         policy,
-        types: TypeIndex::default(),
         tokens: auth::TokenFile::new(tokens_path),
         uploads: Arc::new(Semaphore::new(args.max_uploads as usize)),
         uploads_by_token: std::sync::Mutex::default(),
@@ -256,111 +256,6 @@ where
     let ingest = Ingest::new(store, Outcomes::default(), settings, None);
     let engine = Engine::new(ingest, args.max_uploads as usize);
     Ok(Some((Box::new(engine), policy)))
-}
-
-/// The type each object was recorded with and when the store first got
-/// it, learnt from the manifest (read again when an object is asked for
-/// that it does not know: another writer may have stored it) and from this
-/// server's uploads.
-///
-/// It grows with the store, so each object costs as little as it can: its
-/// type is a number into the few types the store holds, its date a number
-/// of seconds. Measured with a manifest of a million lines (240 MB): peak
-/// RSS after the first download 158 MiB, against 287 MiB when each entry
-/// held its type and date as strings (most of what is left is the table,
-/// twice over while it grows).
-#[derive(Default)]
-pub struct TypeIndex {
-    known: std::sync::Mutex<Known>,
-}
-
-#[derive(Default)]
-struct Known {
-    by_id: std::collections::HashMap<ObjectId, Noted>,
-    /// Every type seen, each once.
-    types: Vec<Arc<str>>,
-}
-
-/// What the server knows of one object.
-#[derive(Clone, Copy)]
-struct Noted {
-    /// Its type, in [`Known::types`].
-    mime: u32,
-    /// The earliest `ingested_at` seen for it, in Unix seconds; `i64::MAX`
-    /// if no date could be read.
-    since: i64,
-}
-
-impl Known {
-    fn type_number(&mut self, mime: &str) -> u32 {
-        let found = self.types.iter().position(|known| &**known == mime);
-        let number = found.unwrap_or_else(|| {
-            self.types.push(Arc::from(mime));
-            self.types.len() - 1
-        });
-        u32::try_from(number).unwrap_or(u32::MAX)
-    }
-}
-
-impl TypeIndex {
-    pub fn learn(&self, entry: &crate::manifest::Entry) {
-        self.learn_type(entry.sha256, &entry.mime, &entry.ingested_at);
-    }
-
-    pub fn learn_type(&self, id: ObjectId, mime: &str, at: &str) {
-        let Ok(mut known) = self.known.lock() else {
-            return;
-        };
-        let at = at
-            .parse::<jiff::Timestamp>()
-            .map_or(i64::MAX, |t| t.as_second());
-        match known.by_id.get_mut(&id) {
-            Some(noted) => noted.since = noted.since.min(at),
-            None => {
-                let mime = known.type_number(mime);
-                known.by_id.insert(id, Noted { mime, since: at });
-            }
-        }
-    }
-
-    fn lookup<T>(&self, id: &ObjectId, what: impl Fn(&Known, Noted) -> T) -> Option<T> {
-        let known = self.known.lock().ok()?;
-        let noted = *known.by_id.get(id)?;
-        Some(what(&known, noted))
-    }
-
-    /// Learns every line of the manifest (once per miss).
-    fn read_manifest(&self, view: &dyn StoreView) {
-        let Ok(lines) = view.entries() else { return };
-        for line in lines {
-            if let Ok(crate::manifest::Line::Value(entry)) = line {
-                self.learn(&entry);
-            }
-        }
-    }
-
-    /// The type of `id`, reading the manifest again if it is not known.
-    pub fn get(&self, view: &dyn StoreView, id: &ObjectId) -> Option<String> {
-        let mime = |known: &Known, noted: Noted| {
-            let number = usize::try_from(noted.mime).ok()?;
-            known.types.get(number).map(|t| t.to_string())
-        };
-        if let Some(found) = self.lookup(id, mime) {
-            return found;
-        }
-        self.read_manifest(view);
-        self.lookup(id, mime).flatten()
-    }
-
-    /// When the store first got `id`, as far as its manifest says.
-    pub fn since(&self, view: &dyn StoreView, id: &ObjectId) -> Option<String> {
-        if self.lookup(id, |_, _| ()).is_none() {
-            self.read_manifest(view);
-        }
-        let second = self.lookup(id, |_, noted| noted.since)?;
-        let at = jiff::Timestamp::from_second(second).ok()?;
-        Some(at.to_string())
-    }
 }
 
 struct Listen {

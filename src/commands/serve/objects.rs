@@ -175,10 +175,12 @@ pub(super) async fn look_up<T: Send + 'static>(
 /// newline, which goes out as octet-stream (an attachment) like a type
 /// nobody recorded.
 pub(super) fn shared_type(shared: &Shared, id: &ObjectId) -> String {
-    shared
-        .types
-        .get(shared.view.as_ref(), id)
-        .and_then(|mime| crate::media_type::clean(&mime))
+    let facts = shared.view.object_facts(id).unwrap_or_else(|e| {
+        tracing::warn!("reading the manifest: {e:#}");
+        None
+    });
+    facts
+        .and_then(|facts| crate::media_type::clean(&facts.mime))
         .unwrap_or_else(|| "application/octet-stream".to_owned())
 }
 

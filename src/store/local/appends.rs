@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use super::catalog::Catalog;
+use super::catalog::{Catalog, Part};
 use super::*;
 use crate::jsonl;
 use crate::manifest::{Entry, Identity, IdentitySet, LineIdentity};
@@ -121,7 +121,7 @@ impl OpenManifest {
     /// the catalog, or (a dry run, or a catalog that failed) into memory.
     pub(super) fn catch_up(&mut self) -> Result<()> {
         if let Some(catalog) = &mut self.catalog {
-            match catalog.catch_up(&self.file) {
+            match catalog.catch_up(&self.file, Part::Identities) {
                 Ok(end) => {
                     self.indexed_to = end;
                     return Ok(());

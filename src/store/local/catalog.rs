@@ -1,49 +1,114 @@
-//! The catalog: the manifest's line identities indexed on disk (SQLite, in
-//! the store's `cache/`), so a writer asks whether a line is recorded in
-//! O(log n) instead of reading every line the store ever got.
+//! The catalog: the manifest indexed on disk (SQLite, in the store's
+//! `cache/`), so a command asks about the entries it needs in O(log n)
+//! instead of reading every line the store ever got.
 //!
-//! It is derived, and never outranks the manifest: it remembers how far it
-//! has read (a byte offset) and the bytes just before that point, and reads
-//! only what was appended since. A manifest that is shorter than that
-//! offset, or whose bytes there are not the ones remembered (cut, repaired
-//! by hand, replaced), is read again from the start. A catalog that cannot
-//! be opened or read (deleted, damaged) is made again the same way. Each
-//! catch-up is one SQLite transaction, offset and identities together, so a
-//! run killed at any moment leaves the catalog as it was before, or after.
+//! It has two parts, each caught up with the manifest on its own, so that
+//! a command pays only for the part it asks: the line identities, which
+//! every writer keeps (is this line recorded?), and the entries, which
+//! whoever reads them keeps (the server's pages, an object's type and first
+//! date): each line's number, place in the manifest, kind, month and
+//! object, with its name in a trigram index for name search.
+//!
+//! It is derived, and never outranks the manifest: each part remembers how
+//! far it has read (a byte offset) and the bytes just before that point,
+//! and reads only what was appended since. A manifest that is shorter than
+//! that offset, or whose bytes there are not the ones remembered (cut,
+//! repaired by hand, replaced), is read again from the start. A catalog
+//! that cannot be opened or read (deleted, damaged, of an older schema) is
+//! made again the same way. Catching up goes in transactions of at most
+//! [`BATCH`] lines, each holding its lines and the offset after them, so a
+//! run killed at any moment leaves each part as it was after some whole
+//! transaction, and another writer never waits long for the lock.
 
 use std::fs::{self, File};
 use std::io::{self, BufReader, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::jsonl;
-use crate::manifest::{Identity, LineIdentity};
+use crate::manifest::{Entry, Identity, Line, LineIdentity};
+use crate::media_type::Kind;
+use crate::object_id::ObjectId;
+use crate::store::view::{EntryQuery, ObjectFacts, month_of};
 
 /// Bytes before the indexed offset that are remembered, to tell the same
 /// manifest from one changed behind the catalog's back.
 const TAIL: u64 = 64;
 
-/// Identities sorted and inserted together while catching up (2 MiB).
+/// Lines read in one transaction (and, for identities, sorted and inserted
+/// together: a B-tree filled in key order touches each page once).
 const BATCH: usize = 1 << 17;
 
-/// How long a writer waits for another's catch-up to commit.
+/// How long a writer waits for another's transaction to commit.
 const BUSY: Duration = Duration::from_secs(120);
 
+/// The schema's version (`PRAGMA user_version`): a catalog of another one
+/// is made again.
+const SCHEMA_VERSION: i64 = 2;
+
 const SCHEMA: &str = "
-    PRAGMA journal_mode = WAL;
-    PRAGMA synchronous = NORMAL;
-    PRAGMA cache_size = -8192;
     CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS identities (id BLOB PRIMARY KEY) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS entries (
+        line INTEGER PRIMARY KEY,   -- the line's number in the manifest, from 0
+        offset INTEGER NOT NULL,    -- where its bytes start
+        len INTEGER NOT NULL,       -- and how many, newline included
+        sha BLOB NOT NULL,
+        mime TEXT NOT NULL,
+        at TEXT NOT NULL,           -- ingested_at
+        kind INTEGER NOT NULL,      -- media_type::Kind
+        month INTEGER NOT NULL      -- yyyymm of ingested_at, 0 if it has none
+    );
+    CREATE INDEX IF NOT EXISTS entries_by_kind ON entries (kind, line);
+    CREATE INDEX IF NOT EXISTS entries_by_month ON entries (month, line);
+    CREATE INDEX IF NOT EXISTS entries_by_sha ON entries (sha);
+    CREATE VIRTUAL TABLE IF NOT EXISTS names USING fts5 (
+        name, tokenize = 'trigram', content = '', detail = 'none'
+    );
 ";
 
-/// The catalog of one local store. (Behind a mutex only so that a store
-/// handle may be shared between threads; one thread uses it at a time.)
+/// A part of the catalog, caught up on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// Line identities: whether a line is recorded (every writer).
+    Identities,
+    /// Entries: pages, filters and object facts (readers that ask).
+    Entries,
+}
+
+impl Part {
+    fn key(self, what: &str) -> String {
+        match self {
+            Part::Identities => format!("identities.{what}"),
+            Part::Entries => format!("entries.{what}"),
+        }
+    }
+
+    fn clear(self, tx: &Transaction) -> rusqlite::Result<()> {
+        match self {
+            Part::Identities => tx.execute_batch("DELETE FROM identities"),
+            Part::Entries => tx.execute_batch(
+                "DELETE FROM entries; INSERT INTO names (names) VALUES ('delete-all');",
+            ),
+        }
+    }
+}
+
+/// How far a part has read the manifest.
+struct Mark {
+    offset: u64,
+    /// Lines read (the next line's number).
+    lines: u64,
+    tail: Vec<u8>,
+}
+
+/// The catalog of one store. (Behind a mutex only so that a store handle
+/// may be shared between threads; one thread uses it at a time.)
 pub struct Catalog {
     conn: Mutex<Connection>,
 }
@@ -89,17 +154,36 @@ impl Catalog {
     fn try_open(path: &Path) -> rusqlite::Result<Catalog> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(BUSY)?;
-        conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -8192;",
+        )?;
         // A damaged file may open and fail only when read.
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        if version != SCHEMA_VERSION {
+            // An older schema (or a new file): everything is made again,
+            // under the write lock so two runs do not both do it.
+            let tx = conn.unchecked_transaction()?;
+            tx.execute_batch(
+                "DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS identities;
+                 DROP TABLE IF EXISTS entries; DROP TABLE IF EXISTS names;",
+            )?;
+            tx.execute_batch(SCHEMA)?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            tx.commit()?;
+        }
         conn.query_row("SELECT count(*) FROM meta", [], |row| row.get::<_, i64>(0))?;
         Ok(Catalog {
             conn: Mutex::new(conn),
         })
     }
 
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Whether a line of this identity was indexed.
     pub fn contains(&self, id: &Identity) -> Result<bool> {
-        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let conn = self.conn();
         // One read transaction for a run's questions, until it next catches
         // up: SQLite locks and unlocks its files (four fcntl calls) for each
         // transaction, which was most of a nightly re-run's time. What it
@@ -119,10 +203,10 @@ impl Catalog {
         Ok(found.is_some())
     }
 
-    /// Indexes the lines of `manifest` appended since the last catch-up (or
-    /// all of them, when the manifest is not the one indexed); returns the
-    /// offset of the end of its last whole line.
-    pub fn catch_up(&mut self, manifest: &File) -> Result<u64> {
+    /// Indexes into `part` the lines of `manifest` appended since it last
+    /// caught up (or all of them, when the manifest is not the one
+    /// indexed); returns the offset of the end of its last whole line.
+    pub fn catch_up(&mut self, manifest: &File, part: Part) -> Result<u64> {
         let conn = self.conn.get_mut().unwrap_or_else(|p| p.into_inner());
         if !conn.is_autocommit() {
             // The read transaction of `contains` ends: what was appended
@@ -130,65 +214,268 @@ impl Catalog {
             conn.execute_batch("COMMIT")
                 .context("reading the catalog")?;
         }
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .context("locking the catalog")?;
-        let offset = read_meta(&tx, "offset")?
-            .and_then(|v| <[u8; 8]>::try_from(v).ok())
-            .map_or(0, u64::from_le_bytes);
-        let tail = read_meta(&tx, "tail")?.unwrap_or_default();
         let len = manifest.metadata().context("reading the manifest")?.len();
-        let start = match offset <= len && ends_with(manifest, offset, &tail)? {
-            true => offset,
-            false => {
-                tx.execute("DELETE FROM identities", [])
-                    .context("emptying the catalog")?;
-                0
-            }
-        };
-        if start == len && start == offset {
-            tx.commit().context("committing the catalog")?;
-            return Ok(offset);
+        // Nothing new (the common case) costs a read, not the write lock.
+        let mark = read_mark(conn, part)?;
+        if mark.offset == len && ends_with(manifest, mark.offset, &mark.tail)? {
+            return Ok(len);
         }
-        let mut reader = BufReader::with_capacity(256 * 1024, manifest);
-        reader.seek(SeekFrom::Start(start))?;
-        let mut lines = jsonl::Lines::<_, LineIdentity>::new(reader, start);
-        {
-            let mut insert = tx
-                .prepare_cached("INSERT OR IGNORE INTO identities (id) VALUES (?1)")
-                .context("writing the catalog")?;
-            // Inserted in sorted batches: a B-tree filled in key order
-            // touches each page once, not once per random key (a rebuild of
-            // a million lines took 5.7 s in line order).
-            let mut batch: Vec<Identity> = Vec::with_capacity(BATCH);
-            let mut flush = |batch: &mut Vec<Identity>| -> Result<()> {
-                batch.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-                for id in batch.drain(..) {
-                    insert
-                        .execute(params![id.as_bytes().as_slice()])
-                        .context("writing the catalog")?;
-                }
-                Ok(())
+        let started = Instant::now();
+        let mut told = false;
+        loop {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .context("locking the catalog")?;
+            let mut mark = read_mark(&tx, part)?;
+            if mark.offset > len || !ends_with(manifest, mark.offset, &mark.tail)? {
+                part.clear(&tx).context("emptying the catalog")?;
+                mark = Mark {
+                    offset: 0,
+                    lines: 0,
+                    tail: Vec::new(),
+                };
+            }
+            let start = mark.offset;
+            let more = match part {
+                Part::Identities => index_identities(&tx, manifest, &mut mark)?,
+                Part::Entries => index_entries(&tx, manifest, &mut mark)?,
             };
-            for line in lines.by_ref() {
-                if let jsonl::Line::Value(LineIdentity(id)) = line? {
-                    batch.push(id);
-                    if batch.len() == BATCH {
-                        flush(&mut batch)?;
-                    }
-                }
+            write_mark(&tx, part, &mark, manifest)?;
+            tx.commit().context("committing the catalog")?;
+            if !more {
+                return Ok(mark.offset);
             }
-            flush(&mut batch)?;
+            // A rebuild of millions of lines takes a while: say so once.
+            if !told && started.elapsed() > Duration::from_secs(1) {
+                told = true;
+                say!(
+                    "indexing the manifest into the catalog ({} of {} MB read)",
+                    mark.offset >> 20,
+                    len >> 20
+                );
+            }
+            debug_assert!(mark.offset > start);
         }
-        let end = lines.offset();
-        let kept = TAIL.min(end);
-        let mut tail = vec![0u8; kept as usize];
-        manifest.read_exact_at(&mut tail, end - kept)?;
-        write_meta(&tx, "offset", &end.to_le_bytes())?;
-        write_meta(&tx, "tail", &tail)?;
-        tx.commit().context("committing the catalog")?;
-        Ok(end)
     }
+
+    /// The entries that `query`'s indexed parts admit, newest first, as
+    /// (line number, offset, length) of their lines; the caller reads each
+    /// line and checks the rest of its filter. `visit` returns false to
+    /// stop.
+    pub fn newest(
+        &self,
+        query: &EntryQuery,
+        visit: &mut dyn FnMut(u64, u64, u64) -> Result<bool>,
+    ) -> Result<()> {
+        let conn = self.conn();
+        let mut conditions = vec!["e.line < ?1".to_owned()];
+        let mut values: Vec<rusqlite::types::Value> = vec![
+            i64::try_from(query.before.unwrap_or(i64::MAX as u64))
+                .unwrap_or(i64::MAX)
+                .into(),
+        ];
+        let mut bind = |condition: &str, value: rusqlite::types::Value| {
+            values.push(value);
+            conditions.push(condition.replace('?', &format!("?{}", values.len())));
+        };
+        if let Some(kind) = query.kind {
+            bind("e.kind = ?", i64::from(kind as u8).into());
+        }
+        if let Some((first, last)) = query.months {
+            if first == last {
+                bind("e.month = ?", i64::from(first).into());
+            } else {
+                bind("e.month >= ?", i64::from(first).into());
+                bind("e.month <= ?", i64::from(last).into());
+            }
+        }
+        match query.mime.as_deref().map(|m| (m, m.strip_suffix("/*"))) {
+            None | Some((_, Some("*"))) => {}
+            // A superset is enough (`_` matches any character): the caller
+            // checks each entry.
+            Some((_, Some(top))) => bind("e.mime LIKE ?", format!("{top}/%").into()),
+            Some((exact, None)) => bind("lower(e.mime) = ?", exact.to_owned().into()),
+        }
+        let search = query.name_part.as_deref().and_then(trigram_query);
+        let from = match search {
+            Some(search) => {
+                bind("names MATCH ?", search.into());
+                "names JOIN entries e ON e.line = names.rowid"
+            }
+            None => "entries e",
+        };
+        let order = match from {
+            "entries e" => "e.line",
+            _ => "names.rowid",
+        };
+        let sql = format!(
+            "SELECT e.line, e.offset, e.len FROM {from} WHERE {} ORDER BY {order} DESC",
+            conditions.join(" AND ")
+        );
+        let mut statement = conn.prepare_cached(&sql).context("reading the catalog")?;
+        let mut rows = statement
+            .query(rusqlite::params_from_iter(values))
+            .context("reading the catalog")?;
+        while let Some(row) = rows.next().context("reading the catalog")? {
+            let (line, offset, len): (i64, i64, i64) = (row.get(0)?, row.get(1)?, row.get(2)?);
+            if !visit(line as u64, offset as u64, len as u64)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The type of the first entry naming `id`, and the earliest date any
+    /// entry names it with.
+    pub fn facts(&self, id: &ObjectId) -> Result<Option<ObjectFacts>> {
+        let conn = self.conn();
+        let mut query = conn
+            .prepare_cached(
+                "SELECT (SELECT mime FROM entries WHERE sha = ?1 ORDER BY line LIMIT 1),
+                        (SELECT min(at) FROM entries WHERE sha = ?1)",
+            )
+            .context("reading the catalog")?;
+        let (mime, since): (Option<String>, Option<String>) = query
+            .query_row(params![id.as_bytes().as_slice()], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .context("reading the catalog")?;
+        Ok(mime.map(|mime| ObjectFacts {
+            mime,
+            since: since.filter(|at| !at.is_empty()),
+        }))
+    }
+}
+
+/// Reads up to [`BATCH`] lines after `mark` into the identities; true when
+/// more may follow.
+fn index_identities(tx: &Transaction, manifest: &File, mark: &mut Mark) -> Result<bool> {
+    let mut lines = lines_from::<LineIdentity>(manifest, mark.offset)?;
+    let mut batch: Vec<Identity> = Vec::with_capacity(BATCH);
+    let mut read = 0;
+    while read < BATCH {
+        let Some(line) = lines.next() else { break };
+        if let jsonl::Line::Value(LineIdentity(id)) = line? {
+            batch.push(id);
+        }
+        read += 1;
+    }
+    batch.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    let mut insert = tx
+        .prepare_cached("INSERT OR IGNORE INTO identities (id) VALUES (?1)")
+        .context("writing the catalog")?;
+    for id in batch {
+        insert
+            .execute(params![id.as_bytes().as_slice()])
+            .context("writing the catalog")?;
+    }
+    mark.lines += read as u64;
+    mark.offset = lines.offset();
+    Ok(read == BATCH)
+}
+
+/// Reads up to [`BATCH`] lines after `mark` into the entries; true when
+/// more may follow.
+fn index_entries(tx: &Transaction, manifest: &File, mark: &mut Mark) -> Result<bool> {
+    let mut lines = lines_from::<Entry>(manifest, mark.offset)?;
+    let mut insert = tx
+        .prepare_cached(
+            "INSERT INTO entries (line, offset, len, sha, mime, at, kind, month)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .context("writing the catalog")?;
+    let mut name = tx
+        .prepare_cached("INSERT INTO names (rowid, name) VALUES (?1, ?2)")
+        .context("writing the catalog")?;
+    let mut read = 0;
+    while read < BATCH {
+        let start = lines.offset();
+        let Some(line) = lines.next() else { break };
+        let line = line?;
+        let number = (mark.lines + read as u64) as i64;
+        read += 1;
+        let Line::Value(entry) = line else {
+            // Unreadable: numbered, never shown. (A torn last line is not
+            // counted: it is read again once it is whole.)
+            if matches!(line, Line::Torn { .. }) {
+                read -= 1;
+            }
+            continue;
+        };
+        let len = lines.offset() - start;
+        let kind = Kind::of(&entry.mime);
+        insert
+            .execute(params![
+                number,
+                start as i64,
+                len as i64,
+                entry.sha256.as_bytes().as_slice(),
+                entry.mime,
+                entry.ingested_at,
+                kind as u8,
+                month_of(&entry.ingested_at),
+            ])
+            .context("writing the catalog")?;
+        name.execute(params![number, entry.name.to_lowercase()])
+            .context("writing the catalog")?;
+    }
+    mark.lines += read as u64;
+    mark.offset = lines.offset();
+    Ok(read == BATCH)
+}
+
+fn lines_from<T: serde::de::DeserializeOwned>(
+    manifest: &File,
+    offset: u64,
+) -> Result<jsonl::Lines<BufReader<&File>, T>> {
+    let mut reader = BufReader::with_capacity(256 * 1024, manifest);
+    reader
+        .seek(SeekFrom::Start(offset))
+        .context("reading the manifest")?;
+    Ok(jsonl::Lines::new(reader, offset))
+}
+
+/// A name search as the trigram index takes it: every three characters of
+/// the lower-cased part, each quoted, all required. None when the part is
+/// shorter than three characters (then every name is a candidate).
+fn trigram_query(part: &str) -> Option<String> {
+    let chars: Vec<char> = part.to_lowercase().chars().collect();
+    if chars.len() < 3 {
+        return None;
+    }
+    let mut trigrams: Vec<String> = chars
+        .windows(3)
+        .map(|w| format!("\"{}\"", w.iter().collect::<String>().replace('"', "\"\"")))
+        .collect();
+    trigrams.sort();
+    trigrams.dedup();
+    Some(trigrams.join(" AND "))
+}
+
+fn read_mark(conn: &Connection, part: Part) -> Result<Mark> {
+    let number = |value: Option<Vec<u8>>| {
+        value
+            .and_then(|v| <[u8; 8]>::try_from(v).ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    Ok(Mark {
+        offset: number(read_meta(conn, &part.key("offset"))?),
+        lines: number(read_meta(conn, &part.key("lines"))?),
+        tail: read_meta(conn, &part.key("tail"))?.unwrap_or_default(),
+    })
+}
+
+/// Records `mark` (its tail read from the manifest) for `part`.
+fn write_mark(tx: &Transaction, part: Part, mark: &Mark, manifest: &File) -> Result<()> {
+    let kept = TAIL.min(mark.offset);
+    let mut tail = vec![0u8; kept as usize];
+    manifest
+        .read_exact_at(&mut tail, mark.offset - kept)
+        .context("reading the manifest")?;
+    write_meta(tx, &part.key("offset"), &mark.offset.to_le_bytes())?;
+    write_meta(tx, &part.key("lines"), &mark.lines.to_le_bytes())?;
+    write_meta(tx, &part.key("tail"), &tail)?;
+    Ok(())
 }
 
 /// Whether SQLite says the file is not a database, or a damaged one.
@@ -236,4 +523,22 @@ fn write_meta(conn: &Connection, key: &str, value: &[u8]) -> Result<()> {
     )
     .context("writing the catalog")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_searches_need_three_characters() {
+        assert_eq!(trigram_query("ab"), None);
+        assert_eq!(
+            trigram_query("IMG_1").as_deref(),
+            Some("\"g_1\" AND \"img\" AND \"mg_\"")
+        );
+        assert_eq!(
+            trigram_query("a\"bc").as_deref(),
+            Some("\"\"\"bc\" AND \"a\"\"b\"")
+        );
+    }
 }

@@ -72,6 +72,9 @@ pub struct LocalStore {
     /// The objects of each fan-out folder, listed once when the files
     /// cache first asks about one of them (see [`LocalStore::object_listed`]).
     listed: HashMap<String, HashSet<ObjectId>>,
+    /// The catalog as the read side asks it (pages, object facts), opened
+    /// at the first question.
+    reading: std::sync::Mutex<view::Reading>,
 }
 
 impl LocalStore {
@@ -125,6 +128,7 @@ impl LocalStore {
             writable: false,
             writing: None,
             listed: HashMap::new(),
+            reading: std::sync::Mutex::default(),
         }
     }
 

@@ -2,15 +2,66 @@
 
 use std::fs;
 use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 
 use super::LocalStore;
+use super::catalog::{Catalog, Part};
+use crate::manifest::Entry;
 use crate::object_id::ObjectId;
-use crate::store::view::age_of;
-use crate::store::{Leftover, LineIter, Listed, LookupError, StoreView, WritersExcluded};
+use crate::store::view::{age_of, scan_facts, scan_newest};
+use crate::store::{
+    EntryQuery, Leftover, LineIter, Listed, LookupError, ObjectFacts, StoreView, WritersExcluded,
+};
+
+/// The catalog on the read side: its entries caught up with the manifest
+/// before each question.
+#[derive(Debug, Default)]
+pub(super) enum Reading {
+    #[default]
+    Unopened,
+    Open(Catalog, fs::File),
+    /// It could not be opened (said once): questions read the manifest.
+    Unusable,
+}
+
+impl LocalStore {
+    /// Asks the catalog, caught up first; None when there is no manifest
+    /// yet or no usable catalog (the caller reads the manifest instead).
+    fn ask_catalog<T>(
+        &self,
+        ask: impl FnOnce(&Catalog, &fs::File) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let mut reading = self.reading.lock().unwrap_or_else(|p| p.into_inner());
+        if let Reading::Unopened = *reading {
+            let manifest = self.root().join(super::MANIFEST);
+            let manifest = match fs::File::open(&manifest) {
+                Ok(file) => file,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e).with_context(|| format!("opening {}", manifest.display())),
+            };
+            *reading = match Catalog::open(&self.root().join("cache").join(super::CATALOG)) {
+                Ok(catalog) => Reading::Open(catalog, manifest),
+                Err(e) => {
+                    say!("warning: reading the manifest without the catalog: {e:#}");
+                    Reading::Unusable
+                }
+            };
+        }
+        let Reading::Open(catalog, manifest) = &mut *reading else {
+            return Ok(None);
+        };
+        if let Err(e) = catalog.catch_up(manifest, Part::Entries) {
+            say!("warning: reading the manifest without the catalog: {e:#}");
+            *reading = Reading::Unusable;
+            return Ok(None);
+        }
+        ask(catalog, manifest).map(Some)
+    }
+}
 
 impl StoreView for LocalStore {
     fn describe(&self) -> String {
@@ -26,6 +77,49 @@ impl StoreView for LocalStore {
             Some(lines) => Box::new(lines),
             None => Box::new(std::iter::empty()),
         })
+    }
+
+    fn newest_entries(
+        &self,
+        query: &EntryQuery,
+        fits: &dyn Fn(&Entry) -> bool,
+        limit: usize,
+    ) -> Result<Vec<(u64, Entry)>> {
+        let page = self.ask_catalog(|catalog, manifest| {
+            let mut page = Vec::new();
+            let mut text = Vec::new();
+            catalog.newest(query, &mut |line, offset, len| {
+                text.resize(len as usize, 0);
+                manifest
+                    .read_exact_at(&mut text, offset)
+                    .context("reading the manifest")?;
+                // The catalog said this line was an entry: one that no
+                // longer parses was changed behind it, and is not shown.
+                if let Ok(entry) = serde_json::from_slice::<Entry>(&text)
+                    && fits(&entry)
+                {
+                    page.push((line, entry));
+                }
+                Ok(page.len() < limit)
+            })?;
+            Ok(page)
+        })?;
+        match page {
+            Some(page) => Ok(page),
+            None => scan_newest(self, query, fits, limit),
+        }
+    }
+
+    fn catch_up(&self) -> Result<()> {
+        self.ask_catalog(|_, _| Ok(()))?;
+        Ok(())
+    }
+
+    fn object_facts(&self, id: &ObjectId) -> Result<Option<ObjectFacts>> {
+        match self.ask_catalog(|catalog, _| catalog.facts(id))? {
+            Some(facts) => Ok(facts),
+            None => scan_facts(self, id),
+        }
     }
 
     fn listing(&self) -> Result<Vec<Listed>> {
