@@ -9,8 +9,10 @@
 #   - one new input from a pipe (echo x | ingest --name x.txt -)
 #   - the unchanged re-run of the tree (ingest -q --sync batch TREE)
 #   - ingest stats
-#   - ingest serve: the first page of /v1/entries, then a filtered page
-#     (kind=video), then the server's peak RSS
+#   - ingest serve: its start (the catalog's entries made), the first page
+#     of /v1/entries and pages filtered by kind, a part of a name and a
+#     month (benches/serve_pages.py, median of five), then its peak RSS
+#     after 1,000 more pages and 1,000 uploads
 #
 #   benches/scale.sh [TREE] [SIZES...]     (defaults: 20000, 10000 100000 1000000)
 set -euo pipefail
@@ -41,8 +43,8 @@ timed() { # prints "seconds peak_MiB" of the command
 
 port_of() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-echo "| lines in the manifest | catalog rebuild (s, MiB) | one new input (s, MiB) | unchanged re-run of $tree_files files (s, MiB) | stats (s, MiB) | serve: first page (s) | filtered page (s) | serve peak RSS (MiB) |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| lines in the manifest | catalog rebuild (s, MiB) | one new input (s, MiB) | unchanged re-run of $tree_files files (s, MiB) | stats (s, MiB) | serve start (s) | first page (ms) | by kind (ms) | by name (ms) | by month (ms) | serve peak RSS (MiB) |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for n in "${sizes[@]}"; do
     store="$work/store-$n"
     cp -a "$work/base" "$store"
@@ -59,13 +61,15 @@ for n in "${sizes[@]}"; do
     stats=$(timed "$bin" --store "$store" stats)
     token=$("$bin" --store "$store" -q token add bench)
     port=$(port_of)
+    started=$(date +%s.%N)
     "$bin" --store "$store" serve --listen "127.0.0.1:$port" 2>/dev/null &
     server=$!
     until curl -s "http://127.0.0.1:$port/v1/health" >/dev/null; do sleep 0.05; done
-    first=$(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $token" "http://127.0.0.1:$port/v1/entries?limit=100")
-    filtered=$(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $token" "http://127.0.0.1:$port/v1/entries?limit=100&kind=video")
+    start=$(echo "$(date +%s.%N) - $started" | bc)
+    read -r first kind name month < <(python3 benches/serve_pages.py "$port" "$token")
+    ms() { echo "$1 * 1000" | bc | xargs printf "%.1f"; }
     peak=$(awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$server/status")
     kill "$server"; wait "$server" 2>/dev/null || true; server=""
-    echo "| $lines | ${rebuild% *} s, ${rebuild#* } | ${one% *} s, ${one#* } | ${rerun% *} s, ${rerun#* } | ${stats% *} s, ${stats#* } | $first | $filtered | $peak |"
+    echo "| $lines | ${rebuild% *} s, ${rebuild#* } | ${one% *} s, ${one#* } | ${rerun% *} s, ${rerun#* } | ${stats% *} s, ${stats#* } | $(printf "%.2f" "$start") | $(ms "$first") | $(ms "$kind") | $(ms "$name") | $(ms "$month") | $peak |"
     rm -rf "$store"
 done

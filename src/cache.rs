@@ -2,22 +2,24 @@
 //! nightly run over the same folders reads only what changed.
 //!
 //! A file whose path, device, inode, size, mtime and ctime are all as
-//! recorded is reported `unchanged` without reading a byte. The cache is
-//! only a speed-up: a record is written after the file's manifest line is
-//! durable, a damaged cache is discarded with a warning, and a missing one
-//! means every file is read again.
+//! recorded is reported `unchanged` without reading a byte. The records are
+//! kept in the catalog (one row per path, replaced when the file changes),
+//! so a run asks only about the files it walks. The cache is only a
+//! speed-up: a record is written after the file's manifest line is
+//! durable, and a missing one means the file is read again.
 
-use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, BufReader};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::jsonl::{self, Line, Lines};
+use crate::catalog::Catalog;
+use crate::jsonl::{Line, Lines};
 use crate::manifest::{Entry, raw_or_text};
 use crate::object_id::ObjectId;
 use crate::sniff::Kind;
@@ -80,102 +82,112 @@ impl Record {
     }
 }
 
-/// The cache of one store, loaded into memory (one small record per file).
+/// The cache of one store: its records in the catalog, asked one path at
+/// a time, so a run costs what it walks, not what the cache holds.
 pub struct FilesCache {
-    path: PathBuf,
-    /// Keyed by path with foldhash: a lookup per file walked, and SipHash
-    /// over every path was a visible part of an unchanged re-run.
-    records: HashMap<OsString, Record, foldhash::fast::RandomState>,
+    catalog: Option<Catalog>,
 }
 
-impl FilesCache {
-    /// Loads the cache at `path`. A line that does not parse means the cache
-    /// cannot be trusted: it is discarded whole, with a warning.
-    /// With `may_repair` false (a dry run) nothing on disk changes.
-    pub fn load(path: &Path, may_repair: bool) -> Self {
-        let mut cache = FilesCache {
-            path: path.to_path_buf(),
-            records: HashMap::default(),
-        };
-        match cache.read_records() {
-            Ok(()) => {}
-            Err(e) => {
-                say!(
-                    "warning: discarding the files cache {}: {e:#}",
-                    path.display()
-                );
-                cache.records.clear();
-                if may_repair {
-                    let _ = fs::remove_file(path);
-                }
-            }
-        }
-        cache
-    }
+/// The cache as it was kept before the catalog, a JSON-lines file beside
+/// it: its records move into the catalog once, and the file goes.
+const LEGACY: &str = "files-v1.jsonl";
 
-    fn read_records(&mut self) -> Result<()> {
-        let file = match File::open(&self.path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e.into()),
-        };
-        for line in Lines::<_, Record>::new(BufReader::new(file), 0) {
-            match line? {
-                Line::Value(record) => {
-                    let path = record_path(&record);
-                    self.records.insert(path, record);
-                }
-                Line::Torn { .. } => {}
-                Line::Unreadable { offset, reason } => {
-                    anyhow::bail!("damaged line at byte {offset}: {reason}")
-                }
+impl FilesCache {
+    /// The cache in the catalog at `path`. With `may_write` false (a dry
+    /// run) nothing on disk changes, and without a catalog yet every file
+    /// is read. A catalog that cannot be used means no cache, with a
+    /// warning: every file is read again.
+    pub fn load(path: &Path, may_write: bool) -> Self {
+        if !may_write {
+            return FilesCache {
+                catalog: Catalog::open_to_read(path),
+            };
+        }
+        let catalog = Catalog::open(path).and_then(|mut catalog| {
+            import_legacy(&mut catalog, path)?;
+            Ok(catalog)
+        });
+        match catalog {
+            Ok(catalog) => FilesCache {
+                catalog: Some(catalog),
+            },
+            Err(e) => {
+                say!("warning: going on without the files cache: {e:#}");
+                FilesCache { catalog: None }
             }
         }
-        Ok(())
     }
 
     /// The entry fields a file was stored with, if it has not changed since.
-    pub fn lookup(&self, source: &OsStr, key: &FileKey) -> Option<&Record> {
-        self.records.get(source).filter(|r| r.key == *key)
+    /// A record that does not parse is no record: the file is read.
+    pub fn lookup(&self, source: &OsStr, key: &FileKey) -> Option<Record> {
+        let found = self.catalog.as_ref()?.file_record(source.as_bytes());
+        let text = found.ok()??;
+        let record: Record = serde_json::from_slice(&text).ok()?;
+        (record.key == *key).then_some(record)
     }
 
-    /// Records files just stored (their manifest lines are durable). Called
-    /// under the store's lock, since two runs may append at once.
+    /// Records files just stored (their manifest lines are durable).
     pub fn append(&mut self, stored: &[(FileKey, Entry)]) -> Result<()> {
+        let Some(catalog) = self.catalog.as_mut() else {
+            return Ok(());
+        };
         if stored.is_empty() {
             return Ok(());
         }
-        let mut text = Vec::new();
-        for (key, entry) in stored {
-            let record = Record {
-                path: entry.source.clone(),
-                path_b64: entry.source_b64.clone(),
-                key: *key,
-                sha256: entry.sha256,
-                mime: entry.mime.clone(),
-                ext: entry.ext.clone(),
-                ingested_at: entry.ingested_at.clone(),
-            };
-            text.extend_from_slice(&jsonl::to_line(&record));
-            self.records.insert(entry.source_bytes(), record);
-        }
-        if let Some(dir) = self.path.parent() {
-            fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        let file = OpenOptions::new()
-            .append(true)
-            .read(true)
-            .create(true)
-            .open(&self.path)
-            .with_context(|| format!("opening {}", self.path.display()))?;
-        let len = jsonl::repair_torn_tail(&file)?;
-        // The cache is a hint, so no fsync: after a crash a record may be
-        // missing (the file is read again) but never wrong, as a torn or
-        // damaged line discards the cache.
-        jsonl::append(&file, len, &text)
-            .map(drop)
-            .with_context(|| format!("appending to {}", self.path.display()))
+        let records: Vec<(Vec<u8>, Vec<u8>)> = stored
+            .iter()
+            .map(|(key, entry)| {
+                let record = Record {
+                    path: entry.source.clone(),
+                    path_b64: entry.source_b64.clone(),
+                    key: *key,
+                    sha256: entry.sha256,
+                    mime: entry.mime.clone(),
+                    ext: entry.ext.clone(),
+                    ingested_at: entry.ingested_at.clone(),
+                };
+                let text = serde_json::to_vec(&record).unwrap_or_default();
+                (entry.source_bytes().into_vec(), text)
+            })
+            .collect();
+        // The cache is a hint, so no fsync of its own (SQLite's NORMAL
+        // sync in WAL mode): after a crash a record may be missing (the
+        // file is read again) but never wrong.
+        catalog.put_file_records(&records)
     }
+}
+
+/// Moves the records of the cache's former file (`files-v1.jsonl` beside
+/// the catalog) into the catalog, then removes the file. A damaged file is
+/// dropped: it was only a speed-up.
+fn import_legacy(catalog: &mut Catalog, path: &Path) -> Result<()> {
+    let legacy = path.with_file_name(LEGACY);
+    let file = match File::open(&legacy) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("opening {}", legacy.display())),
+    };
+    let mut records = Vec::new();
+    for line in Lines::<_, Record>::new(BufReader::new(file), 0) {
+        match line {
+            Ok(Line::Value(record)) => {
+                let text = serde_json::to_vec(&record).unwrap_or_default();
+                records.push((record_path(&record).into_vec(), text));
+            }
+            Ok(Line::Torn { .. }) => {}
+            Ok(Line::Unreadable { .. }) | Err(_) => {
+                records.clear();
+                break;
+            }
+        }
+        if records.len() >= 100_000 {
+            catalog.put_file_records(&records)?;
+            records.clear();
+        }
+    }
+    catalog.put_file_records(&records)?;
+    fs::remove_file(&legacy).with_context(|| format!("removing {}", legacy.display()))
 }
 
 fn record_path(record: &Record) -> OsString {

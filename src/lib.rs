@@ -14,6 +14,7 @@ macro_rules! say {
 
 pub mod admission;
 pub mod cache;
+pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod engine;

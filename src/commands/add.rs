@@ -105,7 +105,7 @@ fn run_on<B: Backend>(
         walk: plan.walk.skipping(&store.local_folders()),
         ..plan
     };
-    let cache_path = store.files_cache_path();
+    let cache_path = store.catalog_path();
     Ok(run_job(global, store, settings, &cache_path, &plan))
 }
 

@@ -159,8 +159,9 @@ pub trait Backend: StoreView {
     /// has none).
     fn config(&self) -> Result<crate::policy::StoreConfig>;
 
-    /// Where the files cache of imports into this store lives.
-    fn files_cache_path(&self) -> PathBuf;
+    /// Where the catalog of this store lives on this machine (its files
+    /// cache, and for a local store its index of the manifest).
+    fn catalog_path(&self) -> PathBuf;
 
     /// The folders on this machine that belong to the store, which a walk
     /// never enters.

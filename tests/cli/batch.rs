@@ -259,16 +259,37 @@ fn a_damaged_or_missing_cache_never_gives_a_wrong_hash() {
     tree(&env);
     age_files();
     ok(env.cmd(["root"]));
-    let cache = env.store().join("cache/files-v1.jsonl");
-    assert!(cache.exists());
-    // Damage: a record that claims another hash for a.txt, then garbage.
-    let mut text = fs::read_to_string(&cache).unwrap();
-    text = text.replace(&sha256_hex(b"alpha\n"), &sha256_hex(b"wrong"));
-    text.push_str("{not json\n");
-    fs::write(&cache, text).unwrap();
+    let has_a_txt = |env: &Env| {
+        let records = env.cache_records();
+        records
+            .iter()
+            .any(|r| r["path"].as_str().unwrap().ends_with("a.txt"))
+    };
+    assert!(has_a_txt(&env));
+    // A record that does not parse is no record: the file is read.
+    env.set_cache_record("a.txt", b"{not json");
+    assert!(!has_a_txt(&env));
     let out = ok(env.cmd(["--json", "root"]));
-    assert_says(&stderr_of(&out), "discarding the files cache");
-    assert_eq!(json_lines(&out)[0]["sha256"], sha256_hex(b"alpha\n"));
+    let a_txt = |out: &std::process::Output| {
+        let lines = json_lines(out);
+        lines
+            .into_iter()
+            .find(|l| l["path"].as_str().is_some_and(|p| p.ends_with("a.txt")))
+            .unwrap()
+    };
+    assert_eq!(a_txt(&out)["sha256"], sha256_hex(b"alpha\n"));
+    // Read, so recorded again.
+    assert!(has_a_txt(&env));
+    // A damaged catalog is made again: every file is read.
+    let catalog = env.store().join("cache/catalog-v1.sqlite");
+    for suffix in ["-wal", "-shm"] {
+        let _ = fs::remove_file(format!("{}{suffix}", catalog.display()));
+    }
+    fs::write(&catalog, noise(8192, 3)).unwrap();
+    let out = ok(env.cmd(["--json", "root"]));
+    assert_says(&stderr_of(&out), "making it again");
+    assert_eq!(a_txt(&out)["sha256"], sha256_hex(b"alpha\n"));
+    assert!(has_a_txt(&env));
 
     fs::remove_dir_all(env.store().join("cache")).unwrap();
     let out = ok(env.cmd(["--json", "root"]));
@@ -302,7 +323,6 @@ fn dry_run_reports_and_writes_nothing() {
     assert_eq!(env.manifest_bytes(), manifest);
     assert_eq!(env.objects().len(), 1);
     // Neither the files cache nor the catalog is written by a dry run.
-    assert!(!env.store().join("cache/files-v1.jsonl").exists());
     let cache_after = files_under(&env.store().join("cache"))
         .into_iter()
         .map(|f| (fs::read(&f).unwrap(), f))
@@ -473,8 +493,13 @@ fn a_file_changed_while_read_is_reported_and_not_cached() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_says(&stderr_of(&out), "root/big.bin: changed while being read");
-    let cache = fs::read_to_string(env.store().join("cache/files-v1.jsonl")).unwrap_or_default();
-    assert!(!cache.contains("big.bin"), "cached: {cache}");
+    let cache = env.cache_records();
+    assert!(
+        !cache
+            .iter()
+            .any(|r| r["path"].as_str().unwrap().contains("big.bin")),
+        "cached: {cache:?}"
+    );
     env.assert_store_valid();
 }
 
@@ -492,4 +517,33 @@ fn a_file_named_on_the_command_line_is_also_known_to_the_cache() {
     );
     let (_, read) = env.bytes_read_by(&["--no-cache", "video.mp4"]);
     assert!(read > 32 << 20, "--no-cache read only {read} bytes");
+}
+
+/// A store whose files cache is still the JSON-lines file of an older
+/// version: its records move into the catalog, so the first run after an
+/// upgrade reads no unchanged file, and the file goes.
+#[test]
+fn the_files_cache_of_an_older_version_moves_into_the_catalog() {
+    let env = Env::new();
+    env.write("root/big.bin", &noise(8 << 20, 5));
+    env.write("root/small.txt", b"small\n");
+    age_files();
+    ok(env.cmd(["-q", "root"]));
+    let records = env.cache_records();
+    assert_eq!(records.len(), 2);
+    let catalog = env.store().join("cache/catalog-v1.sqlite");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = fs::remove_file(format!("{}{suffix}", catalog.display()));
+    }
+    let legacy = env.store().join("cache/files-v1.jsonl");
+    let text: String = records.iter().map(|r| format!("{r}\n")).collect();
+    fs::write(&legacy, text).unwrap();
+    let (out, read) = env.bytes_read_by(&["-q", "root"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        read < 4 << 20,
+        "read {read} bytes: the older cache was not used"
+    );
+    assert!(!legacy.exists(), "the older cache is still there");
+    assert_eq!(env.cache_records().len(), 2);
 }

@@ -194,7 +194,7 @@ fn a_store_emptied_under_a_kept_cache_is_filled_again() {
     ok(env.cmd(["-q", "in"]));
     fs::remove_dir_all(env.store().join("objects")).unwrap();
     fs::remove_file(env.store().join("manifest.jsonl")).unwrap();
-    assert!(env.store().join("cache/files-v1.jsonl").exists());
+    assert!(!env.cache_records().is_empty());
     let out = ok(env.cmd(["--json", "in"]));
     assert_eq!(json_summary(&out)["new"]["count"], 3);
     assert_sources_stored(&env, &files);
@@ -705,10 +705,8 @@ fn assert_lines_name_good_objects(env: &Env, context: &str) {
 /// The files cache agrees with the store: the last record of each path
 /// names an object that exists, and a line with that source names it.
 fn assert_cache_agrees(env: &Env) {
-    let text = fs::read_to_string(env.store().join("cache/files-v1.jsonl")).unwrap_or_default();
     let mut last = std::collections::HashMap::new();
-    for line in text.lines() {
-        let record: serde_json::Value = serde_json::from_str(line).unwrap();
+    for record in env.cache_records() {
         last.insert(record["path"].as_str().unwrap().to_owned(), record);
     }
     let manifest = env.manifest();

@@ -75,6 +75,37 @@ impl Env {
             .collect()
     }
 
+    /// The files cache's records (in the catalog) that parse.
+    pub fn cache_records(&self) -> Vec<Value> {
+        let path = self.store().join("cache/catalog-v1.sqlite");
+        if !path.exists() {
+            return Vec::new();
+        }
+        let conn = rusqlite::Connection::open(path).unwrap();
+        let mut query = conn.prepare("SELECT record FROM files").unwrap();
+        query
+            .query_map([], |row| row.get::<_, Vec<u8>>(0))
+            .unwrap()
+            .filter_map(|record| serde_json::from_slice(&record.unwrap()).ok())
+            .collect()
+    }
+
+    /// Replaces the files cache's record of every path ending in `suffix`
+    /// with `record` (what a damaged or forged record looks like).
+    pub fn set_cache_record(&self, suffix: &str, record: &[u8]) {
+        let conn =
+            rusqlite::Connection::open(self.store().join("cache/catalog-v1.sqlite")).unwrap();
+        let mut pattern = b"%".to_vec();
+        pattern.extend_from_slice(suffix.as_bytes());
+        let changed = conn
+            .execute(
+                "UPDATE files SET record = ?1 WHERE CAST(path AS TEXT) LIKE CAST(?2 AS TEXT)",
+                rusqlite::params![record, pattern],
+            )
+            .unwrap();
+        assert!(changed > 0, "no cache record ends in {suffix}");
+    }
+
     pub fn manifest_bytes(&self) -> Vec<u8> {
         fs::read(self.store().join("manifest.jsonl")).unwrap_or_default()
     }

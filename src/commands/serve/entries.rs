@@ -141,7 +141,17 @@ impl EntriesFilter {
     /// What the store's catalog can narrow the page by.
     fn narrowed(&self) -> EntryQuery {
         let month = |bound: &Option<String>| bound.as_deref().map(month_of);
-        let months = match (month(&self.since), month(&self.until)) {
+        // Until the first instant of a month is until the end of the one
+        // before: one month asked as a month (2026-03 to 2026-04) is one
+        // month to the catalog, which walks it newest first by its index.
+        let until = self
+            .until
+            .as_deref()
+            .map(|until| match until.ends_with("-01T00:00:00Z") {
+                true => previous_month(month_of(until)),
+                false => month_of(until),
+            });
+        let months = match (month(&self.since), until) {
             (None, None) => None,
             (since, until) => Some((since.unwrap_or(0), until.unwrap_or(u32::MAX))),
         };
@@ -152,6 +162,15 @@ impl EntriesFilter {
             name_part: self.needle.clone(),
             mime: self.mime.as_ref().map(|m| m.as_str().to_owned()),
         }
+    }
+}
+
+/// The month before `yyyymm`.
+fn previous_month(yyyymm: u32) -> u32 {
+    match yyyymm % 100 {
+        0 => 0,
+        1 => (yyyymm / 100 - 1) * 100 + 12,
+        _ => yyyymm - 1,
     }
 }
 

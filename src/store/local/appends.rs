@@ -7,8 +7,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use super::catalog::{Catalog, Part};
 use super::*;
+use crate::catalog::{Catalog, Part};
 use crate::jsonl;
 use crate::manifest::{Entry, Identity, IdentitySet, LineIdentity};
 

@@ -119,8 +119,8 @@ impl Backend for LocalStore {
         vec![self.root.clone()]
     }
 
-    fn files_cache_path(&self) -> PathBuf {
-        self.root.join("cache").join("files-v1.jsonl")
+    fn catalog_path(&self) -> PathBuf {
+        self.root.join("cache").join(crate::catalog::FILE_NAME)
     }
 
     fn records_in_batches(&self) -> bool {

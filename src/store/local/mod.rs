@@ -33,7 +33,7 @@ use crate::object_id::ObjectId;
 
 mod appends;
 mod backend;
-mod catalog;
+
 mod locks;
 mod reads;
 mod staging;
@@ -52,7 +52,7 @@ const MANIFEST: &str = "manifest.jsonl";
 const LOCK: &str = "lock";
 const GC_LOCK: &str = "gc.lock";
 /// The catalog, under `cache/` (derived, like the files cache).
-const CATALOG: &str = "catalog-v1.sqlite";
+const CATALOG: &str = crate::catalog::FILE_NAME;
 
 /// A store in a directory of the local filesystem.
 #[derive(Debug)]

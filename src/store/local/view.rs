@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use super::LocalStore;
-use super::catalog::{Catalog, Part};
+use crate::catalog::{Catalog, Part};
 use crate::manifest::Entry;
 use crate::object_id::ObjectId;
 use crate::store::view::{age_of, scan_facts, scan_newest};

@@ -713,8 +713,8 @@ impl Backend for S3Store {
         vec![self.cache.clone(), self.spool.to_path_buf()]
     }
 
-    fn files_cache_path(&self) -> PathBuf {
-        self.cache.join("files-v1.jsonl")
+    fn catalog_path(&self) -> PathBuf {
+        self.cache.join(crate::catalog::FILE_NAME)
     }
 
     /// Each batch's lines become one manifest segment.

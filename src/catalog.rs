@@ -7,7 +7,8 @@
 //! every writer keeps (is this line recorded?), and the entries, which
 //! whoever reads them keeps (the server's pages, an object's type and first
 //! date): each line's number, place in the manifest, kind, month and
-//! object, with its name in a trigram index for name search.
+//! object, with its name in a trigram index for name search. Beside them
+//! it keeps the files cache's records (see `cache.rs`), one per path.
 //!
 //! It is derived, and never outranks the manifest: each part remembers how
 //! far it has read (a byte offset) and the bytes just before that point,
@@ -34,7 +35,7 @@ use crate::jsonl;
 use crate::manifest::{Entry, Identity, Line, LineIdentity};
 use crate::media_type::Kind;
 use crate::object_id::ObjectId;
-use crate::store::view::{EntryQuery, ObjectFacts, month_of};
+use crate::store::{EntryQuery, ObjectFacts, month_of};
 
 /// Bytes before the indexed offset that are remembered, to tell the same
 /// manifest from one changed behind the catalog's back.
@@ -47,6 +48,10 @@ const BATCH: usize = 1 << 17;
 /// How long a writer waits for another's transaction to commit.
 const BUSY: Duration = Duration::from_secs(120);
 
+/// The catalog's file name, in a store's `cache/` (and an S3 store's local
+/// cache).
+pub const FILE_NAME: &str = "catalog-v1.sqlite";
+
 /// The schema's version (`PRAGMA user_version`): a catalog of another one
 /// is made again.
 const SCHEMA_VERSION: i64 = 2;
@@ -54,6 +59,7 @@ const SCHEMA_VERSION: i64 = 2;
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS identities (id BLOB PRIMARY KEY) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS files (path BLOB PRIMARY KEY, record BLOB NOT NULL) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS entries (
         line INTEGER PRIMARY KEY,   -- the line's number in the manifest, from 0
         offset INTEGER NOT NULL,    -- where its bytes start
@@ -165,7 +171,8 @@ impl Catalog {
             let tx = conn.unchecked_transaction()?;
             tx.execute_batch(
                 "DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS identities;
-                 DROP TABLE IF EXISTS entries; DROP TABLE IF EXISTS names;",
+                 DROP TABLE IF EXISTS entries; DROP TABLE IF EXISTS names;
+                 DROP TABLE IF EXISTS files;",
             )?;
             tx.execute_batch(SCHEMA)?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
@@ -173,6 +180,37 @@ impl Catalog {
         }
         conn.query_row("SELECT count(*) FROM meta", [], |row| row.get::<_, i64>(0))?;
         Ok(Catalog {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// Opens the catalog at `path` without changing it (a dry run): None
+    /// when there is none, or none of this schema. Opened as immutable, so
+    /// SQLite makes no WAL or shared-memory file beside it; what a writer
+    /// running at the same moment has not yet checkpointed is not seen,
+    /// which costs a dry run only files read that need not be.
+    pub fn open_to_read(path: &Path) -> Option<Catalog> {
+        use std::os::unix::ffi::OsStrExt;
+        if !path.is_file() {
+            return None;
+        }
+        let mut uri = String::from("file:");
+        for &byte in path.as_os_str().as_bytes() {
+            match byte {
+                b'/' | b'-' | b'_' | b'.' | b'~' => uri.push(byte as char),
+                _ if byte.is_ascii_alphanumeric() => uri.push(byte as char),
+                _ => uri.push_str(&format!("%{byte:02X}")),
+            }
+        }
+        uri.push_str("?immutable=1");
+        let flags =
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+        let conn = Connection::open_with_flags(uri, flags).ok()?;
+        conn.busy_timeout(BUSY).ok()?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .ok()?;
+        (version == SCHEMA_VERSION).then(|| Catalog {
             conn: Mutex::new(conn),
         })
     }
@@ -344,6 +382,48 @@ impl Catalog {
             mime,
             since: since.filter(|at| !at.is_empty()),
         }))
+    }
+}
+
+/// The files cache's part: records by path, opaque to the catalog.
+impl Catalog {
+    /// The record kept for `path`.
+    pub fn file_record(&self, path: &[u8]) -> Result<Option<Vec<u8>>> {
+        let conn = self.conn();
+        // One read transaction for a walk's questions, as for identities.
+        if conn.is_autocommit() {
+            conn.execute_batch("BEGIN DEFERRED")
+                .context("reading the catalog")?;
+        }
+        let mut query = conn
+            .prepare_cached("SELECT record FROM files WHERE path = ?1")
+            .context("reading the catalog")?;
+        query
+            .query_row(params![path], |row| row.get(0))
+            .optional()
+            .context("reading the catalog")
+    }
+
+    /// Keeps `records` (path, record), each replacing the one before it.
+    pub fn put_file_records(&mut self, records: &[(Vec<u8>, Vec<u8>)]) -> Result<()> {
+        let conn = self.conn.get_mut().unwrap_or_else(|p| p.into_inner());
+        if !conn.is_autocommit() {
+            conn.execute_batch("COMMIT")
+                .context("reading the catalog")?;
+        }
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .context("locking the catalog")?;
+        {
+            let mut put = tx
+                .prepare_cached("INSERT OR REPLACE INTO files (path, record) VALUES (?1, ?2)")
+                .context("writing the catalog")?;
+            for (path, record) in records {
+                put.execute(params![path, record])
+                    .context("writing the catalog")?;
+            }
+        }
+        tx.commit().context("committing the catalog")
     }
 }
 
