@@ -70,13 +70,36 @@ const SCHEMA: &str = "
         kind INTEGER NOT NULL,      -- media_type::Kind
         month INTEGER NOT NULL      -- yyyymm of ingested_at, 0 if it has none
     );
-    CREATE INDEX IF NOT EXISTS entries_by_kind ON entries (kind, line);
-    CREATE INDEX IF NOT EXISTS entries_by_month ON entries (month, line);
-    CREATE INDEX IF NOT EXISTS entries_by_sha ON entries (sha);
     CREATE VIRTUAL TABLE IF NOT EXISTS names USING fts5 (
         name, tokenize = 'trigram', content = '', detail = 'none'
     );
 ";
+
+/// The entries' indexes: dropped while a large part of the manifest is
+/// read (SQLite makes an index from sorted rows several times faster than
+/// it keeps one up to date row by row), and made again after.
+const ENTRY_INDEXES: &str = "
+    CREATE INDEX IF NOT EXISTS entries_by_kind ON entries (kind, line);
+    CREATE INDEX IF NOT EXISTS entries_by_month ON entries (month, line);
+    CREATE INDEX IF NOT EXISTS entries_by_sha ON entries (sha);
+";
+
+const DROP_ENTRY_INDEXES: &str = "
+    DROP INDEX IF EXISTS entries_by_kind;
+    DROP INDEX IF EXISTS entries_by_month;
+    DROP INDEX IF EXISTS entries_by_sha;
+";
+
+/// Manifest bytes past which a catch-up of the entries drops their
+/// indexes and makes them again at its end, when there are also more of
+/// them than were read before (a rebuild, not a night's lines in a large
+/// store, whose indexes would cost more to make again than to update).
+const BULK: u64 = 4 << 20;
+
+/// SQLite's page cache (KiB) while a large part of the manifest is read,
+/// and otherwise.
+const BULK_CACHE_KIB: i64 = 64 << 10;
+const CACHE_KIB: i64 = 8 << 10;
 
 /// A part of the catalog, caught up on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +140,9 @@ struct Mark {
 /// may be shared between threads; one thread uses it at a time.)
 pub struct Catalog {
     conn: Mutex<Connection>,
+    /// Whether the entries' indexes are known to exist (a catch-up killed
+    /// while they were dropped leaves them missing).
+    indexed: bool,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -160,9 +186,8 @@ impl Catalog {
     fn try_open(path: &Path) -> rusqlite::Result<Catalog> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(BUSY)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -8192;",
-        )?;
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")?;
+        conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
         // A damaged file may open and fail only when read.
         let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
         if version != SCHEMA_VERSION {
@@ -175,12 +200,14 @@ impl Catalog {
                  DROP TABLE IF EXISTS files;",
             )?;
             tx.execute_batch(SCHEMA)?;
+            tx.execute_batch(ENTRY_INDEXES)?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             tx.commit()?;
         }
         conn.query_row("SELECT count(*) FROM meta", [], |row| row.get::<_, i64>(0))?;
         Ok(Catalog {
             conn: Mutex::new(conn),
+            indexed: false,
         })
     }
 
@@ -212,6 +239,7 @@ impl Catalog {
             .ok()?;
         (version == SCHEMA_VERSION).then(|| Catalog {
             conn: Mutex::new(conn),
+            indexed: true,
         })
     }
 
@@ -253,14 +281,21 @@ impl Catalog {
                 .context("reading the catalog")?;
         }
         let len = manifest.metadata().context("reading the manifest")?.len();
+        if part == Part::Entries && !self.indexed {
+            conn.execute_batch(ENTRY_INDEXES)
+                .context("indexing the catalog")?;
+            self.indexed = true;
+        }
         // Nothing new (the common case) costs a read, not the write lock.
         let mark = read_mark(conn, part)?;
         if mark.offset == len && ends_with(manifest, mark.offset, &mark.tail)? {
             return Ok(len);
         }
         let started = Instant::now();
+        let first = mark.lines;
         let mut told = false;
-        loop {
+        let mut bulk = false;
+        let end = loop {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .context("locking the catalog")?;
@@ -273,6 +308,14 @@ impl Catalog {
                     tail: Vec::new(),
                 };
             }
+            let new = len - mark.offset;
+            if part == Part::Entries && !bulk && new > BULK && new > mark.offset {
+                bulk = true;
+                tx.execute_batch(DROP_ENTRY_INDEXES)
+                    .context("writing the catalog")?;
+                tx.pragma_update(None, "cache_size", -BULK_CACHE_KIB)
+                    .context("writing the catalog")?;
+            }
             let start = mark.offset;
             let more = match part {
                 Part::Identities => index_identities(&tx, manifest, &mut mark)?,
@@ -281,7 +324,7 @@ impl Catalog {
             write_mark(&tx, part, &mark, manifest)?;
             tx.commit().context("committing the catalog")?;
             if !more {
-                return Ok(mark.offset);
+                break mark;
             }
             // A rebuild of millions of lines takes a while: say so once.
             if !told && started.elapsed() > Duration::from_secs(1) {
@@ -293,7 +336,24 @@ impl Catalog {
                 );
             }
             debug_assert!(mark.offset > start);
+        };
+        if bulk {
+            conn.execute_batch(ENTRY_INDEXES)
+                .context("indexing the catalog")?;
+            conn.pragma_update(None, "cache_size", -CACHE_KIB)
+                .context("writing the catalog")?;
+            conn.execute_batch("PRAGMA shrink_memory")
+                .context("writing the catalog")?;
         }
+        if told {
+            let lines = end.lines.saturating_sub(first);
+            let seconds = started.elapsed().as_secs_f64();
+            say!(
+                "indexed {lines} lines in {seconds:.1} s ({:.0} lines/s)",
+                lines as f64 / seconds.max(0.001)
+            );
+        }
+        Ok(end.offset)
     }
 
     /// The entries that `query`'s indexed parts admit, newest first, as
