@@ -423,6 +423,35 @@ impl Catalog {
         Ok(())
     }
 
+    /// The newest entries of `manifest` (the file this catalog indexes)
+    /// that `query` admits and `fits` accepts, at most `limit`, newest
+    /// first, each read from its place in the manifest.
+    pub fn newest_entries(
+        &self,
+        manifest: &File,
+        query: &EntryQuery,
+        fits: &dyn Fn(&Entry) -> bool,
+        limit: usize,
+    ) -> Result<Vec<(u64, Entry)>> {
+        let mut page = Vec::new();
+        let mut text = Vec::new();
+        self.newest(query, &mut |line, offset, len| {
+            text.resize(len as usize, 0);
+            manifest
+                .read_exact_at(&mut text, offset)
+                .context("reading the manifest")?;
+            // The catalog said this line was an entry: one that no longer
+            // parses was changed behind it, and is not shown.
+            if let Ok(entry) = serde_json::from_slice::<Entry>(&text)
+                && fits(&entry)
+            {
+                page.push((line, entry));
+            }
+            Ok(page.len() < limit)
+        })?;
+        Ok(page)
+    }
+
     /// The type of the first entry naming `id`, and the earliest date any
     /// entry names it with.
     pub fn facts(&self, id: &ObjectId) -> Result<Option<ObjectFacts>> {

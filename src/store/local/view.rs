@@ -2,7 +2,6 @@
 
 use std::fs;
 use std::io::{BufReader, Read, Seek, SeekFrom};
-use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -86,23 +85,7 @@ impl StoreView for LocalStore {
         limit: usize,
     ) -> Result<Vec<(u64, Entry)>> {
         let page = self.ask_catalog(|catalog, manifest| {
-            let mut page = Vec::new();
-            let mut text = Vec::new();
-            catalog.newest(query, &mut |line, offset, len| {
-                text.resize(len as usize, 0);
-                manifest
-                    .read_exact_at(&mut text, offset)
-                    .context("reading the manifest")?;
-                // The catalog said this line was an entry: one that no
-                // longer parses was changed behind it, and is not shown.
-                if let Ok(entry) = serde_json::from_slice::<Entry>(&text)
-                    && fits(&entry)
-                {
-                    page.push((line, entry));
-                }
-                Ok(page.len() < limit)
-            })?;
-            Ok(page)
+            catalog.newest_entries(manifest, query, fits, limit)
         })?;
         match page {
             Some(page) => Ok(page),

@@ -5,16 +5,14 @@
 //! disk work differently here. An input streams into a spool (memory while
 //! small, else a local file) while it is hashed; once the hash is known, the
 //! spool is uploaded under `objects/<2 hex>/<64 hex>` with `If-None-Match: *`
-//! (a HEAD first skips large content already stored). The manifest is a set
-//! of immutable segments, `manifest/<time>-<random>.jsonl`, each written
-//! once, create-only, after every object its lines name is complete.
-//! Readers merge the segments and treat a repeated identity as one entry, so
-//! two machines racing never corrupt anything. Segments never change, so
-//! readers keep copies in the local cache.
+//! (a HEAD first skips large content already stored). The manifest is a log
+//! of numbered commits, each written once, create-only, after every object
+//! its lines name is complete, and consolidated into packs; this machine
+//! keeps a copy of it, indexed by the catalog (see `manifest.rs`).
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::fs::{self, File};
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -25,10 +23,10 @@ use opendal::layers::{RetryLayer, TimeoutLayer};
 use opendal::options::{ListOptions, WriteOptions};
 use opendal::{ErrorKind, services};
 use opendal_http_transport_reqwest::ReqwestTransport;
-use tempfile::NamedTempFile;
 
 mod location;
 mod lock;
+mod manifest;
 mod requests;
 mod spool;
 mod upload;
@@ -38,23 +36,26 @@ pub use location::{S3Location, S3Settings};
 pub use requests::Unfinished;
 pub use spool::{Spool, SpoolStager};
 
-use self::lock::{S3Lock, unique_u64};
+use self::lock::S3Lock;
+use self::manifest::{Mirror, Remote};
 use self::requests::Uploads;
 use self::upload::{Target, UploadFailure, upload};
 use super::{Backend, Committed, Listed, LookupError, StoreFormat};
 use crate::hashing::Sha256;
-use crate::jsonl;
-use crate::manifest::{Entry, IdentitySet, Line, Lines};
+use crate::manifest::{Entry, Line, Lines};
 use crate::object_id::ObjectId;
 
 const STORE_JSON: &str = "store.json";
 const CONFIG_JSON: &str = "config.json";
 const OBJECTS: &str = "objects/";
-const SEGMENTS: &str = "manifest/";
 
 /// Objects uploaded at once. Small objects: each costs one round trip;
 /// large ones are bound by their parts in flight.
 const UPLOADS_IN_FLIGHT: usize = 16;
+
+/// How long the server's pages may go without asking the bucket for
+/// other machines' commits (its own are in the copy at once).
+const PAGES_FRESH_FOR: Duration = Duration::from_secs(2);
 
 /// A store under an S3 prefix; see the module documentation.
 pub struct S3Store {
@@ -65,9 +66,13 @@ pub struct S3Store {
     spool: Arc<Path>,
     /// Set once the spool folder exists.
     spool_ready: Arc<OnceLock<()>>,
-    /// Copies of manifest segments (they never change).
+    /// This store's folder on this machine: the manifest's copy and its
+    /// catalog, tokens, the spool.
     cache: PathBuf,
-    known: Option<IdentitySet>,
+    /// The manifest's copy, opened at the first question.
+    mirror: std::sync::Mutex<Option<Mirror>>,
+    /// When the copy last caught up with the bucket (for this handle).
+    synced: std::sync::Mutex<Option<std::time::Instant>>,
     /// The same operator, async: uploads use it to look a large object up
     /// before sending it.
     async_op: opendal::Operator,
@@ -155,7 +160,8 @@ impl S3Store {
             spool,
             spool_ready: Arc::new(OnceLock::new()),
             cache,
-            known: None,
+            mirror: std::sync::Mutex::new(None),
+            synced: std::sync::Mutex::new(None),
             writing: None,
             writer_wait: Duration::ZERO,
             listed: None,
@@ -334,111 +340,66 @@ impl S3Store {
         }
     }
 
-    /// The identities every segment holds, read once per run.
-    fn known(&mut self) -> Result<&mut IdentitySet> {
-        if self.known.is_none() {
-            let mut known = IdentitySet::default();
-            for line in self.all_lines()? {
-                if let Line::Value(entry) = line? {
-                    known.insert(entry.identity());
-                }
-            }
-            self.known = Some(known);
+    /// Runs `ask` on the manifest's copy, caught up with the bucket first
+    /// unless this handle did that less than `fresh_for` ago (None: only
+    /// when it never has).
+    fn with_mirror<T>(
+        &self,
+        fresh_for: Option<Duration>,
+        ask: impl FnOnce(&mut Mirror, &Remote) -> Result<T>,
+    ) -> Result<T> {
+        let mut mirror = self.mirror.lock().unwrap_or_else(|p| p.into_inner());
+        if mirror.is_none() {
+            // Copies of segments kept by older versions: the copy replaces them.
+            let _ = fs::remove_dir_all(self.cache.join("manifest"));
+            *mirror = Some(Mirror::open(&self.cache)?);
         }
-        self.known
-            .as_mut()
-            .ok_or_else(|| anyhow!("manifest not loaded"))
-    }
-
-    /// Writes `text` (whole manifest lines) as one new segment, create-only.
-    fn write_segment(&mut self, text: Vec<u8>) -> Result<()> {
-        let now = jiff::Timestamp::now();
-        let name = format!(
-            "{SEGMENTS}{}-{:016x}.jsonl",
-            now.strftime("%Y%m%dT%H%M%S%.6fZ"),
-            unique_u64()
-        );
-        let written = self.op.write_options(
-            &name,
-            text.clone(),
-            WriteOptions {
-                if_not_exists: true,
-                ..WriteOptions::default()
-            },
-        );
-        written.map_err(|e| self.failed("writing a manifest segment", e))?;
-        self.cache_segment(&name, &text);
-        Ok(())
-    }
-
-    fn segment_cache_path(&self, key: &str) -> PathBuf {
-        self.cache.join(key)
-    }
-
-    fn cache_segment(&self, key: &str, text: &[u8]) {
-        let path = self.segment_cache_path(key);
-        let write = || -> io::Result<()> {
-            let dir = path.parent().unwrap_or(&self.cache);
-            fs::create_dir_all(dir)?;
-            let mut temp = NamedTempFile::new_in(dir)?;
-            temp.write_all(text)?;
-            temp.persist(&path).map_err(|e| e.error)?;
-            Ok(())
+        let Some(mirror) = mirror.as_mut() else {
+            bail!("the manifest's copy could not be opened");
         };
-        // Only a speed-up: the segment is read from the server next time.
-        let _ = write();
-    }
-
-    /// The names of the manifest's segments, in order.
-    fn segments(&self) -> Result<BTreeSet<String>> {
-        Ok(self
-            .list_all(SEGMENTS, "listing the manifest")?
-            .into_iter()
-            .map(|e| e.path().to_owned())
-            .filter(|p| p.ends_with(".jsonl"))
-            .collect())
-    }
-
-    /// Every manifest line, segment by segment in name order, with lines
-    /// repeated across segments (two machines racing) given once.
-    pub fn lines(&self) -> Result<impl Iterator<Item = io::Result<Line>> + use<>> {
-        let mut seen = IdentitySet::default();
-        Ok(self.all_lines()?.filter(move |line| match line {
-            Ok(Line::Value(entry)) => seen.insert(entry.identity()),
-            _ => true,
-        }))
-    }
-
-    /// Every line of every segment, repeats included.
-    fn all_lines(&self) -> Result<impl Iterator<Item = io::Result<Line>> + use<>> {
-        let mut texts = Vec::new();
-        for key in self.segments()? {
-            texts.push(self.segment_path(&key)?);
+        let failed = |doing: &str, e: opendal::Error| self.failed(doing, e);
+        let remote = Remote {
+            op: &self.op,
+            failed: &failed,
+        };
+        let mut synced = self.synced.lock().unwrap_or_else(|p| p.into_inner());
+        let stale = match (*synced, fresh_for) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(at), Some(fresh_for)) => at.elapsed() >= fresh_for,
+        };
+        if stale {
+            mirror.locked(|mirror| mirror.sync(&remote))?;
+            *synced = Some(std::time::Instant::now());
         }
-        Ok(texts.into_iter().flat_map(|path| {
-            let opened = File::open(&path).map(BufReader::new);
-            let lines: Box<dyn Iterator<Item = io::Result<Line>>> = match opened {
-                Ok(reader) => Box::new(Lines::new(reader, 0)),
-                Err(e) => Box::new(std::iter::once(Err(e))),
-            };
-            lines
-        }))
+        drop(synced);
+        ask(mirror, &remote)
     }
 
-    /// A local copy of a segment, fetched once.
-    fn segment_path(&self, key: &str) -> Result<PathBuf> {
-        let path = self.segment_cache_path(key);
-        if !path.exists() {
-            let text = self
-                .op
-                .read(key)
-                .map_err(|e| self.failed(&format!("reading {key}"), e))?;
-            self.cache_segment(key, &text.to_vec());
-            if !path.exists() {
-                bail!("cannot keep a copy of {key} in {}", self.cache.display());
+    /// Asks the catalog of the manifest's copy, its entries caught up
+    /// (with the bucket at most `PAGES_FRESH_FOR` ago); None when the
+    /// catalog could not be opened.
+    pub fn ask_catalog<T>(
+        &self,
+        ask: impl FnOnce(&crate::catalog::Catalog, &File) -> Result<T>,
+    ) -> Result<Option<T>> {
+        self.with_mirror(Some(PAGES_FRESH_FOR), |mirror, _| {
+            mirror.catch_up_part(crate::catalog::Part::Entries)?;
+            match mirror.catalog() {
+                Some(catalog) => ask(catalog, mirror.file()).map(Some),
+                None => Ok(None),
             }
-        }
-        Ok(path)
+        })
+    }
+
+    /// Every manifest line, each identity once, in the order this machine
+    /// first read them: the local copy, caught up with the bucket, streamed.
+    pub fn lines(&self) -> Result<impl Iterator<Item = io::Result<Line>> + use<>> {
+        let path = self.with_mirror(Some(Duration::ZERO), |_, _| {
+            Ok(self.cache.join("manifest.jsonl"))
+        })?;
+        let file = File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+        Ok(Lines::new(BufReader::with_capacity(256 << 10, file), 0))
     }
 
     /// Every key under `prefix`, at any depth; none if there is nothing.
@@ -649,27 +610,9 @@ impl Backend for S3Store {
         entries: &[Entry],
         also: &mut dyn FnMut() -> Result<()>,
     ) -> Result<Vec<bool>> {
-        let known = self.known()?;
-        let appended: Vec<bool> = entries.iter().map(|e| known.insert(e.identity())).collect();
-        let mut segment = Vec::new();
-        for (entry, new) in entries.iter().zip(&appended) {
-            if *new {
-                segment.extend_from_slice(&jsonl::to_line(entry));
-            }
-        }
-        if !segment.is_empty()
-            && let Err(e) = self.write_segment(segment)
-        {
-            // Not recorded after all: a later run may try again.
-            if let Some(known) = self.known.as_mut() {
-                for (entry, new) in entries.iter().zip(&appended) {
-                    if *new {
-                        known.remove(&entry.identity());
-                    }
-                }
-            }
-            return Err(e);
-        }
+        let appended = self.with_mirror(None, |mirror, remote| {
+            mirror.locked(|mirror| mirror.commit(remote, entries))
+        })?;
         also()?;
         Ok(appended)
     }
@@ -679,7 +622,8 @@ impl Backend for S3Store {
     }
 
     fn is_recorded(&mut self, entry: &Entry) -> Result<bool> {
-        Ok(self.known()?.contains(&entry.identity()))
+        let id = entry.identity();
+        self.with_mirror(None, |mirror, _| mirror.contains(&id))
     }
 
     /// One listing of `objects/` answers for every file of the run, rather

@@ -7,9 +7,12 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::S3Store;
+use crate::manifest::Entry;
 use crate::object_id::ObjectId;
+use crate::store::view::{scan_facts, scan_newest};
 use crate::store::{
-    Leftover, LineIter, Listed, LookupError, StoreView, Unfinished, WritersExcluded,
+    EntryQuery, Leftover, LineIter, Listed, LookupError, ObjectFacts, StoreView, Unfinished,
+    WritersExcluded,
 };
 
 impl StoreView for S3Store {
@@ -23,6 +26,33 @@ impl StoreView for S3Store {
 
     fn entries(&self) -> Result<LineIter> {
         Ok(Box::new(self.lines()?))
+    }
+
+    fn newest_entries(
+        &self,
+        query: &EntryQuery,
+        fits: &dyn Fn(&Entry) -> bool,
+        limit: usize,
+    ) -> Result<Vec<(u64, Entry)>> {
+        let page = self.ask_catalog(|catalog, manifest| {
+            catalog.newest_entries(manifest, query, fits, limit)
+        })?;
+        match page {
+            Some(page) => Ok(page),
+            None => scan_newest(self, query, fits, limit),
+        }
+    }
+
+    fn catch_up(&self) -> Result<()> {
+        self.ask_catalog(|_, _| Ok(()))?;
+        Ok(())
+    }
+
+    fn object_facts(&self, id: &ObjectId) -> Result<Option<ObjectFacts>> {
+        match self.ask_catalog(|catalog, _| catalog.facts(id))? {
+            Some(facts) => Ok(facts),
+            None => scan_facts(self, id),
+        }
     }
 
     fn listing(&self) -> Result<Vec<Listed>> {

@@ -320,8 +320,8 @@ impl Server {
         cmd
     }
 
-    /// Removes a folder of the bucket through the filer, behind the S3
-    /// API's back (as a lost manifest segment would be).
+    /// Removes a folder (or a key) of the bucket through the filer, behind
+    /// the S3 API's back (as a lost manifest segment would be).
     pub fn remove_folder(&self, path: &str) {
         assert_eq!(self.engine, Engine::SeaweedFs, "the filer is SeaweedFS's");
         let url = format!(
@@ -350,6 +350,33 @@ impl Server {
             .output()
             .unwrap();
         assert!(out.status.success(), "PUT {key}: {}", stderr_of(&out));
+    }
+
+    /// The keys of the bucket under `prefix` (one page: at most 1,000),
+    /// listed with a plain signed request.
+    pub fn keys(&self, prefix: &str) -> Vec<String> {
+        let out = Command::new("curl")
+            .args(["-sS", "-f", "--aws-sigv4", "aws:amz:us-east-1:s3", "--user"])
+            .arg(format!("{KEY_ID}:{SECRET}"))
+            .args(["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"])
+            .arg(format!(
+                "{}/{BUCKET}?list-type=2&max-keys=1000&prefix={}",
+                self.endpoint(),
+                prefix.replace('/', "%2F")
+            ))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "listing {prefix}: {}",
+            stderr_of(&out)
+        );
+        stdout_of(&out)
+            .split("<Key>")
+            .skip(1)
+            .filter_map(|part| part.split("</Key>").next())
+            .map(str::to_owned)
+            .collect()
     }
 
     /// The server's temp folder (its data, log and the local cache).
