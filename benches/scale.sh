@@ -23,8 +23,10 @@ sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(10000 100000 1000000)
 
 cargo build --release --quiet
-bin=$PWD/target/release/ingest
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/ingest-scale-bench.XXXXXX")
+# A copy: a build made while the bench runs does not change what it times.
+cp target/release/ingest "$work/ingest"
+bin=$work/ingest
 server=""
 cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
