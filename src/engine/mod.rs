@@ -314,19 +314,6 @@ impl<B: Backend, E: Events> Ingest<B, E> {
         self.streamer.clone()
     }
 
-    /// Queues an input streamed elsewhere (or its failure) and commits
-    /// whatever is queued: its outcome reaches the events before this
-    /// returns.
-    pub fn commit_streamed(
-        &mut self,
-        shown: &OsStr,
-        streamed: Result<Streamed<B::Staged>, Failure>,
-        described: Described,
-    ) -> Result<(), Stopped> {
-        self.take_streamed(shown, streamed, described)?;
-        self.flush()
-    }
-
     /// Stores one opened input (a library caller's, or standard input).
     pub fn add_input(&mut self, shown: &OsStr, input: Input) -> Result<(), Stopped> {
         self.add(shown, Ok(input))
@@ -495,7 +482,9 @@ impl<B: Backend, E: Events> Ingest<B, E> {
     }
 
     /// Reports what streaming said, then queues the input or fails it.
-    fn take_streamed(
+    /// Queues an input streamed elsewhere (or its failure) for the next
+    /// [`flush`](Self::flush), which reports it to the events.
+    pub fn take_streamed(
         &mut self,
         shown: &OsStr,
         streamed: Result<Streamed<B::Staged>, Failure>,

@@ -833,3 +833,46 @@ fn two_servers_commit_and_pack_at_once_and_every_machine_sees_each_entry_once(en
     assert_eq!(seen("m4").len(), expected.len() + 1);
     assert_eq!(seen("m1").len(), expected.len() + 1);
 }
+
+/// Uploads that arrive together go into the manifest together: a crowd of
+/// uploads to one server makes fewer commits than uploads, and every one
+/// is recorded once.
+#[test]
+fn uploads_at_once_share_commits() {
+    use crate::harness::served::{Served, file_arg};
+    let server = Server::start();
+    let env = Env::new();
+    let store = store_url("grouped");
+    let out = ok(server.cmd(&store, ["-q", "token", "add", "phone"]));
+    let token = stdout_of(&out).trim().to_owned();
+    let serve = server.cmd(&store, ["serve", "--listen", "127.0.0.1:0"]);
+    let room = ["--max-uploads", "64", "--max-uploads-per-token", "64"];
+    let served = Served::start_with(serve, &room, token);
+    let uploads = 48;
+    for i in 0..uploads {
+        env.write(format!("up/g{i}.bin"), &noise(2000 + i, 7000 + i as u64));
+    }
+    std::thread::scope(|scope| {
+        for i in 0..uploads {
+            let (env, served) = (&env, &served);
+            scope.spawn(move || {
+                let file = env.path().join(format!("up/g{i}.bin"));
+                let url = served.url(&format!("/v1/files/g{i}.bin"));
+                let (status, body) = served.json(&["-T", &file_arg(&file), &url]);
+                assert_eq!(status, 201, "{body}");
+            });
+        }
+    });
+    assert!(served.stop());
+    let commits = server.keys("grouped/manifest/log/").len();
+    println!("{uploads} uploads made {commits} commits");
+    assert!(
+        commits * 5 <= uploads * 4,
+        "{uploads} uploads made {commits} commits"
+    );
+    let names: std::collections::HashSet<String> = entries(&server, &store)
+        .iter()
+        .map(|e| e["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names.len(), uploads);
+}

@@ -1,10 +1,16 @@
 //! The server's side of the engine: uploads stream side by side, each on a
-//! blocking thread with a pass of its own, and one engine commits them in
-//! turn; each upload's outcome comes back as a [`FileReport`].
+//! blocking thread with a pass of its own, and one engine commits them: the
+//! uploads that finished streaming while a commit was under way go in
+//! together as the next one (one manifest append, one S3 commit), so a
+//! crowd of uploads costs a commit per turn, not per upload, and none waits
+//! longer than the commit before its own. Each upload's outcome comes back
+//! as a [`FileReport`].
 
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -120,46 +126,58 @@ fn is_timeout(error: &anyhow::Error) -> bool {
     io_kinds(error).any(|k| k == io::ErrorKind::TimedOut)
 }
 
-/// The engine's events for one upload at a time: the commit runs under the
-/// engine's lock, so what arrives between taking it and letting go is that
-/// upload's.
+/// The engine's events, by upload: the engine names each upload by a key
+/// of its own (`N:name`), since a commit takes in several, and two may
+/// have one name.
 #[derive(Default)]
 pub struct Outcomes {
-    report: Option<FileReport>,
-    warnings: Vec<String>,
+    reports: HashMap<String, FileReport>,
+    warnings: HashMap<String, Vec<String>>,
+}
+
+/// The name an upload's key stands for.
+fn name_of(key: &str) -> &str {
+    key.split_once(':').map_or(key, |(_, name)| name)
 }
 
 impl Outcomes {
-    fn take(&mut self, name: &str) -> FileReport {
-        let mut report = self.report.take().unwrap_or_else(|| {
+    fn take(&mut self, key: &str) -> FileReport {
+        let name = name_of(key);
+        let mut report = self.reports.remove(key).unwrap_or_else(|| {
             let failure = Failure::Store(anyhow::anyhow!("the engine said nothing of it"));
             FileReport::failed(name, &failure)
         });
-        report.warnings = std::mem::take(&mut self.warnings);
+        report.name = name.to_owned();
+        report.warnings = self.warnings.remove(key).unwrap_or_default();
         report
     }
 }
 
 impl Events for Outcomes {
     fn stored(&mut self, shown: &OsStr, status: Status, entry: &Entry) {
-        self.report = Some(FileReport::stored(&shown.to_string_lossy(), status, entry));
-        tracing::debug!(name = %shown.to_string_lossy(), status = status.as_str(), sha256 = %entry.sha256, "stored");
+        let key = shown.to_string_lossy().into_owned();
+        tracing::debug!(name = %name_of(&key), status = status.as_str(), sha256 = %entry.sha256, "stored");
+        let report = FileReport::stored(name_of(&key), status, entry);
+        self.reports.insert(key, report);
     }
 
     fn failed(&mut self, shown: &OsStr, failure: &Failure) {
-        self.report = Some(FileReport::failed(&shown.to_string_lossy(), failure));
+        let key = shown.to_string_lossy().into_owned();
         match failure {
             Failure::Store(_) | Failure::Scan(_) => {
-                tracing::error!(name = %shown.to_string_lossy(), "{failure}")
+                tracing::error!(name = %name_of(&key), "{failure}")
             }
-            _ => tracing::debug!(name = %shown.to_string_lossy(), "{failure}"),
+            _ => tracing::debug!(name = %name_of(&key), "{failure}"),
         }
+        let report = FileReport::failed(name_of(&key), failure);
+        self.reports.insert(key, report);
     }
 
     fn skipped(&mut self, _shown: &OsStr, _why: &str, _warn: bool) {}
 
-    fn warning(&mut self, _shown: &OsStr, what: &str) {
-        self.warnings.push(what.to_owned());
+    fn warning(&mut self, shown: &OsStr, what: &str) {
+        let key = shown.to_string_lossy().into_owned();
+        self.warnings.entry(key).or_default().push(what.to_owned());
     }
 
     fn note(&mut self, _shown: &OsStr, _what: &str) {}
@@ -188,6 +206,17 @@ pub struct Engine<B: Backend> {
     streamer: Mutex<Streamer<B::Stager>>,
     passes: Mutex<Passes>,
     ingest: Mutex<Committer<B>>,
+    /// Uploads streamed and waiting for the next commit.
+    waiting: Mutex<Vec<Waiting<B::Staged>>>,
+    /// Numbers uploads, for their keys.
+    uploads: AtomicU64,
+}
+
+/// An upload streamed, waiting to be committed.
+struct Waiting<S> {
+    key: String,
+    streamed: Result<crate::engine::Streamed<S>, Failure>,
+    described: Described,
 }
 
 /// The passes uploads stream through. One per core may hand a long
@@ -235,6 +264,8 @@ impl Passes {
 pub struct Committer<B: Backend> {
     ingest: Ingest<B, Outcomes>,
     in_flight: usize,
+    /// Reports of uploads another upload's turn committed, by key.
+    done: HashMap<String, FileReport>,
 }
 
 impl<B: Backend> Engine<B> {
@@ -248,7 +279,10 @@ impl<B: Backend> Engine<B> {
             ingest: Mutex::new(Committer {
                 ingest,
                 in_flight: 0,
+                done: HashMap::new(),
             }),
+            waiting: Mutex::new(Vec::new()),
+            uploads: AtomicU64::new(0),
         }
     }
 
@@ -273,6 +307,24 @@ impl<B: Backend> Engine<B> {
 }
 
 impl<B: Backend> Committer<B> {
+    /// Commits the uploads waiting, together, and keeps their reports.
+    fn commit(&mut self, batch: Vec<Waiting<B::Staged>>) {
+        let keys: Vec<String> = batch.iter().map(|w| w.key.clone()).collect();
+        for waiting in batch {
+            let key = OsStr::new(&waiting.key);
+            // A store failure is reported through the events; the server
+            // goes on, and the next commit tries the store again.
+            let _ = self
+                .ingest
+                .take_streamed(key, waiting.streamed, waiting.described);
+        }
+        let _ = self.ingest.flush();
+        for key in keys {
+            let report = self.ingest.events.take(&key);
+            self.done.insert(key, report);
+        }
+    }
+
     /// An upload ended (committed or not): the last one lets go of the store.
     fn leave(&mut self) {
         self.in_flight = self.in_flight.saturating_sub(1);
@@ -309,14 +361,33 @@ where
         if let Ok(mut passes) = self.passes.lock() {
             passes.give_back(pass);
         }
+        let key = format!("{}:{name}", self.uploads.fetch_add(1, Ordering::Relaxed));
+        let waiting = Waiting {
+            key: key.clone(),
+            streamed,
+            described,
+        };
+        match self.waiting.lock() {
+            Ok(mut queue) => queue.push(waiting),
+            Err(_) => return FileReport::failed(&name, &poisoned()),
+        }
         let Ok(mut committer) = self.ingest.lock() else {
             return FileReport::failed(&name, &poisoned());
         };
-        // A store failure has been reported through the events; the server
-        // goes on, and the next upload tries the store again.
-        let ingest = &mut committer.ingest;
-        let _ = ingest.commit_streamed(&described.name.clone(), streamed, described);
-        let report = ingest.events.take(&name);
+        // The turn before took this upload in: its report waits.
+        if let Some(report) = committer.done.remove(&key) {
+            committer.leave();
+            return report;
+        }
+        let batch = match self.waiting.lock() {
+            Ok(mut queue) => std::mem::take(&mut *queue),
+            Err(_) => Vec::new(),
+        };
+        committer.commit(batch);
+        let report = committer.done.remove(&key).unwrap_or_else(|| {
+            let failure = Failure::Store(anyhow::anyhow!("the engine said nothing of it"));
+            FileReport::failed(&name, &failure)
+        });
         committer.leave();
         report
     }
