@@ -98,7 +98,7 @@ const BULK: u64 = 4 << 20;
 
 /// SQLite's page cache (KiB) while a large part of the manifest is read,
 /// and otherwise.
-const BULK_CACHE_KIB: i64 = 64 << 10;
+const BULK_CACHE_KIB: i64 = 16 << 10;
 const CACHE_KIB: i64 = 8 << 10;
 
 /// A part of the catalog, caught up on its own.
