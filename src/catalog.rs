@@ -452,6 +452,18 @@ impl Catalog {
         Ok(page)
     }
 
+    /// The line of the first entry naming `id`.
+    pub fn first_line_of(&self, id: &ObjectId) -> Result<Option<u64>> {
+        let conn = self.conn();
+        let mut query = conn
+            .prepare_cached("SELECT min(line) FROM entries WHERE sha = ?1")
+            .context("reading the catalog")?;
+        let first: Option<i64> = query
+            .query_row(params![id.as_bytes().as_slice()], |row| row.get(0))
+            .context("reading the catalog")?;
+        Ok(first.map(|line| line as u64))
+    }
+
     /// The type of the first entry naming `id`, and the earliest date any
     /// entry names it with.
     pub fn facts(&self, id: &ObjectId) -> Result<Option<ObjectFacts>> {

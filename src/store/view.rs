@@ -18,6 +18,14 @@ use crate::object_id::ObjectId;
 /// Manifest lines in order.
 pub type LineIter = Box<dyn Iterator<Item = io::Result<Line>>>;
 
+/// What lies where objects live, in the order of their keys (by id),
+/// listed as it is read: memory stays flat whatever the store's size.
+pub type ListedIter = Box<dyn Iterator<Item = Result<Listed>>>;
+
+/// Answers, entry after entry in manifest order, whether an entry (its
+/// line number and object) is the first to name its object.
+pub type FirstNaming<'a> = Box<dyn FnMut(u64, &ObjectId) -> Result<bool> + 'a>;
+
 /// One thing found where objects live.
 #[derive(Debug, Clone)]
 pub struct Listed {
@@ -113,8 +121,16 @@ pub trait StoreView {
         scan_facts(self, id)
     }
 
-    /// Everything under `objects/`, objects and strays alike.
-    fn listing(&self) -> Result<Vec<Listed>>;
+    /// Everything under `objects/`, objects and strays alike, streamed.
+    fn listing(&self) -> Result<ListedIter>;
+
+    /// Tells, for the entries read in order, which is the first to name
+    /// its object: the catalog answers (memory stays flat); without one,
+    /// the objects seen are remembered.
+    fn first_naming(&self) -> Result<FirstNaming<'_>> {
+        let mut seen = std::collections::HashSet::new();
+        Ok(Box::new(move |_, id| Ok(seen.insert(*id))))
+    }
 
     /// How to name object `id` in messages.
     fn object_name(&self, id: &ObjectId) -> String;

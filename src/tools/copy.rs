@@ -40,8 +40,12 @@ pub fn run(global: &GlobalArgs, opener: &Opener, src: &Path, dest: &Path) -> Res
 
 fn copy_into<B: Backend>(global: &GlobalArgs, source: &dyn StoreView, mut dest: B) -> Result<Exit> {
     let mut out = BufWriter::new(io::stdout().lock());
-    let listing = source.listing()?;
-    let total: u64 = listing.iter().map(|l| l.size).sum();
+    // Listed twice, the first time for the progress bar's total: a
+    // listing streams, and a store's may not fit in memory.
+    let mut total = 0u64;
+    for listed in source.listing()? {
+        total += listed?.size;
+    }
     let reporter = Reporter::new(false, true, global.progress);
     let mut progress = reporter.progress_for(std::ffi::OsStr::new("copy"), Some(total));
     let mut pass = Pass::new();
@@ -50,7 +54,8 @@ fn copy_into<B: Backend>(global: &GlobalArgs, source: &dyn StoreView, mut dest: 
     let mut pending = Vec::new();
     let mut bad = std::collections::HashSet::new();
     let stager = dest.stager();
-    for listed in &listing {
+    for listed in source.listing()? {
+        let listed = listed?;
         let Some(id) = listed.id else { continue };
         if dest.has_object(&id)? {
             tally.present += 1;

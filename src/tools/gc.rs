@@ -71,6 +71,7 @@ pub fn run(
     if orphans {
         let named = named_objects(store.as_ref())?;
         for object in store.listing()? {
+            let object = object?;
             let Some(id) = object.id else { continue };
             if !named.names(&id) && aged(object.age, min_age) {
                 if !dry_run {

@@ -1,6 +1,6 @@
 //! `ingest stats`: what the store holds, and what deduplication saved.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use std::io::{self, Write};
 
@@ -23,19 +23,23 @@ pub fn run(global: &GlobalArgs, opener: &Opener) -> Result<Exit> {
     let store = opener.view()?;
     let (mut objects, mut stored) = (0u64, 0u64);
     for object in store.listing()? {
+        let object = object?;
         if object.id.is_some() {
             objects += 1;
             stored += object.size;
         }
     }
     let (mut entries, mut recorded, mut unique_named) = (0u64, 0u64, 0u64);
-    let mut seen = HashSet::new();
     let mut by_type: BTreeMap<String, ByType> = BTreeMap::new();
-    for line in store.entries()? {
-        let Line::Value(entry) = line? else { continue };
+    // Which entry is the first to name its object: the catalog says, so
+    // memory stays flat however many objects the store holds.
+    let lines = store.entries()?;
+    let mut first_naming = store.first_naming()?;
+    for (line, read) in lines.enumerate() {
+        let Line::Value(entry) = read? else { continue };
         entries += 1;
         recorded += entry.size;
-        let first = seen.insert(entry.sha256);
+        let first = first_naming(line as u64, &entry.sha256)?;
         if first {
             unique_named += entry.size;
         }

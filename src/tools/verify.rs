@@ -125,6 +125,7 @@ impl<W: Write> Check<'_, W> {
         let reporter = crate::report::Reporter::new(false, true, global.progress);
         let mut progress = reporter.progress_for(std::ffi::OsStr::new("verify"), Some(total));
         for object in self.store.listing()? {
+            let object = object?;
             let shown = object.shown.clone();
             let Some(id) = object.id else {
                 self.problem("stray", &shown, "not an object (wrong name, place or kind)")?;

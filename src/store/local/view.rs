@@ -13,7 +13,8 @@ use crate::manifest::Entry;
 use crate::object_id::ObjectId;
 use crate::store::view::{age_of, scan_facts, scan_newest};
 use crate::store::{
-    EntryQuery, Leftover, LineIter, Listed, LookupError, ObjectFacts, StoreView, WritersExcluded,
+    EntryQuery, FirstNaming, Leftover, LineIter, Listed, ListedIter, LookupError, ObjectFacts,
+    StoreView, WritersExcluded,
 };
 
 /// The catalog on the read side: its entries caught up with the manifest
@@ -105,9 +106,8 @@ impl StoreView for LocalStore {
         }
     }
 
-    fn listing(&self) -> Result<Vec<Listed>> {
-        self.object_files()
-            .map(|found| {
+    fn listing(&self) -> Result<ListedIter> {
+        Ok(Box::new(self.object_files().map(|found| {
                 let found = found?;
                 let age = fs::symlink_metadata(&found.path)
                     .ok()
@@ -118,8 +118,24 @@ impl StoreView for LocalStore {
                     size: found.size,
                     age,
                 })
-            })
-            .collect()
+            })))
+    }
+
+    fn first_naming(&self) -> Result<FirstNaming<'_>> {
+        // The catalog's entries, caught up once; then asked per entry.
+        if self.ask_catalog(|_, _| Ok(()))?.is_none() {
+            let mut seen = std::collections::HashSet::new();
+            return Ok(Box::new(move |_, id| Ok(seen.insert(*id))));
+        }
+        Ok(Box::new(move |line, id| {
+            let reading = self.reading.lock().unwrap_or_else(|p| p.into_inner());
+            match &*reading {
+                Reading::Open(catalog, _) => {
+                    Ok(catalog.first_line_of(id)?.is_none_or(|first| first == line))
+                }
+                _ => anyhow::bail!("the catalog went away"),
+            }
+        }))
     }
 
     fn object_name(&self, id: &ObjectId) -> String {

@@ -392,6 +392,19 @@ impl S3Store {
         })
     }
 
+    /// Asks the catalog of the manifest's copy as it is (no catching up):
+    /// for a question asked per entry of a pass that caught up first.
+    pub fn ask_catalog_as_is<T>(
+        &self,
+        ask: impl FnOnce(&crate::catalog::Catalog) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let mirror = self.mirror.lock().unwrap_or_else(|p| p.into_inner());
+        match mirror.as_ref().and_then(|m| m.catalog()) {
+            Some(catalog) => ask(catalog).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// Every manifest line, each identity once, in the order this machine
     /// first read them: the local copy, caught up with the bucket, streamed.
     pub fn lines(&self) -> Result<impl Iterator<Item = io::Result<Line>> + use<>> {
@@ -413,6 +426,45 @@ impl S3Store {
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(Vec::new()),
             Err(e) => Err(self.failed(doing, e)),
         }
+    }
+
+    /// Every key under `objects/` with the id it claims, its size and age,
+    /// in key order, listed a page at a time as it is read.
+    pub fn objects_listed(&self) -> Result<crate::store::ListedIter> {
+        let options = ListOptions {
+            recursive: true,
+            ..ListOptions::default()
+        };
+        let lister = match self.op.lister_options(OBJECTS, options) {
+            Ok(lister) => lister,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Box::new(std::iter::empty())),
+            Err(e) => return Err(self.failed("listing objects", e)),
+        };
+        let now = std::time::SystemTime::now();
+        let describe = self.describe();
+        Ok(Box::new(lister.filter_map(move |listed| {
+            let e = match listed {
+                Ok(e) => e,
+                Err(e) if e.kind() == ErrorKind::NotFound => return None,
+                Err(e) => {
+                    return Some(Err(anyhow!("{describe}: listing objects: {}", cause_of(&e))));
+                }
+            };
+            if e.path().ends_with('/') {
+                return None;
+            }
+            let key = e.path().to_owned();
+            let meta = e.metadata();
+            let age = meta
+                .last_modified()
+                .and_then(|t| now.duration_since(std::time::SystemTime::from(t)).ok());
+            Some(Ok(Listed {
+                id: canonical_id(&key),
+                size: meta.content_length(),
+                shown: key,
+                age,
+            }))
+        })))
     }
 
     /// Every key under `objects/` with the id it claims, its size and age.

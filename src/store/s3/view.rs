@@ -11,8 +11,8 @@ use crate::manifest::Entry;
 use crate::object_id::ObjectId;
 use crate::store::view::{scan_facts, scan_newest};
 use crate::store::{
-    EntryQuery, Leftover, LineIter, Listed, LookupError, ObjectFacts, StoreView, Unfinished,
-    WritersExcluded,
+    EntryQuery, FirstNaming, Leftover, LineIter, Listed, ListedIter, LookupError, ObjectFacts,
+    StoreView, Unfinished, WritersExcluded,
 };
 
 impl StoreView for S3Store {
@@ -55,8 +55,20 @@ impl StoreView for S3Store {
         }
     }
 
-    fn listing(&self) -> Result<Vec<Listed>> {
-        self.objects()
+    fn listing(&self) -> Result<ListedIter> {
+        self.objects_listed()
+    }
+
+    fn first_naming(&self) -> Result<FirstNaming<'_>> {
+        // The catalog's entries, caught up once; then asked per entry.
+        if self.ask_catalog(|_, _| Ok(()))?.is_none() {
+            let mut seen = std::collections::HashSet::new();
+            return Ok(Box::new(move |_, id| Ok(seen.insert(*id))));
+        }
+        Ok(Box::new(move |line, id| {
+            let first = self.ask_catalog_as_is(|catalog| catalog.first_line_of(id))?;
+            Ok(first.flatten().is_none_or(|first| first == line))
+        }))
     }
 
     fn object_name(&self, id: &ObjectId) -> String {
