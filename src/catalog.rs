@@ -318,6 +318,16 @@ impl Catalog {
             }
             let start = mark.offset;
             let more = match part {
+                Part::Identities if mark.offset == 0 && len > BULK => {
+                    if len > 64 << 20 {
+                        told = true;
+                        say!("indexing the manifest into the catalog ({} MB)", len >> 20);
+                    }
+                    tx.pragma_update(None, "cache_size", -BULK_CACHE_KIB)
+                        .context("writing the catalog")?;
+                    bulk = true;
+                    index_all_identities(&tx, manifest, &mut mark)?
+                }
                 Part::Identities => index_identities(&tx, manifest, &mut mark)?,
                 Part::Entries => index_entries(&tx, manifest, &mut mark)?,
             };
@@ -338,8 +348,10 @@ impl Catalog {
             debug_assert!(mark.offset > start);
         };
         if bulk {
-            conn.execute_batch(ENTRY_INDEXES)
-                .context("indexing the catalog")?;
+            if part == Part::Entries {
+                conn.execute_batch(ENTRY_INDEXES)
+                    .context("indexing the catalog")?;
+            }
             conn.pragma_update(None, "cache_size", -CACHE_KIB)
                 .context("writing the catalog")?;
             conn.execute_batch("PRAGMA shrink_memory")
@@ -553,6 +565,36 @@ fn index_identities(tx: &Transaction, manifest: &File, mark: &mut Mark) -> Resul
     mark.lines += read as u64;
     mark.offset = lines.offset();
     Ok(read == BATCH)
+}
+
+/// Reads every line of the manifest into the empty identities in one
+/// transaction: into a table of their own first, then into the index in
+/// key order, which SQLite sorts on disk in bounded memory (a B-tree far
+/// larger than the page cache, filled in random order, reads and writes a
+/// page for nearly every line). Returns false: nothing more to read.
+fn index_all_identities(tx: &Transaction, manifest: &File, mark: &mut Mark) -> Result<bool> {
+    tx.execute_batch("CREATE TEMP TABLE IF NOT EXISTS bulk (id BLOB NOT NULL); DELETE FROM bulk;")
+        .context("writing the catalog")?;
+    let mut lines = lines_from::<LineIdentity>(manifest, mark.offset)?;
+    {
+        let mut insert = tx
+            .prepare_cached("INSERT INTO bulk (id) VALUES (?1)")
+            .context("writing the catalog")?;
+        for line in lines.by_ref() {
+            if let jsonl::Line::Value(LineIdentity(id)) = line? {
+                insert
+                    .execute(params![id.as_bytes().as_slice()])
+                    .context("writing the catalog")?;
+            }
+            mark.lines += 1;
+        }
+    }
+    tx.execute_batch(
+        "INSERT OR IGNORE INTO identities (id) SELECT id FROM bulk ORDER BY id; DROP TABLE bulk;",
+    )
+    .context("writing the catalog")?;
+    mark.offset = lines.offset();
+    Ok(false)
 }
 
 /// Reads up to [`BATCH`] lines after `mark` into the entries; true when
