@@ -50,9 +50,13 @@ echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for n in "${sizes[@]}"; do
     store="$work/store-$n"
     cp -a "$work/base" "$store"
-    python3 benches/scale_manifest.py "$n" > "$work/synthetic"
-    cat "$work/synthetic" "$work/base/manifest.jsonl" > "$store/manifest.jsonl"
-    rm -f "$work/synthetic"
+    # Made once (10^7 lines take minutes), kept under target/.
+    synthetic=target/scale-cache/$n.jsonl
+    if [ ! -s "$synthetic" ]; then
+        mkdir -p target/scale-cache
+        python3 benches/scale_manifest.py "$n" > "$synthetic.part" && mv "$synthetic.part" "$synthetic"
+    fi
+    cat "$synthetic" "$work/base/manifest.jsonl" > "$store/manifest.jsonl"
     lines=$(wc -l < "$store/manifest.jsonl")
     # The store's catalog was made for the base store's manifest: the first
     # run that writes finds the manifest replaced and reads it all again
