@@ -21,7 +21,8 @@ pub use lookup::LookupError;
 pub use open::{Access, Location, Opened, Opener};
 pub use s3::{S3Location, S3Settings, S3Store, SpoolStager, Unfinished};
 pub use view::{
-    EntryQuery, FirstNaming, Leftover, LineIter, Listed, ListedIter, ObjectFacts, StoreView, WritersExcluded, month_of,
+    EntryQuery, FirstNaming, Leftover, LineIter, Listed, ListedIter, ObjectFacts, StoreView,
+    WritersExcluded, month_of,
 };
 
 use crate::manifest::Entry;

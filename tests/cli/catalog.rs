@@ -128,17 +128,45 @@ fn a_manifest_cut_or_replaced_behind_the_catalog_is_read_again() {
     env.assert_store_valid();
 }
 
+/// Two writers and a server taking uploads, on one store at once: each
+/// file is recorded once, and the server's pages, read while they write
+/// and after, are what a full read of the manifest says.
 #[test]
-fn two_writers_at_once_record_each_file_once() {
+fn two_writers_and_a_server_at_once_record_each_file_once() {
+    use crate::harness::served::file_arg;
+    let seed = test_seed();
+    println!("seed {seed} (INGEST_TEST_SEED={seed} replays it)");
+    let mut rng = Moments(seed);
     let env = Env::new();
     let files = tree(&env, "in", 40, 5);
+    let uploads = tree(&env, "up", 20, 8);
+    let server = Served::start(&env, &[]);
     let runs: Vec<_> = (0..2)
         .map(|_| env.cmd(["-q", "--no-cache", "in"]).spawn().unwrap())
         .collect();
+    for (i, file) in uploads.iter().enumerate() {
+        let url = server.url(&format!("/v1/files/up{i}.bin"));
+        let (status, body) = server.json(&["-T", &file_arg(file), &url]);
+        assert!(status == 201 || status == 200, "{status}: {body}");
+        if i % 5 == 0 {
+            let (status, _) = server.json(&[&server.url("/v1/entries?limit=50")]);
+            assert_eq!(status, 200);
+        }
+    }
     for mut run in runs {
         assert!(run.wait().unwrap().success());
     }
-    assert_recorded_once(&env, &files, "two writers");
+    assert_recorded_once(&env, &files, "two writers and a server");
+    let names: Vec<String> = env
+        .manifest()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap().to_owned())
+        .collect();
+    for i in 0..uploads.len() {
+        let name = format!("up{i}.bin");
+        assert_eq!(names.iter().filter(|n| **n == name).count(), 1, "{name}");
+    }
+    assert_pages_match(&server, &env, &mut rng, &format!("seed {seed}: after"));
 }
 
 /// A rebuild (catalog deleted, a manifest of thousands of lines) and the

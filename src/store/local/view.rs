@@ -108,17 +108,17 @@ impl StoreView for LocalStore {
 
     fn listing(&self) -> Result<ListedIter> {
         Ok(Box::new(self.object_files().map(|found| {
-                let found = found?;
-                let age = fs::symlink_metadata(&found.path)
-                    .ok()
-                    .and_then(|m| age_of(&m));
-                Ok(Listed {
-                    shown: found.path.display().to_string(),
-                    id: found.id.filter(|_| found.is_file),
-                    size: found.size,
-                    age,
-                })
-            })))
+            let found = found?;
+            let age = fs::symlink_metadata(&found.path)
+                .ok()
+                .and_then(|m| age_of(&m));
+            Ok(Listed {
+                shown: found.path.display().to_string(),
+                id: found.id.filter(|_| found.is_file),
+                size: found.size,
+                age,
+            })
+        })))
     }
 
     fn first_naming(&self) -> Result<FirstNaming<'_>> {

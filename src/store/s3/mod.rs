@@ -447,7 +447,10 @@ impl S3Store {
                 Ok(e) => e,
                 Err(e) if e.kind() == ErrorKind::NotFound => return None,
                 Err(e) => {
-                    return Some(Err(anyhow!("{describe}: listing objects: {}", cause_of(&e))));
+                    return Some(Err(anyhow!(
+                        "{describe}: listing objects: {}",
+                        cause_of(&e)
+                    )));
                 }
             };
             if e.path().ends_with('/') {
