@@ -35,7 +35,46 @@ use crate::jsonl;
 use crate::manifest::{Entry, Identity, Line, LineIdentity};
 use crate::media_type::Kind;
 use crate::object_id::ObjectId;
-use crate::store::{EntryQuery, ObjectFacts, month_of};
+
+/// What a page of entries narrows by, newest first: the parts a catalog
+/// answers from its indexes. A store may give more than these admit (one
+/// without a catalog gives every entry); the caller checks each entry
+/// against its whole filter.
+#[derive(Debug, Clone, Default)]
+pub struct EntryQuery {
+    /// Only lines before this line number.
+    pub before: Option<u64>,
+    pub kind: Option<Kind>,
+    /// `yyyymm` bounds, both included.
+    pub months: Option<(u32, u32)>,
+    /// Part of the name, any case.
+    pub name_part: Option<String>,
+    /// A type (`image/png`) or a family of them (`image/*`), lower-case.
+    pub mime: Option<String>,
+}
+
+/// What the manifest says of one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectFacts {
+    /// The type of the first entry that names it.
+    pub mime: String,
+    /// The earliest date an entry names it with.
+    pub since: Option<String>,
+}
+
+/// `yyyymm` of an RFC 3339 date (`2026-11-05T…` is 202611); 0 when it is
+/// not one.
+pub fn month_of(at: &str) -> u32 {
+    let year = at.get(0..4).and_then(|y| y.parse::<u32>().ok());
+    let month = at
+        .get(5..7)
+        .filter(|_| at.as_bytes().get(4) == Some(&b'-'))
+        .and_then(|m| m.parse::<u32>().ok());
+    match (year, month) {
+        (Some(year), Some(month)) if (1..=12).contains(&month) => year * 100 + month,
+        _ => 0,
+    }
+}
 
 /// Bytes before the indexed offset that are remembered, to tell the same
 /// manifest from one changed behind the catalog's back.
@@ -751,6 +790,14 @@ fn write_meta(conn: &Connection, key: &str, value: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn months_come_from_the_date() {
+        assert_eq!(month_of("2026-11-05T12:00:00Z"), 202611);
+        assert_eq!(month_of("2026-13-05"), 0);
+        assert_eq!(month_of(""), 0);
+        assert_eq!(month_of("20261105"), 0);
+    }
 
     #[test]
     fn name_searches_need_three_characters() {

@@ -16,14 +16,12 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
+pub use crate::catalog::{EntryQuery, ObjectFacts, month_of};
 pub use local::{LocalStager, LocalStore, ObjectFile};
 pub use lookup::LookupError;
 pub use open::{Access, Location, Opened, Opener};
 pub use s3::{S3Location, S3Settings, S3Store, SpoolStager, Unfinished};
-pub use view::{
-    EntryQuery, FirstNaming, Leftover, LineIter, Listed, ListedIter, ObjectFacts, StoreView,
-    WritersExcluded, month_of,
-};
+pub use view::{FirstNaming, Leftover, LineIter, Listed, ListedIter, StoreView, WritersExcluded};
 
 use crate::manifest::Entry;
 use crate::object_id::ObjectId;

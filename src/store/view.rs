@@ -11,8 +11,8 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result};
 
 use super::{LookupError, Unfinished};
+use crate::catalog::{Catalog, EntryQuery, ObjectFacts};
 use crate::manifest::{Entry, Line};
-use crate::media_type::Kind;
 use crate::object_id::ObjectId;
 
 /// Manifest lines in order.
@@ -60,32 +60,6 @@ impl From<(PathBuf, fs::Metadata, bool)> for Leftover {
     }
 }
 
-/// What a page of entries narrows by, newest first: the parts a catalog
-/// answers from its indexes. A store may give more than these admit (one
-/// without a catalog gives every entry); the caller checks each entry
-/// against its whole filter.
-#[derive(Debug, Clone, Default)]
-pub struct EntryQuery {
-    /// Only lines before this line number.
-    pub before: Option<u64>,
-    pub kind: Option<Kind>,
-    /// `yyyymm` bounds, both included.
-    pub months: Option<(u32, u32)>,
-    /// Part of the name, any case.
-    pub name_part: Option<String>,
-    /// A type (`image/png`) or a family of them (`image/*`), lower-case.
-    pub mime: Option<String>,
-}
-
-/// What the manifest says of one object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectFacts {
-    /// The type of the first entry that names it.
-    pub mime: String,
-    /// The earliest date an entry names it with.
-    pub since: Option<String>,
-}
-
 /// What the store tools need of a store; see the module documentation.
 pub trait StoreView {
     fn describe(&self) -> String;
@@ -105,20 +79,49 @@ pub trait StoreView {
         fits: &dyn Fn(&Entry) -> bool,
         limit: usize,
     ) -> Result<Vec<(u64, Entry)>> {
-        scan_newest(self, query, fits, limit)
+        let mut page = Vec::new();
+        let asked = self.with_catalog(true, &mut |catalog, manifest| {
+            page = catalog.newest_entries(manifest, query, fits, limit)?;
+            Ok(())
+        })?;
+        match asked {
+            true => Ok(page),
+            false => scan_newest(self, query, fits, limit),
+        }
+    }
+
+    /// Asks the store's catalog, with the manifest file it indexes (its
+    /// entries caught up first when `catch_up`); false when the store has
+    /// none, and the answers come from a pass over the manifest.
+    fn with_catalog(
+        &self,
+        catch_up: bool,
+        ask: &mut dyn FnMut(&Catalog, &std::fs::File) -> Result<()>,
+    ) -> Result<bool> {
+        let _ = (catch_up, ask);
+        Ok(false)
     }
 
     /// Brings the catalog's entries up to date with the manifest, so that
     /// a first question does not pay for a rebuild (the server does this
     /// before it listens). Nothing for a store without a catalog.
     fn catch_up(&self) -> Result<()> {
+        self.with_catalog(true, &mut |_, _| Ok(()))?;
         Ok(())
     }
 
     /// The type and first date of object `id`, as its entries say; None
     /// when no entry names it.
     fn object_facts(&self, id: &ObjectId) -> Result<Option<ObjectFacts>> {
-        scan_facts(self, id)
+        let mut facts = None;
+        let asked = self.with_catalog(true, &mut |catalog, _| {
+            facts = catalog.facts(id)?;
+            Ok(())
+        })?;
+        match asked {
+            true => Ok(facts),
+            false => scan_facts(self, id),
+        }
     }
 
     /// Everything under `objects/`, objects and strays alike, streamed.
@@ -128,8 +131,19 @@ pub trait StoreView {
     /// its object: the catalog answers (memory stays flat); without one,
     /// the objects seen are remembered.
     fn first_naming(&self) -> Result<FirstNaming<'_>> {
-        let mut seen = std::collections::HashSet::new();
-        Ok(Box::new(move |_, id| Ok(seen.insert(*id))))
+        // The catalog's entries caught up once, then asked per entry.
+        if !self.with_catalog(true, &mut |_, _| Ok(()))? {
+            let mut seen = std::collections::HashSet::new();
+            return Ok(Box::new(move |_, id| Ok(seen.insert(*id))));
+        }
+        Ok(Box::new(move |line, id| {
+            let mut first = None;
+            self.with_catalog(false, &mut |catalog, _| {
+                first = catalog.first_line_of(id)?;
+                Ok(())
+            })?;
+            Ok(first.is_none_or(|first| first == line))
+        }))
     }
 
     /// How to name object `id` in messages.
@@ -263,31 +277,4 @@ pub fn scan_facts(view: &(impl StoreView + ?Sized), id: &ObjectId) -> Result<Opt
         }
     }
     Ok(facts)
-}
-
-/// `yyyymm` of an RFC 3339 date (`2026-11-05T…` is 202611); 0 when it is
-/// not one.
-pub fn month_of(at: &str) -> u32 {
-    let year = at.get(0..4).and_then(|y| y.parse::<u32>().ok());
-    let month = at
-        .get(5..7)
-        .filter(|_| at.as_bytes().get(4) == Some(&b'-'))
-        .and_then(|m| m.parse::<u32>().ok());
-    match (year, month) {
-        (Some(year), Some(month)) if (1..=12).contains(&month) => year * 100 + month,
-        _ => 0,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn months_come_from_the_date() {
-        assert_eq!(month_of("2026-11-05T12:00:00Z"), 202611);
-        assert_eq!(month_of("2026-13-05"), 0);
-        assert_eq!(month_of(""), 0);
-        assert_eq!(month_of("20261105"), 0);
-    }
 }

@@ -9,12 +9,10 @@ use anyhow::{Context, Result};
 
 use super::LocalStore;
 use crate::catalog::{Catalog, Part};
-use crate::manifest::Entry;
 use crate::object_id::ObjectId;
-use crate::store::view::{age_of, scan_facts, scan_newest};
+use crate::store::view::age_of;
 use crate::store::{
-    EntryQuery, FirstNaming, Leftover, LineIter, Listed, ListedIter, LookupError, ObjectFacts,
-    StoreView, WritersExcluded,
+    Leftover, LineIter, Listed, ListedIter, LookupError, StoreView, WritersExcluded,
 };
 
 /// The catalog on the read side: its entries caught up with the manifest
@@ -29,10 +27,11 @@ pub(super) enum Reading {
 }
 
 impl LocalStore {
-    /// Asks the catalog, caught up first; None when there is no manifest
+    /// Asks the catalog, caught up first when `catch_up`; None when there is no manifest
     /// yet or no usable catalog (the caller reads the manifest instead).
     fn ask_catalog<T>(
         &self,
+        catch_up: bool,
         ask: impl FnOnce(&Catalog, &fs::File) -> Result<T>,
     ) -> Result<Option<T>> {
         let mut reading = self.reading.lock().unwrap_or_else(|p| p.into_inner());
@@ -54,7 +53,7 @@ impl LocalStore {
         let Reading::Open(catalog, manifest) = &mut *reading else {
             return Ok(None);
         };
-        if let Err(e) = catalog.catch_up(manifest, Part::Entries) {
+        if catch_up && let Err(e) = catalog.catch_up(manifest, Part::Entries) {
             say!("warning: reading the manifest without the catalog: {e:#}");
             *reading = Reading::Unusable;
             return Ok(None);
@@ -79,31 +78,14 @@ impl StoreView for LocalStore {
         })
     }
 
-    fn newest_entries(
+    fn with_catalog(
         &self,
-        query: &EntryQuery,
-        fits: &dyn Fn(&Entry) -> bool,
-        limit: usize,
-    ) -> Result<Vec<(u64, Entry)>> {
-        let page = self.ask_catalog(|catalog, manifest| {
-            catalog.newest_entries(manifest, query, fits, limit)
-        })?;
-        match page {
-            Some(page) => Ok(page),
-            None => scan_newest(self, query, fits, limit),
-        }
-    }
-
-    fn catch_up(&self) -> Result<()> {
-        self.ask_catalog(|_, _| Ok(()))?;
-        Ok(())
-    }
-
-    fn object_facts(&self, id: &ObjectId) -> Result<Option<ObjectFacts>> {
-        match self.ask_catalog(|catalog, _| catalog.facts(id))? {
-            Some(facts) => Ok(facts),
-            None => scan_facts(self, id),
-        }
+        catch_up: bool,
+        ask: &mut dyn FnMut(&Catalog, &fs::File) -> Result<()>,
+    ) -> Result<bool> {
+        Ok(self
+            .ask_catalog(catch_up, |catalog, manifest| ask(catalog, manifest))?
+            .is_some())
     }
 
     fn listing(&self) -> Result<ListedIter> {
@@ -119,23 +101,6 @@ impl StoreView for LocalStore {
                 age,
             })
         })))
-    }
-
-    fn first_naming(&self) -> Result<FirstNaming<'_>> {
-        // The catalog's entries, caught up once; then asked per entry.
-        if self.ask_catalog(|_, _| Ok(()))?.is_none() {
-            let mut seen = std::collections::HashSet::new();
-            return Ok(Box::new(move |_, id| Ok(seen.insert(*id))));
-        }
-        Ok(Box::new(move |line, id| {
-            let reading = self.reading.lock().unwrap_or_else(|p| p.into_inner());
-            match &*reading {
-                Reading::Open(catalog, _) => {
-                    Ok(catalog.first_line_of(id)?.is_none_or(|first| first == line))
-                }
-                _ => anyhow::bail!("the catalog went away"),
-            }
-        }))
     }
 
     fn object_name(&self, id: &ObjectId) -> String {

@@ -377,12 +377,24 @@ impl S3Store {
     }
 
     /// Asks the catalog of the manifest's copy, its entries caught up
-    /// (with the bucket at most `PAGES_FRESH_FOR` ago); None when the
-    /// catalog could not be opened.
+    /// (with the bucket at most `PAGES_FRESH_FOR` ago) when `catch_up`, as
+    /// it is when not (a question asked per entry of a pass that caught up
+    /// first); None when the catalog could not be opened.
     pub fn ask_catalog<T>(
         &self,
+        catch_up: bool,
         ask: impl FnOnce(&crate::catalog::Catalog, &File) -> Result<T>,
     ) -> Result<Option<T>> {
+        if !catch_up {
+            let mirror = self.mirror.lock().unwrap_or_else(|p| p.into_inner());
+            return match mirror
+                .as_ref()
+                .and_then(|m| m.catalog().map(|c| (c, m.file())))
+            {
+                Some((catalog, file)) => ask(catalog, file).map(Some),
+                None => Ok(None),
+            };
+        }
         self.with_mirror(Some(PAGES_FRESH_FOR), |mirror, _| {
             mirror.catch_up_part(crate::catalog::Part::Entries)?;
             match mirror.catalog() {
@@ -390,19 +402,6 @@ impl S3Store {
                 None => Ok(None),
             }
         })
-    }
-
-    /// Asks the catalog of the manifest's copy as it is (no catching up):
-    /// for a question asked per entry of a pass that caught up first.
-    pub fn ask_catalog_as_is<T>(
-        &self,
-        ask: impl FnOnce(&crate::catalog::Catalog) -> Result<T>,
-    ) -> Result<Option<T>> {
-        let mirror = self.mirror.lock().unwrap_or_else(|p| p.into_inner());
-        match mirror.as_ref().and_then(|m| m.catalog()) {
-            Some(catalog) => ask(catalog).map(Some),
-            None => Ok(None),
-        }
     }
 
     /// Every manifest line, each identity once, in the order this machine

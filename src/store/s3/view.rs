@@ -1,5 +1,6 @@
 //! The S3 store as the store tools read it ([`StoreView`]).
 
+use std::fs::File;
 use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -7,12 +8,10 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::S3Store;
-use crate::manifest::Entry;
+use crate::catalog::Catalog;
 use crate::object_id::ObjectId;
-use crate::store::view::{scan_facts, scan_newest};
 use crate::store::{
-    EntryQuery, FirstNaming, Leftover, LineIter, Listed, ListedIter, LookupError, ObjectFacts,
-    StoreView, Unfinished, WritersExcluded,
+    Leftover, LineIter, Listed, ListedIter, LookupError, StoreView, Unfinished, WritersExcluded,
 };
 
 impl StoreView for S3Store {
@@ -28,47 +27,18 @@ impl StoreView for S3Store {
         Ok(Box::new(self.lines()?))
     }
 
-    fn newest_entries(
+    fn with_catalog(
         &self,
-        query: &EntryQuery,
-        fits: &dyn Fn(&Entry) -> bool,
-        limit: usize,
-    ) -> Result<Vec<(u64, Entry)>> {
-        let page = self.ask_catalog(|catalog, manifest| {
-            catalog.newest_entries(manifest, query, fits, limit)
-        })?;
-        match page {
-            Some(page) => Ok(page),
-            None => scan_newest(self, query, fits, limit),
-        }
-    }
-
-    fn catch_up(&self) -> Result<()> {
-        self.ask_catalog(|_, _| Ok(()))?;
-        Ok(())
-    }
-
-    fn object_facts(&self, id: &ObjectId) -> Result<Option<ObjectFacts>> {
-        match self.ask_catalog(|catalog, _| catalog.facts(id))? {
-            Some(facts) => Ok(facts),
-            None => scan_facts(self, id),
-        }
+        catch_up: bool,
+        ask: &mut dyn FnMut(&Catalog, &File) -> Result<()>,
+    ) -> Result<bool> {
+        Ok(self
+            .ask_catalog(catch_up, |catalog, manifest| ask(catalog, manifest))?
+            .is_some())
     }
 
     fn listing(&self) -> Result<ListedIter> {
         self.objects_listed()
-    }
-
-    fn first_naming(&self) -> Result<FirstNaming<'_>> {
-        // The catalog's entries, caught up once; then asked per entry.
-        if self.ask_catalog(|_, _| Ok(()))?.is_none() {
-            let mut seen = std::collections::HashSet::new();
-            return Ok(Box::new(move |_, id| Ok(seen.insert(*id))));
-        }
-        Ok(Box::new(move |line, id| {
-            let first = self.ask_catalog_as_is(|catalog| catalog.first_line_of(id))?;
-            Ok(first.flatten().is_none_or(|first| first == line))
-        }))
     }
 
     fn object_name(&self, id: &ObjectId) -> String {
