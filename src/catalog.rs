@@ -93,7 +93,7 @@ pub const FILE_NAME: &str = "catalog-v1.sqlite";
 
 /// The schema's version (`PRAGMA user_version`): a catalog of another one
 /// is made again.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
@@ -105,6 +105,7 @@ const SCHEMA: &str = "
         len INTEGER NOT NULL,       -- and how many, newline included
         sha BLOB NOT NULL,
         mime TEXT NOT NULL,
+        size INTEGER NOT NULL,
         at TEXT NOT NULL,           -- ingested_at
         kind INTEGER NOT NULL,      -- media_type::Kind
         month INTEGER NOT NULL      -- yyyymm of ingested_at, 0 if it has none
@@ -120,7 +121,7 @@ const SCHEMA: &str = "
 const ENTRY_INDEXES: &str = "
     CREATE INDEX IF NOT EXISTS entries_by_kind ON entries (kind, line);
     CREATE INDEX IF NOT EXISTS entries_by_month ON entries (month, line);
-    CREATE INDEX IF NOT EXISTS entries_by_sha ON entries (sha);
+    CREATE INDEX IF NOT EXISTS entries_by_sha ON entries (sha, line, mime, size);
 ";
 
 const DROP_ENTRY_INDEXES: &str = "
@@ -503,16 +504,30 @@ impl Catalog {
         Ok(page)
     }
 
-    /// The line of the first entry naming `id`.
-    pub fn first_line_of(&self, id: &ObjectId) -> Result<Option<u64>> {
+    /// Every entry's type and size, object by object (in the order of
+    /// their hashes), each object's entries in manifest order: one pass
+    /// over an index, whatever the store's size, for what `stats` counts.
+    /// `visit` gets (type, size, whether it is the first to name its
+    /// object).
+    pub fn by_object(&self, visit: &mut dyn FnMut(&str, u64, bool)) -> Result<()> {
         let conn = self.conn();
         let mut query = conn
-            .prepare_cached("SELECT min(line) FROM entries WHERE sha = ?1")
+            .prepare_cached("SELECT sha, mime, size FROM entries ORDER BY sha, line")
             .context("reading the catalog")?;
-        let first: Option<i64> = query
-            .query_row(params![id.as_bytes().as_slice()], |row| row.get(0))
-            .context("reading the catalog")?;
-        Ok(first.map(|line| line as u64))
+        let mut rows = query.query([]).context("reading the catalog")?;
+        let mut last: Vec<u8> = Vec::new();
+        while let Some(row) = rows.next().context("reading the catalog")? {
+            let sha = row.get_ref(0)?.as_blob().unwrap_or_default();
+            let first = sha != last.as_slice();
+            if first {
+                last.clear();
+                last.extend_from_slice(sha);
+            }
+            let mime = row.get_ref(1)?.as_str().unwrap_or_default();
+            let size: i64 = row.get(2)?;
+            visit(mime, u64::try_from(size).unwrap_or(0), first);
+        }
+        Ok(())
     }
 
     /// The type of the first entry naming `id`, and the earliest date any
@@ -642,8 +657,8 @@ fn index_entries(tx: &Transaction, manifest: &File, mark: &mut Mark) -> Result<b
     let mut lines = lines_from::<Entry>(manifest, mark.offset)?;
     let mut insert = tx
         .prepare_cached(
-            "INSERT INTO entries (line, offset, len, sha, mime, at, kind, month)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO entries (line, offset, len, sha, mime, size, at, kind, month)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )
         .context("writing the catalog")?;
     let mut name = tx
@@ -673,6 +688,7 @@ fn index_entries(tx: &Transaction, manifest: &File, mark: &mut Mark) -> Result<b
                 len as i64,
                 entry.sha256.as_bytes().as_slice(),
                 entry.mime,
+                i64::try_from(entry.size).unwrap_or(i64::MAX),
                 entry.ingested_at,
                 kind as u8,
                 month_of(&entry.ingested_at),

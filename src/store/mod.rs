@@ -21,7 +21,7 @@ pub use local::{LocalStager, LocalStore, ObjectFile};
 pub use lookup::LookupError;
 pub use open::{Access, Location, Opened, Opener};
 pub use s3::{S3Location, S3Settings, S3Store, SpoolStager, Unfinished};
-pub use view::{FirstNaming, Leftover, LineIter, Listed, ListedIter, StoreView, WritersExcluded};
+pub use view::{Leftover, LineIter, Listed, ListedIter, StoreView, WritersExcluded};
 
 use crate::manifest::Entry;
 use crate::object_id::ObjectId;

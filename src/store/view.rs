@@ -22,10 +22,6 @@ pub type LineIter = Box<dyn Iterator<Item = io::Result<Line>>>;
 /// listed as it is read: memory stays flat whatever the store's size.
 pub type ListedIter = Box<dyn Iterator<Item = Result<Listed>>>;
 
-/// Answers, entry after entry in manifest order, whether an entry (its
-/// line number and object) is the first to name its object.
-pub type FirstNaming<'a> = Box<dyn FnMut(u64, &ObjectId) -> Result<bool> + 'a>;
-
 /// One thing found where objects live.
 #[derive(Debug, Clone)]
 pub struct Listed {
@@ -126,25 +122,6 @@ pub trait StoreView {
 
     /// Everything under `objects/`, objects and strays alike, streamed.
     fn listing(&self) -> Result<ListedIter>;
-
-    /// Tells, for the entries read in order, which is the first to name
-    /// its object: the catalog answers (memory stays flat); without one,
-    /// the objects seen are remembered.
-    fn first_naming(&self) -> Result<FirstNaming<'_>> {
-        // The catalog's entries caught up once, then asked per entry.
-        if !self.with_catalog(true, &mut |_, _| Ok(()))? {
-            let mut seen = std::collections::HashSet::new();
-            return Ok(Box::new(move |_, id| Ok(seen.insert(*id))));
-        }
-        Ok(Box::new(move |line, id| {
-            let mut first = None;
-            self.with_catalog(false, &mut |catalog, _| {
-                first = catalog.first_line_of(id)?;
-                Ok(())
-            })?;
-            Ok(first.is_none_or(|first| first == line))
-        }))
-    }
 
     /// How to name object `id` in messages.
     fn object_name(&self, id: &ObjectId) -> String;

@@ -31,22 +31,30 @@ pub fn run(global: &GlobalArgs, opener: &Opener) -> Result<Exit> {
     }
     let (mut entries, mut recorded, mut unique_named) = (0u64, 0u64, 0u64);
     let mut by_type: BTreeMap<String, ByType> = BTreeMap::new();
-    // Which entry is the first to name its object: the catalog says, so
-    // memory stays flat however many objects the store holds.
-    let lines = store.entries()?;
-    let mut first_naming = store.first_naming()?;
-    for (line, read) in lines.enumerate() {
-        let Line::Value(entry) = read? else { continue };
+    let mut count = |mime: &str, size: u64, first: bool| {
         entries += 1;
-        recorded += entry.size;
-        let first = first_naming(line as u64, &entry.sha256)?;
+        recorded += size;
         if first {
-            unique_named += entry.size;
+            unique_named += size;
         }
-        let slot = by_type.entry(entry.mime.clone()).or_default();
+        let slot = match by_type.get_mut(mime) {
+            Some(slot) => slot,
+            None => by_type.entry(mime.to_owned()).or_default(),
+        };
         slot.entries += 1;
         if first {
-            slot.bytes += entry.size;
+            slot.bytes += size;
+        }
+    };
+    // From the catalog: one pass over its index by object, so memory stays
+    // flat however many objects the store holds. Without one, the manifest
+    // is read and every object seen remembered.
+    let asked = store.with_catalog(true, &mut |catalog, _| catalog.by_object(&mut count))?;
+    if !asked {
+        let mut seen = std::collections::HashSet::new();
+        for read in store.entries()? {
+            let Line::Value(entry) = read? else { continue };
+            count(&entry.mime, entry.size, seen.insert(entry.sha256));
         }
     }
     let saved = recorded - unique_named;
