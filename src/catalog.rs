@@ -76,6 +76,18 @@ pub fn month_of(at: &str) -> u32 {
     }
 }
 
+/// What the manifest says of one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedObject {
+    pub id: ObjectId,
+    /// The smallest size a line gives it, and the largest (lines that
+    /// disagree are a problem `verify` reports).
+    pub size: u64,
+    pub largest: u64,
+    /// The number of the first line that names it, from 0.
+    pub first_line: u64,
+}
+
 /// Bytes before the indexed offset that are remembered, to tell the same
 /// manifest from one changed behind the catalog's back.
 const TAIL: u64 = 64;
@@ -528,6 +540,42 @@ impl Catalog {
             visit(mime, u64::try_from(size).unwrap_or(0), first);
         }
         Ok(())
+    }
+
+    /// At most `limit` of the objects the entries name, in the order of
+    /// their ids, from the first after `after`.
+    pub fn named_after(&self, after: Option<&ObjectId>, limit: usize) -> Result<Vec<NamedObject>> {
+        let conn = self.conn();
+        let mut query = conn
+            .prepare_cached(
+                "SELECT sha, min(size), max(size), min(line) FROM entries
+                 WHERE sha > ?1 GROUP BY sha ORDER BY sha LIMIT ?2",
+            )
+            .context("reading the catalog")?;
+        let after: &[u8] = after.map_or(&[], |id| id.as_bytes().as_slice());
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = query
+            .query_map(params![after, limit], |row| {
+                let sha: Vec<u8> = row.get(0)?;
+                let (size, largest, line): (i64, i64, i64) =
+                    (row.get(1)?, row.get(2)?, row.get(3)?);
+                Ok((sha, size, largest, line))
+            })
+            .context("reading the catalog")?;
+        let mut named = Vec::new();
+        for row in rows {
+            let (sha, size, largest, line) = row.context("reading the catalog")?;
+            let Ok(bytes) = <[u8; 32]>::try_from(sha.as_slice()) else {
+                continue;
+            };
+            named.push(NamedObject {
+                id: ObjectId::from_bytes(bytes),
+                size: size as u64,
+                largest: largest as u64,
+                first_line: line as u64,
+            });
+        }
+        Ok(named)
     }
 
     /// The type of the first entry naming `id`, and the earliest date any

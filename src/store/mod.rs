@@ -16,12 +16,12 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-pub use crate::catalog::{EntryQuery, ObjectFacts, month_of};
+pub use crate::catalog::{EntryQuery, NamedObject, ObjectFacts, month_of};
 pub use local::{LocalStager, LocalStore, ObjectFile};
 pub use lookup::LookupError;
 pub use open::{Access, Location, Opened, Opener};
 pub use s3::{S3Location, S3Settings, S3Store, SpoolStager, Unfinished};
-pub use view::{Leftover, LineIter, Listed, ListedIter, StoreView, WritersExcluded};
+pub use view::{Leftover, LineIter, Listed, ListedIter, NamedObjects, StoreView, WritersExcluded};
 
 use crate::manifest::Entry;
 use crate::object_id::ObjectId;

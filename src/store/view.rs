@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result};
 
 use super::{LookupError, Unfinished};
-use crate::catalog::{Catalog, EntryQuery, ObjectFacts};
+use crate::catalog::{Catalog, EntryQuery, NamedObject, ObjectFacts};
 use crate::manifest::{Entry, Line};
 use crate::object_id::ObjectId;
 
@@ -254,4 +254,72 @@ pub fn scan_facts(view: &(impl StoreView + ?Sized), id: &ObjectId) -> Result<Opt
         }
     }
     Ok(facts)
+}
+
+/// The objects the manifest names, in the order of their ids: from the
+/// catalog a chunk at a time (memory stays flat), or, for a store without
+/// one, from one pass over the manifest kept in memory.
+pub struct NamedObjects<'a> {
+    view: &'a dyn StoreView,
+    chunk: std::collections::VecDeque<NamedObject>,
+    after: Option<ObjectId>,
+    exhausted: bool,
+    memory: Option<std::collections::btree_map::IntoIter<ObjectId, NamedObject>>,
+}
+
+/// Objects asked of the catalog at once.
+const NAMED_CHUNK: usize = 4096;
+
+impl<'a> NamedObjects<'a> {
+    pub fn of(view: &'a dyn StoreView) -> Result<Self> {
+        let mut named = NamedObjects {
+            view,
+            chunk: Default::default(),
+            after: None,
+            exhausted: false,
+            memory: None,
+        };
+        if !view.with_catalog(true, &mut |_, _| Ok(()))? {
+            let mut map = std::collections::BTreeMap::new();
+            for (line, read) in view.entries()?.enumerate() {
+                let Line::Value(entry) = read? else { continue };
+                let named = map.entry(entry.sha256).or_insert(NamedObject {
+                    id: entry.sha256,
+                    size: entry.size,
+                    largest: entry.size,
+                    first_line: line as u64,
+                });
+                named.size = named.size.min(entry.size);
+                named.largest = named.largest.max(entry.size);
+            }
+            named.memory = Some(map.into_iter());
+        }
+        Ok(named)
+    }
+}
+
+impl Iterator for NamedObjects<'_> {
+    type Item = Result<NamedObject>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(memory) = &mut self.memory {
+            return memory.next().map(|(_, named)| Ok(named));
+        }
+        if self.chunk.is_empty() && !self.exhausted {
+            let mut chunk = Vec::new();
+            let after = self.after;
+            let asked = self.view.with_catalog(false, &mut |catalog, _| {
+                chunk = catalog.named_after(after.as_ref(), NAMED_CHUNK)?;
+                Ok(())
+            });
+            if let Err(e) = asked {
+                self.exhausted = true;
+                return Some(Err(e));
+            }
+            self.exhausted = chunk.len() < NAMED_CHUNK;
+            self.after = chunk.last().map(|named| named.id);
+            self.chunk.extend(chunk);
+        }
+        self.chunk.pop_front().map(Ok)
+    }
 }

@@ -12,16 +12,7 @@ use crate::exit::Exit;
 use crate::manifest::Line;
 use crate::object_id::ObjectId;
 use crate::pipeline::Pass;
-use crate::store::Opener;
-use crate::store::StoreView;
-
-/// What the manifest says of one object.
-struct Named {
-    size: u64,
-    /// The byte offset of the first line naming it.
-    line: u64,
-    seen: bool,
-}
+use crate::store::{NamedObject, NamedObjects, Opener, StoreView};
 
 pub fn run(global: &GlobalArgs, opener: &Opener, quick: bool) -> Result<Exit> {
     let store = opener.view()?;
@@ -34,14 +25,8 @@ pub fn run(global: &GlobalArgs, opener: &Opener, quick: bool) -> Result<Exit> {
         bytes: 0,
         entries: 0,
     };
-    let mut named = check.read_manifest()?;
-    check.check_objects(&mut named, quick, global)?;
-    for (id, named) in &named {
-        if !named.seen {
-            let detail = format!("manifest line at byte {} names it", named.line);
-            check.problem("missing", &store.object_name(id), &detail)?;
-        }
-    }
+    let torn = check.read_manifest()?;
+    check.check_objects(&torn, quick, global)?;
     check.check_temp_files()?;
     check.finish()
 }
@@ -68,28 +53,15 @@ impl<W: Write> Check<'_, W> {
         Ok(())
     }
 
-    /// Every line: unreadable ones are problems, and each object named is
-    /// remembered with its size.
-    fn read_manifest(&mut self) -> Result<HashMap<ObjectId, Named>> {
-        let mut named: HashMap<ObjectId, Named> = HashMap::new();
+    /// Every line, streamed: unreadable and torn ones are problems. Returns
+    /// the object a torn last line names, if it is whole otherwise (the
+    /// catalog does not index it; gc keeps it, the next run completes it).
+    fn read_manifest(&mut self) -> Result<Option<ObjectId>> {
         let manifest = self.store.manifest_name();
+        let mut torn_names = None;
         for line in self.store.entries()? {
             match line? {
-                Line::Value(entry) => {
-                    self.entries += 1;
-                    let first = named.entry(entry.sha256).or_insert(Named {
-                        size: entry.size,
-                        line: 0,
-                        seen: false,
-                    });
-                    if first.size != entry.size {
-                        let detail = format!(
-                            "lines disagree on the size of {} ({} and {})",
-                            entry.sha256, first.size, entry.size
-                        );
-                        self.problem("size", &manifest, &detail)?;
-                    }
-                }
+                Line::Value(_) => self.entries += 1,
                 Line::Unreadable { offset, reason } => {
                     self.problem(
                         "unreadable",
@@ -98,32 +70,34 @@ impl<W: Write> Check<'_, W> {
                     )?;
                 }
                 Line::Torn { offset, text } => {
-                    // A whole line that only lost its newline still names
-                    // its object (gc keeps it; the next run completes it).
-                    if let Some(entry) = crate::manifest::torn_entry(&text) {
-                        named.entry(entry.sha256).or_insert(Named {
-                            size: entry.size,
-                            line: offset,
-                            seen: false,
-                        });
-                    }
+                    torn_names = crate::manifest::torn_entry(&text).map(|entry| entry.sha256);
                     self.problem("torn", &manifest, &format!("last line at byte {offset} has no newline (repaired by the next ingest)"))?;
                 }
             }
         }
-        Ok(named)
+        Ok(torn_names)
     }
 
+    /// The objects listed and the objects the manifest names, both in the
+    /// order of their ids, walked side by side: memory stays flat whatever
+    /// the store's size.
     fn check_objects(
         &mut self,
-        named: &mut HashMap<ObjectId, Named>,
+        torn: &Option<ObjectId>,
         quick: bool,
         global: &GlobalArgs,
     ) -> Result<()> {
-        let mut pass = Pass::new();
-        let total: u64 = named.values().map(|n| n.size).sum();
+        let mut total = 0u64;
+        for named in NamedObjects::of(self.store)? {
+            total += named?.largest;
+        }
         let reporter = crate::report::Reporter::new(false, true, global.progress);
         let mut progress = reporter.progress_for(std::ffi::OsStr::new("verify"), Some(total));
+        let mut pass = Pass::new();
+        let manifest = self.store.manifest_name();
+        let mut named = NamedObjects::of(self.store)?;
+        let mut next_named = named.next().transpose()?;
+        let mut last: Option<ObjectId> = None;
         for object in self.store.listing()? {
             let object = object?;
             let shown = object.shown.clone();
@@ -131,6 +105,19 @@ impl<W: Write> Check<'_, W> {
                 self.problem("stray", &shown, "not an object (wrong name, place or kind)")?;
                 continue;
             };
+            if last.is_some_and(|last| last >= id) {
+                anyhow::bail!("the store's listing is not in the order of ids (at {shown})");
+            }
+            last = Some(id);
+            // Named objects before this one are not stored.
+            while let Some(missing) = next_named.take_if(|n| n.id < id) {
+                self.missing(&missing)?;
+                next_named = named.next().transpose()?;
+            }
+            let this = next_named.take_if(|n| n.id == id);
+            if this.is_some() {
+                next_named = named.next().transpose()?;
+            }
             self.objects += 1;
             self.bytes += object.size;
             if !quick {
@@ -142,9 +129,6 @@ impl<W: Write> Check<'_, W> {
                     Ok(passed) => passed,
                     Err(e) => {
                         // Said once, here, and the check goes on.
-                        if let Some(entry) = named.get_mut(&id) {
-                            entry.seen = true;
-                        }
                         self.problem("unreadable", &shown, &format!("{e:#}"))?;
                         continue;
                     }
@@ -152,21 +136,26 @@ impl<W: Write> Check<'_, W> {
                 if passed.id != id {
                     let moved = self.store.quarantine(&object)?;
                     let detail = format!("content hashes to {}; moved to {moved}", passed.id);
-                    self.problem("corrupt", &shown, &detail)?;
                     // Its lines now name a missing object; said once, here.
-                    named.remove(&id);
+                    self.problem("corrupt", &shown, &detail)?;
                     continue;
                 }
             }
-            match named.get_mut(&id) {
-                Some(entry) => {
-                    entry.seen = true;
-                    if entry.size != object.size {
+            match this {
+                Some(named) => {
+                    if named.size != named.largest {
+                        let detail = format!(
+                            "lines disagree on the size of {id} ({} and {})",
+                            named.size, named.largest
+                        );
+                        self.problem("size", &manifest, &detail)?;
+                    } else if named.size != object.size {
                         let detail =
-                            format!("{} bytes, the manifest says {}", object.size, entry.size);
+                            format!("{} bytes, the manifest says {}", object.size, named.size);
                         self.problem("size", &shown, &detail)?;
                     }
                 }
+                None if *torn == Some(id) => {}
                 None => self.problem(
                     "orphan",
                     &shown,
@@ -174,7 +163,17 @@ impl<W: Write> Check<'_, W> {
                 )?,
             }
         }
+        while let Some(missing) = next_named {
+            self.missing(&missing)?;
+            next_named = named.next().transpose()?;
+        }
         Ok(())
+    }
+
+    fn missing(&mut self, named: &NamedObject) -> Result<()> {
+        let detail = format!("manifest line {} names it", named.first_line + 1);
+        let name = self.store.object_name(&named.id);
+        self.problem("missing", &name, &detail)
     }
 
     fn check_temp_files(&mut self) -> Result<()> {
