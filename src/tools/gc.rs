@@ -10,7 +10,6 @@
 //! never completed is aborted once it is a day old: it may be another
 //! machine's, still under way.
 
-use std::collections::HashSet;
 use std::io::{self, BufWriter, Write};
 use std::time::Duration;
 
@@ -21,8 +20,7 @@ use crate::cli::GlobalArgs;
 use crate::exit::Exit;
 use crate::manifest::{Line, torn_entry};
 use crate::object_id::ObjectId;
-use crate::store::Opener;
-use crate::store::StoreView;
+use crate::store::{NamedObjects, Opener, StoreView};
 
 const MIN_AGE: Duration = Duration::from_secs(3600);
 const UPLOAD_MIN_AGE: Duration = Duration::from_secs(24 * 3600);
@@ -69,11 +67,28 @@ pub fn run(
         }
     }
     if orphans {
-        let named = named_objects(store.as_ref())?;
+        let torn = torn_names(store.as_ref())?;
+        // The objects listed and the objects the manifest names, both in
+        // the order of their ids, walked side by side: memory stays flat
+        // whatever the store's size.
+        let mut named = NamedObjects::of(store.as_ref())?;
+        let mut next_named = named.next().transpose()?;
+        let mut last: Option<ObjectId> = None;
         for object in store.listing()? {
             let object = object?;
             let Some(id) = object.id else { continue };
-            if !named.names(&id) && aged(object.age, min_age) {
+            if last.is_some_and(|last| last >= id) {
+                anyhow::bail!(
+                    "the store's listing is not in the order of ids (at {}): not removing orphans",
+                    object.shown
+                );
+            }
+            last = Some(id);
+            while next_named.as_ref().is_some_and(|n| n.id < id) {
+                next_named = named.next().transpose()?;
+            }
+            let is_named = next_named.as_ref().is_some_and(|n| n.id == id);
+            if !is_named && !torn.names(&id) && aged(object.age, min_age) {
                 if !dry_run {
                     store.remove_object(&object)?;
                 }
@@ -115,17 +130,18 @@ pub fn run(
     Ok(Exit::Success)
 }
 
-/// What the manifest names: the objects of its lines, and the hash
-/// prefixes that a torn last line may still stand for.
+/// What a torn last line may name: its object when it is whole but for
+/// its newline, else the hash prefix it still shows (the catalog indexes
+/// only whole lines).
 #[derive(Default)]
-struct Named {
-    ids: HashSet<ObjectId>,
+struct TornNames {
+    ids: Vec<ObjectId>,
     /// From a torn line that is not whole: every object whose hash starts
     /// with one of these may be the one it names (an empty prefix: any).
     prefixes: Vec<String>,
 }
 
-impl Named {
+impl TornNames {
     fn names(&self, id: &ObjectId) -> bool {
         self.ids.contains(id) || {
             let hex = id.to_string();
@@ -134,26 +150,24 @@ impl Named {
     }
 }
 
-/// Every object some manifest line names, or may name. Refuses to go on
-/// past a line it cannot read: that line may name an object, which must
-/// not be removed.
-fn named_objects(store: &dyn StoreView) -> Result<Named> {
-    let mut named = Named::default();
+/// Reads every line (streamed, nothing kept but a torn line's names), and
+/// refuses to go on past a line it cannot read: that line may name an
+/// object, which must not be removed.
+fn torn_names(store: &dyn StoreView) -> Result<TornNames> {
+    let mut torn = TornNames::default();
     for line in store.entries()? {
         match line? {
-            Line::Value(entry) => {
-                named.ids.insert(entry.sha256);
-            }
+            Line::Value(_) => {}
             Line::Torn { text, .. } => match torn_entry(&text) {
-                Some(entry) => _ = named.ids.insert(entry.sha256),
-                None => named.prefixes.push(torn_hash_prefix(&text)),
+                Some(entry) => torn.ids.push(entry.sha256),
+                None => torn.prefixes.push(torn_hash_prefix(&text)),
             },
             Line::Unreadable { offset, .. } => anyhow::bail!(
                 "manifest line at byte {offset} is unreadable: not removing orphans (see ingest verify)"
             ),
         }
     }
-    Ok(named)
+    Ok(torn)
 }
 
 /// The part of a hash that a line cut short still shows: the hex digits
