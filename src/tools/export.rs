@@ -5,7 +5,7 @@
 //! relative to DEST's directory handle with O_EXCL|O_NOFOLLOW: no write can
 //! land outside DEST, not even through a symlink already sitting in it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -52,9 +52,7 @@ pub fn run(global: &GlobalArgs, opener: &Opener, args: &ExportArgs) -> Result<Ex
         dest_path: &args.dest,
         link: args.link,
         overwrite: args.overwrite,
-        names: HashMap::new(),
-        taken: HashSet::new(),
-        done: HashSet::new(),
+        given: Given::new()?,
         pass: Pass::new(),
         failed: 0,
         out: BufWriter::new(io::stdout().lock()),
@@ -81,12 +79,8 @@ struct Export<'a, W: Write> {
     dest_path: &'a Path,
     link: LinkMode,
     overwrite: bool,
-    /// The last number given to each safe name.
-    names: HashMap<String, u32>,
-    /// Every name given out in DEST so far.
-    taken: HashSet<String>,
-    /// (name, content) pairs written: the same file twice is written once.
-    done: HashSet<(String, ObjectId)>,
+    /// The names given so far.
+    given: Given,
     pass: Pass,
     failed: u64,
     out: W,
@@ -97,11 +91,10 @@ struct Export<'a, W: Write> {
 impl<W: Write> Export<'_, W> {
     fn one(&mut self, entry: &Entry, store: &dyn StoreView) -> Result<()> {
         let base = safe_name(&entry.name_bytes(), &entry.ext);
-        if self.done.contains(&(base.clone(), entry.sha256)) {
+        if !self.given.first_time(&base, &entry.sha256)? {
             return Ok(());
         }
-        let name = self.distinct(&base);
-        self.done.insert((base, entry.sha256));
+        let name = self.distinct(&base)?;
         let shown = self.dest_path.join(&name);
         match self.place(store, &name, entry.sha256) {
             Ok(Placed::Written) => self.report(entry, &shown, "exported", None),
@@ -123,8 +116,8 @@ impl<W: Write> Export<'_, W> {
     }
 
     /// The next unused variant of `base`: `name.jpg`, `name (2).jpg`, ...
-    fn distinct(&mut self, base: &str) -> String {
-        let mut n = self.names.get(base).copied().unwrap_or(0);
+    fn distinct(&mut self, base: &str) -> Result<String> {
+        let mut n = self.given.last_number(base)?;
         loop {
             n += 1;
             let candidate = if n == 1 {
@@ -132,9 +125,9 @@ impl<W: Write> Export<'_, W> {
             } else {
                 numbered(base, n)
             };
-            if self.taken.insert(candidate.clone()) {
-                self.names.insert(base.to_owned(), n);
-                return candidate;
+            if self.given.take(&candidate)? {
+                self.given.set_last_number(base, n)?;
+                return Ok(candidate);
             }
         }
     }
@@ -300,6 +293,63 @@ pub fn safe_name(raw: &OsStr, ext: &str) -> String {
         name.insert(0, '_');
     }
     shorten(name)
+}
+
+/// The names an export has given, in a temporary database on disk (SQLite
+/// spills to a temporary file past its page cache), so an export of
+/// millions of entries keeps flat memory.
+struct Given {
+    db: rusqlite::Connection,
+}
+
+impl Given {
+    fn new() -> Result<Self> {
+        // An empty path: a private database in a temporary file.
+        let db = rusqlite::Connection::open("").context("making the export's list of names")?;
+        db.execute_batch(
+            "PRAGMA cache_size = -4096;
+             CREATE TABLE numbers (base TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+             CREATE TABLE taken (name TEXT PRIMARY KEY) WITHOUT ROWID;
+             CREATE TABLE done (base TEXT NOT NULL, sha BLOB NOT NULL, PRIMARY KEY (base, sha)) WITHOUT ROWID;",
+        )
+        .context("making the export's list of names")?;
+        Ok(Given { db })
+    }
+
+    /// Whether (`base`, `id`) is exported for the first time (the same
+    /// file twice is written once); remembers it.
+    fn first_time(&self, base: &str, id: &ObjectId) -> Result<bool> {
+        let mut insert = self
+            .db
+            .prepare_cached("INSERT OR IGNORE INTO done (base, sha) VALUES (?1, ?2)")?;
+        Ok(insert.execute(rusqlite::params![base, id.as_bytes().as_slice()])? == 1)
+    }
+
+    /// The last number given to `base` (0: none yet).
+    fn last_number(&self, base: &str) -> Result<u32> {
+        use rusqlite::OptionalExtension;
+        let mut query = self
+            .db
+            .prepare_cached("SELECT n FROM numbers WHERE base = ?1")?;
+        let n: Option<u32> = query.query_row([base], |row| row.get(0)).optional()?;
+        Ok(n.unwrap_or(0))
+    }
+
+    fn set_last_number(&self, base: &str, n: u32) -> Result<()> {
+        let mut upsert = self.db.prepare_cached(
+            "INSERT INTO numbers (base, n) VALUES (?1, ?2) ON CONFLICT(base) DO UPDATE SET n = ?2",
+        )?;
+        upsert.execute(rusqlite::params![base, n])?;
+        Ok(())
+    }
+
+    /// Takes `name` if no entry has it yet.
+    fn take(&self, name: &str) -> Result<bool> {
+        let mut insert = self
+            .db
+            .prepare_cached("INSERT OR IGNORE INTO taken (name) VALUES (?1)")?;
+        Ok(insert.execute([name])? == 1)
+    }
 }
 
 #[cfg(test)]
