@@ -20,7 +20,9 @@ fn main() {
         .unwrap_or(1_000_000);
     let ids = identities(n);
     let dir = tempfile::tempdir().expect("a temp dir");
-    println!("| engine | {n} identities inserted (s) | lines/s | {LOOKUPS} lookups (ms) | file (MiB) |");
+    println!(
+        "| engine | {n} identities inserted (s) | lines/s | {LOOKUPS} lookups (ms) | file (MiB) |"
+    );
     println!("|---|---:|---:|---:|---:|");
     let (insert, lookup, size) = sqlite(&dir.path().join("c.sqlite"), &ids);
     row("SQLite (rusqlite, WAL)", n, insert, lookup, size);
@@ -98,7 +100,11 @@ fn sqlite(path: &std::path::Path, ids: &[[u8; 16]]) -> (f64, f64, u64) {
     tx.commit().expect("commit");
     let lookup = started.elapsed().as_secs_f64();
     drop(conn);
-    (insert, lookup, std::fs::metadata(path).map_or(0, |m| m.len()))
+    (
+        insert,
+        lookup,
+        std::fs::metadata(path).map_or(0, |m| m.len()),
+    )
 }
 
 const TABLE: redb::TableDefinition<&[u8; 16], ()> = redb::TableDefinition::new("identities");
@@ -136,5 +142,9 @@ fn redb_engine(path: &std::path::Path, ids: &[[u8; 16]]) -> (f64, f64, u64) {
     drop(table);
     drop(tx);
     drop(db);
-    (insert, lookup, std::fs::metadata(path).map_or(0, |m| m.len()))
+    (
+        insert,
+        lookup,
+        std::fs::metadata(path).map_or(0, |m| m.len()),
+    )
 }
