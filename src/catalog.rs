@@ -238,7 +238,10 @@ impl Catalog {
     fn try_open(path: &Path) -> rusqlite::Result<Catalog> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(BUSY)?;
-        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")?;
+        // What a removal deletes is overwritten, not left in free pages.
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA secure_delete = ON;",
+        )?;
         conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
         // A damaged file may open and fail only when read.
         let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
@@ -617,6 +620,30 @@ impl Catalog {
             .query_row(params![path], |row| row.get(0))
             .optional()
             .context("reading the catalog")
+    }
+
+    /// Forgets the records of `paths` (their files are read again next
+    /// time).
+    pub fn forget_files(&mut self, paths: &[Vec<u8>]) -> Result<()> {
+        let conn = self.conn.get_mut().unwrap_or_else(|p| p.into_inner());
+        if !conn.is_autocommit() {
+            conn.execute_batch("COMMIT")
+                .context("reading the catalog")?;
+        }
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .context("locking the catalog")?;
+        {
+            let mut forget = tx
+                .prepare_cached("DELETE FROM files WHERE path = ?1")
+                .context("writing the catalog")?;
+            for path in paths {
+                forget
+                    .execute(params![path])
+                    .context("writing the catalog")?;
+            }
+        }
+        tx.commit().context("committing the catalog")
     }
 
     /// Keeps `records` (path, record), each replacing the one before it.

@@ -121,6 +121,11 @@ const TAKES: &[(&str, &[&str], &str)] = &[
     ),
     ("cat", &["s3_addressing"], ""),
     (
+        "rm",
+        &["s3_addressing", "json", "quiet", "wait_lock"],
+        "Print each removed entry's manifest line (JSON) instead of a table.",
+    ),
+    (
         "export",
         &["s3_addressing", "json", "quiet"],
         "Print one JSON object per file written instead of sha256sum lines.",
@@ -227,6 +232,14 @@ pub enum Command {
     /// List the manifest's entries, oldest first.
     #[command(after_help = TOOL_EXIT_CODES)]
     Ls(Filter),
+
+    /// Remove entries from the manifest, then the objects no remaining
+    /// entry names. Entries are picked by hash (or a unique prefix of 6+
+    /// hex digits) and by the filters of `ls`; at least one must be given.
+    /// Prints each entry removed. Writers wait while it runs, and a crash
+    /// leaves the store as it was before or after, never between.
+    #[command(after_help = TOOL_EXIT_CODES)]
+    Rm(RmArgs),
 
     /// Write an object to standard output, checking its hash as it goes.
     #[command(after_help = TOOL_EXIT_CODES)]
@@ -405,6 +418,19 @@ pub struct Filter {
     /// of one (2026, 2026-11, 2026-11-01, 2026-11-01T12:30), in UTC.
     #[arg(long, value_name = "DATE")]
     pub since: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RmArgs {
+    /// Only entries of these objects (full SHA-256 or unique prefixes).
+    pub hashes: Vec<String>,
+
+    #[command(flatten)]
+    pub filter: Filter,
+
+    /// Print what would be removed; remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -93,6 +93,7 @@ fn dispatch(cli: Cli) -> Result<Exit> {
             older_than,
         }) => tools::gc::run(global, opener, *orphans, *dry_run, *older_than),
         Some(Command::Stats) => tools::stats::run(global, opener),
+        Some(Command::Rm(args)) => tools::rm::run(global, opener, args),
         Some(Command::Copy { src, dest }) => tools::copy::run(global, opener, src, dest),
         Some(Command::Serve(args)) => commands::serve::run(global, opener, args),
         Some(Command::Token(command)) => commands::token::run(global, opener, command),

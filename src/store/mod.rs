@@ -21,7 +21,9 @@ pub use local::{LocalStager, LocalStore, ObjectFile};
 pub use lookup::LookupError;
 pub use open::{Access, Location, Opened, Opener};
 pub use s3::{S3Location, S3Settings, S3Store, SpoolStager, Unfinished};
-pub use view::{Leftover, LineIter, Listed, ListedIter, NamedObjects, StoreView, WritersExcluded};
+pub use view::{
+    Leftover, LineIter, Listed, ListedIter, NamedObjects, Removed, StoreView, WritersExcluded,
+};
 
 use crate::manifest::Entry;
 use crate::object_id::ObjectId;

@@ -120,6 +120,19 @@ pub trait StoreView {
         }
     }
 
+    /// Rewrites the manifest without the entries `remove` picks, at once
+    /// for every reader: the old manifest stays whole until the new one is
+    /// durable, then takes its place. Returns the entries removed, and of
+    /// their objects those no kept entry names. To be called only while
+    /// writers are excluded ([`StoreView::exclude_writers`]).
+    fn remove_entries(&self, remove: &dyn Fn(&Entry) -> bool) -> Result<Removed> {
+        let _ = remove;
+        anyhow::bail!(
+            "{}: removing entries is not possible on this store yet",
+            self.describe()
+        )
+    }
+
     /// Everything under `objects/`, objects and strays alike, streamed.
     fn listing(&self) -> Result<ListedIter>;
 
@@ -189,6 +202,14 @@ pub trait StoreView {
     fn upload_name(&self, upload: &Unfinished) -> String {
         upload.key.clone()
     }
+}
+
+/// What [`StoreView::remove_entries`] removed.
+#[derive(Debug, Default)]
+pub struct Removed {
+    pub entries: Vec<Entry>,
+    /// The objects of those entries that no kept entry names.
+    pub unnamed: Vec<ObjectId>,
 }
 
 /// Held while no writer may run; dropping it lets them in again.

@@ -42,6 +42,11 @@ impl EntryFilter {
         })
     }
 
+    /// Whether it lets every entry through (no flag was given).
+    pub fn is_empty(&self) -> bool {
+        self.mime.is_none() && self.name.is_none() && self.since.is_none()
+    }
+
     pub fn matches(&self, entry: &Entry) -> bool {
         self.mime.as_ref().is_none_or(|p| p.matches(&entry.mime))
             && self.name.as_ref().is_none_or(|g| g.is_match(&entry.name))

@@ -49,7 +49,7 @@ pub fn run(global: &GlobalArgs, opener: &Opener, filter: &Filter) -> Result<Exit
 /// type and the name come from inputs (an MMS part's `ct`, a file's name),
 /// so their control characters are shown escaped: they cannot forge rows
 /// or reach the terminal.
-fn table_row(entry: &Entry) -> String {
+pub(super) fn table_row(entry: &Entry) -> String {
     let hex = entry.sha256.to_string();
     format!(
         "{}  {:>10}  {:<24}  {}  {}",

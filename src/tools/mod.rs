@@ -7,6 +7,7 @@ pub mod export;
 pub mod filter;
 pub mod gc;
 pub mod ls;
+pub mod rm;
 pub mod stats;
 pub mod verify;
 

@@ -20,6 +20,7 @@ mod page;
 mod policy;
 mod progress;
 mod reliability;
+mod rm;
 mod s3;
 mod serve;
 mod sniffing;

@@ -130,3 +130,112 @@ impl LocalStore {
         Ok(found)
     }
 }
+
+impl LocalStore {
+    /// See [`crate::store::StoreView::remove_entries`]. Two passes over the
+    /// manifest: the first finds the entries to remove; the second writes
+    /// every other line, byte for byte, into a temp file beside it, which
+    /// is synced and renamed over the manifest (then the folder synced). A
+    /// crash before the rename leaves the old manifest (and a temp file gc
+    /// takes); after it, the new one. Objects are not touched here: the
+    /// caller removes the unnamed ones once the new manifest is in place,
+    /// so no kept entry ever names a missing object.
+    pub fn remove_entries(
+        &self,
+        remove: &dyn Fn(&crate::manifest::Entry) -> bool,
+    ) -> Result<crate::store::Removed> {
+        use std::collections::HashMap;
+        use std::io::{BufRead, Write};
+
+        let path = self.path(MANIFEST);
+        let mut removed = crate::store::Removed::default();
+        let Some(lines) = self.lines()? else {
+            return Ok(removed);
+        };
+        // The removed objects, and whether a kept entry names each.
+        let mut objects: HashMap<ObjectId, bool> = HashMap::new();
+        for line in lines {
+            if let crate::jsonl::Line::Value(entry) = line?
+                && remove(&entry)
+            {
+                objects.insert(entry.sha256, false);
+                removed.entries.push(entry);
+            }
+        }
+        if removed.entries.is_empty() {
+            return Ok(removed);
+        }
+        let manifest = File::open(&path).with_context(|| format!("reading {}", path.display()))?;
+        let mut reader = BufReader::with_capacity(64 * 1024, manifest);
+        let mut temp = tempfile::Builder::new()
+            .prefix(".manifest.jsonl.")
+            .tempfile_in(&self.root)
+            .with_context(|| format!("writing beside {}", path.display()))?;
+        let mut text = Vec::new();
+        {
+            let mut out = std::io::BufWriter::new(temp.as_file_mut());
+            loop {
+                text.clear();
+                let read = reader
+                    .read_until(b'\n', &mut text)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                if read == 0 {
+                    break;
+                }
+                // Unreadable and torn lines are kept as they are.
+                if let Ok(entry) = serde_json::from_slice::<crate::manifest::Entry>(&text)
+                    && text.ends_with(b"\n")
+                {
+                    if remove(&entry) {
+                        continue;
+                    }
+                    if let Some(named) = objects.get_mut(&entry.sha256) {
+                        *named = true;
+                    }
+                }
+                out.write_all(&text)?;
+            }
+            out.flush()?;
+        }
+        temp.as_file()
+            .sync_all()
+            .context("syncing the new manifest")?;
+        temp.persist(&path)
+            .map_err(|e| e.error)
+            .with_context(|| format!("replacing {}", path.display()))?;
+        super::sync_dir(&self.root)?;
+        removed.unnamed = objects
+            .into_iter()
+            .filter(|(_, named)| !named)
+            .map(|(id, _)| id)
+            .collect();
+        removed.unnamed.sort();
+        self.forget_removed(&removed.entries);
+        Ok(removed)
+    }
+}
+
+impl LocalStore {
+    /// Brings the catalog to the new manifest at once (it reads it all
+    /// again, the old one having been replaced) and forgets the files cache's
+    /// records of the removed entries' sources, so a later run over the same
+    /// folder reads those files again. Only a speed-up if it fails: the next
+    /// command does the same.
+    fn forget_removed(&self, removed: &[crate::manifest::Entry]) {
+        use crate::catalog::{Catalog, Part};
+        let forget = || -> Result<()> {
+            let mut catalog = Catalog::open(&self.root.join("cache").join(super::CATALOG))?;
+            let manifest = File::open(self.path(MANIFEST))?;
+            catalog.catch_up(&manifest, Part::Identities)?;
+            catalog.catch_up(&manifest, Part::Entries)?;
+            let sources: Vec<Vec<u8>> = removed
+                .iter()
+                .map(|entry| std::os::unix::ffi::OsStringExt::into_vec(entry.source_bytes()))
+                .collect();
+            catalog.forget_files(&sources)
+        };
+        if let Err(e) = forget() {
+            say!("warning: the catalog is brought up to date by the next command: {e:#}");
+        }
+    }
+}

@@ -9,10 +9,11 @@ use anyhow::{Context, Result};
 
 use super::LocalStore;
 use crate::catalog::{Catalog, Part};
+use crate::manifest::Entry;
 use crate::object_id::ObjectId;
 use crate::store::view::age_of;
 use crate::store::{
-    Leftover, LineIter, Listed, ListedIter, LookupError, StoreView, WritersExcluded,
+    Leftover, LineIter, Listed, ListedIter, LookupError, Removed, StoreView, WritersExcluded,
 };
 
 /// The catalog on the read side: its entries caught up with the manifest
@@ -86,6 +87,10 @@ impl StoreView for LocalStore {
         Ok(self
             .ask_catalog(catch_up, |catalog, manifest| ask(catalog, manifest))?
             .is_some())
+    }
+
+    fn remove_entries(&self, remove: &dyn Fn(&Entry) -> bool) -> Result<Removed> {
+        LocalStore::remove_entries(self, remove)
     }
 
     fn listing(&self) -> Result<ListedIter> {

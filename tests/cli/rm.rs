@@ -1,0 +1,129 @@
+//! `ingest rm`: entries removed from the manifest, objects no kept entry
+//! names deleted, and a crash at any moment leaving no entry that names a
+//! missing object.
+
+use std::fs;
+use std::time::Duration;
+
+use crate::util::*;
+
+/// Three files, two of them the same bytes under two names.
+fn stocked() -> Env {
+    let env = Env::new();
+    env.write("in/keep.txt", b"shared bytes\n");
+    env.write("in/gone.txt", b"shared bytes\n");
+    env.write("in/alone.bin", &noise(5000, 3));
+    age_files();
+    ok(env.cmd(["-q", "in"]));
+    env
+}
+
+fn names(env: &Env) -> Vec<String> {
+    let mut names: Vec<String> = env
+        .manifest()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn rm_removes_entries_and_only_the_objects_no_kept_entry_names() {
+    let env = stocked();
+    let shared = sha256_hex(b"shared bytes\n");
+    let alone = sha256_hex(&noise(5000, 3));
+    // The shared object stays: keep.txt still names it.
+    let out = ok(env.cmd(["rm", "--name", "gone.txt"]));
+    assert!(stdout_of(&out).contains("gone.txt"), "{}", stdout_of(&out));
+    assert_says(&stderr_of(&out), "removed 1 entry; deleted 0 objects");
+    assert_eq!(names(&env), ["alone.bin", "keep.txt"]);
+    assert!(env.object(&shared).exists());
+    // By a hash prefix: the entry and its object go.
+    let out = ok(env.cmd(["--json", "rm", &alone[..8]]));
+    assert_eq!(json_lines(&out)[0]["name"], "alone.bin");
+    assert_says(&stderr_of(&out), "removed 1 entry; deleted 1 object");
+    assert!(!env.object(&alone).exists());
+    assert_eq!(names(&env), ["keep.txt"]);
+    let out = ok(env.cmd(["--json", "verify"]));
+    assert_eq!(json_summary(&out)["problems"], 0);
+    // The removed entries are gone from the catalog too: pages and ls
+    // agree, and a run over the folder stores them again (their files
+    // cache records were forgotten).
+    let out = ok(env.cmd(["--json", "in"]));
+    let statuses: Vec<(String, String)> = json_lines(&out)
+        .iter()
+        .filter(|l| l["path"].is_string())
+        .map(|l| {
+            let path = l["path"].as_str().unwrap();
+            (
+                path.rsplit('/').next().unwrap().to_owned(),
+                l["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        statuses.contains(&("alone.bin".into(), "new".into())),
+        "{statuses:?}"
+    );
+    assert_eq!(names(&env), ["alone.bin", "gone.txt", "keep.txt"]);
+    env.assert_store_valid();
+}
+
+#[test]
+fn rm_without_a_selector_or_in_a_dry_run_removes_nothing() {
+    let env = stocked();
+    let before = env.manifest_bytes();
+    let out = env.cmd(["rm"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert_says(&stderr_of(&out), "say what to remove");
+    let out = ok(env.cmd(["rm", "--dry-run", "--name", "*.txt"]));
+    assert_says(&stderr_of(&out), "would remove 2 entries");
+    assert_eq!(env.manifest_bytes(), before);
+    assert_eq!(env.objects().len(), 2);
+}
+
+/// `rm` killed at random moments, with a writer running beside it: no
+/// kept entry ever names a missing object, every entry is either still
+/// there or removed whole, and gc then leaves a clean store.
+#[test]
+fn rm_killed_at_random_moments_never_leaves_an_entry_naming_a_missing_object() {
+    let seed = test_seed();
+    println!("seed {seed} (INGEST_TEST_SEED={seed} replays it)");
+    let mut rng = Moments(seed);
+    let env = Env::new();
+    for i in 0..300 {
+        env.write(
+            format!("in/f{i:03}.bin"),
+            &noise(200 + i, 40_000 + i as u64),
+        );
+    }
+    age_files();
+    ok(env.cmd(["-q", "in"]));
+    for round in 0..8 {
+        let context = format!("seed {seed} round {round}");
+        let pattern = format!("f{}*", rng.next_below(3));
+        let writer = env.write(format!("more/r{round}.bin"), &noise(3000, 50_000 + round));
+        let mut beside = env.cmd(["-q", writer.to_str().unwrap()]).spawn().unwrap();
+        let mut rm = env.cmd(["-q", "rm", "--name", &pattern]).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(rng.next_below(60)));
+        let _ = rm.kill();
+        let _ = rm.wait();
+        assert!(
+            beside.wait().unwrap().success(),
+            "{context}: the writer beside rm failed"
+        );
+        let out = env.cmd(["--json", "verify", "--quick"]).output().unwrap();
+        for problem in json_lines(&out) {
+            let kind = problem["problem"].as_str().unwrap_or("");
+            assert!(
+                matches!(kind, "" | "orphan" | "temp"),
+                "{context}: {problem}"
+            );
+        }
+    }
+    ok(env.cmd(["-q", "gc", "--orphans", "--older-than", "0s"]));
+    let out = ok(env.cmd(["--json", "verify"]));
+    assert_eq!(json_summary(&out)["problems"], 0);
+    let _ = fs::remove_dir_all(env.path().join("more"));
+}
