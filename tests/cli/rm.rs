@@ -127,3 +127,36 @@ fn rm_killed_at_random_moments_never_leaves_an_entry_naming_a_missing_object() {
     assert_eq!(json_summary(&out)["problems"], 0);
     let _ = fs::remove_dir_all(env.path().join("more"));
 }
+
+/// After `rm`, the removed entry's name and source and the object's bytes
+/// are in no file of the store: not the manifest, not the catalog (its
+/// index, its names, the files cache), not a temp file.
+#[test]
+fn after_rm_the_name_and_the_bytes_are_in_no_file_of_the_store() {
+    let env = Env::new();
+    let secret = b"the bytes someone has the right to have erased: 7c1d55a9\n".repeat(40);
+    env.write("in/Q3-layoffs-draft-5b2f.txt", &secret);
+    env.write("in/kept.txt", b"kept\n");
+    age_files();
+    ok(env.cmd(["-q", "in"]));
+    // The catalog's entries made too (the server's pages, stats).
+    ok(env.cmd(["-q", "stats"]));
+    ok(env.cmd(["-q", "rm", "--name", "Q3-layoffs-*"]));
+    let needles: [&[u8]; 3] = [
+        b"Q3-layoffs-draft-5b2f",
+        b"layoffs-draft",
+        b"someone has the right to have erased",
+    ];
+    for file in files_under(&env.store()) {
+        let bytes = fs::read(&file).unwrap();
+        for needle in needles {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "{} still holds {:?}",
+                file.display(),
+                String::from_utf8_lossy(needle)
+            );
+        }
+    }
+    assert_eq!(names(&env), ["kept.txt"]);
+}
