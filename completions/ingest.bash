@@ -788,7 +788,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__rm)
-            opts="-q -h --mime --name --since --dry-run --spool --json --progress --store --s3-addressing --quiet --wait-lock --help"
+            opts="-q -h --mime --name --since --dry-run --block --spool --json --progress --store --s3-addressing --quiet --wait-lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -150,6 +150,7 @@ complete -c ingest -n "__fish_ingest_using_subcommand rm" -l s3-addressing -d 'S
 virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand rm" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand rm" -l dry-run -d 'Print what would be removed; remove nothing'
+complete -c ingest -n "__fish_ingest_using_subcommand rm" -l block -d 'Also add the removed objects to the store\'s block list (`blocked` in config.json): add, mms and serve then refuse those bytes (exit 3, HTTP 403), so a nightly run over a folder that still holds them does not bring them back'
 complete -c ingest -n "__fish_ingest_using_subcommand rm" -l json -d 'Print each removed entry\'s manifest line (JSON) instead of a table.'
 complete -c ingest -n "__fish_ingest_using_subcommand rm" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand rm" -s h -l help -d 'Print help'

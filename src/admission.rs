@@ -158,6 +158,9 @@ impl Checked {
             let actual = passed.id;
             return Err(Rejection::HashMismatch { expected, actual });
         }
+        if policy.blocked.contains(&passed.id) {
+            return Err(Rejection::Blocked { id: passed.id });
+        }
         if !self.type_judged {
             policy.admit_type(mime)?;
         }

@@ -431,6 +431,13 @@ pub struct RmArgs {
     /// Print what would be removed; remove nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Also add the removed objects to the store's block list (`blocked`
+    /// in config.json): add, mms and serve then refuse those bytes (exit
+    /// 3, HTTP 403), so a nightly run over a folder that still holds them
+    /// does not bring them back.
+    #[arg(long)]
+    pub block: bool,
 }
 
 #[derive(Debug, Args, Clone)]

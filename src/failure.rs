@@ -61,6 +61,10 @@ pub enum Rejection {
     Infected {
         signature: String,
     },
+    /// The store's block list names these bytes.
+    Blocked {
+        id: ObjectId,
+    },
 }
 
 impl Rejection {
@@ -71,6 +75,7 @@ impl Rejection {
             Rejection::TypeDenied { .. } => "type_denied",
             Rejection::HashMismatch { .. } => "hash_mismatch",
             Rejection::Infected { .. } => "infected",
+            Rejection::Blocked { .. } => "blocked",
         }
     }
 }
@@ -91,6 +96,12 @@ impl fmt::Display for Rejection {
                 write!(f, "rejected: SHA-256 is {actual}, expected {expected}")
             }
             Rejection::Infected { signature } => write!(f, "rejected: infected ({signature})"),
+            Rejection::Blocked { id } => {
+                write!(
+                    f,
+                    "rejected: the store blocks these bytes ({id}; ingest rm --block)"
+                )
+            }
         }
     }
 }

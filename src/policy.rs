@@ -103,6 +103,9 @@ pub struct Policy {
     pub clamd: Option<ClamdAddr>,
     pub scan_fail_open: bool,
     pub scan_timeout: Duration,
+    /// Objects the store refuses (`blocked` in `config.json`, written by
+    /// `ingest rm --block`): removed once, never stored again.
+    pub blocked: std::collections::HashSet<crate::object_id::ObjectId>,
 }
 
 impl Policy {
@@ -145,6 +148,9 @@ pub struct StoreConfig {
     pub clamd: Option<String>,
     pub scan_fail_open: Option<bool>,
     pub scan_timeout: Option<f64>,
+    /// SHA-256 hashes (hex) of content the store refuses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked: Vec<String>,
 }
 
 impl StoreConfig {
@@ -261,6 +267,12 @@ impl Policy {
             clamd,
             scan_fail_open: given.scan_fail_open || config.scan_fail_open.unwrap_or(false),
             scan_timeout,
+            blocked: config
+                .blocked
+                .iter()
+                .map(|hex| hex.parse().map_err(|e| anyhow::anyhow!("{hex:?}: {e}")))
+                .collect::<Result<_>>()
+                .with_context(|| from_config("blocked"))?,
         })
     }
 }

@@ -41,6 +41,7 @@ pub fn policy(args: &PolicyArgs) -> Result<PolicyGiven> {
         clamd: args.clamd.clone(),
         scan_fail_open: args.scan_fail_open.then_some(true),
         scan_timeout: args.scan_timeout,
+        blocked: Vec::new(),
     })
 }
 

@@ -133,6 +133,16 @@ pub trait StoreView {
         )
     }
 
+    /// Adds `ids` to the store's block list (`blocked` in its
+    /// `config.json`): every front end then refuses those bytes.
+    fn block(&self, ids: &[ObjectId]) -> Result<()> {
+        let _ = ids;
+        anyhow::bail!(
+            "{}: blocking is not possible on this store yet",
+            self.describe()
+        )
+    }
+
     /// Everything under `objects/`, objects and strays alike, streamed.
     fn listing(&self) -> Result<ListedIter>;
 

@@ -72,6 +72,14 @@ pub fn run(global: &GlobalArgs, opener: &Opener, args: &RmArgs) -> Result<Exit> 
     }
     let _excluded = store.exclude_writers(opener.wait_lock)?;
     let removed = store.remove_entries(&picks)?;
+    if args.block {
+        // Blocked before any object goes: a writer that starts once this
+        // run ends refuses the bytes, even if deleting them fails.
+        let mut ids: Vec<ObjectId> = removed.entries.iter().map(|e| e.sha256).collect();
+        ids.sort();
+        ids.dedup();
+        store.block(&ids)?;
+    }
     for entry in &removed.entries {
         show(entry)?;
     }

@@ -160,3 +160,39 @@ fn after_rm_the_name_and_the_bytes_are_in_no_file_of_the_store() {
     }
     assert_eq!(names(&env), ["kept.txt"]);
 }
+
+/// `rm --block`: the bytes are refused from then on, by add (exit 3, the
+/// reason said) and by the server (403), wherever they come from.
+#[test]
+fn rm_block_keeps_the_bytes_from_coming_back() {
+    use crate::harness::served::{Served, file_arg};
+    let env = stocked();
+    let alone = noise(5000, 3);
+    ok(env.cmd(["-q", "rm", "--block", "--name", "alone.bin"]));
+    let config: serde_json::Value =
+        serde_json::from_slice(&fs::read(env.store().join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["blocked"][0], sha256_hex(&alone));
+    // The nightly run over the same folder, and the bytes under another
+    // name: both refused.
+    let again = env.write("other/renamed.bin", &alone);
+    let out = env
+        .cmd(["--json", "in", again.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    let refused: Vec<_> = json_lines(&out)
+        .into_iter()
+        .filter(|l| l["status"] == "rejected")
+        .collect();
+    assert_eq!(refused.len(), 2, "{}", stdout_of(&out));
+    assert!(refused.iter().all(|l| l["reason"] == "blocked"));
+    assert!(!env.object(&sha256_hex(&alone)).exists());
+    let server = Served::start(&env, &[]);
+    let (status, body) = server.json(&["-T", &file_arg(&again), &server.url("/v1/files/x.bin")]);
+    assert_eq!(status, 403, "{body}");
+    assert!(body.to_string().contains("blocked"), "{body}");
+    // Other bytes still go in.
+    let fine = env.write("fine.txt", b"fine\n");
+    let (status, _) = server.json(&["-T", &file_arg(&fine), &server.url("/v1/files/fine.txt")]);
+    assert_eq!(status, 201);
+}

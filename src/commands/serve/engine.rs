@@ -88,6 +88,7 @@ impl FileReport {
                 let http = match rejection {
                     Rejection::TooLarge { .. } => 413,
                     Rejection::TypeDenied { .. } => 415,
+                    Rejection::Blocked { .. } => 403,
                     Rejection::HashMismatch { .. } | Rejection::Infected { .. } => 422,
                 };
                 (Fate::Rejected, Some(rejection.reason()), http)

@@ -239,3 +239,41 @@ impl LocalStore {
         }
     }
 }
+
+impl LocalStore {
+    /// See [`crate::store::StoreView::block`]: `config.json` is read as it
+    /// is (keys this version does not know are kept), the hashes added to
+    /// its `blocked` list, and the file replaced whole.
+    pub fn block(&self, ids: &[ObjectId]) -> Result<()> {
+        let path = self.config_path();
+        let mut config: serde_json::Value = match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .with_context(|| format!("{} is not valid", path.display()))?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => serde_json::json!({}),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        let Some(object) = config.as_object_mut() else {
+            anyhow::bail!("{} is not a JSON object", path.display());
+        };
+        let list = object
+            .entry("blocked")
+            .or_insert_with(|| serde_json::json!([]));
+        let Some(list) = list.as_array_mut() else {
+            anyhow::bail!("{}: blocked is not a list", path.display());
+        };
+        for id in ids {
+            let hex = serde_json::Value::String(id.to_string());
+            if !list.contains(&hex) {
+                list.push(hex);
+            }
+        }
+        let mut temp = tempfile::NamedTempFile::new_in(&self.root)
+            .with_context(|| format!("writing beside {}", path.display()))?;
+        std::io::Write::write_all(&mut temp, serde_json::to_string_pretty(&config)?.as_bytes())?;
+        temp.as_file().sync_all()?;
+        temp.persist(&path)
+            .map_err(|e| e.error)
+            .with_context(|| format!("replacing {}", path.display()))?;
+        super::sync_dir(&self.root)
+    }
+}

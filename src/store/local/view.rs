@@ -93,6 +93,10 @@ impl StoreView for LocalStore {
         LocalStore::remove_entries(self, remove)
     }
 
+    fn block(&self, ids: &[ObjectId]) -> Result<()> {
+        LocalStore::block(self, ids)
+    }
+
     fn listing(&self) -> Result<ListedIter> {
         Ok(Box::new(self.object_files().map(|found| {
             let found = found?;
