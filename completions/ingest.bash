@@ -358,7 +358,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__export)
-            opts="-q -h --mime --name --since --link --overwrite --spool --json --progress --wait-lock --store --s3-addressing --quiet --help"
+            opts="-q -h --mime --name --since --until --source --link --overwrite --spool --json --progress --wait-lock --store --s3-addressing --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -373,6 +373,14 @@ _ingest() {
                     return 0
                     ;;
                 --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --source)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -684,7 +692,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__ls)
-            opts="-q -h --mime --name --since --spool --json --progress --wait-lock --store --s3-addressing --quiet --help"
+            opts="-q -h --mime --name --since --until --source --spool --json --progress --wait-lock --store --s3-addressing --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -699,6 +707,14 @@ _ingest() {
                     return 0
                     ;;
                 --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --source)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -788,7 +804,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__rm)
-            opts="-q -h --mime --name --since --dry-run --block --spool --json --progress --store --s3-addressing --quiet --wait-lock --help"
+            opts="-q -h --mime --name --since --until --source --dry-run --block --spool --json --progress --store --s3-addressing --quiet --wait-lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -803,6 +819,14 @@ _ingest() {
                     return 0
                     ;;
                 --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --source)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

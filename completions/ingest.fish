@@ -116,6 +116,8 @@ complete -c ingest -n "__fish_ingest_using_subcommand mms" -s h -l help -d 'Prin
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l mime -d 'Only entries whose type matches PATTERN (image/*, video/mp4)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l name -d 'Only entries whose name matches GLOB (*.jpg)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l since -d 'Only entries stored at or after DATE: an RFC 3339 time, or a prefix of one (2026, 2026-11, 2026-11-01, 2026-11-01T12:30), in UTC' -r
+complete -c ingest -n "__fish_ingest_using_subcommand ls" -l until -d 'Only entries stored before DATE (the same forms as --since)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand ls" -l source -d 'Only entries whose source matches GLOB (/home/me/Photos/**, http:*, a backup\'s path)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
@@ -141,6 +143,8 @@ complete -c ingest -n "__fish_ingest_using_subcommand cat" -s h -l help -d 'Prin
 complete -c ingest -n "__fish_ingest_using_subcommand rm" -l mime -d 'Only entries whose type matches PATTERN (image/*, video/mp4)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand rm" -l name -d 'Only entries whose name matches GLOB (*.jpg)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand rm" -l since -d 'Only entries stored at or after DATE: an RFC 3339 time, or a prefix of one (2026, 2026-11, 2026-11-01, 2026-11-01T12:30), in UTC' -r
+complete -c ingest -n "__fish_ingest_using_subcommand rm" -l until -d 'Only entries stored before DATE (the same forms as --since)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand rm" -l source -d 'Only entries whose source matches GLOB (/home/me/Photos/**, http:*, a backup\'s path)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand rm" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand rm" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
@@ -157,6 +161,8 @@ complete -c ingest -n "__fish_ingest_using_subcommand rm" -s h -l help -d 'Print
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l mime -d 'Only entries whose type matches PATTERN (image/*, video/mp4)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l name -d 'Only entries whose name matches GLOB (*.jpg)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l since -d 'Only entries stored at or after DATE: an RFC 3339 time, or a prefix of one (2026, 2026-11, 2026-11-01, 2026-11-01T12:30), in UTC' -r
+complete -c ingest -n "__fish_ingest_using_subcommand export" -l until -d 'Only entries stored before DATE (the same forms as --since)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand export" -l source -d 'Only entries whose source matches GLOB (/home/me/Photos/**, http:*, a backup\'s path)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l link -d 'copy: a copy of its own (a reflink where the filesystem shares blocks), checked against its hash. hard: a hard link to the store\'s object, which saves space, but then the exported file is the stored object: making it writable and editing it damages the store' -r -f -a "copy\t'`auto` was the default once, and hard-linked on one filesystem'
 hard\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F

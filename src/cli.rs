@@ -418,6 +418,15 @@ pub struct Filter {
     /// of one (2026, 2026-11, 2026-11-01, 2026-11-01T12:30), in UTC.
     #[arg(long, value_name = "DATE")]
     pub since: Option<String>,
+
+    /// Only entries stored before DATE (the same forms as --since).
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+
+    /// Only entries whose source matches GLOB (/home/me/Photos/**,
+    /// http:*, a backup's path).
+    #[arg(long, value_name = "GLOB")]
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]

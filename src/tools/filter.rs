@@ -1,4 +1,5 @@
-//! Choosing manifest entries by type, name and date (`ls`, `export`).
+//! Choosing manifest entries by type, name, source and date (`ls`,
+//! `export`, `rm`).
 
 use std::str::FromStr;
 
@@ -16,6 +17,8 @@ pub struct EntryFilter {
     mime: Option<MimePattern>,
     name: Option<GlobMatcher>,
     since: Option<Timestamp>,
+    until: Option<Timestamp>,
+    source: Option<GlobMatcher>,
 }
 
 impl EntryFilter {
@@ -39,22 +42,48 @@ impl EntryFilter {
                 .map(parse_since)
                 .transpose()
                 .context("--since")?,
+            until: filter
+                .until
+                .as_deref()
+                .map(parse_since)
+                .transpose()
+                .context("--until")?,
+            source: filter
+                .source
+                .as_deref()
+                .map(|g| Glob::new(g).map(|g| g.compile_matcher()))
+                .transpose()
+                .context("--source")?,
         })
     }
 
     /// Whether it lets every entry through (no flag was given).
     pub fn is_empty(&self) -> bool {
-        self.mime.is_none() && self.name.is_none() && self.since.is_none()
+        self.mime.is_none()
+            && self.name.is_none()
+            && self.since.is_none()
+            && self.until.is_none()
+            && self.source.is_none()
     }
 
     pub fn matches(&self, entry: &Entry) -> bool {
         self.mime.as_ref().is_none_or(|p| p.matches(&entry.mime))
             && self.name.as_ref().is_none_or(|g| g.is_match(&entry.name))
+            && self
+                .source
+                .as_ref()
+                .is_none_or(|g| g.is_match(&entry.source))
             && self.since.is_none_or(|since| {
                 entry
                     .ingested_at
                     .parse::<Timestamp>()
                     .is_ok_and(|at| at >= since)
+            })
+            && self.until.is_none_or(|until| {
+                entry
+                    .ingested_at
+                    .parse::<Timestamp>()
+                    .is_ok_and(|at| at < until)
             })
     }
 }

@@ -31,7 +31,7 @@ pub fn run(global: &GlobalArgs, opener: &Opener, args: &RmArgs) -> Result<Exit> 
     };
     if args.hashes.is_empty() && filter.is_empty() {
         say!(
-            "rm: say what to remove: hashes, --name, --mime or --since (nothing is removed without one)"
+            "rm: say what to remove: hashes, --name, --source, --mime, --since or --until (nothing is removed without one)"
         );
         return Ok(Exit::Usage);
     }

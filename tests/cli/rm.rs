@@ -196,3 +196,17 @@ fn rm_block_keeps_the_bytes_from_coming_back() {
     let (status, _) = server.json(&["-T", &file_arg(&fine), &server.url("/v1/files/fine.txt")]);
     assert_eq!(status, 201);
 }
+
+/// Retention as cron would run it: by source and by date.
+#[test]
+fn rm_picks_by_source_and_date() {
+    let env = stocked();
+    // Nothing was stored before 2000: nothing goes.
+    ok(env.cmd(["-q", "rm", "--until", "2000"]));
+    assert_eq!(names(&env), ["alone.bin", "gone.txt", "keep.txt"]);
+    let out = ok(env.cmd(["rm", "--source", "*/in/*.txt", "--until", "2999"]));
+    assert_says(&stderr_of(&out), "removed 2 entries; deleted 1 object");
+    assert_eq!(names(&env), ["alone.bin"]);
+    let out = ok(env.cmd(["--json", "ls", "--source", "*/in/alone.bin"]));
+    assert_eq!(json_lines(&out).len(), 1);
+}
