@@ -236,27 +236,41 @@ impl Catalog {
     }
 
     fn try_open(path: &Path) -> rusqlite::Result<Catalog> {
-        let conn = Connection::open(path)?;
+        let mut conn = Connection::open(path)?;
         conn.busy_timeout(BUSY)?;
+        // Turning a new file to WAL takes a lock the busy handler does not
+        // wait for: several runs opening a new catalog at once retry.
+        let mut tries = 0;
+        loop {
+            match conn.execute_batch("PRAGMA journal_mode = WAL;") {
+                Err(e) if is_busy(&e) && tries < 200 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                done => break done?,
+            }
+        }
         // What a removal deletes is overwritten, not left in free pages.
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA secure_delete = ON;",
-        )?;
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA secure_delete = ON;")?;
         conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
         // A damaged file may open and fail only when read.
         let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
         if version != SCHEMA_VERSION {
             // An older schema (or a new file): everything is made again,
-            // under the write lock so two runs do not both do it.
-            let tx = conn.unchecked_transaction()?;
-            tx.execute_batch(
-                "DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS identities;
-                 DROP TABLE IF EXISTS entries; DROP TABLE IF EXISTS names;
-                 DROP TABLE IF EXISTS files;",
-            )?;
-            tx.execute_batch(SCHEMA)?;
-            tx.execute_batch(ENTRY_INDEXES)?;
-            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            // under the write lock, by the first run to take it (the others
+            // find it made when they get the lock in turn).
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+            if version != SCHEMA_VERSION {
+                tx.execute_batch(
+                    "DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS identities;
+                     DROP TABLE IF EXISTS entries; DROP TABLE IF EXISTS names;
+                     DROP TABLE IF EXISTS files;",
+                )?;
+                tx.execute_batch(SCHEMA)?;
+                tx.execute_batch(ENTRY_INDEXES)?;
+                tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            }
             tx.commit()?;
         }
         conn.query_row("SELECT count(*) FROM meta", [], |row| row.get::<_, i64>(0))?;
@@ -309,10 +323,7 @@ impl Catalog {
         // up: SQLite locks and unlocks its files (four fcntl calls) for each
         // transaction, which was most of a nightly re-run's time. What it
         // does not see yet, a miss makes the caller catch up on.
-        if conn.is_autocommit() {
-            conn.execute_batch("BEGIN DEFERRED")
-                .context("reading the catalog")?;
-        }
+        keep_reading(&conn)?;
         // Prepared once per connection: a nightly re-run asks once per file.
         let mut query = conn
             .prepare_cached("SELECT 1 FROM identities WHERE id = ?1")
@@ -609,10 +620,7 @@ impl Catalog {
     pub fn file_record(&self, path: &[u8]) -> Result<Option<Vec<u8>>> {
         let conn = self.conn();
         // One read transaction for a walk's questions, as for identities.
-        if conn.is_autocommit() {
-            conn.execute_batch("BEGIN DEFERRED")
-                .context("reading the catalog")?;
-        }
+        keep_reading(&conn)?;
         let mut query = conn
             .prepare_cached("SELECT record FROM files WHERE path = ?1")
             .context("reading the catalog")?;
@@ -626,13 +634,7 @@ impl Catalog {
     /// time).
     pub fn forget_files(&mut self, paths: &[Vec<u8>]) -> Result<()> {
         let conn = self.conn.get_mut().unwrap_or_else(|p| p.into_inner());
-        if !conn.is_autocommit() {
-            conn.execute_batch("COMMIT")
-                .context("reading the catalog")?;
-        }
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .context("locking the catalog")?;
+        let tx = begin_writing(conn)?;
         {
             let mut forget = tx
                 .prepare_cached("DELETE FROM files WHERE path = ?1")
@@ -649,13 +651,7 @@ impl Catalog {
     /// Keeps `records` (path, record), each replacing the one before it.
     pub fn put_file_records(&mut self, records: &[(Vec<u8>, Vec<u8>)]) -> Result<()> {
         let conn = self.conn.get_mut().unwrap_or_else(|p| p.into_inner());
-        if !conn.is_autocommit() {
-            conn.execute_batch("COMMIT")
-                .context("reading the catalog")?;
-        }
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .context("locking the catalog")?;
+        let tx = begin_writing(conn)?;
         {
             let mut put = tx
                 .prepare_cached("INSERT OR REPLACE INTO files (path, record) VALUES (?1, ?2)")
@@ -840,6 +836,34 @@ fn write_mark(tx: &Transaction, part: Part, mark: &Mark, manifest: &File) -> Res
     write_meta(tx, &part.key("lines"), &mark.lines.to_le_bytes())?;
     write_meta(tx, &part.key("tail"), &tail)?;
     Ok(())
+}
+
+/// Begins the connection's long read transaction, unless it is in one.
+fn keep_reading(conn: &Connection) -> Result<()> {
+    if conn.is_autocommit() {
+        conn.execute_batch("BEGIN DEFERRED")
+            .context("reading the catalog")?;
+    }
+    Ok(())
+}
+
+/// Ends the connection's read transaction (what was written since is to be
+/// seen now) and begins a write transaction, waiting for other writers.
+fn begin_writing(conn: &mut Connection) -> Result<Transaction<'_>> {
+    if !conn.is_autocommit() {
+        conn.execute_batch("COMMIT")
+            .context("reading the catalog")?;
+    }
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+        .context("locking the catalog")
+}
+
+/// Whether SQLite says another connection holds the lock.
+fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 /// Whether SQLite says the file is not a database, or a damaged one.

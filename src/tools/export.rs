@@ -5,7 +5,6 @@
 //! relative to DEST's directory handle with O_EXCL|O_NOFOLLOW: no write can
 //! land outside DEST, not even through a symlink already sitting in it.
 
-use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -15,7 +14,7 @@ use std::path::Path;
 use anyhow::{Context, Result, anyhow};
 use rustix::fs::{AtFlags, CWD, Mode, OFlags};
 
-use super::filter::EntryFilter;
+use super::filter::{EntryFilter, resolve_hashes};
 use crate::cli::{ExportArgs, GlobalArgs, LinkMode};
 use crate::exit::Exit;
 use crate::failure::Failure;
@@ -27,19 +26,11 @@ use crate::store::Opener;
 use crate::store::StoreView;
 
 pub fn run(global: &GlobalArgs, opener: &Opener, args: &ExportArgs) -> Result<Exit> {
-    let filter = match EntryFilter::new(&args.filter) {
-        Ok(filter) => filter,
-        Err(usage) => {
-            say!("{usage:#}");
-            return Ok(Exit::Usage);
-        }
+    let Some(filter) = EntryFilter::or_usage(&args.filter) else {
+        return Ok(Exit::Usage);
     };
     let store = opener.view()?;
-    let wanted: HashSet<ObjectId> = args
-        .hashes
-        .iter()
-        .map(|h| store.resolve(h).map_err(|e| anyhow!(e)))
-        .collect::<Result<_>>()?;
+    let wanted = resolve_hashes(store.as_ref(), &args.hashes)?;
     fs::create_dir_all(&args.dest).with_context(|| format!("creating {}", args.dest.display()))?;
     let dest: OwnedFd = rustix::fs::open(
         &args.dest,

@@ -21,7 +21,30 @@ pub struct EntryFilter {
     source: Option<GlobMatcher>,
 }
 
+/// The objects `hashes` (full SHA-256 or unique prefixes) name in `store`.
+pub fn resolve_hashes(
+    store: &dyn crate::store::StoreView,
+    hashes: &[String],
+) -> Result<std::collections::HashSet<crate::object_id::ObjectId>> {
+    hashes
+        .iter()
+        .map(|h| store.resolve(h).map_err(|e| anyhow!(e)))
+        .collect()
+}
+
 impl EntryFilter {
+    /// The filter, or None after saying why the flags are wrong (a usage
+    /// error for the caller to exit with).
+    pub fn or_usage(filter: &Filter) -> Option<Self> {
+        match EntryFilter::new(filter) {
+            Ok(filter) => Some(filter),
+            Err(usage) => {
+                say!("{usage:#}");
+                None
+            }
+        }
+    }
+
     pub fn new(filter: &Filter) -> Result<Self> {
         Ok(EntryFilter {
             mime: filter

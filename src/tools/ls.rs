@@ -14,12 +14,8 @@ use crate::stderr::escape;
 use crate::store::Opener;
 
 pub fn run(global: &GlobalArgs, opener: &Opener, filter: &Filter) -> Result<Exit> {
-    let filter = match EntryFilter::new(filter) {
-        Ok(filter) => filter,
-        Err(usage) => {
-            say!("{usage:#}");
-            return Ok(Exit::Usage);
-        }
+    let Some(filter) = EntryFilter::or_usage(filter) else {
+        return Ok(Exit::Usage);
     };
     let store = opener.view()?;
     let lines = store.entries()?;

@@ -7,13 +7,12 @@
 //! the manifest is replaced whole and durably before any object goes, and
 //! an object stays while any kept entry names it.
 
-use std::collections::HashSet;
 use std::io::{self, BufWriter, Write};
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use indicatif::HumanBytes;
 
-use super::filter::EntryFilter;
+use super::filter::{EntryFilter, resolve_hashes};
 use super::ls::table_row;
 use crate::cli::{GlobalArgs, RmArgs};
 use crate::exit::Exit;
@@ -22,12 +21,8 @@ use crate::object_id::ObjectId;
 use crate::store::{Listed, Opener};
 
 pub fn run(global: &GlobalArgs, opener: &Opener, args: &RmArgs) -> Result<Exit> {
-    let filter = match EntryFilter::new(&args.filter) {
-        Ok(filter) => filter,
-        Err(usage) => {
-            say!("{usage:#}");
-            return Ok(Exit::Usage);
-        }
+    let Some(filter) = EntryFilter::or_usage(&args.filter) else {
+        return Ok(Exit::Usage);
     };
     if args.hashes.is_empty() && filter.is_empty() {
         say!(
@@ -36,11 +31,7 @@ pub fn run(global: &GlobalArgs, opener: &Opener, args: &RmArgs) -> Result<Exit> 
         return Ok(Exit::Usage);
     }
     let store = opener.view()?;
-    let wanted: HashSet<ObjectId> = args
-        .hashes
-        .iter()
-        .map(|h| store.resolve(h).map_err(|e| anyhow!(e)))
-        .collect::<Result<_>>()?;
+    let wanted = resolve_hashes(store.as_ref(), &args.hashes)?;
     let picks = |entry: &Entry| {
         (wanted.is_empty() || wanted.contains(&entry.sha256)) && filter.matches(entry)
     };

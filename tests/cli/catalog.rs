@@ -142,7 +142,10 @@ fn two_writers_and_a_server_at_once_record_each_file_once() {
     let uploads = tree(&env, "up", 20, 8);
     let server = Served::start(&env, &[]);
     let runs: Vec<_> = (0..2)
-        .map(|_| env.cmd(["-q", "--no-cache", "in"]).spawn().unwrap())
+        .map(|_| {
+            let mut run = env.cmd(["-q", "--no-cache", "in"]);
+            run.stderr(std::process::Stdio::piped()).spawn().unwrap()
+        })
         .collect();
     for (i, file) in uploads.iter().enumerate() {
         let url = server.url(&format!("/v1/files/up{i}.bin"));
@@ -153,8 +156,12 @@ fn two_writers_and_a_server_at_once_record_each_file_once() {
             assert_eq!(status, 200);
         }
     }
-    for mut run in runs {
-        assert!(run.wait().unwrap().success());
+    for run in runs {
+        let out = run.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        // Opening a new catalog at once (three processes here) must not
+        // push one of them off it.
+        assert!(!stderr_of(&out).contains("without"), "{}", stderr_of(&out));
     }
     assert_recorded_once(&env, &files, "two writers and a server");
     let names: Vec<String> = env
