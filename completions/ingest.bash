@@ -19,6 +19,9 @@ _ingest() {
             ingest,add)
                 cmd="ingest__subcmd__add"
                 ;;
+            ingest,block)
+                cmd="ingest__subcmd__block"
+                ;;
             ingest,cat)
                 cmd="ingest__subcmd__cat"
                 ;;
@@ -55,8 +58,35 @@ _ingest() {
             ingest,verify)
                 cmd="ingest__subcmd__verify"
                 ;;
+            ingest__subcmd__block,add)
+                cmd="ingest__subcmd__block__subcmd__add"
+                ;;
+            ingest__subcmd__block,help)
+                cmd="ingest__subcmd__block__subcmd__help"
+                ;;
+            ingest__subcmd__block,ls)
+                cmd="ingest__subcmd__block__subcmd__ls"
+                ;;
+            ingest__subcmd__block,rm)
+                cmd="ingest__subcmd__block__subcmd__rm"
+                ;;
+            ingest__subcmd__block__subcmd__help,add)
+                cmd="ingest__subcmd__block__subcmd__help__subcmd__add"
+                ;;
+            ingest__subcmd__block__subcmd__help,help)
+                cmd="ingest__subcmd__block__subcmd__help__subcmd__help"
+                ;;
+            ingest__subcmd__block__subcmd__help,ls)
+                cmd="ingest__subcmd__block__subcmd__help__subcmd__ls"
+                ;;
+            ingest__subcmd__block__subcmd__help,rm)
+                cmd="ingest__subcmd__block__subcmd__help__subcmd__rm"
+                ;;
             ingest__subcmd__help,add)
                 cmd="ingest__subcmd__help__subcmd__add"
+                ;;
+            ingest__subcmd__help,block)
+                cmd="ingest__subcmd__help__subcmd__block"
                 ;;
             ingest__subcmd__help,cat)
                 cmd="ingest__subcmd__help__subcmd__cat"
@@ -93,6 +123,15 @@ _ingest() {
                 ;;
             ingest__subcmd__help,verify)
                 cmd="ingest__subcmd__help__subcmd__verify"
+                ;;
+            ingest__subcmd__help__subcmd__block,add)
+                cmd="ingest__subcmd__help__subcmd__block__subcmd__add"
+                ;;
+            ingest__subcmd__help__subcmd__block,ls)
+                cmd="ingest__subcmd__help__subcmd__block__subcmd__ls"
+                ;;
+            ingest__subcmd__help__subcmd__block,rm)
+                cmd="ingest__subcmd__help__subcmd__block__subcmd__rm"
                 ;;
             ingest__subcmd__help__subcmd__token,add)
                 cmd="ingest__subcmd__help__subcmd__token__subcmd__add"
@@ -134,7 +173,7 @@ _ingest() {
 
     case "${cmd}" in
         ingest)
-            opts="-q -L -h -V --store --spool --s3-addressing --json --quiet --progress --wait-lock --name --follow --exclude --max-depth --no-cache --dry-run --sync --content-type --sha256 --max-size --allow --deny --clamd --scan-fail-open --scan-timeout --help --version add mms ls cat rm export verify gc stats copy serve token help"
+            opts="-q -L -h -V --store --spool --s3-addressing --json --quiet --progress --wait-lock --name --follow --exclude --max-depth --no-cache --dry-run --sync --content-type --sha256 --max-size --allow --deny --clamd --scan-fail-open --scan-timeout --help --version add mms ls cat rm export verify gc stats copy serve token block help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -279,6 +318,216 @@ _ingest() {
                     return 0
                     ;;
                 --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__block)
+            opts="-q -h --spool --s3-addressing --json --progress --wait-lock --store --quiet --help ls add rm help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --spool)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__block__subcmd__add)
+            opts="-q -h --from --spool --s3-addressing --json --progress --wait-lock --store --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --spool)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__block__subcmd__help)
+            opts="ls add rm help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__block__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__block__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__block__subcmd__help__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__block__subcmd__help__subcmd__rm)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__block__subcmd__ls)
+            opts="-q -h --spool --s3-addressing --json --progress --wait-lock --store --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --spool)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__block__subcmd__rm)
+            opts="-q -h --spool --s3-addressing --json --progress --wait-lock --store --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --spool)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -454,7 +703,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__help)
-            opts="add mms ls cat rm export verify gc stats copy serve token help"
+            opts="add mms ls cat rm export verify gc stats copy serve token block help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -470,6 +719,62 @@ _ingest() {
         ingest__subcmd__help__subcmd__add)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__help__subcmd__block)
+            opts="ls add rm"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__help__subcmd__block__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__help__subcmd__block__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__help__subcmd__block__subcmd__rm)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -156,6 +156,7 @@ const TAKES: &[(&str, &[&str], &str)] = &[
         &["s3_addressing", "json", "quiet", "wait_lock"],
         "token ls: one JSON object per token.",
     ),
+    ("block", &["quiet"], ""),
 ];
 
 /// The global options every subcommand takes.
@@ -322,6 +323,12 @@ pub enum Command {
     /// Manage the tokens `ingest serve` accepts.
     #[command(subcommand)]
     Token(TokenCommand),
+
+    /// Manage the store's block list: bytes every front end refuses
+    /// (`blocked` in the store's config.json; `ingest rm --block` adds to
+    /// it).
+    #[command(subcommand)]
+    Block(BlockCommand),
 }
 
 /// `ingest serve`.
@@ -401,6 +408,22 @@ pub enum TokenCommand {
     Ls,
     /// Remove a token: requests with it are refused from then on.
     Rm { name: String },
+}
+
+/// `ingest block`.
+#[derive(Debug, Subcommand, Clone)]
+pub enum BlockCommand {
+    /// List the blocked hashes, one per line.
+    Ls,
+    /// Block these SHA-256 hashes (64 hex digits each), and those in FILE
+    /// (one per line, `sha256sum` lines too; `-` reads standard input).
+    Add {
+        hashes: Vec<String>,
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
+    },
+    /// Let these bytes in again.
+    Rm { hashes: Vec<String> },
 }
 
 /// Which manifest entries a command looks at.

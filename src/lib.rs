@@ -97,6 +97,7 @@ fn dispatch(cli: Cli) -> Result<Exit> {
         Some(Command::Copy { src, dest }) => tools::copy::run(global, opener, src, dest),
         Some(Command::Serve(args)) => commands::serve::run(global, opener, args),
         Some(Command::Token(command)) => commands::token::run(global, opener, command),
+        Some(Command::Block(command)) => tools::block::run(global, opener, command),
     };
     match outcome {
         // `ingest ls | head`: the reader has what it wanted.

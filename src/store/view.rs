@@ -133,12 +133,13 @@ pub trait StoreView {
         )
     }
 
-    /// Adds `ids` to the store's block list (`blocked` in its
-    /// `config.json`): every front end then refuses those bytes.
-    fn block(&self, ids: &[ObjectId]) -> Result<()> {
-        let _ = ids;
+    /// Adds `add` to the store's block list (`blocked` in its
+    /// `config.json`) and takes `remove` off it: every front end refuses
+    /// the bytes on it. Returns the list as it now is.
+    fn change_block_list(&self, add: &[ObjectId], remove: &[ObjectId]) -> Result<Vec<String>> {
+        let _ = (add, remove);
         anyhow::bail!(
-            "{}: blocking is not possible on this store yet",
+            "{}: a block list is not possible on this store yet",
             self.describe()
         )
     }

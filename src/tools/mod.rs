@@ -1,6 +1,7 @@
 //! The store tools: subcommands that read the store back, check it and
 //! clean it, each in constant memory per object.
 
+pub mod block;
 pub mod cat;
 pub mod copy;
 pub mod export;

@@ -69,7 +69,7 @@ pub fn run(global: &GlobalArgs, opener: &Opener, args: &RmArgs) -> Result<Exit> 
         let mut ids: Vec<ObjectId> = removed.entries.iter().map(|e| e.sha256).collect();
         ids.sort();
         ids.dedup();
-        store.block(&ids)?;
+        store.change_block_list(&ids, &[])?;
     }
     for entry in &removed.entries {
         show(entry)?;

@@ -210,3 +210,29 @@ fn rm_picks_by_source_and_date() {
     let out = ok(env.cmd(["--json", "ls", "--source", "*/in/alone.bin"]));
     assert_eq!(json_lines(&out).len(), 1);
 }
+
+/// `ingest block`: a list of hashes imported from `sha256sum` output is
+/// refused from then on, listed, and let in again once taken off.
+#[test]
+fn block_lists_imports_and_unblocks_hashes() {
+    let env = stocked();
+    let bad = env.write("bad/known-bad.bin", &noise(4000, 99));
+    let sums = env.write(
+        "bad.sha256",
+        format!("{}  known-bad.bin\n# a comment\n", sha256_file(&bad)).as_bytes(),
+    );
+    ok(env.cmd(["-q", "block", "add", "--from", sums.to_str().unwrap()]));
+    let out = ok(env.cmd(["block", "ls"]));
+    assert_eq!(stdout_of(&out).trim(), sha256_file(&bad));
+    let out = env.cmd(["--json", bad.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(json_lines(&out)[0]["reason"], "blocked");
+    // A prefix is not enough to block: the bytes may not be stored.
+    let out = env.cmd(["block", "add", "abcdef"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_says(&stderr_of(&out), "64 hex digits");
+    ok(env.cmd(["-q", "block", "rm", &sha256_file(&bad)]));
+    assert_eq!(stdout_of(&ok(env.cmd(["block", "ls"]))).trim(), "");
+    let out = ok(env.cmd(["--json", bad.to_str().unwrap()]));
+    assert_eq!(json_lines(&out)[0]["status"], "new");
+}

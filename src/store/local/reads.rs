@@ -241,10 +241,10 @@ impl LocalStore {
 }
 
 impl LocalStore {
-    /// See [`crate::store::StoreView::block`]: `config.json` is read as it
-    /// is (keys this version does not know are kept), the hashes added to
-    /// its `blocked` list, and the file replaced whole.
-    pub fn block(&self, ids: &[ObjectId]) -> Result<()> {
+    /// See [`crate::store::StoreView::change_block_list`]: `config.json` is
+    /// read as it is (keys this version does not know are kept), its
+    /// `blocked` list changed, and the file replaced whole (when it changed).
+    pub fn change_block_list(&self, add: &[ObjectId], remove: &[ObjectId]) -> Result<Vec<String>> {
         let path = self.config_path();
         let mut config: serde_json::Value = match fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes)
@@ -261,11 +261,24 @@ impl LocalStore {
         let Some(list) = list.as_array_mut() else {
             anyhow::bail!("{}: blocked is not a list", path.display());
         };
-        for id in ids {
+        let before = list.clone();
+        for id in add {
             let hex = serde_json::Value::String(id.to_string());
             if !list.contains(&hex) {
                 list.push(hex);
             }
+        }
+        let removed: Vec<serde_json::Value> = remove
+            .iter()
+            .map(|id| serde_json::Value::String(id.to_string()))
+            .collect();
+        list.retain(|hex| !removed.contains(hex));
+        let now: Vec<String> = list
+            .iter()
+            .filter_map(|hex| hex.as_str().map(str::to_owned))
+            .collect();
+        if *list == before {
+            return Ok(now);
         }
         let mut temp = tempfile::NamedTempFile::new_in(&self.root)
             .with_context(|| format!("writing beside {}", path.display()))?;
@@ -274,6 +287,7 @@ impl LocalStore {
         temp.persist(&path)
             .map_err(|e| e.error)
             .with_context(|| format!("replacing {}", path.display()))?;
-        super::sync_dir(&self.root)
+        super::sync_dir(&self.root)?;
+        Ok(now)
     }
 }

@@ -93,8 +93,8 @@ impl StoreView for LocalStore {
         LocalStore::remove_entries(self, remove)
     }
 
-    fn block(&self, ids: &[ObjectId]) -> Result<()> {
-        LocalStore::block(self, ids)
+    fn change_block_list(&self, add: &[ObjectId], remove: &[ObjectId]) -> Result<Vec<String>> {
+        LocalStore::change_block_list(self, add, remove)
     }
 
     fn listing(&self) -> Result<ListedIter> {

@@ -1,0 +1,89 @@
+//! `ingest block`: the store's block list, the bytes every front end
+//! refuses (`blocked` in its `config.json`).
+
+use std::io::{self, BufRead, BufWriter, Write};
+
+use anyhow::{Context, Result, anyhow};
+
+use crate::cli::{BlockCommand, GlobalArgs};
+use crate::exit::Exit;
+use crate::object_id::ObjectId;
+use crate::store::Opener;
+
+pub fn run(global: &GlobalArgs, opener: &Opener, command: &BlockCommand) -> Result<Exit> {
+    let store = opener.view()?;
+    let list = match command {
+        BlockCommand::Ls => store.change_block_list(&[], &[])?,
+        BlockCommand::Add { hashes, from } => {
+            let mut ids = parse(hashes)?;
+            if let Some(from) = from {
+                ids.extend(read_list(from)?);
+            }
+            let list = store.change_block_list(&ids, &[])?;
+            if !global.quiet {
+                say!(
+                    "block: {} on the list",
+                    crate::stderr::count(list.len() as u64, "hash", "hashes")
+                );
+            }
+            return Ok(Exit::Success);
+        }
+        BlockCommand::Rm { hashes } => {
+            let list = store.change_block_list(&[], &parse(hashes)?)?;
+            if !global.quiet {
+                say!(
+                    "block: {} on the list",
+                    crate::stderr::count(list.len() as u64, "hash", "hashes")
+                );
+            }
+            return Ok(Exit::Success);
+        }
+    };
+    let mut out = BufWriter::new(io::stdout().lock());
+    for hex in list {
+        super::line(&mut out, &hex)?;
+    }
+    out.flush()?;
+    Ok(Exit::Success)
+}
+
+/// Full hashes only: the bytes may not be in the store, so a prefix could
+/// name nothing, or the wrong thing.
+fn parse(hashes: &[String]) -> Result<Vec<ObjectId>> {
+    hashes
+        .iter()
+        .map(|hex| {
+            hex.trim().parse::<ObjectId>().map_err(|e| {
+                anyhow!(
+                    "{}: {e} (a block needs all 64 hex digits)",
+                    crate::stderr::escape(hex)
+                )
+            })
+        })
+        .collect()
+}
+
+/// One hash per line, the first word of each (so `sha256sum` output works);
+/// blank lines and `#` comments skipped.
+fn read_list(path: &std::path::Path) -> Result<Vec<ObjectId>> {
+    let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
+        Box::new(io::stdin().lock())
+    } else {
+        let file =
+            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        Box::new(io::BufReader::new(file))
+    };
+    let mut ids = Vec::new();
+    for (number, line) in reader.lines().enumerate() {
+        let line = line.with_context(|| format!("reading {}", path.display()))?;
+        let word = line.split_whitespace().next().unwrap_or("");
+        if word.is_empty() || word.starts_with('#') {
+            continue;
+        }
+        let id = word
+            .parse::<ObjectId>()
+            .map_err(|e| anyhow!("{} line {}: {e}", path.display(), number + 1))?;
+        ids.push(id);
+    }
+    Ok(ids)
+}
