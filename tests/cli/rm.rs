@@ -227,6 +227,23 @@ fn block_lists_imports_and_unblocks_hashes() {
     let out = env.cmd(["--json", bad.to_str().unwrap()]).output().unwrap();
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(json_lines(&out)[0]["reason"], "blocked");
+    // Inside a phone backup too.
+    let backup = crate::harness::mms_xml::backup(&[crate::harness::mms_xml::mms(
+        1_700_000_000_000,
+        "+15550100",
+        &[crate::harness::mms_xml::part(
+            "application/octet-stream",
+            "bad.bin",
+            &noise(4000, 99),
+        )],
+    )]);
+    let backup = env.write("sms.xml", &backup);
+    let out = env
+        .cmd(["--json", "mms", backup.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    assert_eq!(json_lines(&out)[0]["reason"], "blocked");
     // A prefix is not enough to block: the bytes may not be stored.
     let out = env.cmd(["block", "add", "abcdef"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
