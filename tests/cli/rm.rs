@@ -83,7 +83,8 @@ fn rm_without_a_selector_or_in_a_dry_run_removes_nothing() {
     assert_eq!(env.objects().len(), 2);
 }
 
-/// `rm` killed at random moments, with a writer running beside it: no
+/// `rm` killed at random moments, with a writer (and every other round a
+/// gc) running beside it: no
 /// kept entry ever names a missing object, every entry is either still
 /// there or removed whole, and gc then leaves a clean store.
 #[test]
@@ -106,6 +107,12 @@ fn rm_killed_at_random_moments_never_leaves_an_entry_naming_a_missing_object() {
         let writer = env.write(format!("more/r{round}.bin"), &noise(3000, 50_000 + round));
         let mut beside = env.cmd(["-q", writer.to_str().unwrap()]).spawn().unwrap();
         let mut rm = env.cmd(["-q", "rm", "--name", &pattern]).spawn().unwrap();
+        // Every other round a gc of orphans too, taking turns with rm for
+        // the store's exclusive lock.
+        let gc = (round % 2 == 1).then(|| {
+            let mut gc = env.cmd(["-q", "gc", "--orphans", "--older-than", "0s"]);
+            gc.spawn().unwrap()
+        });
         std::thread::sleep(Duration::from_millis(rng.next_below(60)));
         let _ = rm.kill();
         let _ = rm.wait();
@@ -113,6 +120,10 @@ fn rm_killed_at_random_moments_never_leaves_an_entry_naming_a_missing_object() {
             beside.wait().unwrap().success(),
             "{context}: the writer beside rm failed"
         );
+        if let Some(gc) = gc {
+            let out = gc.wait_with_output().unwrap();
+            assert!(out.status.success(), "{context}: gc: {}", stderr_of(&out));
+        }
         let out = env.cmd(["--json", "verify", "--quick"]).output().unwrap();
         for problem in json_lines(&out) {
             let kind = problem["problem"].as_str().unwrap_or("");
