@@ -134,6 +134,13 @@ impl Backend for LocalStore {
     fn resume_writing(&mut self) -> Result<()> {
         if self.writing.is_none() {
             self.writing = Some(self.lock_gc(self.wait_lock, Lock::Shared)?);
+            // While paused, `rm` may have replaced the manifest (the file
+            // held open would be the old one, unlinked: appends to it would
+            // be lost) and `gc` or `rm` removed objects: all is looked at
+            // again.
+            self.manifest = None;
+            self.listed.clear();
+            self.fanouts.clear();
         }
         Ok(())
     }

@@ -36,6 +36,13 @@ impl LocalStore {
         ask: impl FnOnce(&Catalog, &fs::File) -> Result<T>,
     ) -> Result<Option<T>> {
         let mut reading = self.reading.lock().unwrap_or_else(|p| p.into_inner());
+        // A manifest replaced since it was opened (`ingest rm` renames the
+        // new one over it) is opened again: the file held is the old one.
+        if let Reading::Open(_, held) = &*reading
+            && replaced(held, &self.root().join(super::MANIFEST))
+        {
+            *reading = Reading::Unopened;
+        }
         if let Reading::Unopened = *reading {
             let manifest = self.root().join(super::MANIFEST);
             let manifest = match fs::File::open(&manifest) {
@@ -60,6 +67,15 @@ impl LocalStore {
             return Ok(None);
         }
         ask(catalog, manifest).map(Some)
+    }
+}
+
+/// Whether `path` is no longer the file `held` (replaced or removed).
+fn replaced(held: &fs::File, path: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (held.metadata(), fs::metadata(path)) {
+        (Ok(held), Ok(now)) => held.ino() != now.ino() || held.dev() != now.dev(),
+        _ => true,
     }
 }
 
