@@ -340,12 +340,9 @@ impl Catalog {
     /// indexed); returns the offset of the end of its last whole line.
     pub fn catch_up(&mut self, manifest: &File, part: Part) -> Result<u64> {
         let conn = self.conn.get_mut().unwrap_or_else(|p| p.into_inner());
-        if !conn.is_autocommit() {
-            // The read transaction of `contains` ends: what was appended
-            // since it began is to be read now.
-            conn.execute_batch("COMMIT")
-                .context("reading the catalog")?;
-        }
+        // The read transaction of `contains` ends: what was appended since
+        // it began is to be read now.
+        end_reading(conn)?;
         let len = manifest.metadata().context("reading the manifest")?.len();
         if part == Part::Entries && !self.indexed {
             conn.execute_batch(ENTRY_INDEXES)
@@ -362,9 +359,7 @@ impl Catalog {
         let mut told = false;
         let mut bulk = false;
         let end = loop {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .context("locking the catalog")?;
+            let tx = begin_writing(conn)?;
             let mut mark = read_mark(&tx, part)?;
             if mark.offset > len || !ends_with(manifest, mark.offset, &mark.tail)? {
                 part.clear(&tx).context("emptying the catalog")?;
@@ -473,16 +468,15 @@ impl Catalog {
             Some((exact, None)) => bind("lower(e.mime) = ?", exact.to_owned().into()),
         }
         let search = query.name_part.as_deref().and_then(trigram_query);
-        let from = match search {
+        let (from, order) = match search {
             Some(search) => {
                 bind("names MATCH ?", search.into());
-                "names JOIN entries e ON e.line = names.rowid"
+                (
+                    "names JOIN entries e ON e.line = names.rowid",
+                    "names.rowid",
+                )
             }
-            None => "entries e",
-        };
-        let order = match from {
-            "entries e" => "e.line",
-            _ => "names.rowid",
+            None => ("entries e", "e.line"),
         };
         let sql = format!(
             "SELECT e.line, e.offset, e.len FROM {from} WHERE {} ORDER BY {order} DESC",
@@ -633,33 +627,36 @@ impl Catalog {
     /// Forgets the records of `paths` (their files are read again next
     /// time).
     pub fn forget_files(&mut self, paths: &[Vec<u8>]) -> Result<()> {
-        let conn = self.conn.get_mut().unwrap_or_else(|p| p.into_inner());
-        let tx = begin_writing(conn)?;
-        {
-            let mut forget = tx
-                .prepare_cached("DELETE FROM files WHERE path = ?1")
-                .context("writing the catalog")?;
+        self.write_each("DELETE FROM files WHERE path = ?1", |statement| {
             for path in paths {
-                forget
-                    .execute(params![path])
-                    .context("writing the catalog")?;
+                statement.execute(params![path])?;
             }
-        }
-        tx.commit().context("committing the catalog")
+            Ok(())
+        })
     }
 
     /// Keeps `records` (path, record), each replacing the one before it.
     pub fn put_file_records(&mut self, records: &[(Vec<u8>, Vec<u8>)]) -> Result<()> {
+        let sql = "INSERT OR REPLACE INTO files (path, record) VALUES (?1, ?2)";
+        self.write_each(sql, |statement| {
+            for (path, record) in records {
+                statement.execute(params![path, record])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Runs the statement `sql` as `run` asks, in one write transaction.
+    fn write_each(
+        &mut self,
+        sql: &str,
+        run: impl FnOnce(&mut rusqlite::CachedStatement) -> rusqlite::Result<()>,
+    ) -> Result<()> {
         let conn = self.conn.get_mut().unwrap_or_else(|p| p.into_inner());
         let tx = begin_writing(conn)?;
         {
-            let mut put = tx
-                .prepare_cached("INSERT OR REPLACE INTO files (path, record) VALUES (?1, ?2)")
-                .context("writing the catalog")?;
-            for (path, record) in records {
-                put.execute(params![path, record])
-                    .context("writing the catalog")?;
-            }
+            let mut statement = tx.prepare_cached(sql).context("writing the catalog")?;
+            run(&mut statement).context("writing the catalog")?;
         }
         tx.commit().context("committing the catalog")
     }
@@ -847,13 +844,20 @@ fn keep_reading(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-/// Ends the connection's read transaction (what was written since is to be
-/// seen now) and begins a write transaction, waiting for other writers.
-fn begin_writing(conn: &mut Connection) -> Result<Transaction<'_>> {
+/// Ends the connection's long read transaction, if it is in one: what was
+/// written since it began is to be seen now.
+fn end_reading(conn: &Connection) -> Result<()> {
     if !conn.is_autocommit() {
         conn.execute_batch("COMMIT")
             .context("reading the catalog")?;
     }
+    Ok(())
+}
+
+/// Ends the connection's read transaction and begins a write transaction,
+/// waiting for other writers.
+fn begin_writing(conn: &mut Connection) -> Result<Transaction<'_>> {
+    end_reading(conn)?;
     conn.transaction_with_behavior(TransactionBehavior::Immediate)
         .context("locking the catalog")
 }

@@ -349,6 +349,26 @@ impl Hasher for IdentityHasher {
     }
 }
 
+/// Adds to `known` the identities of the lines of `file` from byte `from`
+/// on, in constant memory but for the set; returns the offset just after
+/// its last whole line. How a manifest is known without a catalog.
+pub fn read_identities(
+    file: &std::fs::File,
+    from: u64,
+    known: &mut IdentitySet,
+) -> std::io::Result<u64> {
+    use std::io::{BufReader, Seek, SeekFrom};
+    let mut reader = BufReader::with_capacity(64 * 1024, file);
+    reader.seek(SeekFrom::Start(from))?;
+    let mut lines = crate::jsonl::Lines::<_, LineIdentity>::new(reader, from);
+    for line in lines.by_ref() {
+        if let crate::jsonl::Line::Value(LineIdentity(identity)) = line? {
+            known.insert(identity);
+        }
+    }
+    Ok(lines.offset())
+}
+
 impl IdentitySet {
     pub fn contains(&self, id: &Identity) -> bool {
         self.0.contains(id)

@@ -10,10 +10,11 @@ mod s3;
 mod view;
 
 use std::ffi::OsString;
+use std::fs::{File, OpenOptions};
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 pub use crate::catalog::{EntryQuery, NamedObject, ObjectFacts, month_of};
@@ -22,7 +23,8 @@ pub use lookup::LookupError;
 pub use open::{Access, Location, Opened, Opener};
 pub use s3::{S3Location, S3Settings, S3Store, SpoolStager, Unfinished};
 pub use view::{
-    Leftover, LineIter, Listed, ListedIter, NamedObjects, Removed, StoreView, WritersExcluded,
+    Leftover, LineIter, Listed, ListedIter, NamedObjects, Paired, PairedObjects, Removed,
+    StoreView, WritersExcluded,
 };
 
 use crate::manifest::Entry;
@@ -182,4 +184,19 @@ pub trait Backend: StoreView {
     /// Holds the store as a writer again, waiting (as long as the store was
     /// opened to wait) for a gc to finish.
     fn resume_writing(&mut self) -> Result<()>;
+}
+
+/// Opens (creating) a file that is only ever locked, never written: for
+/// reading when it exists, since flock needs no more, and a store the user
+/// may not write then fails where the writing does.
+pub(crate) fn open_lock_file(path: &Path) -> Result<File> {
+    match File::open(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path),
+        opened => opened,
+    }
+    .with_context(|| format!("opening {}", path.display()))
 }

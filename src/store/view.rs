@@ -355,3 +355,89 @@ impl Iterator for NamedObjects<'_> {
         self.chunk.pop_front().map(Ok)
     }
 }
+
+/// One step of walking the objects listed and the objects the manifest
+/// names side by side ([`PairedObjects`]).
+pub enum Paired {
+    /// Something listed, with what the manifest says of it: None when no
+    /// entry names it, or when it is not an object at all (`id` None).
+    Listed(Listed, Option<NamedObject>),
+    /// An object the manifest names that is not listed: missing.
+    Unlisted(NamedObject),
+}
+
+/// The store's listing and the objects its manifest names, both in the
+/// order of their ids, walked side by side: memory stays flat whatever the
+/// store's size. A listing out of order is an error (before the object it
+/// was found at is given), so a caller never takes a named object for an
+/// unnamed one.
+pub struct PairedObjects<'a> {
+    listing: ListedIter,
+    named: NamedObjects<'a>,
+    next_named: Option<NamedObject>,
+    /// The listed object waiting while the named ones before it are given.
+    current: Option<Listed>,
+    last: Option<ObjectId>,
+}
+
+impl<'a> PairedObjects<'a> {
+    pub fn of(view: &'a dyn StoreView) -> Result<Self> {
+        let mut named = NamedObjects::of(view)?;
+        let next_named = named.next().transpose()?;
+        Ok(PairedObjects {
+            listing: view.listing()?,
+            named,
+            next_named,
+            current: None,
+            last: None,
+        })
+    }
+
+    /// The next named object, the one before taken.
+    fn take_named(&mut self) -> Result<Option<NamedObject>> {
+        let next = self.named.next().transpose()?;
+        Ok(std::mem::replace(&mut self.next_named, next))
+    }
+
+    fn step(&mut self) -> Result<Option<Paired>> {
+        let object = match self.current.take() {
+            Some(object) => object,
+            None => match self.listing.next() {
+                Some(listed) => {
+                    let listed = listed?;
+                    if let Some(id) = listed.id {
+                        if self.last.is_some_and(|last| last >= id) {
+                            anyhow::bail!(
+                                "the store's listing is not in the order of ids (at {})",
+                                listed.shown
+                            );
+                        }
+                        self.last = Some(id);
+                    }
+                    listed
+                }
+                None => return Ok(self.take_named()?.map(Paired::Unlisted)),
+            },
+        };
+        let Some(id) = object.id else {
+            return Ok(Some(Paired::Listed(object, None)));
+        };
+        if self.next_named.as_ref().is_some_and(|n| n.id < id) {
+            self.current = Some(object);
+            return Ok(self.take_named()?.map(Paired::Unlisted));
+        }
+        let named = match self.next_named.as_ref().is_some_and(|n| n.id == id) {
+            true => self.take_named()?,
+            false => None,
+        };
+        Ok(Some(Paired::Listed(object, named)))
+    }
+}
+
+impl Iterator for PairedObjects<'_> {
+    type Item = Result<Paired>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.step().transpose()
+    }
+}

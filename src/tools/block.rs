@@ -12,33 +12,25 @@ use crate::store::Opener;
 
 pub fn run(global: &GlobalArgs, opener: &Opener, command: &BlockCommand) -> Result<Exit> {
     let store = opener.view()?;
-    let list = match command {
-        BlockCommand::Ls => store.change_block_list(&[], &[])?,
+    let (add, remove) = match command {
+        BlockCommand::Ls => (Vec::new(), Vec::new()),
         BlockCommand::Add { hashes, from } => {
             let mut ids = parse(hashes)?;
             if let Some(from) = from {
                 ids.extend(read_list(from)?);
             }
-            let list = store.change_block_list(&ids, &[])?;
-            if !global.quiet {
-                say!(
-                    "block: {} on the list",
-                    crate::stderr::count(list.len() as u64, "hash", "hashes")
-                );
-            }
-            return Ok(Exit::Success);
+            (ids, Vec::new())
         }
-        BlockCommand::Rm { hashes } => {
-            let list = store.change_block_list(&[], &parse(hashes)?)?;
-            if !global.quiet {
-                say!(
-                    "block: {} on the list",
-                    crate::stderr::count(list.len() as u64, "hash", "hashes")
-                );
-            }
-            return Ok(Exit::Success);
-        }
+        BlockCommand::Rm { hashes } => (Vec::new(), parse(hashes)?),
     };
+    let list = store.change_block_list(&add, &remove)?;
+    if !matches!(command, BlockCommand::Ls) {
+        if !global.quiet {
+            let count = crate::stderr::count(list.len() as u64, "hash", "hashes");
+            say!("block: {count} on the list");
+        }
+        return Ok(Exit::Success);
+    }
     let mut out = BufWriter::new(io::stdout().lock());
     for hex in list {
         super::line(&mut out, &hex)?;

@@ -13,14 +13,14 @@
 use std::io::{self, BufWriter, Write};
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use indicatif::HumanBytes;
 
 use crate::cli::GlobalArgs;
 use crate::exit::Exit;
 use crate::manifest::{Line, torn_entry};
 use crate::object_id::ObjectId;
-use crate::store::{NamedObjects, Opener, StoreView};
+use crate::store::{Opener, Paired, PairedObjects, StoreView};
 
 const MIN_AGE: Duration = Duration::from_secs(3600);
 const UPLOAD_MIN_AGE: Duration = Duration::from_secs(24 * 3600);
@@ -68,27 +68,13 @@ pub fn run(
     }
     if orphans {
         let torn = torn_names(store.as_ref())?;
-        // The objects listed and the objects the manifest names, both in
-        // the order of their ids, walked side by side: memory stays flat
-        // whatever the store's size.
-        let mut named = NamedObjects::of(store.as_ref())?;
-        let mut next_named = named.next().transpose()?;
-        let mut last: Option<ObjectId> = None;
-        for object in store.listing()? {
-            let object = object?;
+        for step in PairedObjects::of(store.as_ref())? {
+            let step = step.context("not removing orphans")?;
+            let Paired::Listed(object, None) = step else {
+                continue;
+            };
             let Some(id) = object.id else { continue };
-            if last.is_some_and(|last| last >= id) {
-                anyhow::bail!(
-                    "the store's listing is not in the order of ids (at {}): not removing orphans",
-                    object.shown
-                );
-            }
-            last = Some(id);
-            while next_named.as_ref().is_some_and(|n| n.id < id) {
-                next_named = named.next().transpose()?;
-            }
-            let is_named = next_named.as_ref().is_some_and(|n| n.id == id);
-            if !is_named && !torn.names(&id) && aged(object.age, min_age) {
+            if !torn.names(&id) && aged(object.age, min_age) {
                 if !dry_run {
                     store.remove_object(&object)?;
                 }

@@ -23,13 +23,7 @@ pub fn run(global: &GlobalArgs, opener: &Opener, filter: &Filter) -> Result<Exit
     let mut unreadable = 0u64;
     for line in lines {
         match line? {
-            Line::Value(entry) if filter.matches(&entry) => {
-                if global.json {
-                    out.write_all(&entry.to_line())?;
-                } else {
-                    super::line(&mut out, &table_row(&entry))?;
-                }
-            }
+            Line::Value(entry) if filter.matches(&entry) => show(&mut out, &entry, global.json)?,
             Line::Value(_) | Line::Torn { .. } => {}
             Line::Unreadable { .. } => unreadable += 1,
         }
@@ -41,11 +35,20 @@ pub fn run(global: &GlobalArgs, opener: &Opener, filter: &Filter) -> Result<Exit
     Ok(Exit::Success)
 }
 
+/// An entry as `ls` shows it: its manifest line as stored with `--json`,
+/// else a row of the table.
+pub(super) fn show(out: &mut impl Write, entry: &Entry, json: bool) -> io::Result<()> {
+    match json {
+        true => out.write_all(&entry.to_line()),
+        false => super::line(out, &table_row(entry)),
+    }
+}
+
 /// Short hash, size, type, date, name (last, as it may hold spaces). The
 /// type and the name come from inputs (an MMS part's `ct`, a file's name),
 /// so their control characters are shown escaped: they cannot forge rows
 /// or reach the terminal.
-pub(super) fn table_row(entry: &Entry) -> String {
+fn table_row(entry: &Entry) -> String {
     let hex = entry.sha256.to_string();
     format!(
         "{}  {:>10}  {:<24}  {}  {}",

@@ -13,7 +13,7 @@ use anyhow::Result;
 use indicatif::HumanBytes;
 
 use super::filter::{EntryFilter, resolve_hashes};
-use super::ls::table_row;
+use super::ls::show;
 use crate::cli::{GlobalArgs, RmArgs};
 use crate::exit::Exit;
 use crate::manifest::{Entry, Line};
@@ -36,21 +36,13 @@ pub fn run(global: &GlobalArgs, opener: &Opener, args: &RmArgs) -> Result<Exit> 
         (wanted.is_empty() || wanted.contains(&entry.sha256)) && filter.matches(entry)
     };
     let mut out = BufWriter::new(io::stdout().lock());
-    let mut show = |entry: &Entry| -> Result<()> {
-        if global.json {
-            out.write_all(&entry.to_line())?;
-            Ok(())
-        } else {
-            Ok(super::line(&mut out, &table_row(entry))?)
-        }
-    };
     if args.dry_run {
         let mut count = 0u64;
         for line in store.entries()? {
             if let Line::Value(entry) = line?
                 && picks(&entry)
             {
-                show(&entry)?;
+                show(&mut out, &entry, global.json)?;
                 count += 1;
             }
         }
@@ -72,7 +64,7 @@ pub fn run(global: &GlobalArgs, opener: &Opener, args: &RmArgs) -> Result<Exit> 
         store.change_block_list(&ids, &[])?;
     }
     for entry in &removed.entries {
-        show(entry)?;
+        show(&mut out, entry, global.json)?;
     }
     out.flush()?;
     // The new manifest is in place: no kept entry names these any more.

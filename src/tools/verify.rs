@@ -12,7 +12,7 @@ use crate::exit::Exit;
 use crate::manifest::Line;
 use crate::object_id::ObjectId;
 use crate::pipeline::Pass;
-use crate::store::{NamedObject, NamedObjects, Opener, StoreView};
+use crate::store::{NamedObject, NamedObjects, Opener, Paired, PairedObjects, StoreView};
 
 pub fn run(global: &GlobalArgs, opener: &Opener, quick: bool) -> Result<Exit> {
     let store = opener.view()?;
@@ -95,29 +95,19 @@ impl<W: Write> Check<'_, W> {
         let mut progress = reporter.progress_for(std::ffi::OsStr::new("verify"), Some(total));
         let mut pass = Pass::new();
         let manifest = self.store.manifest_name();
-        let mut named = NamedObjects::of(self.store)?;
-        let mut next_named = named.next().transpose()?;
-        let mut last: Option<ObjectId> = None;
-        for object in self.store.listing()? {
-            let object = object?;
+        for step in PairedObjects::of(self.store)? {
+            let (object, this) = match step? {
+                Paired::Unlisted(missing) => {
+                    self.missing(&missing)?;
+                    continue;
+                }
+                Paired::Listed(object, this) => (object, this),
+            };
             let shown = object.shown.clone();
             let Some(id) = object.id else {
                 self.problem("stray", &shown, "not an object (wrong name, place or kind)")?;
                 continue;
             };
-            if last.is_some_and(|last| last >= id) {
-                anyhow::bail!("the store's listing is not in the order of ids (at {shown})");
-            }
-            last = Some(id);
-            // Named objects before this one are not stored.
-            while let Some(missing) = next_named.take_if(|n| n.id < id) {
-                self.missing(&missing)?;
-                next_named = named.next().transpose()?;
-            }
-            let this = next_named.take_if(|n| n.id == id);
-            if this.is_some() {
-                next_named = named.next().transpose()?;
-            }
             self.objects += 1;
             self.bytes += object.size;
             if !quick {
@@ -162,10 +152,6 @@ impl<W: Write> Check<'_, W> {
                     "no manifest line names it (ingest gc --orphans removes it)",
                 )?,
             }
-        }
-        while let Some(missing) = next_named {
-            self.missing(&missing)?;
-            next_named = named.next().transpose()?;
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! tail repaired, other writers' lines caught up with.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufReader, Seek, SeekFrom};
+use std::io;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use super::*;
 use crate::catalog::{Catalog, Part};
 use crate::jsonl;
-use crate::manifest::{Entry, Identity, IdentitySet, LineIdentity};
+use crate::manifest::{Entry, Identity, IdentitySet, read_identities};
 
 /// The manifest, open for appending, and the identities of its lines up to
 /// `indexed_to`; the rest is read under the lock before each append, so lines
@@ -145,15 +145,7 @@ impl OpenManifest {
     }
 
     fn catch_up_in_memory(&mut self) -> io::Result<()> {
-        let mut reader = BufReader::with_capacity(64 * 1024, &self.file);
-        reader.seek(SeekFrom::Start(self.indexed_to))?;
-        let mut lines = jsonl::Lines::<_, LineIdentity>::new(reader, self.indexed_to);
-        for line in lines.by_ref() {
-            if let jsonl::Line::Value(LineIdentity(identity)) = line? {
-                self.known.insert(identity);
-            }
-        }
-        self.indexed_to = lines.offset();
+        self.indexed_to = read_identities(&self.file, self.indexed_to, &mut self.known)?;
         Ok(())
     }
 

@@ -120,7 +120,7 @@ impl Backend for LocalStore {
     }
 
     fn catalog_path(&self) -> PathBuf {
-        self.root.join("cache").join(crate::catalog::FILE_NAME)
+        LocalStore::catalog_path(self)
     }
 
     fn records_in_batches(&self) -> bool {

@@ -1,10 +1,9 @@
 //! The store's locks: `gc.lock`, held shared by every writer and
 //! exclusively by gc, and the waits for them.
 
+use std::fs::File;
 use std::fs::TryLockError;
-use std::fs::{File, OpenOptions};
 use std::io;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -80,19 +79,4 @@ pub(super) fn lock_within(lock: &File, wait: Duration, how: Lock) -> Result<()> 
             Err(TryLockError::Error(e)) => return Err(e.into()),
         }
     }
-}
-
-/// Opens (creating) a file that is only ever locked, never written: for
-/// reading when it exists, since flock needs no more, and a store the user
-/// may not write then fails where the writing does.
-pub(super) fn open_lock_file(path: &Path) -> Result<File> {
-    match File::open(path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path),
-        opened => opened,
-    }
-    .with_context(|| format!("opening {}", path.display()))
 }

@@ -39,8 +39,9 @@ mod reads;
 mod staging;
 mod view;
 
+use super::open_lock_file;
 use appends::OpenManifest;
-use locks::{Lock, lock_within, open_lock_file};
+use locks::{Lock, lock_within};
 pub use reads::ObjectFile;
 pub use staging::{LocalStager, LocalStaging};
 
@@ -51,8 +52,6 @@ const TMP: &str = "tmp";
 const MANIFEST: &str = "manifest.jsonl";
 const LOCK: &str = "lock";
 const GC_LOCK: &str = "gc.lock";
-/// The catalog, under `cache/` (derived, like the files cache).
-const CATALOG: &str = crate::catalog::FILE_NAME;
 
 /// A store in a directory of the local filesystem.
 #[derive(Debug)]
@@ -157,6 +156,11 @@ impl LocalStore {
     }
 
     /// The path of object `id`.
+    /// The catalog, under `cache/` (derived, like the files cache in it).
+    pub fn catalog_path(&self) -> PathBuf {
+        self.root.join("cache").join(crate::catalog::FILE_NAME)
+    }
+
     pub fn object_path(&self, id: &ObjectId) -> PathBuf {
         self.root
             .join(OBJECTS)
@@ -240,7 +244,7 @@ impl LocalStore {
                 let mut open = OpenManifest::open(
                     &self.path(MANIFEST),
                     &self.path(LOCK),
-                    &self.root.join("cache").join(CATALOG),
+                    &self.catalog_path(),
                 )?;
                 // Held up against the manifest now: it may have been cut
                 // (a torn tail repaired) or replaced since the catalog last

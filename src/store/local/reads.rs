@@ -224,7 +224,7 @@ impl LocalStore {
     fn forget_removed(&self, removed: &[crate::manifest::Entry]) {
         use crate::catalog::{Catalog, Part};
         let forget = || -> Result<()> {
-            let mut catalog = Catalog::open(&self.root.join("cache").join(super::CATALOG))?;
+            let mut catalog = Catalog::open(&self.catalog_path())?;
             let manifest = File::open(self.path(MANIFEST))?;
             catalog.catch_up(&manifest, Part::Identities)?;
             catalog.catch_up(&manifest, Part::Entries)?;

@@ -36,21 +36,21 @@ impl LocalStore {
         ask: impl FnOnce(&Catalog, &fs::File) -> Result<T>,
     ) -> Result<Option<T>> {
         let mut reading = self.reading.lock().unwrap_or_else(|p| p.into_inner());
+        let path = self.root().join(super::MANIFEST);
         // A manifest replaced since it was opened (`ingest rm` renames the
         // new one over it) is opened again: the file held is the old one.
         if let Reading::Open(_, held) = &*reading
-            && replaced(held, &self.root().join(super::MANIFEST))
+            && replaced(held, &path)
         {
             *reading = Reading::Unopened;
         }
         if let Reading::Unopened = *reading {
-            let manifest = self.root().join(super::MANIFEST);
-            let manifest = match fs::File::open(&manifest) {
+            let manifest = match fs::File::open(&path) {
                 Ok(file) => file,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(e).with_context(|| format!("opening {}", manifest.display())),
+                Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
             };
-            *reading = match Catalog::open(&self.root().join("cache").join(super::CATALOG)) {
+            *reading = match Catalog::open(&self.catalog_path()) {
                 Ok(catalog) => Reading::Open(catalog, manifest),
                 Err(e) => {
                     say!("warning: reading the manifest without the catalog: {e:#}");

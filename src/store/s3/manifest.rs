@@ -36,7 +36,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
@@ -223,14 +223,7 @@ impl Mirror {
             .create(true)
             .open(&path)
             .with_context(|| format!("opening {}", path.display()))?;
-        let lock_path = dir.join("manifest.lock");
-        let lock = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&lock_path)
-            .with_context(|| format!("opening {}", lock_path.display()))?;
+        let lock = crate::store::open_lock_file(&dir.join("manifest.lock"))?;
         let known = match Catalog::open(&dir.join(catalog::FILE_NAME)) {
             Ok(catalog) => Known::Catalog(catalog),
             Err(e) => {
@@ -329,15 +322,7 @@ impl Mirror {
                     *ids = IdentitySet::default();
                     *read_to = 0;
                 }
-                let mut reader = BufReader::new(&self.file);
-                io::Seek::seek(&mut reader, io::SeekFrom::Start(*read_to))?;
-                let mut lines = jsonl::Lines::<_, LineIdentity>::new(reader, *read_to);
-                for line in lines.by_ref() {
-                    if let jsonl::Line::Value(LineIdentity(id)) = line? {
-                        ids.insert(id);
-                    }
-                }
-                *read_to = lines.offset();
+                *read_to = crate::manifest::read_identities(&self.file, *read_to, ids)?;
             }
         }
         self.fresh = IdentitySet::default();
