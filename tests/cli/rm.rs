@@ -273,20 +273,20 @@ fn a_running_server_forgets_what_rm_removed() {
     let env = stocked();
     let alone = sha256_hex(&noise(5000, 3));
     let server = Served::start(&env, &[]);
-    let (status, _) = server.curl(&[
-        "-o",
-        "/dev/null",
-        &server.url(&format!("/v1/objects/{alone}")),
-    ]);
-    assert_eq!(status, 200);
+    let object_status = || {
+        let url = server.url(&format!("/v1/objects/{alone}"));
+        server.curl(&["-o", "/dev/null", &url]).0
+    };
+    let upload = |name: &str, bytes: &[u8]| {
+        let file = env.write(name, bytes);
+        let url = server.url(&format!("/v1/files/{name}"));
+        server
+            .json(&["-T", &crate::harness::served::file_arg(&file), &url])
+            .0
+    };
+    assert_eq!(object_status(), 200);
     // An upload first, so the server holds the manifest open.
-    let before = env.write("before.txt", b"before the removal\n");
-    let (status, _) = server.json(&[
-        "-T",
-        &crate::harness::served::file_arg(&before),
-        &server.url("/v1/files/before.txt"),
-    ]);
-    assert_eq!(status, 201);
+    assert_eq!(upload("before.txt", b"before the removal\n"), 201);
     let (_, page) = server.json(&[&server.url("/v1/entries")]);
     assert_eq!(page["entries"].as_array().unwrap().len(), 4);
     ok(env.cmd(["-q", "rm", "--name", "alone.bin"]));
@@ -299,21 +299,10 @@ fn a_running_server_forgets_what_rm_removed() {
         .collect();
     assert!(!listed.contains(&"alone.bin"), "{listed:?}");
     assert_eq!(listed.len(), 3, "{listed:?}");
-    let (status, _) = server.curl(&[
-        "-o",
-        "/dev/null",
-        &server.url(&format!("/v1/objects/{alone}")),
-    ]);
-    assert_eq!(status, 404);
+    assert_eq!(object_status(), 404);
     // An upload after the removal goes into the new manifest (the server
     // held the old one open, and must not append to it).
-    let after = env.write("after.txt", b"after the removal\n");
-    let (status, _) = server.json(&[
-        "-T",
-        &crate::harness::served::file_arg(&after),
-        &server.url("/v1/files/after.txt"),
-    ]);
-    assert_eq!(status, 201);
+    assert_eq!(upload("after.txt", b"after the removal\n"), 201);
     assert_eq!(
         names(&env),
         ["after.txt", "before.txt", "gone.txt", "keep.txt"]
