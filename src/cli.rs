@@ -278,6 +278,10 @@ pub enum Command {
         /// or an object it is about to record.
         #[arg(long, value_name = "AGE", value_parser = parse_age)]
         older_than: Option<std::time::Duration>,
+        /// Empty from the trash what was removed more than DAYS days ago
+        /// (default: the store's `trash_days`, else 30).
+        #[arg(long, value_name = "DAYS")]
+        trash_days: Option<u64>,
     },
 
     /// Count objects, bytes, entries, what deduplication saved, and types.
@@ -329,6 +333,12 @@ pub enum Command {
     /// it).
     #[command(subcommand)]
     Block(BlockCommand),
+
+    /// What was removed to the trash (by the page, the API or `rm --trash`):
+    /// list it, restore from it, empty it. `gc` empties what is older than
+    /// the store's `trash_days` (30 by default).
+    #[command(subcommand)]
+    Trash(TrashCommand),
 }
 
 /// `ingest serve`.
@@ -399,8 +409,13 @@ pub enum TokenCommand {
     Add {
         /// What the token is for (phone, notes-plugin): letters, digits, - _ .
         name: String,
-        /// The token may read entries and objects, not upload.
-        #[arg(long)]
+        /// What the token may do: read (entries and objects), upload (and
+        /// read), or delete (move entries to the trash and restore them,
+        /// besides uploading and reading).
+        #[arg(long, value_enum, default_value_t = ScopeArg::Upload)]
+        scope: ScopeArg,
+        /// The same as --scope read.
+        #[arg(long, conflicts_with = "scope")]
         read_only: bool,
     },
     /// List the tokens by name, scope and date (never their text); with
@@ -408,6 +423,14 @@ pub enum TokenCommand {
     Ls,
     /// Remove a token: requests with it are refused from then on.
     Rm { name: String },
+}
+
+/// What a token may do, each including the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScopeArg {
+    Read,
+    Upload,
+    Delete,
 }
 
 /// `ingest block`.
@@ -470,6 +493,50 @@ pub struct RmArgs {
     /// does not bring them back.
     #[arg(long)]
     pub block: bool,
+
+    /// Only the entry of this id (32 hex digits, as `ls --json` and the
+    /// server's pages show); may be given again.
+    #[arg(long = "id", value_name = "ID")]
+    pub ids: Vec<String>,
+
+    /// Only entries stored more than AGE ago (90d, 6mo, 2y): a retention
+    /// rule for cron, with --source 'http:*' for a server's uploads.
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    pub older_than: Option<std::time::Duration>,
+
+    /// Move the entries to the trash instead, objects kept, to restore
+    /// with `ingest trash restore` until `gc` empties it.
+    #[arg(long, conflicts_with = "purge")]
+    pub trash: bool,
+
+    /// Remove the selected entries' objects at once, with every entry that
+    /// names them (other names, and the trash's, too): bytes that must be
+    /// gone.
+    #[arg(long)]
+    pub purge: bool,
+}
+
+/// `ingest trash`.
+#[derive(Debug, Subcommand, Clone)]
+pub enum TrashCommand {
+    /// List the trashed entries, oldest removal first; with --json one
+    /// object per entry (its id, and when it was removed).
+    Ls,
+    /// Put entries back: these ids, or every one with --all.
+    Restore {
+        #[arg(value_name = "ID")]
+        ids: Vec<String>,
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+    },
+    /// Remove trashed entries for good, and the objects nothing else names:
+    /// these ids, those removed more than --older-than ago, or all.
+    Empty {
+        #[arg(value_name = "ID")]
+        ids: Vec<String>,
+        #[arg(long, value_name = "AGE", value_parser = parse_age)]
+        older_than: Option<std::time::Duration>,
+    },
 }
 
 #[derive(Debug, Args, Clone)]

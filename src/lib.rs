@@ -34,6 +34,7 @@ pub mod names;
 pub mod object_id;
 pub mod pipeline;
 pub mod policy;
+pub mod removal;
 pub mod report;
 pub mod scan;
 pub mod sniff;
@@ -45,6 +46,7 @@ mod testing;
 pub mod thumbnail;
 pub mod tokens;
 pub mod tools;
+pub mod trash;
 pub mod walk;
 
 use anyhow::{Context, Result};
@@ -91,13 +93,24 @@ fn dispatch(cli: Cli) -> Result<Exit> {
             orphans,
             dry_run,
             older_than,
-        }) => tools::gc::run(global, opener, *orphans, *dry_run, *older_than),
+            trash_days,
+        }) => tools::gc::run(
+            global,
+            opener,
+            tools::gc::Asked {
+                orphans: *orphans,
+                dry_run: *dry_run,
+                older_than: *older_than,
+                trash_days: *trash_days,
+            },
+        ),
         Some(Command::Stats) => tools::stats::run(global, opener),
         Some(Command::Rm(args)) => tools::rm::run(global, opener, args),
         Some(Command::Copy { src, dest }) => tools::copy::run(global, opener, src, dest),
         Some(Command::Serve(args)) => commands::serve::run(global, opener, args),
         Some(Command::Token(command)) => commands::token::run(global, opener, command),
         Some(Command::Block(command)) => tools::block::run(global, opener, command),
+        Some(Command::Trash(command)) => tools::trash::run(global, opener, command),
     };
     match outcome {
         // `ingest ls | head`: the reader has what it wanted.

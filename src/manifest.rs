@@ -325,6 +325,11 @@ impl Identity {
     pub fn as_bytes(&self) -> &[u8; 16] {
         &self.0
     }
+
+    /// The identity these bytes are (an entry id read back).
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+        Identity(bytes)
+    }
 }
 
 /// The identities of the lines read so far, to skip appending one twice.

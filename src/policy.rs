@@ -151,6 +151,8 @@ pub struct StoreConfig {
     /// SHA-256 hashes (hex) of content the store refuses.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blocked: Vec<String>,
+    /// Days trashed entries stay before `gc` empties them.
+    pub trash_days: Option<u64>,
 }
 
 impl StoreConfig {

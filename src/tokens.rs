@@ -13,14 +13,27 @@ use subtle::ConstantTimeEq;
 
 use crate::hashing::Sha256;
 
-/// What a token lets its holder do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What a token lets its holder do; each scope includes those before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Scope {
     /// Read entries and objects.
     Read,
-    /// Read, and upload.
+    /// Read, and upload (`upload` on the command line).
     ReadWrite,
+    /// Upload and read, and move entries to the trash and back.
+    Delete,
+}
+
+impl Scope {
+    /// As `token ls` and the server show it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::ReadWrite => "read-write",
+            Scope::Delete => "delete",
+        }
+    }
 }
 
 /// One token as kept: its name, scope, and the SHA-256 of its secret.

@@ -42,6 +42,7 @@ pub fn policy(args: &PolicyArgs) -> Result<PolicyGiven> {
         scan_fail_open: args.scan_fail_open.then_some(true),
         scan_timeout: args.scan_timeout,
         blocked: Vec::new(),
+        trash_days: None,
     })
 }
 

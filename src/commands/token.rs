@@ -5,7 +5,7 @@ use std::io::Write;
 
 use anyhow::{Context, Result, bail};
 
-use crate::cli::{GlobalArgs, TokenCommand};
+use crate::cli::{GlobalArgs, ScopeArg, TokenCommand};
 use crate::exit::Exit;
 use crate::store::{Access, Opener};
 use crate::tokens::{Scope, Tokens};
@@ -18,10 +18,15 @@ pub fn run(global: &GlobalArgs, opener: &Opener, command: &TokenCommand) -> Resu
     let path = opener.open(access)?.tokens_path();
     let mut tokens = Tokens::load(&path)?;
     match command {
-        TokenCommand::Add { name, read_only } => {
-            let scope = match read_only {
-                true => Scope::Read,
-                false => Scope::ReadWrite,
+        TokenCommand::Add {
+            name,
+            scope,
+            read_only,
+        } => {
+            let scope = match (read_only, scope) {
+                (true, _) | (false, ScopeArg::Read) => Scope::Read,
+                (false, ScopeArg::Upload) => Scope::ReadWrite,
+                (false, ScopeArg::Delete) => Scope::Delete,
             };
             let text = match tokens.add(name, scope) {
                 Ok(text) => text,
@@ -45,10 +50,7 @@ pub fn run(global: &GlobalArgs, opener: &Opener, command: &TokenCommand) -> Resu
         TokenCommand::Ls => {
             let mut out = std::io::stdout().lock();
             for token in tokens.list() {
-                let scope = match token.scope {
-                    Scope::Read => "read",
-                    Scope::ReadWrite => "read-write",
-                };
+                let scope = token.scope.name();
                 let row = match global.json {
                     true => serde_json::json!({
                         "name": token.name,

@@ -95,6 +95,26 @@ pub fn cache_location() -> Option<PathBuf> {
     Some(home.join(".cache/ingest"))
 }
 
+/// A lock another run held for longer than the wait: a passing state
+/// (the server answers 503), not damage.
+#[derive(Debug)]
+pub struct Busy(pub String);
+
+impl std::fmt::Display for Busy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Busy {}
+
+impl Busy {
+    /// Whether `error` is, or was caused by, a lock not got in time.
+    pub fn caused(error: &anyhow::Error) -> bool {
+        error.chain().any(|cause| cause.is::<Busy>())
+    }
+}
+
 /// Whether a commit wrote the object or found it already there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Committed {

@@ -14,6 +14,7 @@ use super::{LookupError, Unfinished};
 use crate::catalog::{Catalog, EntryQuery, NamedObject, ObjectFacts};
 use crate::manifest::{Entry, Line};
 use crate::object_id::ObjectId;
+use crate::trash::TrashRecord;
 
 /// Manifest lines in order.
 pub type LineIter = Box<dyn Iterator<Item = io::Result<Line>>>;
@@ -122,13 +123,45 @@ pub trait StoreView {
 
     /// Rewrites the manifest without the entries `remove` picks, at once
     /// for every reader: the old manifest stays whole until the new one is
-    /// durable, then takes its place. Returns the entries removed, and of
-    /// their objects those no kept entry names. To be called only while
-    /// writers are excluded ([`StoreView::exclude_writers`]).
-    fn remove_entries(&self, remove: &dyn Fn(&Entry) -> bool) -> Result<Removed> {
-        let _ = remove;
+    /// durable, then takes its place. `before` is given the entries found,
+    /// before the manifest changes (the trash records them there, so a
+    /// crash never loses one). Returns the entries removed, and of their
+    /// objects those no kept entry names. To be called only while writers
+    /// are excluded ([`StoreView::exclude_writers`]).
+    fn remove_entries(
+        &self,
+        remove: &dyn Fn(&Entry) -> bool,
+        before: &mut dyn FnMut(&[Entry]) -> Result<()>,
+    ) -> Result<Removed> {
+        let _ = (remove, before);
         anyhow::bail!(
             "{}: removing entries is not possible on this store yet",
+            self.describe()
+        )
+    }
+
+    /// Appends `entries` whose identity the manifest does not hold yet
+    /// (what the trash gives back); says which were appended. To be called
+    /// only while writers are excluded.
+    fn append_entries(&self, entries: &[Entry]) -> Result<Vec<bool>> {
+        let _ = entries;
+        anyhow::bail!(
+            "{}: restoring entries is not possible on this store yet",
+            self.describe()
+        )
+    }
+
+    /// The trash's records, oldest first (see [`crate::trash`]).
+    fn trash(&self) -> Result<Vec<TrashRecord>> {
+        Ok(Vec::new())
+    }
+
+    /// Writes `record` durably, replacing one of its key; a record with no
+    /// entries is removed.
+    fn put_trash(&self, record: &TrashRecord) -> Result<()> {
+        let _ = record;
+        anyhow::bail!(
+            "{}: a trash is not possible on this store yet",
             self.describe()
         )
     }
@@ -143,6 +176,9 @@ pub trait StoreView {
             self.describe()
         )
     }
+
+    /// The store's `config.json` (its policy, block list and trash days).
+    fn store_config(&self) -> Result<crate::policy::StoreConfig>;
 
     /// Everything under `objects/`, objects and strays alike, streamed.
     fn listing(&self) -> Result<ListedIter>;
@@ -178,7 +214,21 @@ pub trait StoreView {
     /// Removes a listed object (an orphan).
     fn remove_object(&self, listed: &Listed) -> Result<()>;
 
-    /// Removes a leftover.
+    /// Deletes object `id`; its size, or None when it was not there.
+    fn delete_object(&self, id: &ObjectId) -> Result<Option<u64>> {
+        let Some(size) = self.object_size(id)? else {
+            return Ok(None);
+        };
+        let listed = Listed {
+            shown: self.object_name(id),
+            id: Some(*id),
+            size,
+            age: None,
+        };
+        self.remove_object(&listed)?;
+        Ok(Some(size))
+    }
+
     /// Removes a leftover unless a running ingest holds it now: false when
     /// one does (it was checked a moment before, and a writer may have
     /// started since).

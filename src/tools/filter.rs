@@ -80,6 +80,16 @@ impl EntryFilter {
         })
     }
 
+    /// Also only entries stored more than `age` ago.
+    pub fn older_than(mut self, age: std::time::Duration) -> Self {
+        let bound = jiff::SignedDuration::try_from(age)
+            .ok()
+            .and_then(|age| Timestamp::now().checked_sub(age).ok())
+            .unwrap_or(Timestamp::MIN);
+        self.until = Some(self.until.map_or(bound, |until| until.min(bound)));
+        self
+    }
+
     /// Whether it lets every entry through (no flag was given).
     pub fn is_empty(&self) -> bool {
         self.mime.is_none()

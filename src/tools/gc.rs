@@ -21,27 +21,59 @@ use crate::exit::Exit;
 use crate::manifest::{Line, torn_entry};
 use crate::object_id::ObjectId;
 use crate::store::{Opener, Paired, PairedObjects, StoreView};
+use crate::trash;
 
 const MIN_AGE: Duration = Duration::from_secs(3600);
 const UPLOAD_MIN_AGE: Duration = Duration::from_secs(24 * 3600);
 
-/// `older_than` replaces both ages.
-pub fn run(
-    global: &GlobalArgs,
-    opener: &Opener,
-    orphans: bool,
-    dry_run: bool,
-    older_than: Option<Duration>,
-) -> Result<Exit> {
+/// What `gc` was asked to do.
+#[derive(Debug, Clone, Copy)]
+pub struct Asked {
+    pub orphans: bool,
+    pub dry_run: bool,
+    /// Replaces both ages.
+    pub older_than: Option<Duration>,
+    /// Replaces the store's `trash_days`.
+    pub trash_days: Option<u64>,
+}
+
+pub fn run(global: &GlobalArgs, opener: &Opener, asked: Asked) -> Result<Exit> {
+    let Asked {
+        orphans,
+        dry_run,
+        older_than,
+        trash_days,
+    } = asked;
     let store = opener.view()?;
+    let trash_days = match trash_days {
+        Some(days) => days,
+        None => store
+            .store_config()?
+            .trash_days
+            .unwrap_or(trash::DEFAULT_DAYS),
+    };
+    let now = jiff::Timestamp::now();
+    let expired = store.trash()?.iter().any(|r| r.expired(trash_days, now));
     // Taken before anything is read, and held to the end.
-    let _no_writers = match orphans && !dry_run {
+    let _no_writers = match (orphans || expired) && !dry_run {
         true => Some(store.exclude_writers(opener.wait_lock)?),
         false => None,
     };
     let mut out = BufWriter::new(io::stdout().lock());
-    let (mut count, mut freed) = (0u64, 0u64);
     let quiet = global.quiet;
+    for record in store.trash()?.iter().filter(|r| r.expired(trash_days, now)) {
+        let entries = crate::stderr::count(record.entries.len() as u64, "entry", "entries");
+        let verb = if dry_run { "would empty" } else { "emptied" };
+        if !quiet {
+            let line = format!("{verb} {entries} trashed {:.0}", record.at);
+            super::line(&mut out, &line)?;
+        }
+    }
+    let trashed_objects = match expired && !dry_run {
+        true => trash::empty(store.as_ref(), &|record, _| record.expired(trash_days, now))?.deleted,
+        false => Vec::new(),
+    };
+    let (mut count, mut freed) = (0u64, 0u64);
     let mut removed = |shown: &str, size: u64, what: &str| -> Result<()> {
         count += 1;
         freed += size;
@@ -66,7 +98,12 @@ pub fn run(
             removed(&leftover.shown, leftover.size, "temp file")?;
         }
     }
+    for (id, size) in trashed_objects {
+        removed(&store.object_name(&id), size, "trashed object")?;
+    }
     if orphans {
+        // An object the trash keeps is named, as by an entry.
+        let held = trash::held_objects(&store.trash()?);
         let torn = torn_names(store.as_ref())?;
         for step in PairedObjects::of(store.as_ref())? {
             let step = step.context("not removing orphans")?;
@@ -74,7 +111,7 @@ pub fn run(
                 continue;
             };
             let Some(id) = object.id else { continue };
-            if !torn.names(&id) && aged(object.age, min_age) {
+            if !torn.names(&id) && !held.contains(&id) && aged(object.age, min_age) {
                 if !dry_run {
                     store.remove_object(&object)?;
                 }

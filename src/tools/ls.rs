@@ -35,13 +35,25 @@ pub fn run(global: &GlobalArgs, opener: &Opener, filter: &Filter) -> Result<Exit
     Ok(Exit::Success)
 }
 
-/// An entry as `ls` shows it: its manifest line as stored with `--json`,
-/// else a row of the table.
+/// An entry as `ls` shows it: with `--json` its manifest line as stored,
+/// its id (what `rm --id` and the server take) put first; else a row of
+/// the table.
 pub(super) fn show(out: &mut impl Write, entry: &Entry, json: bool) -> io::Result<()> {
     match json {
-        true => out.write_all(&entry.to_line()),
+        true => out.write_all(&with_id(entry)),
         false => super::line(out, &table_row(entry)),
     }
+}
+
+/// The entry's line with `"id"` as its first field.
+pub(super) fn with_id(entry: &Entry) -> Vec<u8> {
+    let line = entry.to_line();
+    let mut text = format!("{{\"id\":\"{}\"", crate::trash::entry_id(entry)).into_bytes();
+    if line.get(1) != Some(&b'}') {
+        text.push(b',');
+    }
+    text.extend_from_slice(&line[1..]);
+    text
 }
 
 /// Short hash, size, type, date, name (last, as it may hold spaces). The

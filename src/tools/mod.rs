@@ -10,6 +10,7 @@ pub mod gc;
 pub mod ls;
 pub mod rm;
 pub mod stats;
+pub mod trash;
 pub mod verify;
 
 use std::io;

@@ -1,12 +1,8 @@
 //! `ingest rm`: remove entries from the manifest, then the objects no
-//! remaining entry names.
-//!
-//! Removal is the one operation that destroys data on purpose, so it runs
-//! as gc does: writers are kept out while it works (none can record an
-//! entry naming an object it is about to delete, nor have one in flight),
-//! the manifest is replaced whole and durably before any object goes, and
-//! an object stays while any kept entry names it.
+//! remaining entry names (see [`crate::removal`]); or to the trash, or
+//! everything naming their objects (`--purge`).
 
+use std::collections::HashSet;
 use std::io::{self, BufWriter, Write};
 
 use anyhow::Result;
@@ -16,24 +12,41 @@ use super::filter::{EntryFilter, resolve_hashes};
 use super::ls::show;
 use crate::cli::{GlobalArgs, RmArgs};
 use crate::exit::Exit;
-use crate::manifest::{Entry, Line};
-use crate::object_id::ObjectId;
-use crate::store::{Listed, Opener};
+use crate::manifest::{Entry, Identity, Line};
+use crate::removal::{self, Disposal};
+use crate::store::Opener;
 
 pub fn run(global: &GlobalArgs, opener: &Opener, args: &RmArgs) -> Result<Exit> {
-    let Some(filter) = EntryFilter::or_usage(&args.filter) else {
+    let Some(mut filter) = EntryFilter::or_usage(&args.filter) else {
         return Ok(Exit::Usage);
     };
-    if args.hashes.is_empty() && filter.is_empty() {
+    if let Some(age) = args.older_than {
+        filter = filter.older_than(age);
+    }
+    let ids: HashSet<Identity> = match args
+        .ids
+        .iter()
+        .map(|id| crate::trash::parse_entry_id(id))
+        .collect()
+    {
+        Ok(ids) => ids,
+        Err(usage) => {
+            say!("rm: --id: {usage:#}");
+            return Ok(Exit::Usage);
+        }
+    };
+    if args.hashes.is_empty() && ids.is_empty() && filter.is_empty() {
         say!(
-            "rm: say what to remove: hashes, --name, --source, --mime, --since or --until (nothing is removed without one)"
+            "rm: say what to remove: hashes, --id, --name, --source, --mime, --since, --until or --older-than (nothing is removed without one)"
         );
         return Ok(Exit::Usage);
     }
     let store = opener.view()?;
     let wanted = resolve_hashes(store.as_ref(), &args.hashes)?;
     let picks = |entry: &Entry| {
-        (wanted.is_empty() || wanted.contains(&entry.sha256)) && filter.matches(entry)
+        (wanted.is_empty() || wanted.contains(&entry.sha256))
+            && (ids.is_empty() || ids.contains(&entry.identity()))
+            && filter.matches(entry)
     };
     let mut out = BufWriter::new(io::stdout().lock());
     if args.dry_run {
@@ -53,43 +66,45 @@ pub fn run(global: &GlobalArgs, opener: &Opener, args: &RmArgs) -> Result<Exit> 
         }
         return Ok(Exit::Success);
     }
-    let _excluded = store.exclude_writers(opener.wait_lock)?;
-    let removed = store.remove_entries(&picks)?;
-    if args.block {
-        // Blocked before any object goes: a writer that starts once this
-        // run ends refuses the bytes, even if deleting them fails.
-        let mut ids: Vec<ObjectId> = removed.entries.iter().map(|e| e.sha256).collect();
-        ids.sort();
-        ids.dedup();
-        store.change_block_list(&ids, &[])?;
-    }
-    for entry in &removed.entries {
+    let disposal = match (args.trash, args.purge) {
+        (true, _) => Disposal::Trash,
+        (false, true) => Disposal::Purge,
+        (false, false) => Disposal::Delete,
+    };
+    let removal = removal::remove(
+        store.as_ref(),
+        &picks,
+        disposal,
+        args.block,
+        opener.wait_lock,
+    )?;
+    for entry in &removal.entries {
         show(&mut out, entry, global.json)?;
     }
     out.flush()?;
-    // The new manifest is in place: no kept entry names these any more.
-    let mut freed = 0u64;
-    for id in &removed.unnamed {
-        let Some(size) = store.object_size(id)? else {
-            continue;
-        };
-        let listed = Listed {
-            shown: store.object_name(id),
-            id: Some(*id),
-            size,
-            age: None,
-        };
-        store.remove_object(&listed)?;
-        freed += size;
-    }
     if !global.quiet {
         let count = crate::stderr::count;
-        say!(
-            "rm: removed {}; deleted {} ({})",
-            count(removed.entries.len() as u64, "entry", "entries"),
-            count(removed.unnamed.len() as u64, "object", "objects"),
-            HumanBytes(freed)
-        );
+        let entries = count(removal.entries.len() as u64, "entry", "entries");
+        let also = match removal.from_trash {
+            0 => String::new(),
+            n => format!(
+                " and {} from the trash",
+                count(n as u64, "entry", "entries")
+            ),
+        };
+        match removal.trashed {
+            Some(record) => say!(
+                "rm: moved {entries} to the trash ({record}); restore with ingest trash restore"
+            ),
+            None => {
+                let freed: u64 = removal.deleted.iter().map(|(_, size)| size).sum();
+                say!(
+                    "rm: removed {entries}{also}; deleted {} ({})",
+                    count(removal.deleted.len() as u64, "object", "objects"),
+                    HumanBytes(freed)
+                );
+            }
+        }
     }
     Ok(Exit::Success)
 }

@@ -104,11 +104,23 @@ fn refuse(why: &str) -> Response {
 
 /// Whether the caller may upload; a read-only token gets 403.
 pub fn may_write(caller: &Caller) -> Result<(), Response> {
-    match caller.scope {
-        Scope::ReadWrite => Ok(()),
-        Scope::Read => Err(error(
+    match caller.scope >= Scope::ReadWrite {
+        true => Ok(()),
+        false => Err(error(
             StatusCode::FORBIDDEN,
             "this token may read, not upload",
+        )),
+    }
+}
+
+/// Whether the caller may move entries to the trash and back; any other
+/// token gets 403.
+pub fn may_delete(caller: &Caller) -> Result<(), Response> {
+    match caller.scope >= Scope::Delete {
+        true => Ok(()),
+        false => Err(error(
+            StatusCode::FORBIDDEN,
+            "this token may not delete (ingest token add NAME --scope delete)",
         )),
     }
 }

@@ -197,7 +197,8 @@ pub(super) fn entries_page(
         .into_iter()
         .map(|(line, entry)| {
             let mut value = serde_json::to_value(&entry).unwrap_or_default();
-            value["id"] = json!(line);
+            value["id"] = json!(crate::trash::entry_id(&entry));
+            value["line"] = json!(line);
             // The page groups by this; it is the one definition of a kind.
             value["kind"] = json!(Kind::of(&entry.mime).name());
             value

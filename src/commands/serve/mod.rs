@@ -17,6 +17,7 @@ mod multipart;
 mod objects;
 mod page;
 mod router;
+mod trash;
 mod uploads;
 
 use std::net::SocketAddr;

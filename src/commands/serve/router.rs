@@ -10,14 +10,14 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Extension, Json, Router};
 use serde_json::json;
 
 use super::answers::{closing, error};
 use super::auth::{self, Caller};
 use super::connections;
-use super::{MAX_HEAD_BYTES, MAX_NAME_BYTES, MAX_PARTS, Shared, entries, objects, page, uploads};
+use super::{MAX_HEAD_BYTES, MAX_NAME_BYTES, MAX_PARTS, Shared, entries, objects, page, trash, uploads};
 use crate::policy::MimePattern;
 
 /// The client's address, set on each request by the connection's service.
@@ -34,6 +34,9 @@ pub fn router(shared: Arc<Shared>) -> Router {
             get(objects::get_thumbnail),
         )
         .route("/v1/entries", get(entries::entries))
+        .route("/v1/entries/{id}", delete(trash::delete_entry))
+        .route("/v1/trash", get(trash::list))
+        .route("/v1/trash/{id}/restore", post(trash::restore))
         .route("/v1/limits", get(limits))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&shared),
@@ -95,10 +98,7 @@ pub(super) async fn limits(
     Extension(caller): Extension<Caller>,
 ) -> Response {
     let policy = &shared.policy;
-    let scope = match caller.scope {
-        crate::tokens::Scope::Read => "read",
-        crate::tokens::Scope::ReadWrite => "read-write",
-    };
+    let scope = caller.scope.name();
     let patterns = |p: &[MimePattern]| p.iter().map(|p| p.to_string()).collect::<Vec<_>>();
     Json(json!({
         "max_size": policy.max_size,

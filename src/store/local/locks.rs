@@ -6,7 +6,7 @@ use std::fs::TryLockError;
 use std::io;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use super::*;
 
@@ -72,10 +72,13 @@ pub(super) fn lock_within(lock: &File, wait: Duration, how: Lock) -> Result<()> 
             Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(10));
             }
-            Err(TryLockError::WouldBlock) => bail!(
-                "gave up after {:.1} s waiting for another ingest to release it (--wait-lock)",
-                wait.as_secs_f64()
-            ),
+            Err(TryLockError::WouldBlock) => {
+                return Err(crate::store::Busy(format!(
+                    "gave up after {:.1} s waiting for another ingest to release it (--wait-lock)",
+                    wait.as_secs_f64()
+                ))
+                .into());
+            }
             Err(TryLockError::Error(e)) => return Err(e.into()),
         }
     }

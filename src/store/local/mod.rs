@@ -37,6 +37,7 @@ mod backend;
 mod locks;
 mod reads;
 mod staging;
+mod trash;
 mod view;
 
 use super::open_lock_file;

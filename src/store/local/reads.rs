@@ -143,6 +143,7 @@ impl LocalStore {
     pub fn remove_entries(
         &self,
         remove: &dyn Fn(&crate::manifest::Entry) -> bool,
+        before: &mut dyn FnMut(&[crate::manifest::Entry]) -> Result<()>,
     ) -> Result<crate::store::Removed> {
         use std::collections::HashMap;
         use std::io::{BufRead, Write};
@@ -165,6 +166,7 @@ impl LocalStore {
         if removed.entries.is_empty() {
             return Ok(removed);
         }
+        before(&removed.entries)?;
         let manifest = File::open(&path).with_context(|| format!("reading {}", path.display()))?;
         let mut reader = BufReader::with_capacity(64 * 1024, manifest);
         let mut temp = tempfile::Builder::new()

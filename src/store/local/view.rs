@@ -105,12 +105,32 @@ impl StoreView for LocalStore {
             .is_some())
     }
 
-    fn remove_entries(&self, remove: &dyn Fn(&Entry) -> bool) -> Result<Removed> {
-        LocalStore::remove_entries(self, remove)
+    fn remove_entries(
+        &self,
+        remove: &dyn Fn(&Entry) -> bool,
+        before: &mut dyn FnMut(&[Entry]) -> Result<()>,
+    ) -> Result<Removed> {
+        LocalStore::remove_entries(self, remove, before)
+    }
+
+    fn append_entries(&self, entries: &[Entry]) -> Result<Vec<bool>> {
+        LocalStore::append_entries(self, entries)
+    }
+
+    fn trash(&self) -> Result<Vec<crate::trash::TrashRecord>> {
+        self.trash_records()
+    }
+
+    fn put_trash(&self, record: &crate::trash::TrashRecord) -> Result<()> {
+        self.put_trash_record(record)
     }
 
     fn change_block_list(&self, add: &[ObjectId], remove: &[ObjectId]) -> Result<Vec<String>> {
         LocalStore::change_block_list(self, add, remove)
+    }
+
+    fn store_config(&self) -> Result<crate::policy::StoreConfig> {
+        crate::store::Backend::config(self)
     }
 
     fn listing(&self) -> Result<ListedIter> {

@@ -16,7 +16,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Result, anyhow};
 use opendal::blocking;
 use opendal::options::ListOptions;
 
@@ -83,10 +83,11 @@ impl S3Lock {
                     } else {
                         "an ingest gc is removing objects from it"
                     };
-                    bail!(
+                    return Err(crate::store::Busy(format!(
                         "{store}: gave up after {:.1} s waiting for the lock {other} (--wait-lock): {what}",
                         wait.as_secs_f64()
-                    );
+                    ))
+                    .into());
                 }
                 Ok(Some(_)) => {
                     drop(lock);

@@ -37,6 +37,10 @@ impl StoreView for S3Store {
             .is_some())
     }
 
+    fn store_config(&self) -> Result<crate::policy::StoreConfig> {
+        crate::store::Backend::config(self)
+    }
+
     fn listing(&self) -> Result<ListedIter> {
         self.objects_listed()
     }

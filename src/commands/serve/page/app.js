@@ -14,6 +14,9 @@ let token = sessionStorage.getItem("ingest-token");
 let cursor = null;
 let loading = false;
 let generation = 0;
+let mayDelete = false;
+/// The entry the viewer shows.
+let shownEntry = null;
 const urls = new Set();
 
 function el(tag, props, ...children) {
@@ -77,6 +80,8 @@ function signOut(why) {
   $("app").hidden = true;
   $("sign-out").hidden = true;
   $("who").textContent = "";
+  $("show-trash").hidden = true;
+  $("trash-view").hidden = true;
   $("sign-in").hidden = false;
   $("sign-in-error").textContent = why || "";
   $("token").focus();
@@ -89,8 +94,12 @@ async function start() {
   $("sign-in").hidden = true;
   $("app").hidden = false;
   $("sign-out").hidden = false;
-  $("who").textContent = limits.token.name + (limits.token.scope === "read" ? " (read only)" : "");
-  $("upload").hidden = limits.token.scope !== "read-write";
+  const scope = limits.token.scope;
+  $("who").textContent = limits.token.name + (scope === "read" ? " (read only)" : "");
+  // Scopes include those before them: delete may upload too.
+  $("upload").hidden = scope === "read";
+  mayDelete = scope === "delete";
+  $("show-trash").hidden = !mayDelete;
   reload();
 }
 
@@ -254,7 +263,7 @@ function item(entry) {
   }
   const from = entry.origin && entry.origin.kind === "mms" && entry.origin.address
     ? " · from " + entry.origin.address : "";
-  const button = el("button", { type: "button", class: "item", "data-kind": kind, "data-sha256": entry.sha256 },
+  const button = el("button", { type: "button", class: "item", "data-kind": kind, "data-sha256": entry.sha256, "data-id": entry.id },
     thumb,
     el("span", { class: "name", text: entry.name }),
     el("span", { class: "meta", text: size(entry.size) + " · " + when(entry.ingested_at).split(",")[0] + from }));
@@ -271,6 +280,9 @@ function badge(entry) {
 }
 
 async function open(entry) {
+  shownEntry = entry;
+  $("delete").hidden = !mayDelete;
+  $("confirm").hidden = true;
   $("viewer-name").textContent = entry.name;
   const media = $("viewer-media");
   media.replaceChildren(badge(entry));
@@ -324,6 +336,73 @@ $("month").addEventListener("change", reload);
 $("filters").addEventListener("submit", (e) => { e.preventDefault(); reload(); });
 $("clear").addEventListener("click", () => {
   $("kind").value = ""; $("search").value = ""; $("month").value = "";
+  reload();
+});
+
+// ---- removing, and the trash
+
+$("delete").addEventListener("click", () => {
+  $("confirm-text").textContent = "Move “" + shownEntry.name + "” (" + size(shownEntry.size) +
+    ") to the trash? It leaves the store's listing; its file stays until the trash is emptied, and it can be restored until then.";
+  $("confirm").hidden = false;
+  $("confirm-no").focus();
+});
+$("confirm-no").addEventListener("click", () => { $("confirm").hidden = true; });
+$("confirm-yes").addEventListener("click", async () => {
+  const entry = shownEntry;
+  const response = await api("/v1/entries/" + entry.id, { method: "DELETE" });
+  if (!response.ok) {
+    const why = await response.json().catch(() => ({}));
+    $("confirm-text").textContent = "It was not moved: " + (why.error || "the server said " + response.status);
+    return;
+  }
+  $("viewer").close();
+  for (const tile of $("grid").querySelectorAll(".item")) {
+    if (tile.dataset.id === entry.id) tile.parentElement.remove();
+  }
+  markSame();
+  $("status").textContent = "Moved “" + entry.name + "” to the trash.";
+});
+
+async function showTrash() {
+  $("app").hidden = true;
+  $("trash-view").hidden = false;
+  $("trash-status").textContent = "Loading…";
+  $("trash-list").replaceChildren();
+  const response = await api("/v1/trash");
+  if (!response.ok) { $("trash-status").textContent = "The server said " + response.status + "."; return; }
+  const trash = await response.json();
+  $("trash-list").replaceChildren(...trash.entries.map(trashRow));
+  $("trash-status").textContent = trash.entries.length ? "" : "The trash is empty.";
+  document.body.dataset.drawn = String(Date.now());
+}
+
+function trashRow(entry) {
+  const restore = el("button", { type: "button", class: "restore", text: "Restore" });
+  const row = el("li", { "data-id": entry.id },
+    el("span", { class: "name", text: entry.name }),
+    el("span", { class: "meta", text: size(entry.size) }),
+    el("span", { class: "meta", text: "removed " + when(entry.trashed) }),
+    restore);
+  restore.addEventListener("click", async () => {
+    restore.disabled = true;
+    const response = await api("/v1/trash/" + entry.id + "/restore", { method: "POST" });
+    if (!response.ok) {
+      const why = await response.json().catch(() => ({}));
+      $("trash-status").textContent = "“" + entry.name + "” was not restored: " + (why.error || response.status);
+      restore.disabled = false;
+      return;
+    }
+    row.remove();
+    $("trash-status").textContent = "Restored “" + entry.name + "”.";
+  });
+  return row;
+}
+
+$("show-trash").addEventListener("click", showTrash);
+$("hide-trash").addEventListener("click", () => {
+  $("trash-view").hidden = true;
+  $("app").hidden = false;
   reload();
 });
 

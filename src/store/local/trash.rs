@@ -1,0 +1,85 @@
+//! The trash of a local store: `trash/<key>.jsonl`, one file per record,
+//! each written beside itself, synced and renamed into place.
+
+use std::fs;
+use std::io::{self, Write};
+
+use anyhow::{Context, Result};
+
+use super::{LocalStore, sync_dir};
+use crate::trash::TrashRecord;
+
+const TRASH: &str = "trash";
+
+impl LocalStore {
+    /// See [`crate::store::StoreView::trash`].
+    pub fn trash_records(&self) -> Result<Vec<TrashRecord>> {
+        let dir = self.path(TRASH);
+        let listed = match fs::read_dir(&dir) {
+            Ok(listed) => listed,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+        };
+        let mut records = Vec::new();
+        for found in listed {
+            let found = found.with_context(|| format!("reading {}", dir.display()))?;
+            let name = found.file_name();
+            let Some(key) = name.to_str().and_then(|n| n.strip_suffix(".jsonl")) else {
+                continue; // a temp file of a write under way, or a stray
+            };
+            if crate::trash::time_of(key).is_none() {
+                continue;
+            }
+            let path = found.path();
+            let text = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            records.push(TrashRecord::parse(key, &text)?);
+        }
+        records.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(records)
+    }
+
+    /// See [`crate::store::StoreView::put_trash`].
+    pub fn put_trash_record(&self, record: &TrashRecord) -> Result<()> {
+        let dir = self.path(TRASH);
+        let path = dir.join(format!("{}.jsonl", record.key));
+        if record.entries.is_empty() {
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),
+            }
+            return sync_dir(&dir);
+        }
+        if super::create_dir_once(&dir)? {
+            sync_dir(&self.root)?;
+        }
+        let mut temp = tempfile::Builder::new()
+            .prefix(".trash-")
+            .tempfile_in(&dir)
+            .with_context(|| format!("writing in {}", dir.display()))?;
+        temp.write_all(&record.text())
+            .and_then(|()| temp.as_file().sync_all())
+            .with_context(|| format!("writing {}", path.display()))?;
+        temp.persist(&path)
+            .map_err(|e| e.error)
+            .with_context(|| format!("writing {}", path.display()))?;
+        sync_dir(&dir)
+    }
+
+    /// See [`crate::store::StoreView::append_entries`]: under the
+    /// manifest's lock, as a writer appends.
+    pub fn append_entries(&self, entries: &[crate::manifest::Entry]) -> Result<Vec<bool>> {
+        let mut manifest = super::OpenManifest::open(
+            &self.path(super::MANIFEST),
+            &self.path(super::LOCK),
+            &self.catalog_path(),
+        )?;
+        let lock_path = self.path(super::LOCK);
+        let lock = manifest.lock.take().context("the manifest's lock")?;
+        super::lock_within(&lock, self.wait_lock, super::Lock::Exclusive)
+            .with_context(|| format!("locking {}", lock_path.display()))?;
+        let appended = manifest.append_new(entries);
+        let _ = lock.unlock();
+        appended.with_context(|| format!("appending to {}", self.path(super::MANIFEST).display()))
+    }
+}
