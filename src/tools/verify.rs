@@ -24,8 +24,10 @@ pub fn run(global: &GlobalArgs, opener: &Opener, quick: bool) -> Result<Exit> {
         objects: 0,
         bytes: 0,
         entries: 0,
+        trashed: Default::default(),
     };
     let torn = check.read_manifest()?;
+    check.read_trash()?;
     check.check_objects(&torn, quick, global)?;
     check.check_temp_files()?;
     check.finish()
@@ -39,6 +41,8 @@ struct Check<'a, W: Write> {
     objects: u64,
     bytes: u64,
     entries: u64,
+    /// The objects the trash keeps: no orphans.
+    trashed: std::collections::HashSet<ObjectId>,
 }
 
 impl<W: Write> Check<'_, W> {
@@ -76,6 +80,31 @@ impl<W: Write> Check<'_, W> {
             }
         }
         Ok(torn_names)
+    }
+
+    /// The trash's records: each object one names must be stored (an
+    /// unreadable record is a problem, not a stop).
+    fn read_trash(&mut self) -> Result<()> {
+        let records = match self.store.trash() {
+            Ok(records) => records,
+            Err(e) => {
+                return self.problem("unreadable", "trash", &format!("{e:#}"));
+            }
+        };
+        self.trashed = crate::trash::held_objects(&records);
+        for record in &records {
+            for entry in &record.entries {
+                if self.store.object_size(&entry.sha256)?.is_none() {
+                    let detail = format!(
+                        "trash record {} names it ({}), and it is not stored",
+                        record.key,
+                        crate::stderr::escape(&entry.name)
+                    );
+                    self.problem("missing", &self.store.object_name(&entry.sha256), &detail)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The objects listed and the objects the manifest names, both in the
@@ -145,7 +174,7 @@ impl<W: Write> Check<'_, W> {
                         self.problem("size", &shown, &detail)?;
                     }
                 }
-                None if *torn == Some(id) => {}
+                None if *torn == Some(id) || self.trashed.contains(&id) => {}
                 None => self.problem(
                     "orphan",
                     &shown,

@@ -25,4 +25,5 @@ mod s3;
 mod serve;
 mod sniffing;
 mod tools;
+mod trash;
 mod util;

@@ -106,7 +106,13 @@ fn rm_killed_at_random_moments_never_leaves_an_entry_naming_a_missing_object() {
         let pattern = format!("f{}*", rng.next_below(3));
         let writer = env.write(format!("more/r{round}.bin"), &noise(3000, 50_000 + round));
         let mut beside = env.cmd(["-q", writer.to_str().unwrap()]).spawn().unwrap();
-        let mut rm = env.cmd(["-q", "rm", "--name", &pattern]).spawn().unwrap();
+        // Removed at once, to the trash, or purged.
+        let how = ["--name", "--trash", "--purge"][rng.next_below(3) as usize];
+        let mut args = vec!["-q", "rm", "--name", &pattern];
+        if how != "--name" {
+            args.push(how);
+        }
+        let mut rm = env.cmd(args).spawn().unwrap();
         // Every other round a gc of orphans too, taking turns with rm for
         // the store's exclusive lock.
         let gc = (round % 2 == 1).then(|| {
@@ -123,6 +129,12 @@ fn rm_killed_at_random_moments_never_leaves_an_entry_naming_a_missing_object() {
         if let Some(gc) = gc {
             let out = gc.wait_with_output().unwrap();
             assert!(out.status.success(), "{context}: gc: {}", stderr_of(&out));
+        }
+        // What the trash holds keeps its bytes.
+        let out = ok(env.cmd(["--json", "trash", "ls"]));
+        for trashed in json_lines(&out) {
+            let hex = trashed["sha256"].as_str().unwrap();
+            assert!(env.object(hex).exists(), "{context}: {trashed}");
         }
         let out = env.cmd(["--json", "verify", "--quick"]).output().unwrap();
         for problem in json_lines(&out) {

@@ -17,7 +17,9 @@ use serde_json::json;
 use super::answers::{closing, error};
 use super::auth::{self, Caller};
 use super::connections;
-use super::{MAX_HEAD_BYTES, MAX_NAME_BYTES, MAX_PARTS, Shared, entries, objects, page, trash, uploads};
+use super::{
+    MAX_HEAD_BYTES, MAX_NAME_BYTES, MAX_PARTS, Shared, entries, objects, page, trash, uploads,
+};
 use crate::policy::MimePattern;
 
 /// The client's address, set on each request by the connection's service.

@@ -109,11 +109,7 @@ pub(super) async fn restore(
             error(StatusCode::NOT_FOUND, "no such entry in the trash")
         }
         Ok(outcome) => {
-            tracing::info!(
-                "{} restored {} entries",
-                caller.name,
-                outcome.entries.len()
-            );
+            tracing::info!("{} restored {} entries", caller.name, outcome.entries.len());
             Json(json!({
                 "restored": outcome.entries.iter().map(shown).collect::<Vec<_>>(),
             }))
