@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow};
 use serde::Deserialize;
 
+use crate::object_id::ObjectId;
 use crate::scan::ClamdAddr;
 
 pub use crate::failure::{Rejection, Source};
@@ -160,6 +161,53 @@ impl StoreConfig {
     pub fn load(path: &Path) -> Result<Self> {
         crate::json_file::load_or_default(path)
     }
+}
+
+/// The text of a store's `config.json` (None: there is none) with `add`
+/// put on its `blocked` list and `remove` taken off; keys this version
+/// does not know are kept. Returns the new text when the list changed, and
+/// the list as it now is. `shown` names the file in errors.
+pub fn change_block_list(
+    text: Option<&[u8]>,
+    add: &[ObjectId],
+    remove: &[ObjectId],
+    shown: &str,
+) -> Result<(Option<Vec<u8>>, Vec<String>)> {
+    let mut config: serde_json::Value = match text {
+        Some(bytes) => {
+            serde_json::from_slice(bytes).with_context(|| format!("{shown} is not valid"))?
+        }
+        None => serde_json::json!({}),
+    };
+    let Some(object) = config.as_object_mut() else {
+        anyhow::bail!("{shown} is not a JSON object");
+    };
+    let list = object
+        .entry("blocked")
+        .or_insert_with(|| serde_json::json!([]));
+    let Some(list) = list.as_array_mut() else {
+        anyhow::bail!("{shown}: blocked is not a list");
+    };
+    let before = list.clone();
+    for id in add {
+        let hex = serde_json::Value::String(id.to_string());
+        if !list.contains(&hex) {
+            list.push(hex);
+        }
+    }
+    let removed: Vec<serde_json::Value> = remove
+        .iter()
+        .map(|id| serde_json::Value::String(id.to_string()))
+        .collect();
+    list.retain(|hex| !removed.contains(hex));
+    let now: Vec<String> = list
+        .iter()
+        .filter_map(|hex| hex.as_str().map(str::to_owned))
+        .collect();
+    if *list == before {
+        return Ok((None, now));
+    }
+    Ok((Some(serde_json::to_vec_pretty(&config)?), now))
 }
 
 /// The policy values a front end was given (its flags), each parsed once

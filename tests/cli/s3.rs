@@ -43,6 +43,7 @@ on_both_engines!(
     uploads_are_create_only,
     the_stores_config_json_sets_policy_defaults,
     two_servers_commit_and_pack_at_once_and_every_machine_sees_each_entry_once,
+    rm_reaches_every_commit_pack_and_machine,
 );
 
 /// The `ls --json` entries of an S3 store.
@@ -875,4 +876,113 @@ fn uploads_at_once_share_commits() {
         .map(|e| e["name"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(names.len(), uploads);
+}
+
+/// `rm` on S3: the removed entry's name and bytes are in no key of the
+/// bucket (commits, the pack holding them, the trash emptied) and in no
+/// file of any machine's cache; a machine that had read the entry before
+/// forgets it at its next look, one with an empty cache never sees it, and
+/// writing goes on. The trash and the block list work there too.
+fn rm_reaches_every_commit_pack_and_machine(engine: Engine) {
+    use crate::harness::served::{Served, file_arg};
+    let server = Server::start_on(engine);
+    let env = Env::new();
+    let store = store_url(&format!("rm-{}", std::process::id()));
+    let prefix = store[store.rfind('/').unwrap() + 1..].to_owned();
+    let machine = |name: &str, args: &[&str]| {
+        let mut cmd = server.cmd(&store, args);
+        cmd.env("XDG_CACHE_HOME", env.path().join(name));
+        cmd
+    };
+    let names = |name: &str| -> Vec<String> {
+        let out = ok(machine(name, &["--json", "ls"]));
+        let mut names: Vec<String> = json_lines(&out)
+            .iter()
+            .map(|e| e["name"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let secret = b"erase me: the bytes of 4e1f9a77 someone may have removed\n".repeat(30);
+    let out = ok(machine("m1", &["-q", "token", "add", "phone"]));
+    let token = stdout_of(&out).trim().to_owned();
+    let served = Served::start_with(
+        machine("m1", &["serve", "--listen", "127.0.0.1:0"]),
+        &[],
+        token,
+    );
+    // One upload a commit: 101 commits, the first 100 also in a pack.
+    for i in 0..101 {
+        let (name, bytes) = match i {
+            50 => ("Q3-layoffs-draft-5b2f.txt".to_owned(), secret.clone()),
+            _ => (format!("f{i}.bin"), noise(100 + i, 7000 + i as u64)),
+        };
+        let file = env.write(format!("up/{name}"), &bytes);
+        let url = served.url(&format!("/v1/files/{name}"));
+        let (status, body) = served.json(&["-T", &file_arg(&file), &url]);
+        assert_eq!(status, 201, "{body}");
+    }
+    assert!(served.stop());
+    assert_eq!(
+        server.keys(&format!("{prefix}/manifest/packs/")).len(),
+        1,
+        "the pack of commits 1-100"
+    );
+    // Another machine reads the store, the entry included.
+    assert!(names("m2").contains(&"Q3-layoffs-draft-5b2f.txt".to_owned()));
+    // To the trash first, then back, on S3.
+    ok(machine("m1", &["-q", "rm", "--trash", "--name", "f7.bin"]));
+    assert!(!names("m2").contains(&"f7.bin".to_owned()));
+    let out = ok(machine("m2", &["--json", "trash", "ls"]));
+    let id = json_lines(&out)[0]["id"].as_str().unwrap().to_owned();
+    ok(machine("m2", &["-q", "trash", "restore", &id]));
+    assert!(names("m1").contains(&"f7.bin".to_owned()));
+    // Removed for good, blocked.
+    let out = ok(machine("m1", &["rm", "--block", "--name", "Q3-layoffs-*"]));
+    assert_says(&stderr_of(&out), "removed 1 entry; deleted 1 object");
+    for name in ["m1", "m2", "m3"] {
+        let seen = names(name);
+        assert_eq!(seen.len(), 100, "{name}: {seen:?}");
+        assert!(
+            !seen.contains(&"Q3-layoffs-draft-5b2f.txt".to_owned()),
+            "{name}"
+        );
+    }
+    let out = ok(machine("m2", &["--json", "verify"]));
+    assert_eq!(json_summary(&out)["problems"], 0);
+    // The bytes come back from no machine: blocked.
+    let again = env.write("again/copy.txt", &secret);
+    let out = machine("m2", &[again.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    // Nothing of it anywhere: not in a key of the bucket, not in a file of
+    // any machine's cache.
+    let needles: [&[u8]; 2] = [b"layoffs-draft", b"someone may have removed"];
+    let holds = |bytes: &[u8]| {
+        needles
+            .iter()
+            .any(|needle| bytes.windows(needle.len()).any(|w| w == *needle))
+    };
+    let keys = server.keys(&format!("{prefix}/"));
+    assert!(keys.len() > 200, "{} keys", keys.len());
+    for key in keys {
+        assert!(!holds(&server.get(&key)), "{key} still holds it");
+    }
+    for name in ["m1", "m2", "m3"] {
+        for file in files_under(&env.path().join(name)) {
+            assert!(
+                !holds(&std::fs::read(&file).unwrap()),
+                "{} still holds it",
+                file.display()
+            );
+        }
+    }
+    // Writing goes on, on every machine.
+    with_stdin(
+        machine("m2", &["-q", "--name", "after.txt", "-"]),
+        "after\n",
+    )
+    .assert()
+    .success();
+    assert_eq!(names("m1").len(), 101);
+    assert_eq!(names("m3").len(), 101);
 }

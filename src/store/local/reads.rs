@@ -243,52 +243,28 @@ impl LocalStore {
 }
 
 impl LocalStore {
-    /// See [`crate::store::StoreView::change_block_list`]: `config.json` is
-    /// read as it is (keys this version does not know are kept), its
-    /// `blocked` list changed, and the file replaced whole (when it changed).
+    /// See [`crate::store::StoreView::change_block_list`]: the file is
+    /// replaced whole (when the list changed).
     pub fn change_block_list(&self, add: &[ObjectId], remove: &[ObjectId]) -> Result<Vec<String>> {
         let path = self.config_path();
-        let mut config: serde_json::Value = match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .with_context(|| format!("{} is not valid", path.display()))?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => serde_json::json!({}),
+        let text = match fs::read(&path) {
+            Ok(bytes) => Some(bytes),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
-        let Some(object) = config.as_object_mut() else {
-            anyhow::bail!("{} is not a JSON object", path.display());
-        };
-        let list = object
-            .entry("blocked")
-            .or_insert_with(|| serde_json::json!([]));
-        let Some(list) = list.as_array_mut() else {
-            anyhow::bail!("{}: blocked is not a list", path.display());
-        };
-        let before = list.clone();
-        for id in add {
-            let hex = serde_json::Value::String(id.to_string());
-            if !list.contains(&hex) {
-                list.push(hex);
-            }
-        }
-        let removed: Vec<serde_json::Value> = remove
-            .iter()
-            .map(|id| serde_json::Value::String(id.to_string()))
-            .collect();
-        list.retain(|hex| !removed.contains(hex));
-        let now: Vec<String> = list
-            .iter()
-            .filter_map(|hex| hex.as_str().map(str::to_owned))
-            .collect();
-        if *list == before {
+        let shown = path.display().to_string();
+        let (changed, now) =
+            crate::policy::change_block_list(text.as_deref(), add, remove, &shown)?;
+        let Some(changed) = changed else {
             return Ok(now);
-        }
+        };
         let mut temp = tempfile::NamedTempFile::new_in(&self.root)
-            .with_context(|| format!("writing beside {}", path.display()))?;
-        std::io::Write::write_all(&mut temp, serde_json::to_string_pretty(&config)?.as_bytes())?;
+            .with_context(|| format!("writing beside {shown}"))?;
+        std::io::Write::write_all(&mut temp, &changed)?;
         temp.as_file().sync_all()?;
         temp.persist(&path)
             .map_err(|e| e.error)
-            .with_context(|| format!("replacing {}", path.display()))?;
+            .with_context(|| format!("replacing {shown}"))?;
         super::sync_dir(&self.root)?;
         Ok(now)
     }

@@ -148,6 +148,20 @@ impl Remote<'_> {
         Ok(BufReader::with_capacity(256 << 10, reader))
     }
 
+    /// Writes `key` whole, over what it held.
+    fn replace(&self, key: &str, text: Vec<u8>) -> Result<()> {
+        self.op
+            .write(key, text)
+            .map(|_| ())
+            .map_err(|e| (self.failed)(&format!("writing {key}"), e))
+    }
+
+    fn delete(&self, key: &str) -> Result<()> {
+        self.op
+            .delete(key)
+            .map_err(|e| (self.failed)(&format!("removing {key}"), e))
+    }
+
     /// Creates `key` holding `text`; false when it exists already.
     fn create(&self, key: &str, text: Vec<u8>) -> Result<bool> {
         let options = WriteOptions {
@@ -160,6 +174,19 @@ impl Remote<'_> {
             Err(e) => Err((self.failed)(&format!("writing {key}"), e)),
         }
     }
+}
+
+/// The start of a removal's mark: a commit of one line, `{"rewritten":
+/// TIME}`, made after the lines of removed entries were taken out of every
+/// commit, pack and segment holding them.
+const REWRITTEN: &[u8] = b"{\"rewritten\":";
+
+/// How a sync ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Synced {
+    Done,
+    /// A removal's mark came after lines this copy held.
+    Rewritten,
 }
 
 /// What the local copy holds.
@@ -330,11 +357,17 @@ impl Mirror {
     }
 
     /// Takes in the lines of `reader` (a commit, a pack, a segment): those
-    /// whose identity is new wait in `pending` to be copied.
-    fn take(&mut self, reader: impl BufRead) -> Result<()> {
+    /// whose identity is new wait in `pending` to be copied. Says whether
+    /// it held a removal's mark.
+    fn take(&mut self, reader: impl BufRead) -> Result<bool> {
+        let mut marked = false;
         let mut lines = reader.split(b'\n');
         while let Some(line) = lines.next().transpose().context("reading the manifest")? {
             if line.is_empty() {
+                continue;
+            }
+            if line.starts_with(REWRITTEN) {
+                marked = true;
                 continue;
             }
             // A line that does not parse is copied as it is, for the tools
@@ -348,7 +381,7 @@ impl Mirror {
             self.pending.extend_from_slice(&line);
             self.pending.push(b'\n');
         }
-        Ok(())
+        Ok(marked)
     }
 
     /// Copies what waits (made durable first), records the state, and
@@ -379,7 +412,21 @@ impl Mirror {
     /// Copies what the bucket holds that the copy does not: the largest
     /// packs from the next commit on, the commits after them, and segments
     /// of older versions not copied yet.
+    ///
+    /// A removal's mark read past a copy that held lines already means
+    /// history was rewritten behind it: the copy is made again from the
+    /// bucket (where the removed lines are no more), so a removed entry
+    /// never lives on in a machine's copy.
     pub fn sync(&mut self, remote: &Remote) -> Result<()> {
+        let fresh = self.state.log == 0 && self.state.segments.is_empty() && self.state.len == 0;
+        if self.sync_once(remote, fresh)? == Synced::Rewritten {
+            self.reset()?;
+            self.sync_once(remote, true)?;
+        }
+        Ok(())
+    }
+
+    fn sync_once(&mut self, remote: &Remote, mut fresh: bool) -> Result<Synced> {
         // The last commit copied must still be there (listed with those
         // after it): a manifest removed or rewritten behind the copy makes
         // it read everything again, as the catalog does a local manifest.
@@ -393,6 +440,7 @@ impl Mirror {
                 listed = Some(after);
             } else {
                 self.reset()?;
+                fresh = true;
             }
         }
         let mut next = self.state.log + 1;
@@ -404,7 +452,9 @@ impl Mirror {
             }
         }
         while let Some(&to) = packs.get(&next) {
-            self.take(remote.read(&pack_key(next, to))?)?;
+            if self.take(remote.read(&pack_key(next, to))?)? && !fresh {
+                return Ok(Synced::Rewritten);
+            }
             self.state.log = to;
             next = to + 1;
             listed = None;
@@ -423,7 +473,9 @@ impl Mirror {
             .collect();
         commits.sort_unstable();
         for n in commits {
-            self.take(remote.read(&commit_key(n))?)?;
+            if self.take(remote.read(&commit_key(n))?)? && !fresh {
+                return Ok(Synced::Rewritten);
+            }
             self.state.log = n;
             if self.pending.len() > FLUSH_BYTES {
                 self.flush()?;
@@ -433,11 +485,14 @@ impl Mirror {
         segments.sort();
         for key in segments {
             if !self.state.segments.contains(&key) {
-                self.take(remote.read(&key)?)?;
+                if self.take(remote.read(&key)?)? && !fresh {
+                    return Ok(Synced::Rewritten);
+                }
                 self.state.segments.insert(key);
             }
         }
-        self.flush()
+        self.flush()?;
+        Ok(Synced::Done)
     }
 
     /// Empties the copy, to be read again from the bucket.
@@ -474,7 +529,7 @@ impl Mirror {
             }
             let n = self.state.log + 1;
             if remote.create(&commit_key(n), text.clone())? {
-                self.take(&text[..])?;
+                let _ = self.take(&text[..])?;
                 self.state.log = n;
                 self.flush()?;
                 if let Err(e) = self.make_packs(remote, n) {
@@ -485,6 +540,89 @@ impl Mirror {
             // Another machine took number n: read it (and what followed),
             // then try again with what is still new.
             self.sync(remote)?;
+            if self.state.log < n {
+                return Err(anyhow!(
+                    "commit {n} exists and cannot be listed: the bucket's listing lags behind its writes"
+                ));
+            }
+        }
+    }
+
+    /// Removes the entries `remove` picks from the whole manifest: from
+    /// every commit, pack and segment that holds them (each rewritten
+    /// without their lines), then marks the removal with a commit of its
+    /// own, which makes every machine's copy read the manifest again (this
+    /// one's at once). `before` is given the entries first. To be called
+    /// holding the copy's lock, with writers excluded.
+    pub fn remove(
+        &mut self,
+        remote: &Remote,
+        remove: &dyn Fn(&Entry) -> bool,
+        before: &mut dyn FnMut(&[Entry]) -> Result<()>,
+    ) -> Result<crate::store::Removed> {
+        self.sync(remote)?;
+        let mut removed = crate::store::Removed::default();
+        let mut gone = IdentitySet::default();
+        let mut objects: BTreeMap<crate::object_id::ObjectId, bool> = BTreeMap::new();
+        for line in self.copied_lines()? {
+            if let jsonl::Line::Value(entry) = line?
+                && remove(&entry)
+            {
+                gone.insert(entry.identity());
+                objects.insert(entry.sha256, false);
+                removed.entries.push(entry);
+            }
+        }
+        if removed.entries.is_empty() {
+            return Ok(removed);
+        }
+        for line in self.copied_lines()? {
+            if let jsonl::Line::Value(entry) = line?
+                && !gone.contains(&entry.identity())
+                && let Some(named) = objects.get_mut(&entry.sha256)
+            {
+                *named = true;
+            }
+        }
+        before(&removed.entries)?;
+        scrub(remote, &gone)?;
+        self.mark_removal(remote)?;
+        self.reset()?;
+        self.sync(remote)?;
+        removed.unnamed = objects
+            .into_iter()
+            .filter(|(_, named)| !named)
+            .map(|(id, _)| id)
+            .collect();
+        Ok(removed)
+    }
+
+    /// The copy's lines, from its start.
+    fn copied_lines(&self) -> Result<jsonl::Lines<BufReader<File>, Entry>> {
+        let file = self
+            .file
+            .try_clone()
+            .context("reading the manifest's copy")?;
+        let mut reader = BufReader::with_capacity(256 << 10, file);
+        std::io::Seek::seek(&mut reader, std::io::SeekFrom::Start(0))
+            .context("reading the manifest's copy")?;
+        Ok(jsonl::Lines::new(reader, 0))
+    }
+
+    /// Makes the next commit a removal's mark (and the packs ending at it).
+    fn mark_removal(&mut self, remote: &Remote) -> Result<()> {
+        let mut text = REWRITTEN.to_vec();
+        text.extend_from_slice(format!("\"{}\"}}\n", jiff::Timestamp::now()).as_bytes());
+        loop {
+            let n = self.state.log + 1;
+            if remote.create(&commit_key(n), text.clone())? {
+                self.state.log = n;
+                if let Err(e) = self.make_packs(remote, n) {
+                    say!("warning: the manifest's packs ending at commit {n} were not made: {e:#}");
+                }
+                return Ok(());
+            }
+            self.sync_once(remote, false)?;
             if self.state.log < n {
                 return Err(anyhow!(
                     "commit {n} exists and cannot be listed: the bucket's listing lags behind its writes"
@@ -529,6 +667,72 @@ impl Mirror {
         }
         Ok(())
     }
+}
+
+/// Takes the lines of the identities `gone` out of every pack, commit and
+/// segment that holds them. Packs are read largest first, and what lies
+/// within a pack found clean is not read again, so a removal reads about
+/// the manifest once, plus the smaller packs and commits of the lines it
+/// removes. A commit or pack left empty stays, empty (commit numbers stay
+/// dense); an emptied segment of an older version is removed.
+fn scrub(remote: &Remote, gone: &IdentitySet) -> Result<()> {
+    let mut packs: Vec<(u64, u64)> = remote
+        .list_after(PACKS, PACKS)?
+        .iter()
+        .filter_map(|key| pack_range(key))
+        .collect();
+    packs.sort_by_key(|&(from, to)| (std::cmp::Reverse(to - from), from));
+    let mut clean: BTreeMap<u64, u64> = BTreeMap::new();
+    let within = |clean: &BTreeMap<u64, u64>, from: u64, to: u64| {
+        clean
+            .range(..=from)
+            .next_back()
+            .is_some_and(|(_, &end)| end >= to)
+    };
+    for (from, to) in packs {
+        if !within(&clean, from, to) && !scrub_key(remote, &pack_key(from, to), gone, false)? {
+            clean.insert(from, to);
+        }
+    }
+    for key in remote.list_after(LOG, LOG)? {
+        if let Some(n) = commit_number(&key)
+            && !within(&clean, n, n)
+        {
+            scrub_key(remote, &key, gone, false)?;
+        }
+    }
+    for key in remote.list_segments()? {
+        scrub_key(remote, &key, gone, true)?;
+    }
+    Ok(())
+}
+
+/// Rewrites `key` without the lines of the identities `gone`; whether it
+/// held any. Emptied, it is removed when `remove_empty`.
+fn scrub_key(remote: &Remote, key: &str, gone: &IdentitySet, remove_empty: bool) -> Result<bool> {
+    let mut text = Vec::new();
+    remote
+        .read(key)?
+        .read_to_end(&mut text)
+        .with_context(|| format!("reading {key}"))?;
+    let mut kept = Vec::with_capacity(text.len());
+    let mut found = false;
+    for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        if let Ok(LineIdentity(id)) = serde_json::from_slice::<LineIdentity>(line)
+            && gone.contains(&id)
+        {
+            found = true;
+            continue;
+        }
+        kept.extend_from_slice(line);
+        kept.push(b'\n');
+    }
+    match (found, kept.is_empty() && remove_empty) {
+        (false, _) => {}
+        (true, true) => remote.delete(key)?,
+        (true, false) => remote.replace(key, kept)?,
+    }
+    Ok(found)
 }
 
 #[cfg(test)]

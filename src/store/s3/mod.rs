@@ -27,6 +27,7 @@ use opendal_http_transport_reqwest::ReqwestTransport;
 mod location;
 mod lock;
 mod manifest;
+mod removal;
 mod requests;
 mod spool;
 mod upload;
@@ -338,6 +339,11 @@ impl S3Store {
             "" => key.to_owned(),
             prefix => format!("{prefix}/{key}"),
         }
+    }
+
+    /// Where the catalog of the manifest's copy is.
+    fn catalog_path_here(&self) -> PathBuf {
+        self.cache.join(crate::catalog::FILE_NAME)
     }
 
     /// Runs `ask` on the manifest's copy, caught up with the bucket first
@@ -712,7 +718,7 @@ impl Backend for S3Store {
     }
 
     fn catalog_path(&self) -> PathBuf {
-        self.cache.join(crate::catalog::FILE_NAME)
+        self.catalog_path_here()
     }
 
     /// Each batch's lines become one manifest segment.
@@ -728,6 +734,8 @@ impl Backend for S3Store {
         if self.writing.is_none() {
             let wait = self.writer_wait;
             self.writing = Some(S3Lock::acquire(&self.op, false, wait, &self.describe())?);
+            // While paused, `rm` may have deleted objects listed before.
+            self.listed = None;
         }
         Ok(())
     }

@@ -37,6 +37,34 @@ impl StoreView for S3Store {
             .is_some())
     }
 
+    fn remove_entries(
+        &self,
+        remove: &dyn Fn(&crate::manifest::Entry) -> bool,
+        before: &mut dyn FnMut(&[crate::manifest::Entry]) -> Result<()>,
+    ) -> Result<crate::store::Removed> {
+        S3Store::remove_entries(self, remove, before)
+    }
+
+    fn append_entries(&self, entries: &[crate::manifest::Entry]) -> Result<Vec<bool>> {
+        S3Store::append_entries(self, entries)
+    }
+
+    fn trash(&self) -> Result<Vec<crate::trash::TrashRecord>> {
+        self.trash_records()
+    }
+
+    fn put_trash(&self, record: &crate::trash::TrashRecord) -> Result<()> {
+        self.put_trash_record(record)
+    }
+
+    fn change_block_list(&self, add: &[ObjectId], remove: &[ObjectId]) -> Result<Vec<String>> {
+        S3Store::change_block_list(self, add, remove)
+    }
+
+    fn delete_object(&self, id: &ObjectId) -> Result<Option<u64>> {
+        S3Store::delete_object(self, id)
+    }
+
     fn store_config(&self) -> Result<crate::policy::StoreConfig> {
         crate::store::Backend::config(self)
     }

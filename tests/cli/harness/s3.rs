@@ -352,6 +352,19 @@ impl Server {
         assert!(out.status.success(), "PUT {key}: {}", stderr_of(&out));
     }
 
+    /// The bytes under `key` of the bucket, read with a plain signed request.
+    pub fn get(&self, key: &str) -> Vec<u8> {
+        let out = Command::new("curl")
+            .args(["-sS", "-f", "--aws-sigv4", "aws:amz:us-east-1:s3", "--user"])
+            .arg(format!("{KEY_ID}:{SECRET}"))
+            .args(["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"])
+            .arg(format!("{}/{BUCKET}/{key}", self.endpoint()))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "GET {key}: {}", stderr_of(&out));
+        out.stdout
+    }
+
     /// The keys of the bucket under `prefix` (one page: at most 1,000),
     /// listed with a plain signed request.
     pub fn keys(&self, prefix: &str) -> Vec<String> {
