@@ -3,7 +3,7 @@ headless by Selenium through Debian's chromedriver. Run by tests/cli/page.rs
 against a real server; exits non-zero (with the reason) when anything the
 page promises does not hold.
 
-  page.py URL TOKEN READ_ONLY_TOKEN FILES_DIR SHOTS_DIR
+  page.py URL TOKEN READ_ONLY_TOKEN FILES_DIR SHOTS_DIR DELETE_TOKEN
 """
 import hashlib
 import os
@@ -18,7 +18,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-url, token, reader, files, shots = sys.argv[1:6]
+url, token, reader, files, shots, deleter = sys.argv[1:7]
 downloads = os.path.join(shots, "downloads")
 os.makedirs(downloads, exist_ok=True)
 HOSTILE = "<img src=x onerror=alert(1)>.jpg"
@@ -70,6 +70,17 @@ def no_alert():
     except NoAlertPresentException:
         return
     raise AssertionError("an alert ran: " + text)
+
+
+def open_item(name):
+    target = next(i for i in items() if i.find_element(By.CSS_SELECTOR, ".name").text == name)
+    target.click()
+    wait.until(lambda d: d.execute_script("return document.getElementById('viewer').open"))
+
+
+def close_item():
+    by_id("close").click()
+    wait.until(lambda d: not d.execute_script("return document.getElementById('viewer').open"))
 
 
 def sign_in(with_token):
@@ -182,6 +193,8 @@ try:
     original = open(os.path.join(files, "photo.png"), "rb").read()
     digest = hashlib.sha256(original).hexdigest()
     check(digest in by_id("details").text, "the details lack the hash")
+    check(not by_id("delete").is_displayed(), "an upload token is offered deleting")
+    check(not by_id("show-trash").is_displayed(), "an upload token is offered the trash")
     check("photo-again.png" in by_id("details").text, "the details do not name the same file's other name")
     wait.until(lambda d: (by_id("download").get_attribute("href") or "").startswith("blob:"))
     wait.until(lambda d: d.execute_script("return document.querySelector('#viewer-media img')?.naturalWidth > 0"))
@@ -211,6 +224,47 @@ try:
     sign_in(reader)
     check(not by_id("upload").is_displayed(), "a read-only token sees the upload area")
     wait.until(lambda d: count() == total)
+    check(not by_id("show-trash").is_displayed(), "a read-only token is offered the trash")
+    open_item("photo.png")
+    check(not by_id("delete").is_displayed(), "a read-only token is offered deleting")
+    close_item()
+    no_alert()
+
+    # A delete token: moves an entry to the trash after a confirmation that
+    # names it, and restores it from the trash view.
+    by_id("sign-out").click()
+    sign_in(deleter)
+    wait.until(lambda d: count() == total)
+    check(by_id("upload").is_displayed(), "a delete token cannot upload")
+    open_item("scan.pdf")
+    by_id("delete").click()
+    check("scan.pdf" in by_id("confirm-text").text, f"the confirmation does not name it: {by_id('confirm-text').text!r}")
+    by_id("confirm-no").click()
+    check(not by_id("confirm").is_displayed(), "keeping it leaves the confirmation open")
+    check(count() == total, "keeping it removed it")
+    by_id("delete").click()
+    driver.save_screenshot(os.path.join(shots, "delete.png"))
+    by_id("confirm-yes").click()
+    wait.until(lambda d: not d.execute_script("return document.getElementById('viewer').open"))
+    wait.until(lambda d: count() == total - 1)
+    check("scan.pdf" not in names(), "the trashed entry is still shown")
+    check("trash" in by_id("status").text, f"nothing says where it went: {by_id('status').text!r}")
+    driver.refresh()
+    wait.until(lambda d: count() == total - 1)
+    check("scan.pdf" not in names(), "the trashed entry is back after a reload")
+    by_id("show-trash").click()
+    wait.until(lambda d: d.execute_script("return document.querySelectorAll('#trash-list li').length") == 1)
+    row = driver.find_element(By.CSS_SELECTOR, "#trash-list li")
+    check("scan.pdf" in row.text and "removed" in row.text, f"the trash row: {row.text!r}")
+    check(driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth"),
+          "the trash view runs off the side of a phone's screen")
+    driver.save_screenshot(os.path.join(shots, "trash.png"))
+    row.find_element(By.CSS_SELECTOR, "button.restore").click()
+    wait.until(lambda d: d.execute_script("return document.querySelectorAll('#trash-list li').length") == 0)
+    check("Restored" in by_id("trash-status").text, f"the restore is not said: {by_id('trash-status').text!r}")
+    by_id("hide-trash").click()
+    wait.until(lambda d: count() == total)
+    check("scan.pdf" in names(), "the restored entry is not shown")
     no_alert()
     print("ok")
 finally:

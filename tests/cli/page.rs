@@ -66,6 +66,10 @@ fn the_page_signs_in_uploads_browses_and_downloads_in_a_real_browser() {
 
     let server = Served::start(&env, &["--max-size", "2M"]);
     let reader = token_add(&env, "viewer", true);
+    let deleter = {
+        let out = ok(env.cmd(["token", "add", "cleaner", "--scope", "delete"]));
+        stdout_of(&out).trim().to_owned()
+    };
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/page-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let _ = std::fs::remove_dir_all(shots.join("downloads"));
@@ -75,6 +79,7 @@ fn the_page_signs_in_uploads_browses_and_downloads_in_a_real_browser() {
         .args([&server.token, &reader])
         .arg(&files)
         .arg(&shots)
+        .arg(&deleter)
         .output()
         .unwrap();
     assert!(
@@ -85,8 +90,11 @@ fn the_page_signs_in_uploads_browses_and_downloads_in_a_real_browser() {
         server.log()
     );
     assert!(shots.join("grid.png").exists() && shots.join("item.png").exists());
-    // Every file but the rejected one is stored, once, beside the MMS one.
+    // Every file but the rejected one is stored, once, beside the MMS one
+    // (scan.pdf went to the trash and came back).
     assert_eq!(env.manifest().len(), 13);
+    let out = ok(env.cmd(["--json", "trash", "ls"]));
+    assert!(stdout_of(&out).is_empty(), "{}", stdout_of(&out));
     assert!(server.stop());
     ok(env.cmd(["verify"]));
 }
