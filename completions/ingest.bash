@@ -55,6 +55,9 @@ _ingest() {
             ingest,token)
                 cmd="ingest__subcmd__token"
                 ;;
+            ingest,trash)
+                cmd="ingest__subcmd__trash"
+                ;;
             ingest,verify)
                 cmd="ingest__subcmd__verify"
                 ;;
@@ -121,6 +124,9 @@ _ingest() {
             ingest__subcmd__help,token)
                 cmd="ingest__subcmd__help__subcmd__token"
                 ;;
+            ingest__subcmd__help,trash)
+                cmd="ingest__subcmd__help__subcmd__trash"
+                ;;
             ingest__subcmd__help,verify)
                 cmd="ingest__subcmd__help__subcmd__verify"
                 ;;
@@ -141,6 +147,15 @@ _ingest() {
                 ;;
             ingest__subcmd__help__subcmd__token,rm)
                 cmd="ingest__subcmd__help__subcmd__token__subcmd__rm"
+                ;;
+            ingest__subcmd__help__subcmd__trash,empty)
+                cmd="ingest__subcmd__help__subcmd__trash__subcmd__empty"
+                ;;
+            ingest__subcmd__help__subcmd__trash,ls)
+                cmd="ingest__subcmd__help__subcmd__trash__subcmd__ls"
+                ;;
+            ingest__subcmd__help__subcmd__trash,restore)
+                cmd="ingest__subcmd__help__subcmd__trash__subcmd__restore"
                 ;;
             ingest__subcmd__token,add)
                 cmd="ingest__subcmd__token__subcmd__add"
@@ -166,6 +181,30 @@ _ingest() {
             ingest__subcmd__token__subcmd__help,rm)
                 cmd="ingest__subcmd__token__subcmd__help__subcmd__rm"
                 ;;
+            ingest__subcmd__trash,empty)
+                cmd="ingest__subcmd__trash__subcmd__empty"
+                ;;
+            ingest__subcmd__trash,help)
+                cmd="ingest__subcmd__trash__subcmd__help"
+                ;;
+            ingest__subcmd__trash,ls)
+                cmd="ingest__subcmd__trash__subcmd__ls"
+                ;;
+            ingest__subcmd__trash,restore)
+                cmd="ingest__subcmd__trash__subcmd__restore"
+                ;;
+            ingest__subcmd__trash__subcmd__help,empty)
+                cmd="ingest__subcmd__trash__subcmd__help__subcmd__empty"
+                ;;
+            ingest__subcmd__trash__subcmd__help,help)
+                cmd="ingest__subcmd__trash__subcmd__help__subcmd__help"
+                ;;
+            ingest__subcmd__trash__subcmd__help,ls)
+                cmd="ingest__subcmd__trash__subcmd__help__subcmd__ls"
+                ;;
+            ingest__subcmd__trash__subcmd__help,restore)
+                cmd="ingest__subcmd__trash__subcmd__help__subcmd__restore"
+                ;;
             *)
                 ;;
         esac
@@ -173,7 +212,7 @@ _ingest() {
 
     case "${cmd}" in
         ingest)
-            opts="-q -L -h -V --store --spool --s3-addressing --json --quiet --progress --wait-lock --name --follow --exclude --max-depth --no-cache --dry-run --sync --content-type --sha256 --max-size --allow --deny --clamd --scan-fail-open --scan-timeout --help --version add mms ls cat rm export verify gc stats copy serve token block help"
+            opts="-q -L -h -V --store --spool --s3-addressing --json --quiet --progress --wait-lock --name --follow --exclude --max-depth --no-cache --dry-run --sync --content-type --sha256 --max-size --allow --deny --clamd --scan-fail-open --scan-timeout --help --version add mms ls cat rm export verify gc stats copy serve token block trash help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -329,7 +368,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__block)
-            opts="-q -h --spool --s3-addressing --json --progress --wait-lock --store --quiet --help ls add rm help"
+            opts="-q -h --spool --json --progress --wait-lock --store --s3-addressing --quiet --help ls add rm help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -337,10 +376,6 @@ _ingest() {
             case "${prev}" in
                 --spool)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --s3-addressing)
-                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
                     return 0
                     ;;
                 --progress)
@@ -355,6 +390,10 @@ _ingest() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -363,7 +402,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__block__subcmd__add)
-            opts="-q -h --from --spool --s3-addressing --json --progress --wait-lock --store --quiet --help"
+            opts="-q -h --from --spool --json --progress --wait-lock --store --s3-addressing --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -377,10 +416,6 @@ _ingest() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --s3-addressing)
-                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
-                    return 0
-                    ;;
                 --progress)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -391,6 +426,10 @@ _ingest() {
                     ;;
                 --store)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -471,7 +510,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__block__subcmd__ls)
-            opts="-q -h --spool --s3-addressing --json --progress --wait-lock --store --quiet --help"
+            opts="-q -h --spool --json --progress --wait-lock --store --s3-addressing --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -479,10 +518,6 @@ _ingest() {
             case "${prev}" in
                 --spool)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --s3-addressing)
-                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
                     return 0
                     ;;
                 --progress)
@@ -495,6 +530,10 @@ _ingest() {
                     ;;
                 --store)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -505,7 +544,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__block__subcmd__rm)
-            opts="-q -h --spool --s3-addressing --json --progress --wait-lock --store --quiet --help"
+            opts="-q -h --spool --json --progress --wait-lock --store --s3-addressing --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -513,10 +552,6 @@ _ingest() {
             case "${prev}" in
                 --spool)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --s3-addressing)
-                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
                     return 0
                     ;;
                 --progress)
@@ -529,6 +564,10 @@ _ingest() {
                     ;;
                 --store)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -665,13 +704,17 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__gc)
-            opts="-q -h --orphans --dry-run --older-than --json --progress --store --spool --s3-addressing --quiet --wait-lock --help"
+            opts="-q -h --orphans --dry-run --older-than --trash-days --json --progress --store --spool --s3-addressing --quiet --wait-lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --older-than)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trash-days)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -703,7 +746,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__help)
-            opts="add mms ls cat rm export verify gc stats copy serve token block help"
+            opts="add mms ls cat rm export verify gc stats copy serve token block trash help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -982,6 +1025,62 @@ _ingest() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ingest__subcmd__help__subcmd__trash)
+            opts="ls restore empty"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__help__subcmd__trash__subcmd__empty)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__help__subcmd__trash__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__help__subcmd__trash__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ingest__subcmd__help__subcmd__verify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1109,7 +1208,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__rm)
-            opts="-q -h --mime --name --since --until --source --dry-run --block --spool --json --progress --store --s3-addressing --quiet --wait-lock --help"
+            opts="-q -h --mime --name --since --until --source --dry-run --block --id --older-than --trash --purge --spool --json --progress --store --s3-addressing --quiet --wait-lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1132,6 +1231,14 @@ _ingest() {
                     return 0
                     ;;
                 --source)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --older-than)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1321,12 +1428,16 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__token__subcmd__add)
-            opts="-q -h --read-only --spool --json --progress --store --s3-addressing --quiet --wait-lock --help"
+            opts="-q -h --scope --read-only --spool --json --progress --store --s3-addressing --quiet --wait-lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --scope)
+                    COMPREPLY=($(compgen -W "read upload delete" -- "${cur}"))
+                    return 0
+                    ;;
                 --spool)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1460,6 +1571,216 @@ _ingest() {
             ;;
         ingest__subcmd__token__subcmd__rm)
             opts="-q -h --spool --json --progress --store --s3-addressing --quiet --wait-lock --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --spool)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__trash)
+            opts="-q -h --spool --json --progress --store --s3-addressing --quiet --wait-lock --help ls restore empty help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --spool)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__trash__subcmd__empty)
+            opts="-q -h --older-than --spool --json --progress --store --s3-addressing --quiet --wait-lock --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --older-than)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --spool)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__trash__subcmd__help)
+            opts="ls restore empty help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__trash__subcmd__help__subcmd__empty)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__trash__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__trash__subcmd__help__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__trash__subcmd__help__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__trash__subcmd__ls)
+            opts="-q -h --spool --json --progress --store --s3-addressing --quiet --wait-lock --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --spool)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__trash__subcmd__restore)
+            opts="-q -h --all --spool --json --progress --store --s3-addressing --quiet --wait-lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

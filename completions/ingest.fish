@@ -56,7 +56,7 @@ complete -c ingest -n "__fish_ingest_needs_command" -a "add" -d 'Store files, or
 complete -c ingest -n "__fish_ingest_needs_command" -a "mms" -d 'Store every attachment in SMS Backup & Restore backups (XML, or gzip-compressed XML), streaming, in constant memory'
 complete -c ingest -n "__fish_ingest_needs_command" -a "ls" -d 'List the manifest\'s entries, oldest first'
 complete -c ingest -n "__fish_ingest_needs_command" -a "cat" -d 'Write an object to standard output, checking its hash as it goes'
-complete -c ingest -n "__fish_ingest_needs_command" -a "rm" -d 'Remove entries from the manifest, then the objects no remaining entry names. Entries are picked by hash (or a unique prefix of 6+ hex digits) and by the filters of `ls`; at least one must be given. Prints each entry removed. Writers wait while it runs, and a crash leaves the store as it was before or after, never between'
+complete -c ingest -n "__fish_ingest_needs_command" -a "rm" -d 'Remove entries from the manifest, then the objects no remaining entry (nor the trash) names. Entries are picked by hash (or a unique prefix of 6+ hex digits), by id and by the filters of `ls`; at least one must be given. Prints each entry removed. Writers wait while it runs, and a crash leaves the store as it was before or after, never between'
 complete -c ingest -n "__fish_ingest_needs_command" -a "export" -d 'Write entries into DEST under their recorded names, made safe'
 complete -c ingest -n "__fish_ingest_needs_command" -a "verify" -d 'Check the store: re-hash every object, match the manifest against the objects, find orphans and leftovers. Exit 0 when clean, 1 otherwise'
 complete -c ingest -n "__fish_ingest_needs_command" -a "gc" -d 'Remove temp files left by crashed runs (older than an hour), with --orphans the objects no manifest line names, and on S3 the multipart uploads never completed (older than a day)'
@@ -65,6 +65,7 @@ complete -c ingest -n "__fish_ingest_needs_command" -a "copy" -d 'Copy the store
 complete -c ingest -n "__fish_ingest_needs_command" -a "serve" -d 'Serve the store over HTTP: uploads go through the same pass as `ingest add` (hash, sniff, policy, clamd, fsync, manifest), and entries and objects can be read back. Every endpoint but /v1/health needs a token (`ingest token add NAME`)'
 complete -c ingest -n "__fish_ingest_needs_command" -a "token" -d 'Manage the tokens `ingest serve` accepts'
 complete -c ingest -n "__fish_ingest_needs_command" -a "block" -d 'Manage the store\'s block list: bytes every front end refuses (`blocked` in the store\'s config.json; `ingest rm --block` adds to it)'
+complete -c ingest -n "__fish_ingest_needs_command" -a "trash" -d 'What was removed to the trash (by the page, the API or `rm --trash`): list it, restore from it, empty it. `gc` empties what is older than the store\'s `trash_days` (30 by default)'
 complete -c ingest -n "__fish_ingest_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l name -d 'The name recorded for standard input [default: -]' -r
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l exclude -d 'Skip paths matching GLOB, relative to the directory walked; a pattern without `/` matches at any depth, `**` spans folders. Repeatable' -r
@@ -127,7 +128,7 @@ complete -c ingest -n "__fish_ingest_using_subcommand ls" -l wait-lock -d 'How l
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
 virtual\t''"
-complete -c ingest -n "__fish_ingest_using_subcommand ls" -l json -d 'Print each manifest line as it is (JSON) instead of a table.'
+complete -c ingest -n "__fish_ingest_using_subcommand ls" -l json -d 'Print each manifest line as it is (JSON), its id first, instead of a table.'
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -s h -l help -d 'Print help'
 complete -c ingest -n "__fish_ingest_using_subcommand cat" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
@@ -146,6 +147,8 @@ complete -c ingest -n "__fish_ingest_using_subcommand rm" -l name -d 'Only entri
 complete -c ingest -n "__fish_ingest_using_subcommand rm" -l since -d 'Only entries stored at or after DATE: an RFC 3339 time, or a prefix of one (2026, 2026-11, 2026-11-01, 2026-11-01T12:30), in UTC' -r
 complete -c ingest -n "__fish_ingest_using_subcommand rm" -l until -d 'Only entries stored before DATE (the same forms as --since)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand rm" -l source -d 'Only entries whose source matches GLOB (/home/me/Photos/**, http:*, a backup\'s path)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand rm" -l id -d 'Only the entry of this id (32 hex digits, as `ls --json` and the server\'s pages show); may be given again' -r
+complete -c ingest -n "__fish_ingest_using_subcommand rm" -l older-than -d 'Only entries stored more than AGE ago (90d, 6mo, 2y): a retention rule for cron, with --source \'http:*\' for a server\'s uploads' -r
 complete -c ingest -n "__fish_ingest_using_subcommand rm" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand rm" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
@@ -156,7 +159,9 @@ virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand rm" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand rm" -l dry-run -d 'Print what would be removed; remove nothing'
 complete -c ingest -n "__fish_ingest_using_subcommand rm" -l block -d 'Also add the removed objects to the store\'s block list (`blocked` in config.json): add, mms and serve then refuse those bytes (exit 3, HTTP 403), so a nightly run over a folder that still holds them does not bring them back'
-complete -c ingest -n "__fish_ingest_using_subcommand rm" -l json -d 'Print each removed entry\'s manifest line (JSON) instead of a table.'
+complete -c ingest -n "__fish_ingest_using_subcommand rm" -l trash -d 'Move the entries to the trash instead, objects kept, to restore with `ingest trash restore` until `gc` empties it'
+complete -c ingest -n "__fish_ingest_using_subcommand rm" -l purge -d 'Remove the selected entries\' objects at once, with every entry that names them (other names, and the trash\'s, too): bytes that must be gone'
+complete -c ingest -n "__fish_ingest_using_subcommand rm" -l json -d 'Print each removed entry\'s manifest line (JSON), its id first, instead of a table.'
 complete -c ingest -n "__fish_ingest_using_subcommand rm" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand rm" -s h -l help -d 'Print help'
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l mime -d 'Only entries whose type matches PATTERN (image/*, video/mp4)' -r
@@ -191,6 +196,7 @@ complete -c ingest -n "__fish_ingest_using_subcommand verify" -l json -d 'Print 
 complete -c ingest -n "__fish_ingest_using_subcommand verify" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand verify" -s h -l help -d 'Print help'
 complete -c ingest -n "__fish_ingest_using_subcommand gc" -l older-than -d 'Remove only what is older than AGE (30m, 2h, 1d) instead: below the defaults, a run still at work elsewhere may lose an upload or an object it is about to record' -r
+complete -c ingest -n "__fish_ingest_using_subcommand gc" -l trash-days -d 'Empty from the trash what was removed more than DAYS days ago (default: the store\'s `trash_days`, else 30)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand gc" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -268,6 +274,9 @@ complete -c ingest -n "__fish_ingest_using_subcommand token; and not __fish_seen
 complete -c ingest -n "__fish_ingest_using_subcommand token; and not __fish_seen_subcommand_from add ls rm help" -f -a "ls" -d 'List the tokens by name, scope and date (never their text); with --json one object per token'
 complete -c ingest -n "__fish_ingest_using_subcommand token; and not __fish_seen_subcommand_from add ls rm help" -f -a "rm" -d 'Remove a token: requests with it are refused from then on'
 complete -c ingest -n "__fish_ingest_using_subcommand token; and not __fish_seen_subcommand_from add ls rm help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from add" -l scope -d 'What the token may do: read (entries and objects), upload (and read), or delete (move entries to the trash and restore them, besides uploading and reading)' -r -f -a "read\t''
+upload\t''
+delete\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from add" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from add" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
@@ -276,7 +285,7 @@ complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_sub
 complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from add" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
 virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from add" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
-complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from add" -l read-only -d 'The token may read entries and objects, not upload'
+complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from add" -l read-only -d 'The same as --scope read'
 complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from add" -l json -d 'token ls: one JSON object per token.'
 complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
@@ -307,13 +316,13 @@ complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_sub
 complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove a token: requests with it are refused from then on'
 complete -c ingest -n "__fish_ingest_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ingest -n "__fish_ingest_using_subcommand block; and not __fish_seen_subcommand_from ls add rm help" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
-complete -c ingest -n "__fish_ingest_using_subcommand block; and not __fish_seen_subcommand_from ls add rm help" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
-virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand block; and not __fish_seen_subcommand_from ls add rm help" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand block; and not __fish_seen_subcommand_from ls add rm help" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand block; and not __fish_seen_subcommand_from ls add rm help" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand block; and not __fish_seen_subcommand_from ls add rm help" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
+virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand block; and not __fish_seen_subcommand_from ls add rm help" -l json -d 'Print JSON lines instead of text (each command says what it prints)'
 complete -c ingest -n "__fish_ingest_using_subcommand block; and not __fish_seen_subcommand_from ls add rm help" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand block; and not __fish_seen_subcommand_from ls add rm help" -s h -l help -d 'Print help'
@@ -322,36 +331,36 @@ complete -c ingest -n "__fish_ingest_using_subcommand block; and not __fish_seen
 complete -c ingest -n "__fish_ingest_using_subcommand block; and not __fish_seen_subcommand_from ls add rm help" -f -a "rm" -d 'Let these bytes in again'
 complete -c ingest -n "__fish_ingest_using_subcommand block; and not __fish_seen_subcommand_from ls add rm help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from ls" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
-complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from ls" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
-virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from ls" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from ls" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from ls" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from ls" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
+virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from ls" -l json -d 'Print JSON lines instead of text (each command says what it prints)'
 complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
 complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from add" -l from -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from add" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
-complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from add" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
-virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from add" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from add" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from add" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from add" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
+virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from add" -l json -d 'Print JSON lines instead of text (each command says what it prints)'
 complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
 complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from rm" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
-complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from rm" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
-virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from rm" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from rm" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from rm" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from rm" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
+virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from rm" -l json -d 'Print JSON lines instead of text (each command says what it prints)'
 complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from rm" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
@@ -359,23 +368,81 @@ complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_sub
 complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from help" -f -a "add" -d 'Block these SHA-256 hashes (64 hex digits each), and those in FILE (one per line, `sha256sum` lines too; `-` reads standard input)'
 complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Let these bytes in again'
 complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat rm export verify gc stats copy serve token block help" -f -a "add" -d 'Store files, or standard input given as `-` (the default command)'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat rm export verify gc stats copy serve token block help" -f -a "mms" -d 'Store every attachment in SMS Backup & Restore backups (XML, or gzip-compressed XML), streaming, in constant memory'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat rm export verify gc stats copy serve token block help" -f -a "ls" -d 'List the manifest\'s entries, oldest first'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat rm export verify gc stats copy serve token block help" -f -a "cat" -d 'Write an object to standard output, checking its hash as it goes'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat rm export verify gc stats copy serve token block help" -f -a "rm" -d 'Remove entries from the manifest, then the objects no remaining entry names. Entries are picked by hash (or a unique prefix of 6+ hex digits) and by the filters of `ls`; at least one must be given. Prints each entry removed. Writers wait while it runs, and a crash leaves the store as it was before or after, never between'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat rm export verify gc stats copy serve token block help" -f -a "export" -d 'Write entries into DEST under their recorded names, made safe'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat rm export verify gc stats copy serve token block help" -f -a "verify" -d 'Check the store: re-hash every object, match the manifest against the objects, find orphans and leftovers. Exit 0 when clean, 1 otherwise'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat rm export verify gc stats copy serve token block help" -f -a "gc" -d 'Remove temp files left by crashed runs (older than an hour), with --orphans the objects no manifest line names, and on S3 the multipart uploads never completed (older than a day)'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat rm export verify gc stats copy serve token block help" -f -a "stats" -d 'Count objects, bytes, entries, what deduplication saved, and types'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat rm export verify gc stats copy serve token block help" -f -a "copy" -d 'Copy the store SRC into DEST (each a directory or s3://BUCKET/PREFIX), object by object, checking each hash, skipping what DEST has; then the manifest entries. How a store moves to a bucket, or back'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat rm export verify gc stats copy serve token block help" -f -a "serve" -d 'Serve the store over HTTP: uploads go through the same pass as `ingest add` (hash, sniff, policy, clamd, fsync, manifest), and entries and objects can be read back. Every endpoint but /v1/health needs a token (`ingest token add NAME`)'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat rm export verify gc stats copy serve token block help" -f -a "token" -d 'Manage the tokens `ingest serve` accepts'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat rm export verify gc stats copy serve token block help" -f -a "block" -d 'Manage the store\'s block list: bytes every front end refuses (`blocked` in the store\'s config.json; `ingest rm --block` adds to it)'
-complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat rm export verify gc stats copy serve token block help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and not __fish_seen_subcommand_from ls restore empty help" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and not __fish_seen_subcommand_from ls restore empty help" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and not __fish_seen_subcommand_from ls restore empty help" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and not __fish_seen_subcommand_from ls restore empty help" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
+virtual\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and not __fish_seen_subcommand_from ls restore empty help" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and not __fish_seen_subcommand_from ls restore empty help" -l json -d 'trash ls: each trashed entry\'s manifest line (JSON), when it was trashed and its id first.'
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and not __fish_seen_subcommand_from ls restore empty help" -s q -l quiet -d 'Print nothing but errors'
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and not __fish_seen_subcommand_from ls restore empty help" -s h -l help -d 'Print help'
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and not __fish_seen_subcommand_from ls restore empty help" -f -a "ls" -d 'List the trashed entries, oldest removal first; with --json one object per entry (its id, and when it was removed)'
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and not __fish_seen_subcommand_from ls restore empty help" -f -a "restore" -d 'Put entries back: these ids, or every one with --all. An entry whose object is gone stays in the trash (exit 1)'
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and not __fish_seen_subcommand_from ls restore empty help" -f -a "empty" -d 'Remove trashed entries for good, and the objects nothing else names: these ids, those removed more than --older-than ago, or all'
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and not __fish_seen_subcommand_from ls restore empty help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and __fish_seen_subcommand_from ls" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and __fish_seen_subcommand_from ls" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and __fish_seen_subcommand_from ls" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and __fish_seen_subcommand_from ls" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
+virtual\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and __fish_seen_subcommand_from ls" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and __fish_seen_subcommand_from ls" -l json -d 'trash ls: each trashed entry\'s manifest line (JSON), when it was trashed and its id first.'
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print nothing but errors'
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and __fish_seen_subcommand_from restore" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and __fish_seen_subcommand_from restore" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and __fish_seen_subcommand_from restore" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and __fish_seen_subcommand_from restore" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
+virtual\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and __fish_seen_subcommand_from restore" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and __fish_seen_subcommand_from restore" -l all -d 'Every trashed entry'
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and __fish_seen_subcommand_from restore" -l json -d 'trash ls: each trashed entry\'s manifest line (JSON), when it was trashed and its id first.'
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and __fish_seen_subcommand_from restore" -s q -l quiet -d 'Print nothing but errors'
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and __fish_seen_subcommand_from restore" -s h -l help -d 'Print help'
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and __fish_seen_subcommand_from empty" -l older-than -d 'Only what was trashed more than AGE ago (7d, 1mo)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and __fish_seen_subcommand_from empty" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and __fish_seen_subcommand_from empty" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and __fish_seen_subcommand_from empty" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and __fish_seen_subcommand_from empty" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
+virtual\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and __fish_seen_subcommand_from empty" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and __fish_seen_subcommand_from empty" -l json -d 'trash ls: each trashed entry\'s manifest line (JSON), when it was trashed and its id first.'
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and __fish_seen_subcommand_from empty" -s q -l quiet -d 'Print nothing but errors'
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and __fish_seen_subcommand_from empty" -s h -l help -d 'Print help'
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List the trashed entries, oldest removal first; with --json one object per entry (its id, and when it was removed)'
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and __fish_seen_subcommand_from help" -f -a "restore" -d 'Put entries back: these ids, or every one with --all. An entry whose object is gone stays in the trash (exit 1)'
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and __fish_seen_subcommand_from help" -f -a "empty" -d 'Remove trashed entries for good, and the objects nothing else names: these ids, those removed more than --older-than ago, or all'
+complete -c ingest -n "__fish_ingest_using_subcommand trash; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat rm export verify gc stats copy serve token block trash help" -f -a "add" -d 'Store files, or standard input given as `-` (the default command)'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat rm export verify gc stats copy serve token block trash help" -f -a "mms" -d 'Store every attachment in SMS Backup & Restore backups (XML, or gzip-compressed XML), streaming, in constant memory'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat rm export verify gc stats copy serve token block trash help" -f -a "ls" -d 'List the manifest\'s entries, oldest first'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat rm export verify gc stats copy serve token block trash help" -f -a "cat" -d 'Write an object to standard output, checking its hash as it goes'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat rm export verify gc stats copy serve token block trash help" -f -a "rm" -d 'Remove entries from the manifest, then the objects no remaining entry (nor the trash) names. Entries are picked by hash (or a unique prefix of 6+ hex digits), by id and by the filters of `ls`; at least one must be given. Prints each entry removed. Writers wait while it runs, and a crash leaves the store as it was before or after, never between'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat rm export verify gc stats copy serve token block trash help" -f -a "export" -d 'Write entries into DEST under their recorded names, made safe'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat rm export verify gc stats copy serve token block trash help" -f -a "verify" -d 'Check the store: re-hash every object, match the manifest against the objects, find orphans and leftovers. Exit 0 when clean, 1 otherwise'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat rm export verify gc stats copy serve token block trash help" -f -a "gc" -d 'Remove temp files left by crashed runs (older than an hour), with --orphans the objects no manifest line names, and on S3 the multipart uploads never completed (older than a day)'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat rm export verify gc stats copy serve token block trash help" -f -a "stats" -d 'Count objects, bytes, entries, what deduplication saved, and types'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat rm export verify gc stats copy serve token block trash help" -f -a "copy" -d 'Copy the store SRC into DEST (each a directory or s3://BUCKET/PREFIX), object by object, checking each hash, skipping what DEST has; then the manifest entries. How a store moves to a bucket, or back'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat rm export verify gc stats copy serve token block trash help" -f -a "serve" -d 'Serve the store over HTTP: uploads go through the same pass as `ingest add` (hash, sniff, policy, clamd, fsync, manifest), and entries and objects can be read back. Every endpoint but /v1/health needs a token (`ingest token add NAME`)'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat rm export verify gc stats copy serve token block trash help" -f -a "token" -d 'Manage the tokens `ingest serve` accepts'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat rm export verify gc stats copy serve token block trash help" -f -a "block" -d 'Manage the store\'s block list: bytes every front end refuses (`blocked` in the store\'s config.json; `ingest rm --block` adds to it)'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat rm export verify gc stats copy serve token block trash help" -f -a "trash" -d 'What was removed to the trash (by the page, the API or `rm --trash`): list it, restore from it, empty it. `gc` empties what is older than the store\'s `trash_days` (30 by default)'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and not __fish_seen_subcommand_from add mms ls cat rm export verify gc stats copy serve token block trash help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ingest -n "__fish_ingest_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "add" -d 'Make a token and print it, once, alone on standard output; only its hash is kept, beside the store'
 complete -c ingest -n "__fish_ingest_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "ls" -d 'List the tokens by name, scope and date (never their text); with --json one object per token'
 complete -c ingest -n "__fish_ingest_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "rm" -d 'Remove a token: requests with it are refused from then on'
 complete -c ingest -n "__fish_ingest_using_subcommand help; and __fish_seen_subcommand_from block" -f -a "ls" -d 'List the blocked hashes, one per line'
 complete -c ingest -n "__fish_ingest_using_subcommand help; and __fish_seen_subcommand_from block" -f -a "add" -d 'Block these SHA-256 hashes (64 hex digits each), and those in FILE (one per line, `sha256sum` lines too; `-` reads standard input)'
 complete -c ingest -n "__fish_ingest_using_subcommand help; and __fish_seen_subcommand_from block" -f -a "rm" -d 'Let these bytes in again'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and __fish_seen_subcommand_from trash" -f -a "ls" -d 'List the trashed entries, oldest removal first; with --json one object per entry (its id, and when it was removed)'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and __fish_seen_subcommand_from trash" -f -a "restore" -d 'Put entries back: these ids, or every one with --all. An entry whose object is gone stays in the trash (exit 1)'
+complete -c ingest -n "__fish_ingest_using_subcommand help; and __fish_seen_subcommand_from trash" -f -a "empty" -d 'Remove trashed entries for good, and the objects nothing else names: these ids, those removed more than --older-than ago, or all'

@@ -117,13 +117,13 @@ const TAKES: &[(&str, &[&str], &str)] = &[
     (
         "ls",
         &["s3_addressing", "json", "quiet"],
-        "Print each manifest line as it is (JSON) instead of a table.",
+        "Print each manifest line as it is (JSON), its id first, instead of a table.",
     ),
     ("cat", &["s3_addressing"], ""),
     (
         "rm",
         &["s3_addressing", "json", "quiet", "wait_lock"],
-        "Print each removed entry's manifest line (JSON) instead of a table.",
+        "Print each removed entry's manifest line (JSON), its id first, instead of a table.",
     ),
     (
         "export",
@@ -156,7 +156,12 @@ const TAKES: &[(&str, &[&str], &str)] = &[
         &["s3_addressing", "json", "quiet", "wait_lock"],
         "token ls: one JSON object per token.",
     ),
-    ("block", &["quiet"], ""),
+    ("block", &["s3_addressing", "quiet"], ""),
+    (
+        "trash",
+        &["s3_addressing", "json", "quiet", "wait_lock"],
+        "trash ls: each trashed entry's manifest line (JSON), when it was trashed and its id first.",
+    ),
 ];
 
 /// The global options every subcommand takes.
@@ -182,7 +187,7 @@ pub fn command() -> clap::Command {
     // A subcommand's own copy of a global option is what clap shows in its
     // help (it propagates a global only where none of that name is).
     for (name, takes, json) in TAKES {
-        cli = cli.mut_subcommand(*name, |mut sub| {
+        let own = |mut sub: clap::Command| {
             for arg in &globals {
                 let id = arg.get_id().as_str();
                 if !takes.contains(&id) {
@@ -190,6 +195,19 @@ pub fn command() -> clap::Command {
                 } else if id == "json" {
                     sub = sub.arg(arg.clone().help(*json));
                 }
+            }
+            sub
+        };
+        // Commands of commands (`trash ls`, `token add`) take the same.
+        cli = cli.mut_subcommand(*name, |sub| {
+            let nested: Vec<String> = sub
+                .get_subcommands()
+                .map(|c| c.get_name().to_owned())
+                .filter(|n| n != "help")
+                .collect();
+            let mut sub = own(sub);
+            for name in nested {
+                sub = sub.mut_subcommand(name, own);
             }
             sub
         });
@@ -235,10 +253,11 @@ pub enum Command {
     Ls(Filter),
 
     /// Remove entries from the manifest, then the objects no remaining
-    /// entry names. Entries are picked by hash (or a unique prefix of 6+
-    /// hex digits) and by the filters of `ls`; at least one must be given.
-    /// Prints each entry removed. Writers wait while it runs, and a crash
-    /// leaves the store as it was before or after, never between.
+    /// entry (nor the trash) names. Entries are picked by hash (or a unique
+    /// prefix of 6+ hex digits), by id and by the filters of `ls`; at least
+    /// one must be given. Prints each entry removed. Writers wait while it
+    /// runs, and a crash leaves the store as it was before or after, never
+    /// between.
     #[command(after_help = TOOL_EXIT_CODES)]
     Rm(RmArgs),
 
@@ -522,18 +541,23 @@ pub enum TrashCommand {
     /// List the trashed entries, oldest removal first; with --json one
     /// object per entry (its id, and when it was removed).
     Ls,
-    /// Put entries back: these ids, or every one with --all.
+    /// Put entries back: these ids, or every one with --all. An entry whose
+    /// object is gone stays in the trash (exit 1).
     Restore {
+        /// The entries' ids, from `ingest trash ls`.
         #[arg(value_name = "ID")]
         ids: Vec<String>,
+        /// Every trashed entry.
         #[arg(long, conflicts_with = "ids")]
         all: bool,
     },
     /// Remove trashed entries for good, and the objects nothing else names:
     /// these ids, those removed more than --older-than ago, or all.
     Empty {
+        /// Only these entries (ids from `ingest trash ls`).
         #[arg(value_name = "ID")]
         ids: Vec<String>,
+        /// Only what was trashed more than AGE ago (7d, 1mo).
         #[arg(long, value_name = "AGE", value_parser = parse_age)]
         older_than: Option<std::time::Duration>,
     },

@@ -8,7 +8,7 @@ use crate::util::*;
 /// The long options of `ingest COMMAND --help`, as listed (each on a line
 /// of its own, indented by two to six spaces).
 fn listed(command: &str) -> BTreeSet<String> {
-    let out = ok(bare_cmd().args([command, "--help"]));
+    let out = ok(bare_cmd().args(command.split(' ')).arg("--help"));
     stdout_of(&out)
         .lines()
         .filter(|line| {
@@ -93,6 +93,10 @@ fn each_commands_help_lists_only_what_it_takes() {
                 "--source",
                 "--dry-run",
                 "--block",
+                "--id",
+                "--older-than",
+                "--trash",
+                "--purge",
                 "--s3-addressing",
                 "--json",
                 "--quiet",
@@ -124,6 +128,7 @@ fn each_commands_help_lists_only_what_it_takes() {
                 "--orphans",
                 "--dry-run",
                 "--older-than",
+                "--trash-days",
                 "--spool",
                 "--s3-addressing",
                 "--quiet",
@@ -165,6 +170,38 @@ fn each_commands_help_lists_only_what_it_takes() {
             "token",
             &["--s3-addressing", "--json", "--quiet", "--wait-lock"],
         ),
+        (
+            "token add",
+            &[
+                "--scope",
+                "--read-only",
+                "--s3-addressing",
+                "--json",
+                "--quiet",
+                "--wait-lock",
+            ],
+        ),
+        (
+            "trash empty",
+            &[
+                "--older-than",
+                "--s3-addressing",
+                "--json",
+                "--quiet",
+                "--wait-lock",
+            ],
+        ),
+        (
+            "trash restore",
+            &[
+                "--all",
+                "--s3-addressing",
+                "--json",
+                "--quiet",
+                "--wait-lock",
+            ],
+        ),
+        ("block add", &["--from", "--s3-addressing", "--quiet"]),
     ];
     for (command, own) in expected {
         let mut want: BTreeSet<String> = own.iter().map(|o| o.to_string()).collect();
