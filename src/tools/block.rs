@@ -8,10 +8,14 @@ use anyhow::{Context, Result, anyhow};
 use crate::cli::{BlockCommand, GlobalArgs};
 use crate::exit::Exit;
 use crate::object_id::ObjectId;
-use crate::store::Opener;
+use crate::store::{Access, Opener};
 
 pub fn run(global: &GlobalArgs, opener: &Opener, command: &BlockCommand) -> Result<Exit> {
-    let store = opener.view()?;
+    // Blocking before anything is stored makes the store, as a token does.
+    let store = match command {
+        BlockCommand::Add { .. } => opener.open(Access::Write)?.into_view(),
+        _ => opener.view()?,
+    };
     let (add, remove) = match command {
         BlockCommand::Ls => (Vec::new(), Vec::new()),
         BlockCommand::Add { hashes, from } => {

@@ -108,6 +108,9 @@ try:
         if name == "too-big.bin":
             check(row.get_attribute("data-status") == "rejected", f"{name}: {result}")
             check("larger than" in result, f"{name}: the reason is not in words: {result}")
+        elif name == "blocked.bin":
+            check(row.get_attribute("data-status") == "rejected", f"{name}: {result}")
+            check("blocks these bytes" in result, f"{name}: the reason is not in words: {result}")
         elif name in ("photo.png", "photo-again.png"):
             # The same bytes under two names: one is new, the other not.
             check(row.get_attribute("data-status") in ("new", "duplicate"), f"{name}: {result}")
@@ -119,7 +122,7 @@ try:
     # The grid: thumbnails of the pictures, drawn.
     # Besides the uploads, the store holds one picture from a phone backup.
     pictures = [p for p in paths if p.endswith((".png", ".jpg", ".gif", ".webp"))] + ["IMG_0042.jpg"]
-    total = len(paths) - 1 + 1
+    total = len(paths) - 2 + 1
     wait.until(lambda d: count() == total)
     wait.until(lambda d: d.execute_script(
         "return [...document.querySelectorAll('#grid img')].filter(i => i.complete && i.naturalWidth > 0).length"

@@ -46,6 +46,10 @@ fn the_page_signs_in_uploads_browses_and_downloads_in_a_real_browser() {
     hostile.extend_from_slice(b"\0hostile");
     std::fs::write(files.join("<img src=x onerror=alert(1)>.jpg"), hostile).unwrap();
     std::fs::write(files.join("too-big.bin"), noise(3 << 20, 1)).unwrap();
+    // Bytes on the store's block list.
+    let blocked = noise(4000, 2);
+    std::fs::write(files.join("blocked.bin"), &blocked).unwrap();
+    ok(env.cmd(["-q", "block", "add", &sha256_hex(&blocked)]));
     // The same bytes as photo.png, under another name.
     std::fs::copy(files.join("photo.png"), files.join("photo-again.png")).unwrap();
 
