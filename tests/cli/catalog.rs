@@ -400,7 +400,7 @@ fn assert_pages_match(server: &Served, env: &Env, rng: &mut Moments, context: &s
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|e| e["id"].as_u64().unwrap())
+                .map(|e| e["line"].as_u64().unwrap())
                 .collect();
             let wanted: Vec<u64> = expected.iter().copied().take(limit).collect();
             assert_eq!(ids, wanted, "{context}: {url}");

@@ -220,10 +220,20 @@ fn rm_block_keeps_the_bytes_from_coming_back() {
     assert_eq!(status, 201);
 }
 
-/// Retention as cron would run it: by source and by date.
+/// Retention as cron would run it: by source and by date; and by type.
 #[test]
 fn rm_picks_by_source_and_date() {
     let env = stocked();
+    let out = ok(env.cmd(["--json", "rm", "--dry-run", "--mime", "text/*"]));
+    let mut picked: Vec<String> = json_lines(&out)
+        .iter()
+        .map(|e| e["name"].as_str().unwrap().to_owned())
+        .collect();
+    picked.sort();
+    assert_eq!(picked, ["gone.txt", "keep.txt"]);
+    ok(env.cmd(["-q", "rm", "--mime", "application/*"]));
+    assert_eq!(names(&env), ["gone.txt", "keep.txt"]);
+    ok(env.cmd(["-q", "in/alone.bin"]));
     // Nothing was stored before 2000: nothing goes.
     ok(env.cmd(["-q", "rm", "--until", "2000"]));
     assert_eq!(names(&env), ["alone.bin", "gone.txt", "keep.txt"]);

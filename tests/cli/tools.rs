@@ -58,9 +58,16 @@ fn ls_lists_oldest_first_as_a_table_or_the_lines_themselves() {
     );
     assert!(rows[0].contains("2.00 KiB"), "{rows:?}");
 
+    // The lines themselves, byte for byte, each with its id put first.
     let out = ok(env.cmd(["ls", "--json"]));
     let manifest = fs::read_to_string(env.store().join("manifest.jsonl")).unwrap();
-    assert_eq!(stdout_of(&out), manifest);
+    let shown = stdout_of(&out);
+    assert_eq!(shown.lines().count(), manifest.lines().count());
+    for (shown, line) in shown.lines().zip(manifest.lines()) {
+        let (id, rest) = shown.split_once(',').unwrap();
+        assert!(id.starts_with("{\"id\":\"") && id.len() == 40, "{shown}");
+        assert_eq!(&rest[..], &line[1..], "{shown}");
+    }
 }
 
 #[test]

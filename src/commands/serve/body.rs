@@ -178,3 +178,13 @@ where
     }
     true
 }
+
+/// The request's or response's `Content-Length`, when it says one.
+pub(super) fn content_length(headers: &axum::http::HeaderMap) -> Option<u64> {
+    headers
+        .get(axum::http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}

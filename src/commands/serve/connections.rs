@@ -547,3 +547,7 @@ mod tests {
         assert_eq!(default_max_connections(1 << 20, 16, 256), 10_000);
     }
 }
+
+/// The client's address, set on each request by the connection's service.
+#[derive(Debug, Clone, Copy)]
+pub struct Remote(pub std::net::SocketAddr);

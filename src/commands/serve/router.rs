@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
@@ -16,15 +16,12 @@ use serde_json::json;
 
 use super::answers::{closing, error};
 use super::auth::{self, Caller};
-use super::connections;
+use super::body::content_length;
+use super::connections::{self, Remote};
 use super::{
     MAX_HEAD_BYTES, MAX_NAME_BYTES, MAX_PARTS, Shared, entries, objects, page, trash, uploads,
 };
 use crate::policy::MimePattern;
-
-/// The client's address, set on each request by the connection's service.
-#[derive(Debug, Clone, Copy)]
-pub struct Remote(pub SocketAddr);
 
 pub fn router(shared: Arc<Shared>) -> Router {
     let with_token = Router::new()
@@ -198,13 +195,4 @@ pub(super) async fn log_request(request: Request, next: Next) -> Response {
         remote = remote.map(|r| r.to_string()).unwrap_or_default(),
     );
     response
-}
-
-pub(super) fn content_length(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get(header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
 }

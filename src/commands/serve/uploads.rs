@@ -13,10 +13,11 @@ use serde_json::json;
 
 use super::answers::{closing, error, report_response};
 use super::auth::{self, Caller};
+use super::body::content_length;
 use super::body::{LINGER_BYTES, Pumped, discard, linger, linger_over, receive_body, unread};
+use super::connections::Remote;
 use super::engine::{Fate, FileReport};
 use super::multipart::{self, Multipart};
-use super::router::{Remote, content_length};
 use super::{MAX_NAME_BYTES, MAX_PARTS, Shared};
 use crate::engine::Described;
 use crate::failure::Failure;
