@@ -412,6 +412,16 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_connections: Option<u64>,
 
+    /// Bytes of unfinished resumable (tus) uploads one token may hold at
+    /// once (1G, 500M); a creation past it is answered 413.
+    #[arg(long, value_name = "SIZE", default_value = "16G")]
+    pub max_partial: String,
+
+    /// An unfinished resumable upload untouched this long is gone (gc
+    /// removes it; the server refuses it).
+    #[arg(long, value_name = "AGE", default_value = "24h", value_parser = parse_age)]
+    pub partial_expiry: std::time::Duration,
+
     /// Log one line per request (-v), and more (-vv).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,

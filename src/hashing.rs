@@ -27,6 +27,12 @@ use ring::digest;
 #[derive(Clone)]
 pub struct Sha256(digest::Context);
 
+impl std::fmt::Debug for Sha256 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sha256(..)")
+    }
+}
+
 impl Default for Sha256 {
     fn default() -> Self {
         Self::new()

@@ -32,6 +32,7 @@ pub mod media_type;
 pub mod mms;
 pub mod names;
 pub mod object_id;
+pub mod partial;
 pub mod pipeline;
 pub mod policy;
 pub mod removal;

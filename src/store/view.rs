@@ -177,6 +177,10 @@ pub trait StoreView {
         )
     }
 
+    /// Where this machine keeps the store's partial uploads (tus): the
+    /// store's `uploads/`, or an S3 store's cache folder.
+    fn partials(&self) -> crate::partial::Partials;
+
     /// The store's `config.json` (its policy, block list and trash days).
     fn store_config(&self) -> Result<crate::policy::StoreConfig>;
 

@@ -66,7 +66,7 @@ fn ls_lists_oldest_first_as_a_table_or_the_lines_themselves() {
     for (shown, line) in shown.lines().zip(manifest.lines()) {
         let (id, rest) = shown.split_once(',').unwrap();
         assert!(id.starts_with("{\"id\":\"") && id.len() == 40, "{shown}");
-        assert_eq!(&rest[..], &line[1..], "{shown}");
+        assert_eq!(rest, &line[1..], "{shown}");
     }
 }
 

@@ -18,6 +18,7 @@ mod objects;
 mod page;
 mod router;
 mod trash;
+mod tus;
 mod uploads;
 
 use std::net::SocketAddr;
@@ -64,6 +65,9 @@ pub struct Shared {
     /// Pages of entries being read at once.
     listings: Arc<Semaphore>,
     body_timeout: Duration,
+    /// Partial uploads (tus) in use or idle with their running hash.
+    tus_slots: tus::Slots,
+    tus_limits: tus::Limits,
 }
 
 /// Object reads at once (each a 64 KiB chunk on the blocking pool).
@@ -163,6 +167,13 @@ pub fn run(global: &GlobalArgs, opener: &Opener, args: &ServeArgs) -> Result<Exi
     let Some(given) = flags::usage_checked(flags::policy(&args.policy)) else {
         return Ok(Exit::Usage);
     };
+    let max_partial = match crate::policy::parse_size(&args.max_partial) {
+        Ok(size) => size,
+        Err(e) => {
+            say!("--max-partial: {e:#}");
+            return Ok(Exit::Usage);
+        }
+    };
     init_logs(global, args.verbose);
     let opened = opener.open(Access::Write)?;
     let tokens_path = opened.tokens_path();
@@ -198,6 +209,11 @@ pub fn run(global: &GlobalArgs, opener: &Opener, args: &ServeArgs) -> Result<Exi
         downloads: Arc::new(Semaphore::new(MAX_DOWNLOADS)),
         listings: Arc::new(Semaphore::new(MAX_LISTINGS)),
         body_timeout: Duration::from_secs_f64(args.body_timeout),
+        tus_slots: std::sync::Mutex::default(),
+        tus_limits: tus::Limits {
+            max_partial,
+            expiry: args.partial_expiry,
+        },
     });
     let file_limit = connections::raise_file_limit();
     let max_connections = args.max_connections.map_or_else(

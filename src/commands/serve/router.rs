@@ -19,7 +19,7 @@ use super::auth::{self, Caller};
 use super::body::content_length;
 use super::connections::{self, Remote};
 use super::{
-    MAX_HEAD_BYTES, MAX_NAME_BYTES, MAX_PARTS, Shared, entries, objects, page, trash, uploads,
+    MAX_HEAD_BYTES, MAX_NAME_BYTES, MAX_PARTS, Shared, entries, objects, page, trash, tus, uploads,
 };
 use crate::policy::MimePattern;
 
@@ -37,6 +37,14 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/trash", get(trash::list))
         .route("/v1/trash/{id}/restore", post(trash::restore))
         .route("/v1/limits", get(limits))
+        .route("/v1/tus", post(tus::create))
+        .route("/v1/tus/", post(tus::create))
+        .route(
+            "/v1/tus/{id}",
+            axum::routing::head(tus::head)
+                .patch(tus::patch)
+                .delete(tus::terminate),
+        )
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&shared),
             auth::require_token,
@@ -46,6 +54,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/page/{file}", get(page::asset))
         .route("/favicon.ico", get(page::icon))
         .route("/v1/health", get(health))
+        .route("/v1/tus", axum::routing::options(tus::options))
+        .route("/v1/tus/", axum::routing::options(tus::options))
         .merge(with_token)
         .fallback(not_found)
         .layer(middleware::from_fn(json_errors))

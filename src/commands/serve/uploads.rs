@@ -95,25 +95,51 @@ pub(super) fn described(
     remote: Option<Remote>,
     headers: &HeaderMap,
 ) -> Described {
-    let name = one_component(raw_name);
-    let user_agent = headers.get(header::USER_AGENT).map(|v| {
+    let remote = remote.map(|r| r.0.ip().to_string());
+    described_as(
+        raw_name,
+        declared,
+        expected,
+        &caller.name,
+        remote,
+        user_agent(headers),
+    )
+}
+
+/// The request's User-Agent, as recorded: lossy text, at most 256
+/// characters.
+pub(super) fn user_agent(headers: &HeaderMap) -> Option<String> {
+    headers.get(header::USER_AGENT).map(|v| {
         String::from_utf8_lossy(v.as_bytes())
             .chars()
             .take(256)
             .collect()
-    });
+    })
+}
+
+/// [`described`] from what was kept of the request (a partial upload's
+/// creation): the token's name, the client's address and User-Agent.
+pub(super) fn described_as(
+    raw_name: &str,
+    declared: Option<String>,
+    expected: Option<ObjectId>,
+    token: &str,
+    remote: Option<String>,
+    user_agent: Option<String>,
+) -> Described {
+    let name = one_component(raw_name);
     Described {
         name: OsString::from(name),
         // Uploads of one name by one token are one record, as a file's
         // path is: sent again, the upload is a duplicate, not a new line.
-        source: OsString::from(format!("http:{}", caller.name)),
+        source: OsString::from(format!("http:{token}")),
         declared_mime: declared
             .and_then(|d| crate::media_type::clean(&d))
             .filter(|d| d != "application/octet-stream"),
         origin: Some(Origin {
             kind: "http".to_owned(),
-            remote: remote.map(|r| r.0.ip().to_string()),
-            token: Some(caller.name.clone()),
+            remote,
+            token: Some(token.to_owned()),
             user_agent,
             ..Origin::default()
         }),

@@ -129,6 +129,10 @@ impl StoreView for LocalStore {
         LocalStore::change_block_list(self, add, remove)
     }
 
+    fn partials(&self) -> crate::partial::Partials {
+        crate::partial::Partials::new(self.root().join("uploads"))
+    }
+
     fn store_config(&self) -> Result<crate::policy::StoreConfig> {
         crate::store::Backend::config(self)
     }

@@ -188,6 +188,11 @@ impl S3Store {
         S3Lock::acquire(&self.op, true, wait, &self.describe())
     }
 
+    /// This store's folder on this machine.
+    pub fn cache_dir(&self) -> &Path {
+        &self.cache
+    }
+
     /// Where `ingest token` keeps this store's tokens: on this machine,
     /// beside its cache, since the server that reads them runs here.
     pub fn tokens_path(&self) -> PathBuf {

@@ -65,6 +65,10 @@ impl StoreView for S3Store {
         S3Store::delete_object(self, id)
     }
 
+    fn partials(&self) -> crate::partial::Partials {
+        crate::partial::Partials::new(self.cache_dir().join("uploads"))
+    }
+
     fn store_config(&self) -> Result<crate::policy::StoreConfig> {
         crate::store::Backend::config(self)
     }
