@@ -58,6 +58,9 @@ _ingest() {
             ingest,trash)
                 cmd="ingest__subcmd__trash"
                 ;;
+            ingest,uploads)
+                cmd="ingest__subcmd__uploads"
+                ;;
             ingest,verify)
                 cmd="ingest__subcmd__verify"
                 ;;
@@ -127,6 +130,9 @@ _ingest() {
             ingest__subcmd__help,trash)
                 cmd="ingest__subcmd__help__subcmd__trash"
                 ;;
+            ingest__subcmd__help,uploads)
+                cmd="ingest__subcmd__help__subcmd__uploads"
+                ;;
             ingest__subcmd__help,verify)
                 cmd="ingest__subcmd__help__subcmd__verify"
                 ;;
@@ -156,6 +162,9 @@ _ingest() {
                 ;;
             ingest__subcmd__help__subcmd__trash,restore)
                 cmd="ingest__subcmd__help__subcmd__trash__subcmd__restore"
+                ;;
+            ingest__subcmd__help__subcmd__uploads,ls)
+                cmd="ingest__subcmd__help__subcmd__uploads__subcmd__ls"
                 ;;
             ingest__subcmd__token,add)
                 cmd="ingest__subcmd__token__subcmd__add"
@@ -205,6 +214,18 @@ _ingest() {
             ingest__subcmd__trash__subcmd__help,restore)
                 cmd="ingest__subcmd__trash__subcmd__help__subcmd__restore"
                 ;;
+            ingest__subcmd__uploads,help)
+                cmd="ingest__subcmd__uploads__subcmd__help"
+                ;;
+            ingest__subcmd__uploads,ls)
+                cmd="ingest__subcmd__uploads__subcmd__ls"
+                ;;
+            ingest__subcmd__uploads__subcmd__help,help)
+                cmd="ingest__subcmd__uploads__subcmd__help__subcmd__help"
+                ;;
+            ingest__subcmd__uploads__subcmd__help,ls)
+                cmd="ingest__subcmd__uploads__subcmd__help__subcmd__ls"
+                ;;
             *)
                 ;;
         esac
@@ -212,7 +233,7 @@ _ingest() {
 
     case "${cmd}" in
         ingest)
-            opts="-q -L -h -V --store --spool --s3-addressing --json --quiet --progress --wait-lock --name --follow --exclude --max-depth --no-cache --dry-run --sync --content-type --sha256 --max-size --allow --deny --clamd --scan-fail-open --scan-timeout --help --version add mms ls cat rm export verify gc stats copy serve token block trash help"
+            opts="-q -L -h -V --store --spool --s3-addressing --json --quiet --progress --wait-lock --name --follow --exclude --max-depth --no-cache --dry-run --sync --content-type --sha256 --max-size --allow --deny --clamd --scan-fail-open --scan-timeout --help --version add mms ls cat rm export verify gc stats copy serve token block uploads trash help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -746,7 +767,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__help)
-            opts="add mms ls cat rm export verify gc stats copy serve token block trash help"
+            opts="add mms ls cat rm export verify gc stats copy serve token block uploads trash help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1081,6 +1102,34 @@ _ingest() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ingest__subcmd__help__subcmd__uploads)
+            opts="ls"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__help__subcmd__uploads__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ingest__subcmd__help__subcmd__verify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1270,7 +1319,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__serve)
-            opts="-v -q -h --listen --max-uploads --max-uploads-per-token --grace --header-timeout --body-timeout --idle-timeout --send-timeout --max-connections --verbose --max-size --allow --deny --clamd --scan-fail-open --scan-timeout --json --progress --store --spool --s3-addressing --quiet --wait-lock --help"
+            opts="-v -q -h --listen --max-uploads --max-uploads-per-token --grace --header-timeout --body-timeout --idle-timeout --send-timeout --max-connections --max-partial --partial-expiry --verbose --max-size --allow --deny --clamd --scan-fail-open --scan-timeout --json --progress --store --spool --s3-addressing --quiet --wait-lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1309,6 +1358,14 @@ _ingest() {
                     return 0
                     ;;
                 --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-partial)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --partial-expiry)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1804,6 +1861,116 @@ _ingest() {
                     ;;
                 --wait-lock)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__uploads)
+            opts="-q -h --spool --json --quiet --progress --wait-lock --store --s3-addressing --help ls help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --spool)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__uploads__subcmd__help)
+            opts="ls help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__uploads__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__uploads__subcmd__help__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ingest__subcmd__uploads__subcmd__ls)
+            opts="-q -h --spool --json --quiet --progress --wait-lock --store --s3-addressing --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --spool)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-addressing)
+                    COMPREPLY=($(compgen -W "path virtual" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -158,6 +158,11 @@ const TAKES: &[(&str, &[&str], &str)] = &[
     ),
     ("block", &["s3_addressing", "quiet"], ""),
     (
+        "uploads",
+        &["s3_addressing", "json"],
+        "uploads ls: one JSON object per upload.",
+    ),
+    (
         "trash",
         &["s3_addressing", "json", "quiet", "wait_lock"],
         "trash ls: each trashed entry's manifest line (JSON), when it was trashed and its id first.",
@@ -358,6 +363,19 @@ pub enum Command {
     /// the store's `trash_days` (30 by default).
     #[command(subcommand)]
     Trash(TrashCommand),
+
+    /// The resumable (tus) uploads under way on this machine's server:
+    /// token, name, bytes so far of the whole, and how long idle. `gc`
+    /// removes those untouched for a day (`serve --partial-expiry`).
+    #[command(subcommand)]
+    Uploads(UploadsCommand),
+}
+
+/// `ingest uploads`.
+#[derive(Debug, Subcommand, Clone)]
+pub enum UploadsCommand {
+    /// List them; with --json one object per upload.
+    Ls,
 }
 
 /// `ingest serve`.

@@ -112,6 +112,7 @@ fn dispatch(cli: Cli) -> Result<Exit> {
         Some(Command::Token(command)) => commands::token::run(global, opener, command),
         Some(Command::Block(command)) => tools::block::run(global, opener, command),
         Some(Command::Trash(command)) => tools::trash::run(global, opener, command),
+        Some(Command::Uploads(command)) => tools::uploads::run(global, opener, command),
     };
     match outcome {
         // `ingest ls | head`: the reader has what it wanted.

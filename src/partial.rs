@@ -77,9 +77,11 @@ pub struct Partial {
     /// Bytes acknowledged (durable, and their line written).
     acked: u64,
     /// Bytes written, acknowledged or not.
-    offset: u64,
+    written: u64,
     /// The SHA-256 of the first `offset` bytes, running.
     hasher: Sha256,
+    /// The same of the first `acked` bytes, to roll back to.
+    acked_hasher: Sha256,
 }
 
 /// What opening a partial found.
@@ -128,8 +130,9 @@ impl Partials {
             info,
             dir: self.dir.clone(),
             acked: 0,
-            offset: 0,
+            written: 0,
             hasher: Sha256::new(),
+            acked_hasher: Sha256::new(),
         };
         for path in [partial.path("part"), partial.path("acks")] {
             File::create(&path).with_context(|| format!("creating {}", path.display()))?;
@@ -160,8 +163,9 @@ impl Partials {
             },
             dir: self.dir.clone(),
             acked: 0,
-            offset: 0,
+            written: 0,
             hasher: Sha256::new(),
+            acked_hasher: Sha256::new(),
         };
         let info_path = partial.path("json");
         partial.info = match fs::read(&info_path) {
@@ -172,7 +176,7 @@ impl Partials {
         };
         if partial.info.outcome.is_some() {
             partial.acked = partial.info.length.unwrap_or(0);
-            partial.offset = partial.acked;
+            partial.written = partial.acked;
             return Ok(Found::Ready(Box::new(partial)));
         }
         let (acked, digest) = last_ack(&partial.path("acks"))?;
@@ -210,7 +214,8 @@ impl Partials {
             )));
         }
         partial.acked = acked;
-        partial.offset = acked;
+        partial.written = acked;
+        partial.acked_hasher = partial.hasher.clone();
         Ok(Found::Ready(Box::new(partial)))
     }
 
@@ -259,6 +264,18 @@ impl Partials {
         Ok(listed)
     }
 
+    /// How long partial `id` has been untouched; None when there is none.
+    pub fn idle(&self, id: &str) -> Option<Duration> {
+        if !is_id(id) {
+            return None;
+        }
+        let at = fs::metadata(self.dir.join(format!("{id}.acks")))
+            .or_else(|_| fs::metadata(self.dir.join(format!("{id}.json"))))
+            .and_then(|m| m.modified())
+            .ok()?;
+        Some(SystemTime::now().duration_since(at).unwrap_or_default())
+    }
+
     /// Removes partial `id`'s files.
     pub fn remove(&self, id: &str) -> Result<()> {
         if !is_id(id) {
@@ -284,8 +301,8 @@ impl Partial {
     }
 
     /// Bytes written, acknowledged or not.
-    pub fn offset_written(&self) -> u64 {
-        self.offset
+    pub fn written(&self) -> u64 {
+        self.written
     }
 
     /// Records that it was stored as `sha256`: its bytes go, its outcome
@@ -309,12 +326,6 @@ impl Partial {
         self.info.length == Some(self.acked)
     }
 
-    /// The running hash, as it stands at the acknowledged offset (to roll a
-    /// piece back to).
-    pub fn mark(&self) -> (u64, Sha256) {
-        (self.offset, self.hasher.clone())
-    }
-
     /// Opens its bytes for appending a piece.
     pub fn appender(&self) -> Result<File> {
         let path = self.path("part");
@@ -326,22 +337,22 @@ impl Partial {
 
     /// Writes `bytes` after those written so far (not yet acknowledged).
     pub fn append(&mut self, file: &File, bytes: &[u8]) -> io::Result<()> {
-        file.write_all_at(bytes, self.offset)?;
+        file.write_all_at(bytes, self.written)?;
         self.hasher.update(bytes);
-        self.offset += bytes.len() as u64;
+        self.written += bytes.len() as u64;
         Ok(())
     }
 
     /// Makes what was written durable, then acknowledges it: from here on
     /// the offset survives a crash.
     pub fn ack(&mut self, file: &File) -> Result<()> {
-        if self.offset == self.acked {
+        if self.written == self.acked {
             return Ok(());
         }
         file.sync_data().context("syncing a partial upload")?;
         let line = format!(
             "{} {}\n",
-            self.offset,
+            self.written,
             hex::encode(self.hasher.clone().finalize())
         );
         let acks = self.path("acks");
@@ -352,17 +363,18 @@ impl Partial {
         log.write_all(line.as_bytes())
             .and_then(|()| log.sync_data())
             .with_context(|| format!("writing {}", acks.display()))?;
-        self.acked = self.offset;
+        self.acked = self.written;
+        self.acked_hasher = self.hasher.clone();
         Ok(())
     }
 
-    /// Forgets what was written since `mark` (a piece whose checksum did not
-    /// match): its bytes are cut off and the hash taken back.
-    pub fn roll_back(&mut self, file: &File, (offset, hasher): (u64, Sha256)) -> Result<()> {
-        file.set_len(offset).context("cutting a partial upload")?;
-        self.offset = offset;
-        self.hasher = hasher;
-        Ok(())
+    /// Forgets what was written since the last acknowledgement (a piece
+    /// whose checksum did not match, a write that failed): its bytes are
+    /// cut off and the hash taken back.
+    pub fn roll_back(&mut self, file: &File) -> Result<()> {
+        self.written = self.acked;
+        self.hasher = self.acked_hasher.clone();
+        file.set_len(self.acked).context("cutting a partial upload")
     }
 
     /// Says the length a creation deferred.
@@ -504,9 +516,8 @@ mod tests {
         let file = partial.appender().unwrap();
         partial.append(&file, b"good").unwrap();
         partial.ack(&file).unwrap();
-        let mark = partial.mark();
         partial.append(&file, b"bad").unwrap();
-        partial.roll_back(&file, mark).unwrap();
+        partial.roll_back(&file).unwrap();
         partial.append(&file, b"better").unwrap();
         partial.ack(&file).unwrap();
         assert_eq!(fs::read(partial.data_path()).unwrap(), b"goodbetter");

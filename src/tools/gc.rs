@@ -25,6 +25,9 @@ use crate::trash;
 
 const MIN_AGE: Duration = Duration::from_secs(3600);
 const UPLOAD_MIN_AGE: Duration = Duration::from_secs(24 * 3600);
+/// A resumable upload's partial untouched this long is given up (the
+/// server's default --partial-expiry).
+const PARTIAL_MIN_AGE: Duration = Duration::from_secs(24 * 3600);
 
 /// What `gc` was asked to do.
 #[derive(Debug, Clone, Copy)]
@@ -117,6 +120,17 @@ pub fn run(global: &GlobalArgs, opener: &Opener, asked: Asked) -> Result<Exit> {
                 }
                 removed(&object.shown, object.size, "orphan object")?;
             }
+        }
+    }
+    // Resumable uploads untouched for a day (or --older-than): given up.
+    let partials = store.partials();
+    for partial in partials.list()? {
+        if partial.idle >= older_than.unwrap_or(PARTIAL_MIN_AGE) {
+            if !dry_run {
+                partials.remove(&partial.id)?;
+            }
+            let shown = format!("{} ({})", partial.id, partial.info.name);
+            removed(&shown, partial.bytes, "unfinished upload")?;
         }
     }
     let abort_verb = if dry_run { "would abort" } else { "aborted" };

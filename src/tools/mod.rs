@@ -11,6 +11,7 @@ pub mod ls;
 pub mod rm;
 pub mod stats;
 pub mod trash;
+pub mod uploads;
 pub mod verify;
 
 use std::io;

@@ -26,4 +26,5 @@ mod serve;
 mod sniffing;
 mod tools;
 mod trash;
+mod tus;
 mod util;

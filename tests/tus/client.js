@@ -19,7 +19,8 @@ const common = {
   endpoint,
   headers: { Authorization: "Bearer " + token },
   metadata: { filename: name, filetype: "application/octet-stream" },
-  chunkSize: 1 << 20,
+  // TUS_CHUNK bytes a PATCH (0: the whole rest in one).
+  chunkSize: Number(process.env.TUS_CHUNK || 1 << 20) || Infinity,
   uploadSize: size,
 };
 
@@ -46,7 +47,8 @@ async function main() {
     return;
   }
   if (mode === "retrying") {
-    const u = await upload({ retryDelays: [100, 300, 500, 1000, 1000, 2000, 2000, 3000, 3000, 5000, 5000, 5000] });
+    const retryDelays = Array(40).fill(500);
+    const u = await upload({ retryDelays });
     console.log(JSON.stringify({ url: u.url, ok: true }));
     return;
   }

@@ -380,9 +380,20 @@ async fn take_piece(
             StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
             "the piece does not match its Upload-Checksum: it was not kept",
         ),
+        Took::Failed(e) if is_disk_full(&e) => {
+            tracing::warn!("partial upload {}: {e:#}", slot.id);
+            let mut response = refuse(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "the server's disk is full: the upload stays where it was; resume it once there is room",
+            );
+            if let Some(partial) = slot.partial.as_ref() {
+                describe(&mut response, partial, shared.tus_limits);
+            }
+            response
+        }
         Took::Failed(e) => {
             tracing::error!("partial upload {}: {e:#}", slot.id);
-            error(
+            refuse(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the piece could not be kept",
             )
@@ -421,14 +432,16 @@ fn write_piece(
     limit: Option<u64>,
     checksum: Option<[u8; 32]>,
 ) -> Took {
+    let file = match partial.appender() {
+        Ok(file) => file,
+        Err(e) => return Took::Failed(e),
+    };
     let mut run = || -> anyhow::Result<Took> {
         if let Some(length) = declared_length
             && partial.info.length.is_none()
         {
             partial.set_length(length)?;
         }
-        let file = partial.appender()?;
-        let mark = partial.mark();
         let mut piece = checksum.map(|_| Sha256::new());
         let mut since_ack = 0u64;
         loop {
@@ -437,14 +450,14 @@ fn write_piece(
                 Ok(None) => break,
                 // Cut off: keep what came (unless it must be checked whole).
                 Err(_) if piece.is_some() => {
-                    partial.roll_back(&file, mark)?;
+                    partial.roll_back(&file)?;
                     return Ok(Took::Acked);
                 }
                 Err(_) => break,
             };
-            let end = partial.offset_written() + chunk.len() as u64;
+            let end = partial.written() + chunk.len() as u64;
             if limit.is_some_and(|limit| end > limit) {
-                partial.roll_back(&file, mark)?;
+                partial.roll_back(&file)?;
                 return Ok(match partial.info.length {
                     Some(_) => Took::PastLength,
                     None => Took::TooLarge,
@@ -463,13 +476,23 @@ fn write_piece(
         if let (Some(piece), Some(expected)) = (piece, checksum)
             && piece.finalize() != expected
         {
-            partial.roll_back(&file, mark)?;
+            partial.roll_back(&file)?;
             return Ok(Took::Mismatch);
         }
         partial.ack(&file)?;
         Ok(Took::Acked)
     };
-    run().unwrap_or_else(Took::Failed)
+    match run() {
+        Ok(took) => took,
+        Err(e) => {
+            // What was not acknowledged goes: the partial stays as the
+            // client was last told.
+            if let Err(cut) = partial.roll_back(&file) {
+                tracing::warn!("partial upload {}: {cut:#}", partial.id);
+            }
+            Took::Failed(e)
+        }
+    }
 }
 
 /// Passes a complete partial through the engine, read back from disk. On
@@ -524,6 +547,15 @@ async fn finish(shared: &Arc<Shared>, caller: &Caller, slot: &mut CheckedOut) ->
         }
         Err(e) => FileReport::failed("upload", &Failure::Store(anyhow::anyhow!("{e}"))),
     }
+}
+
+fn is_disk_full(e: &anyhow::Error) -> bool {
+    crate::failure::io_kinds(e).any(|k| {
+        matches!(
+            k,
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+        )
+    })
 }
 
 /// A partial's bytes as the engine takes them.
@@ -623,6 +655,16 @@ async fn check_out(
     };
     let partials = shared.view.partials();
     let path = partials.dir().join(format!("{id}.json"));
+    if partials
+        .idle(id)
+        .is_some_and(|idle| idle >= shared.tus_limits.expiry)
+    {
+        // Expired: gone, as gc would have it.
+        let partials = partials.clone();
+        let id = id.to_owned();
+        blocking(move || partials.remove(&id)).await?;
+        return Err(missing());
+    }
     let partial = match cached {
         // Removed behind the server's back (gc of an expired partial).
         Some(partial) if path.exists() => Some(partial),
