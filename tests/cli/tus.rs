@@ -666,3 +666,262 @@ fn a_full_disk_mid_partial_answers_507_and_the_upload_resumes() {
     env.assert_store_valid();
     let _ = file_arg;
 }
+
+/// tus-js-client speaking the IETF draft (interop versions 6 and 5, its
+/// `ietf-draft-05` and `ietf-draft-03`): interrupted and resumed.
+#[test]
+fn tus_js_client_resumes_over_the_ietf_draft_too() {
+    let env = Env::new();
+    let server = Served::start(&env, &[]);
+    let bytes = noise(6 << 20, 7);
+    let file = env.write("draft.bin", &bytes);
+    for protocol in ["ietf-draft-05", "ietf-draft-03"] {
+        let name = format!("{protocol}.bin");
+        let out = node(
+            &server.url("/v1/tus/"),
+            &server.token,
+            &file,
+            &name,
+            "interrupted",
+        )
+        .env("TUS_PROTOCOL", protocol)
+        .output()
+        .unwrap();
+        let result = last_json(&out);
+        assert_eq!(
+            result["ok"],
+            true,
+            "{protocol}: {result}\n{}",
+            stderr_of(&out)
+        );
+        assert!(
+            result["resumedFrom"].as_u64().unwrap() > 0,
+            "{protocol}: {result}"
+        );
+        assert_eq!(
+            stored(&env)[&name],
+            (sha256_hex(&bytes), bytes.len() as u64)
+        );
+    }
+    assert!(server.stop());
+}
+
+/// The draft spoken raw (interop version 6): creation, offset retrieval,
+/// append, completion with the target's own answer, a whole upload in
+/// its creation, and the draft's errors as problem types.
+#[test]
+fn the_ietf_draft_is_spoken_as_it_says() {
+    let env = Env::new();
+    let server = Served::start(&env, &[]);
+    let token = server.token.clone();
+    let draft = "Upload-Draft-Interop-Version: 6";
+    let endpoint = server.url("/v1/tus/");
+    let (status, headers) = tus(
+        &server,
+        &token,
+        &[
+            "-X",
+            "POST",
+            "-H",
+            draft,
+            "-H",
+            "Upload-Complete: ?0",
+            "-H",
+            "Upload-Length: 10",
+            &endpoint,
+        ],
+    );
+    assert_eq!(status, 201, "{headers:?}");
+    assert_eq!(headers["upload-draft-interop-version"], "6");
+    assert!(!headers.contains_key("tus-resumable"), "{headers:?}");
+    let url = server.url(&headers["location"]);
+    let piece = [
+        "-H",
+        draft,
+        "-H",
+        "Content-Type: application/partial-upload",
+    ];
+    let (status, headers) = patch(
+        &server,
+        &token,
+        &url,
+        0,
+        b"01234",
+        &[&piece[..], &["-H", "Upload-Complete: ?0"]].concat(),
+    );
+    assert_eq!(status, 204, "{headers:?}");
+    // Offset retrieval: 204, the offset, not complete, never cached.
+    let (status, headers) = tus(&server, &token, &["-I", "-H", draft, &url]);
+    assert_eq!(status, 204);
+    assert_eq!(headers["upload-offset"], "5");
+    assert_eq!(headers["upload-complete"], "?0");
+    assert_eq!(headers["cache-control"], "no-store");
+    // A mismatching offset: 409, the draft's problem type.
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "-X",
+            "PATCH",
+            "-H",
+            &format!("Authorization: Bearer {token}"),
+            "-H",
+            draft,
+        ])
+        .args([
+            "-H",
+            "Content-Type: application/partial-upload",
+            "-H",
+            "Upload-Offset: 2",
+        ])
+        .args([
+            "-H",
+            "Upload-Complete: ?0",
+            "--data-binary",
+            "xx",
+            "-w",
+            "\n%{http_code}\n%{content_type}",
+            &url,
+        ])
+        .output()
+        .unwrap();
+    let text = stdout_of(&out);
+    let mut lines = text.lines();
+    let body: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(lines.next(), Some("409"));
+    assert_eq!(lines.next(), Some("application/problem+json"));
+    assert_eq!(
+        body["type"],
+        "https://iana.org/assignments/http-problem-types#mismatching-upload-offset"
+    );
+    // Said complete short of its length: inconsistent, not kept.
+    let (status, _) = patch(
+        &server,
+        &token,
+        &url,
+        5,
+        b"56",
+        &[&piece[..], &["-H", "Upload-Complete: ?1"]].concat(),
+    );
+    assert_eq!(status, 400);
+    let (_, headers) = tus(&server, &token, &["-I", "-H", draft, &url]);
+    assert_eq!(headers["upload-offset"], "5");
+    // Append and complete: the answer a PUT would get.
+    let (status, headers) = patch(
+        &server,
+        &token,
+        &url,
+        5,
+        b"56789",
+        &[&piece[..], &["-H", "Upload-Complete: ?1"]].concat(),
+    );
+    assert_eq!(status, 201, "{headers:?}");
+    assert_eq!(headers["upload-complete"], "?1");
+    assert_eq!(stored(&env)["upload"].0, sha256_hex(b"0123456789"));
+    let (status, headers) = tus(&server, &token, &["-I", "-H", draft, &url]);
+    assert_eq!((status, headers["upload-complete"].as_str()), (204, "?1"));
+    let (status, _) = patch(
+        &server,
+        &token,
+        &url,
+        10,
+        b"x",
+        &[&piece[..], &["-H", "Upload-Complete: ?1"]].concat(),
+    );
+    assert_eq!(status, 409, "completed-upload");
+    // A whole upload in its creation, of its own type, its name in the
+    // metadata.
+    let (status, headers) = tus(
+        &server,
+        &token,
+        &[
+            "-X",
+            "POST",
+            "-H",
+            draft,
+            "-H",
+            "Upload-Complete: ?1",
+            "-H",
+            "Upload-Metadata: filename d2hvbGUudHh0",
+            "-H",
+            "Content-Type: text/plain",
+            "--data-binary",
+            "whole in one go",
+            &endpoint,
+        ],
+    );
+    assert_eq!(status, 201, "{headers:?}");
+    assert!(headers.contains_key("location"));
+    assert_eq!(stored(&env)["whole.txt"].0, sha256_hex(b"whole in one go"));
+    // Cancellation.
+    let (_, headers) = tus(
+        &server,
+        &token,
+        &[
+            "-X",
+            "POST",
+            "-H",
+            draft,
+            "-H",
+            "Upload-Complete: ?0",
+            &endpoint,
+        ],
+    );
+    let url = server.url(&headers["location"]);
+    assert_eq!(
+        tus(&server, &token, &["-X", "DELETE", "-H", draft, &url]).0,
+        204
+    );
+    assert_eq!(tus(&server, &token, &["-I", "-H", draft, &url]).0, 404);
+    // Neither protocol said: 412.
+    let (status, _) = curl_status(&[
+        "-X",
+        "POST",
+        "-H",
+        &format!("Authorization: Bearer {token}"),
+        &endpoint,
+    ]);
+    assert_eq!(status, 412);
+    assert!(server.stop());
+}
+
+/// `POST /v1/objects/check`: which of up to 10,000 hashes the store holds.
+#[test]
+fn a_client_asks_which_files_to_send_in_one_request() {
+    let env = Env::new();
+    env.write("in/a.bin", &noise(1000, 8));
+    env.write("in/b.bin", &noise(1000, 9));
+    ok(env.cmd(["-q", "in"]));
+    let server = Served::start(&env, &[]);
+    let (a, b, c) = (
+        sha256_hex(&noise(1000, 8)),
+        sha256_hex(&noise(1000, 9)),
+        sha256_hex(b"never stored"),
+    );
+    let check = |body: String| {
+        let file = env.write("check.json", body.as_bytes());
+        server.json(&[
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            &format!("@{}", file.display()),
+            &server.url("/v1/objects/check"),
+        ])
+    };
+    let (status, answer) = check(format!(
+        r#"{{"sha256": ["{a}", "{}", "{c}"]}}"#,
+        b.to_uppercase()
+    ));
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["present"], serde_json::json!([a, b]));
+    assert_eq!(answer["missing"], serde_json::json!([c]));
+    let (status, answer) = check(r#"{"sha256": ["nope"]}"#.to_owned());
+    assert_eq!(status, 400, "{answer}");
+    let many: Vec<String> = (0..10_001).map(|_| c.clone()).collect();
+    let (status, _) = check(serde_json::json!({ "sha256": many }).to_string());
+    assert_eq!(status, 413);
+    let (status, _) = check("{}".to_owned());
+    assert_eq!(status, 400);
+    assert!(server.stop());
+}

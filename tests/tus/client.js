@@ -22,6 +22,8 @@ const common = {
   // TUS_CHUNK bytes a PATCH (0: the whole rest in one).
   chunkSize: Number(process.env.TUS_CHUNK || 1 << 20) || Infinity,
   uploadSize: size,
+  // TUS_PROTOCOL: tus-v1 (the default), ietf-draft-03 or ietf-draft-05.
+  protocol: process.env.TUS_PROTOCOL || "tus-v1",
 };
 
 function upload(options) {

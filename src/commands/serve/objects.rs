@@ -334,3 +334,96 @@ impl ObjectRead {
         Ok(Bytes::from(buf))
     }
 }
+
+/// The most hashes one check asks about.
+pub(super) const MAX_CHECKED: usize = 10_000;
+
+/// `POST /v1/objects/check` with `{"sha256": ["HEX", ...]}`: which of
+/// these the store holds, so a client with many files sends only the
+/// others (answered from the catalog, one indexed look each).
+pub(super) async fn check_objects(
+    State(shared): State<Arc<Shared>>,
+    request: axum::extract::Request,
+) -> Response {
+    // 10,000 hashes in JSON are about 670 KB.
+    let body = match axum::body::to_bytes(request.into_body(), 1 << 20).await {
+        Ok(body) => body,
+        Err(_) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the body is over 1 MiB (at most 10,000 hashes)",
+            );
+        }
+    };
+    #[derive(serde::Deserialize)]
+    struct Asked {
+        sha256: Vec<String>,
+    }
+    let asked: Asked = match serde_json::from_slice(&body) {
+        Ok(asked) => asked,
+        Err(e) => {
+            let why = format!("expected {{\"sha256\": [\"HEX\", ...]}}: {e}");
+            return error(StatusCode::BAD_REQUEST, &why);
+        }
+    };
+    if asked.sha256.len() > MAX_CHECKED {
+        let why = format!("at most {MAX_CHECKED} hashes in one check");
+        return error(StatusCode::PAYLOAD_TOO_LARGE, &why);
+    }
+    let mut ids = Vec::with_capacity(asked.sha256.len());
+    for hex in &asked.sha256 {
+        match hex.trim().to_ascii_lowercase().parse::<ObjectId>() {
+            Ok(id) => ids.push(id),
+            Err(_) => {
+                let why = format!(
+                    "{:?} is not a SHA-256 (64 hex digits)",
+                    hex.chars().take(80).collect::<String>()
+                );
+                return error(StatusCode::BAD_REQUEST, &why);
+            }
+        }
+    }
+    let Ok(_permit) = Arc::clone(&shared.listings).acquire_owned().await else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping");
+    };
+    let looked =
+        tokio::task::spawn_blocking(move || -> anyhow::Result<(Vec<String>, Vec<String>)> {
+            let mut known = vec![false; ids.len()];
+            // One catch-up of the catalog, then an indexed look per hash.
+            let asked = shared.view.with_catalog(true, &mut |catalog, _| {
+                for (id, known) in ids.iter().zip(known.iter_mut()) {
+                    *known = catalog.facts(id)?.is_some();
+                }
+                Ok(())
+            })?;
+            if !asked {
+                for (id, known) in ids.iter().zip(known.iter_mut()) {
+                    *known = shared.view.object_facts(id)?.is_some();
+                }
+            }
+            let (mut present, mut missing) = (Vec::new(), Vec::new());
+            for (id, known) in ids.iter().zip(known) {
+                match known {
+                    true => present.push(id.to_string()),
+                    false => missing.push(id.to_string()),
+                }
+            }
+            Ok((present, missing))
+        });
+    match looked.await {
+        Ok(Ok((present, missing))) => {
+            axum::response::IntoResponse::into_response(axum::Json(serde_json::json!({
+                "present": present,
+                "missing": missing,
+            })))
+        }
+        Ok(Err(e)) => {
+            tracing::error!("checking objects: {e:#}");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the catalog could not be read",
+            )
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}

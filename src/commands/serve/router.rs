@@ -27,6 +27,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
     let with_token = Router::new()
         .route("/v1/upload", post(uploads::upload))
         .route("/v1/files/{name}", put(uploads::put_file))
+        .route("/v1/objects/check", post(objects::check_objects))
         .route("/v1/objects/{sha256}", get(objects::get_object))
         .route(
             "/v1/objects/{sha256}/thumbnail",
@@ -160,7 +161,10 @@ pub(super) async fn json_errors(request: Request, next: Next) -> Response {
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+        .is_some_and(|t| {
+            let t = t.as_bytes();
+            t.starts_with(b"application/json") || t.starts_with(b"application/problem+json")
+        });
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }

@@ -40,6 +40,8 @@ const VERSION: &str = "1.0.0";
 const EXTENSIONS: &str =
     "creation,creation-with-upload,creation-defer-length,termination,expiration,checksum";
 const OFFSET_OCTETS: &str = "application/offset+octet-stream";
+/// The draft's type of an appended piece (interop version 6).
+const PARTIAL_UPLOAD: &str = "application/partial-upload";
 /// Where a partial's bytes are acknowledged while a long piece streams
 /// in: a server killed mid-piece loses at most this much of it.
 const ACK_EVERY: u64 = 16 << 20;
@@ -80,16 +82,25 @@ pub(super) async fn create(
     Extension(caller): Extension<Caller>,
     request: Request,
 ) -> Response {
+    let proto = match Proto::of(request.headers()) {
+        Ok(proto) => proto,
+        Err(refused) => return unread(request, refused),
+    };
     let answer = async {
         auth::may_write(&caller).map_err(tus_error)?;
         let headers = request.headers();
-        check_version(headers)?;
+        let completes = proto.completes(headers);
         let length = match (
             header_u64(headers, "upload-length")?,
             headers.get("upload-defer-length"),
+            completes,
         ) {
-            (Some(length), None) => Some(length),
-            (None, Some(v)) if v == "1" => None,
+            (Some(length), None, _) => Some(length),
+            (None, Some(v), _) if v == "1" => None,
+            // The draft: the whole upload in this request, or a length
+            // said later.
+            (None, None, Some(true)) => content_length(headers),
+            (None, None, Some(false)) => None,
             _ => {
                 return Err(refuse(
                     StatusCode::BAD_REQUEST,
@@ -138,8 +149,12 @@ pub(super) async fn create(
             user_agent: user_agent(headers),
             outcome: None,
         };
-        let with_upload =
-            is_offset_octets(headers) && content_length(headers).is_none_or(|n| n > 0);
+        // The draft sends the upload's own bytes in its creation, of any
+        // type; tus only with its piece's type.
+        let with_upload = match proto {
+            Proto::Tus => proto.piece_typed(headers),
+            Proto::Draft(_) => true,
+        } && content_length(headers).is_none_or(|n| n > 0);
         let limits = shared.tus_limits;
         let budget = {
             let shared = Arc::clone(&shared);
@@ -160,7 +175,7 @@ pub(super) async fn create(
         let id = partial.id.clone();
         let mut slot = CheckedOut::new_with(&shared, partial);
         let mut response = if with_upload {
-            let response = take_piece(&shared, &caller, &mut slot, request, None).await;
+            let response = take_piece(&shared, &caller, &mut slot, request, None, proto).await;
             let mut response = response;
             if response.status() == StatusCode::NO_CONTENT {
                 *response.status_mut() = StatusCode::CREATED;
@@ -178,7 +193,7 @@ pub(super) async fn create(
         tracing::debug!("partial upload {id} made by {}", caller.name);
         Ok(response)
     };
-    answer.await.unwrap_or_else(|refused| refused)
+    proto.stamp(answer.await.unwrap_or_else(|refused| refused))
 }
 
 /// `HEAD /v1/tus/ID`: how far the upload is. A partial whose last byte
@@ -190,8 +205,11 @@ pub(super) async fn head(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
+    let proto = match Proto::of(&headers) {
+        Ok(proto) => proto,
+        Err(refused) => return refused,
+    };
     let answer = async {
-        check_version(&headers)?;
         let mut slot = check_out(&shared, &caller, &id).await?;
         let Some(partial) = slot.partial.as_ref() else {
             return Err(missing());
@@ -205,11 +223,16 @@ pub(super) async fn head(
         let Some(partial) = slot.partial.as_ref() else {
             return Err(missing());
         };
-        let mut response = tus_answer(StatusCode::OK);
+        // The draft answers an offset's retrieval with 204.
+        let status = match proto {
+            Proto::Tus => StatusCode::OK,
+            Proto::Draft(_) => StatusCode::NO_CONTENT,
+        };
+        let mut response = tus_answer(status);
         describe(&mut response, partial, shared.tus_limits);
         Ok(response)
     };
-    answer.await.unwrap_or_else(|refused| refused)
+    proto.stamp(answer.await.unwrap_or_else(|refused| refused))
 }
 
 /// `PATCH /v1/tus/ID`: the next piece, at the offset the client says.
@@ -219,13 +242,18 @@ pub(super) async fn patch(
     Path(id): Path<String>,
     request: Request,
 ) -> Response {
+    let proto = match Proto::of(request.headers()) {
+        Ok(proto) => proto,
+        Err(refused) => return unread(request, refused),
+    };
     let answer = async {
         auth::may_write(&caller).map_err(tus_error)?;
-        if let Err(refused) = check_version(request.headers()) {
-            return Err(unread(request, refused));
-        }
-        if !is_offset_octets(request.headers()) {
-            let why = format!("a piece is sent as Content-Type: {OFFSET_OCTETS}");
+        if !proto.piece_typed(request.headers()) {
+            let wanted = match proto {
+                Proto::Tus => OFFSET_OCTETS,
+                Proto::Draft(_) => PARTIAL_UPLOAD,
+            };
+            let why = format!("a piece is sent as Content-Type: {wanted}");
             return Err(unread(
                 request,
                 refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, &why),
@@ -243,9 +271,9 @@ pub(super) async fn patch(
             Ok(slot) => slot,
             Err(refused) => return Err(unread(request, refused)),
         };
-        Ok(take_piece(&shared, &caller, &mut slot, request, Some(offset)).await)
+        Ok(take_piece(&shared, &caller, &mut slot, request, Some(offset), proto).await)
     };
-    answer.await.unwrap_or_else(|refused| refused)
+    proto.stamp(answer.await.unwrap_or_else(|refused| refused))
 }
 
 /// `DELETE /v1/tus/ID`: the partial is given up (termination).
@@ -255,9 +283,12 @@ pub(super) async fn terminate(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
+    let proto = match Proto::of(&headers) {
+        Ok(proto) => proto,
+        Err(refused) => return refused,
+    };
     let answer = async {
         auth::may_write(&caller).map_err(tus_error)?;
-        check_version(&headers)?;
         let mut slot = check_out(&shared, &caller, &id).await?;
         let Some(partial) = slot.partial.take() else {
             return Err(missing());
@@ -265,7 +296,7 @@ pub(super) async fn terminate(
         blocking(move || partial.remove()).await?;
         Ok(tus_answer(StatusCode::NO_CONTENT))
     };
-    answer.await.unwrap_or_else(|refused| refused)
+    proto.stamp(answer.await.unwrap_or_else(|refused| refused))
 }
 
 /// Streams a request's body into the partial at `offset` (None: at its
@@ -277,12 +308,18 @@ async fn take_piece(
     slot: &mut CheckedOut,
     request: Request,
     offset: Option<u64>,
+    proto: Proto,
 ) -> Response {
     let Some(partial) = slot.partial.as_ref() else {
         return unread(request, missing());
     };
     if partial.info.outcome.is_some() {
-        let mut response = refuse(StatusCode::CONFLICT, "this upload is complete");
+        let mut response = problem(
+            proto,
+            StatusCode::CONFLICT,
+            "completed-upload",
+            "this upload is complete",
+        );
         describe(&mut response, partial, shared.tus_limits);
         return unread(request, response);
     }
@@ -290,10 +327,16 @@ async fn take_piece(
         && offset != partial.offset()
     {
         let why = format!("the upload is at byte {}, not {offset}", partial.offset());
-        let mut response = refuse(StatusCode::CONFLICT, &why);
+        let mut response = problem(
+            proto,
+            StatusCode::CONFLICT,
+            "mismatching-upload-offset",
+            &why,
+        );
         describe(&mut response, partial, shared.tus_limits);
         return unread(request, response);
     }
+    let completes = proto.completes(request.headers());
     let headers = request.headers().clone();
     let checksum = match piece_checksum(&headers) {
         Ok(checksum) => checksum,
@@ -333,7 +376,13 @@ async fn take_piece(
     let (pieces, reader) = mpsc::channel(PIECES_IN_FLIGHT);
     let writing = tokio::task::spawn_blocking(move || {
         let mut reader = BodyReader::new(reader);
-        let took = write_piece(&mut partial, &mut reader, declared_length, limit, checksum);
+        let asked = Piece {
+            declared_length,
+            limit,
+            checksum,
+            completes: completes == Some(true),
+        };
+        let took = write_piece(&mut partial, &mut reader, asked);
         (partial, took)
     });
     let mut body = request.into_body().into_data_stream();
@@ -354,9 +403,17 @@ async fn take_piece(
             let complete = slot.partial.as_ref().is_some_and(|p| p.is_complete());
             if complete {
                 let report = finish(shared, caller, slot).await;
-                match report.went_in() {
-                    true => done_answer(slot, &report, shared.tus_limits),
-                    false => outcome_answer(report),
+                match (report.went_in(), proto) {
+                    (true, Proto::Tus) => done_answer(slot, &report, shared.tus_limits),
+                    // The draft ends with the target's own answer.
+                    (true, Proto::Draft(_)) => {
+                        let mut response = report_response(report);
+                        response
+                            .headers_mut()
+                            .insert("upload-complete", HeaderValue::from_static("?1"));
+                        response
+                    }
+                    (false, _) => outcome_answer(report),
                 }
             } else {
                 let mut response = tus_answer(StatusCode::NO_CONTENT);
@@ -372,9 +429,17 @@ async fn take_piece(
             }
             too_large(shared, &name)
         }
-        Took::PastLength => refuse(
+        Took::PastLength => problem(
+            proto,
             StatusCode::BAD_REQUEST,
+            "inconsistent-upload-length",
             "the piece went past the upload's length: it was not kept",
+        ),
+        Took::ShortOfLength => problem(
+            proto,
+            StatusCode::BAD_REQUEST,
+            "inconsistent-upload-length",
+            "the upload was said complete short of its length: the piece was not kept",
         ),
         Took::Mismatch => refuse(
             StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
@@ -409,6 +474,18 @@ async fn take_piece(
     }
 }
 
+/// What a request asked of the piece it carries.
+struct Piece {
+    /// `Upload-Length`, said with it.
+    declared_length: Option<u64>,
+    /// The most bytes the upload may reach.
+    limit: Option<u64>,
+    /// The SHA-256 the piece's bytes must have.
+    checksum: Option<[u8; 32]>,
+    /// The draft's `Upload-Complete: ?1`: the upload ends with it.
+    completes: bool,
+}
+
 /// How writing a piece ended.
 enum Took {
     /// Written and acknowledged (a body cut off is acknowledged as far as
@@ -420,18 +497,20 @@ enum Took {
     PastLength,
     /// Not what its checksum said: rolled back.
     Mismatch,
+    /// Said to complete the upload short of its length: rolled back.
+    ShortOfLength,
     Failed(anyhow::Error),
 }
 
 /// Appends the body's chunks to the partial (on a blocking thread),
 /// acknowledging every [`ACK_EVERY`] bytes and at the end.
-fn write_piece(
-    partial: &mut Partial,
-    body: &mut BodyReader,
-    declared_length: Option<u64>,
-    limit: Option<u64>,
-    checksum: Option<[u8; 32]>,
-) -> Took {
+fn write_piece(partial: &mut Partial, body: &mut BodyReader, asked: Piece) -> Took {
+    let Piece {
+        declared_length,
+        limit,
+        checksum,
+        completes,
+    } = asked;
     let file = match partial.appender() {
         Ok(file) => file,
         Err(e) => return Took::Failed(e),
@@ -478,6 +557,16 @@ fn write_piece(
         {
             partial.roll_back(&file)?;
             return Ok(Took::Mismatch);
+        }
+        if completes {
+            match partial.info.length {
+                None => partial.set_length(partial.written())?,
+                Some(length) if length != partial.written() => {
+                    partial.roll_back(&file)?;
+                    return Ok(Took::ShortOfLength);
+                }
+                Some(_) => {}
+            }
         }
         partial.ack(&file)?;
         Ok(Took::Acked)
@@ -774,6 +863,11 @@ fn describe(response: &mut Response, partial: &Partial, limits: Limits) {
         Some(length) => headers.insert("upload-length", HeaderValue::from(length)),
         None => headers.insert("upload-defer-length", HeaderValue::from_static("1")),
     };
+    let complete = match partial.info.outcome.is_some() || partial.is_complete() {
+        true => "?1",
+        false => "?0",
+    };
+    headers.insert("upload-complete", HeaderValue::from_static(complete));
     if !partial.info.metadata.is_empty()
         && let Ok(value) = HeaderValue::from_str(&partial.info.metadata)
     {
@@ -816,6 +910,26 @@ fn tus_error(response: Response) -> Response {
     with_version(response)
 }
 
+/// An error the draft names by a problem type (RFC 9457, with the
+/// draft's types); under tus, the usual error.
+fn problem(proto: Proto, status: StatusCode, kind: &str, why: &str) -> Response {
+    match proto {
+        Proto::Tus => refuse(status, why),
+        Proto::Draft(_) => {
+            let body = serde_json::json!({
+                "type": format!("https://iana.org/assignments/http-problem-types#{kind}"),
+                "title": why,
+            });
+            let mut response = (status, axum::Json(body)).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/problem+json"),
+            );
+            with_version(response)
+        }
+    }
+}
+
 fn missing() -> Response {
     refuse(
         StatusCode::NOT_FOUND,
@@ -832,28 +946,86 @@ fn too_large(shared: &Shared, name: &str) -> Response {
     with_version(closing(report_response(report)))
 }
 
-/// `Tus-Resumable: 1.0.0` must be on every request but OPTIONS.
-fn check_version(headers: &HeaderMap) -> Result<(), Response> {
-    match headers.get("tus-resumable") {
-        Some(v) if v == VERSION => Ok(()),
-        _ => {
-            let mut response = refuse(
-                StatusCode::PRECONDITION_FAILED,
-                "this is tus 1.0.0: send Tus-Resumable: 1.0.0",
-            );
-            response
-                .headers_mut()
-                .insert("tus-version", HeaderValue::from_static(VERSION));
-            Err(response)
-        }
-    }
+/// Which protocol a request speaks: tus 1.0 (`Tus-Resumable: 1.0.0`), or
+/// the IETF draft of resumable uploads at the interop version it names
+/// (`Upload-Draft-Interop-Version`: 5 is draft-03, 6 is draft-05, as
+/// tus-js-client and the tus project's servers speak them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proto {
+    Tus,
+    Draft(u8),
 }
 
-fn is_offset_octets(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case(OFFSET_OCTETS))
+impl Proto {
+    /// The protocol of a request; 412 (saying what is spoken) for none.
+    fn of(headers: &HeaderMap) -> Result<Proto, Response> {
+        if let Some(v) = headers.get("upload-draft-interop-version") {
+            return match v.to_str().map(str::trim) {
+                Ok("5") => Ok(Proto::Draft(5)),
+                Ok("6") => Ok(Proto::Draft(6)),
+                _ => Err(refuse(
+                    StatusCode::PRECONDITION_FAILED,
+                    "the resumable-upload draft is spoken at interop versions 5 and 6",
+                )),
+            };
+        }
+        match headers.get("tus-resumable") {
+            Some(v) if v == VERSION => Ok(Proto::Tus),
+            _ => {
+                let mut response = refuse(
+                    StatusCode::PRECONDITION_FAILED,
+                    "this is tus 1.0.0: send Tus-Resumable: 1.0.0 (or Upload-Draft-Interop-Version: 6)",
+                );
+                response
+                    .headers_mut()
+                    .insert("tus-version", HeaderValue::from_static(VERSION));
+                Err(response)
+            }
+        }
+    }
+
+    /// The answer as this protocol gives it: the draft's interop version
+    /// instead of tus's, and its completeness said.
+    fn stamp(self, mut response: Response) -> Response {
+        if let Proto::Draft(version) = self {
+            let headers = response.headers_mut();
+            headers.remove("tus-resumable");
+            headers.insert(
+                "upload-draft-interop-version",
+                HeaderValue::from(u16::from(version)),
+            );
+        }
+        response
+    }
+
+    /// Whether a piece's body is sent as this protocol wants it.
+    fn piece_typed(self, headers: &HeaderMap) -> bool {
+        let typed = |wanted: &str| {
+            headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case(wanted))
+        };
+        match self {
+            Proto::Tus => typed(OFFSET_OCTETS),
+            // Interop version 5 (draft-03) names no type for a piece.
+            Proto::Draft(5) => true,
+            Proto::Draft(_) => typed(PARTIAL_UPLOAD) || typed(OFFSET_OCTETS),
+        }
+    }
+
+    /// The draft's `Upload-Complete: ?1`: this request's body ends the
+    /// upload. None under tus, or when not said.
+    fn completes(self, headers: &HeaderMap) -> Option<bool> {
+        match self {
+            Proto::Tus => None,
+            Proto::Draft(_) => match headers.get("upload-complete")?.to_str().ok()?.trim() {
+                "?1" => Some(true),
+                "?0" => Some(false),
+                _ => None,
+            },
+        }
+    }
 }
 
 /// A header that must be a whole number of bytes, when present.
