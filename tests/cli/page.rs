@@ -102,3 +102,61 @@ fn the_page_signs_in_uploads_browses_and_downloads_in_a_real_browser() {
     assert!(server.stop());
     ok(env.cmd(["verify"]));
 }
+
+/// Large files go up through tus from the page: paused and resumed, a lost
+/// connection retried, a reloaded tab going on where it stopped, a
+/// cancelled one gone from the server.
+#[test]
+fn the_page_resumes_large_uploads_in_a_real_browser() {
+    let python = selenium_python();
+    let env = Env::new();
+    let files = env.path().join("upload");
+    std::fs::create_dir_all(&files).unwrap();
+    let names = ["paused.bin", "offline.bin", "reloaded.bin", "cancelled.bin"];
+    for (i, name) in names.iter().enumerate() {
+        std::fs::write(files.join(name), noise(12 << 20, 1001 + 2 * i as u64)).unwrap();
+    }
+    let server = Served::start(&env, &["-v"]);
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/page-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let out = Command::new(python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/resume.py"))
+        .arg(server.url("/"))
+        .arg(&server.token)
+        .arg(&files)
+        .arg(&shots)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the browser test failed:\n{}\n{}\nserver: {}",
+        stdout_of(&out),
+        stderr_of(&out),
+        server.log()
+    );
+    assert!(server.stop());
+    let stored: std::collections::HashMap<String, String> = env
+        .manifest()
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap().to_owned(),
+                e["sha256"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for name in &names[..3] {
+        assert_eq!(
+            stored.get(*name),
+            Some(&sha256_file(&files.join(name))),
+            "{name}"
+        );
+    }
+    assert!(!stored.contains_key("cancelled.bin"));
+    // Nothing unfinished is left: what stays of the others is their outcome.
+    let out = ok(env.cmd(["--json", "uploads", "ls"]));
+    for partial in json_lines(&out) {
+        assert!(partial["stored"].is_string(), "{partial}");
+    }
+    env.assert_store_valid();
+}

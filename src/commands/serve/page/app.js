@@ -100,6 +100,7 @@ async function start() {
   $("upload").hidden = scope === "read";
   mayDelete = scope === "delete";
   $("show-trash").hidden = !mayDelete;
+  offerResume();
   reload();
 }
 
@@ -114,11 +115,27 @@ $("sign-out").addEventListener("click", () => signOut());
 
 // ---- uploading
 
+/// Files at least this large go up resumably (tus), in pieces of CHUNK.
+const RESUMABLE = 4 << 20;
+const CHUNK = Number(localStorage.getItem("ingest-chunk")) || (16 << 20);
+/// Waits between tries after a lost connection, then the last one again.
+const BACKOFF = [1000, 2000, 4000, 8000, 15000, 30000];
+
 function uploadOne(file) {
   const bar = el("progress", { max: "100", value: "0", "aria-label": "Progress" });
   const result = el("span", { class: "result", text: "waiting" });
-  const row = el("li", { class: "upload" }, el("span", { class: "name", text: file.name }), bar, result);
+  const actions = el("span", { class: "actions" });
+  const row = el("li", { class: "upload" }, el("span", { class: "name", text: file.name }), bar, result, actions);
   $("uploads").prepend(row);
+  const finish = (report, httpStatus) => {
+    bar.value = 100;
+    const status = report.status || "failed";
+    result.className = "result " + status;
+    result.textContent = describe(report.status ? report : { status: "failed", error: "HTTP " + httpStatus });
+    row.dataset.status = status;
+    actions.replaceChildren();
+  };
+  if (file.size >= RESUMABLE) return () => resumable(file, row, bar, result, actions, finish);
   return () => new Promise((resolve) => {
     const xhr = new XMLHttpRequest();
     xhr.open("PUT", "/v1/files/" + encodeURIComponent(file.name));
@@ -128,11 +145,8 @@ function uploadOne(file) {
     xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = Math.round(100 * e.loaded / e.total); };
     xhr.onload = () => {
       let report = {};
-      try { report = JSON.parse(xhr.responseText); } catch (_) { report = { status: "failed", error: "HTTP " + xhr.status }; }
-      bar.value = 100;
-      result.className = "result " + (report.status || "failed");
-      result.textContent = describe(report);
-      row.dataset.status = report.status || "failed";
+      try { report = JSON.parse(xhr.responseText); } catch (_) { report = {}; }
+      finish(report, xhr.status);
       resolve();
     };
     xhr.onerror = () => {
@@ -145,6 +159,158 @@ function uploadOne(file) {
   });
 }
 
+/// Where an unfinished resumable upload of this file is kept, to go on
+/// from after a reload: the same name, size and date make the same file.
+function resumeKey(file) {
+  return "ingest-tus:" + [file.name, file.size, file.lastModified].join(":");
+}
+
+/// A tus request: its XHR (to abort) and its answer, `status` 0 for a
+/// broken connection and -1 for an abort.
+function tusSend(method, url, headers, body, onProgress) {
+  const xhr = new XMLHttpRequest();
+  xhr.open(method, url);
+  xhr.setRequestHeader("Authorization", "Bearer " + token);
+  xhr.setRequestHeader("Tus-Resumable", "1.0.0");
+  for (const [k, v] of Object.entries(headers)) xhr.setRequestHeader(k, v);
+  if (onProgress) xhr.upload.onprogress = (e) => onProgress(e.loaded);
+  const done = new Promise((resolve) => {
+    xhr.onload = () => resolve({ status: xhr.status, xhr });
+    xhr.onerror = () => resolve({ status: 0, xhr });
+    xhr.onabort = () => resolve({ status: -1, xhr });
+  });
+  xhr.send(body === undefined ? null : body);
+  return { xhr, done };
+}
+
+function tusRequest(method, url, headers) {
+  return tusSend(method, url, headers).done;
+}
+
+function b64(text) {
+  return btoa(String.fromCharCode(...new TextEncoder().encode(text)));
+}
+
+/// A large file, sent through tus: created once (its URL kept in this
+/// browser), then piece by piece from the offset the server has; a lost
+/// connection retries with backoff from the server's offset; the row can
+/// pause, resume or cancel it.
+function resumable(file, row, bar, result, actions, finish) {
+  return new Promise((resolve) => {
+    const key = resumeKey(file);
+    let url = localStorage.getItem(key);
+    let paused = false, cancelled = false, tries = 0, current = null;
+    const pause = el("button", { type: "button", class: "pause", text: "Pause" });
+    const cancel = el("button", { type: "button", class: "cancel", text: "Cancel" });
+    actions.replaceChildren(pause, cancel);
+    row.dataset.resumable = "1";
+    const say = (text) => { result.className = "result"; result.textContent = text; };
+    pause.addEventListener("click", () => {
+      if (!paused) {
+        paused = true;
+        pause.textContent = "Resume";
+        if (current) current.abort();
+        say("paused at " + bar.value + "%");
+        row.dataset.state = "paused";
+      } else {
+        paused = false;
+        pause.textContent = "Pause";
+        row.dataset.state = "";
+        step();
+      }
+    });
+    cancel.addEventListener("click", async () => {
+      cancelled = true;
+      if (current) current.abort();
+      // The piece just aborted may still hold the upload on the server
+      // for a moment (423): ask again shortly.
+      for (let i = 0; url && i < 20; i++) {
+        const gone = await tusRequest("DELETE", url, {});
+        if (gone.status !== 423) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      localStorage.removeItem(key);
+      result.className = "result failed";
+      result.textContent = "cancelled";
+      row.dataset.status = "cancelled";
+      actions.replaceChildren();
+      resolve();
+    });
+    const retry = (why) => {
+      const wait = BACKOFF[Math.min(tries, BACKOFF.length - 1)];
+      tries++;
+      say(why + "; trying again in " + Math.round(wait / 1000) + " s");
+      row.dataset.state = "retrying";
+      setTimeout(() => { if (!paused && !cancelled) step(); }, wait);
+    };
+    const done = (report, status) => {
+      localStorage.removeItem(key);
+      finish(report, status);
+      resolve();
+    };
+    async function step() {
+      if (paused || cancelled) return;
+      let offset = 0;
+      if (url) {
+        const head = await tusRequest("HEAD", url, {});
+        if (head.status === 0) return retry("the connection broke");
+        if (head.status === 404) { url = null; localStorage.removeItem(key); }
+        else if (head.status >= 200 && head.status < 300) {
+          offset = Number(head.xhr.getResponseHeader("Upload-Offset"));
+          // Where the server had it when this went on.
+          row.dataset.resumedFrom = String(offset);
+        } else {
+          let report = {};
+          try { report = JSON.parse(head.xhr.responseText); } catch (_) { report = {}; }
+          const files = report.files || [report];
+          return done(files[0].status ? files[0] : { status: "failed", error: report.error || "HTTP " + head.status }, head.status);
+        }
+      }
+      if (!url) {
+        const meta = "filename " + b64(file.name) + (file.type ? ",filetype " + b64(file.type) : "");
+        const made = await tusRequest("POST", "/v1/tus/", { "Upload-Length": String(file.size), "Upload-Metadata": meta });
+        if (made.status === 0) return retry("the connection broke");
+        if (made.status !== 201) {
+          let report = {};
+          try { report = JSON.parse(made.xhr.responseText); } catch (_) { report = {}; }
+          return done(report.status ? report : { status: report.reason ? "rejected" : "failed", error: report.error || "HTTP " + made.status }, made.status);
+        }
+        url = made.xhr.getResponseHeader("Location");
+        localStorage.setItem(key, url);
+      }
+      while (offset < file.size || file.size === 0) {
+        if (paused || cancelled) return;
+        say("uploading");
+        row.dataset.state = "uploading";
+        const end = Math.min(offset + CHUNK, file.size);
+        const base = offset;
+        const sent = tusSend("PATCH", url, { "Upload-Offset": String(offset), "Content-Type": "application/offset+octet-stream" },
+          file.slice(offset, end), (loaded) => { bar.value = Math.round(100 * (base + loaded) / file.size); });
+        current = sent.xhr;
+        const answer = await sent.done;
+        current = null;
+        if (answer.status === -1) return; // paused or cancelled
+        if (answer.status === 0 || answer.status === 409 || answer.status === 423 || answer.status >= 500 && answer.status !== 507) {
+          return retry(answer.status === 0 ? "the connection broke" : "the server said " + answer.status);
+        }
+        if (answer.status !== 204) {
+          let report = {};
+          try { report = JSON.parse(answer.xhr.responseText); } catch (_) { report = {}; }
+          return done(report.status ? report : { status: "failed", error: report.error || "HTTP " + answer.status }, answer.status);
+        }
+        tries = 0;
+        offset = Number(answer.xhr.getResponseHeader("Upload-Offset"));
+        const stored = answer.xhr.getResponseHeader("X-Ingest-Status");
+        if (stored) {
+          return done({ status: stored, sha256: answer.xhr.getResponseHeader("X-Ingest-Sha256") }, 200);
+        }
+        if (file.size === 0) break;
+      }
+    }
+    step();
+  });
+}
+
 function describe(report) {
   switch (report.status) {
     case "new": return "stored";
@@ -153,7 +319,6 @@ function describe(report) {
     default: return "failed: " + (report.error || "unknown error");
   }
 }
-
 async function uploadAll(files) {
   const jobs = Array.from(files, uploadOne);
   // A few at a time; a failed one does not stop the rest.
@@ -161,7 +326,20 @@ async function uploadAll(files) {
     while (jobs.length) await jobs.shift()();
   });
   await Promise.all(workers);
+  offerResume();
   reload();
+}
+
+/// Unfinished resumable uploads from before (a closed tab): named, so the
+/// same files can be chosen again and go on where they stopped.
+function offerResume() {
+  const names = [];
+  for (let i = 0; i < localStorage.length; i++) {
+    const key = localStorage.key(i);
+    if (key && key.startsWith("ingest-tus:")) names.push(key.split(":")[1]);
+  }
+  $("unfinished").hidden = names.length === 0;
+  $("unfinished-names").textContent = names.join(", ");
 }
 
 $("files").addEventListener("change", (event) => { uploadAll(event.target.files); event.target.value = ""; });
