@@ -1319,7 +1319,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__serve)
-            opts="-v -q -h --listen --max-uploads --max-uploads-per-token --grace --header-timeout --body-timeout --idle-timeout --send-timeout --max-connections --max-partial --partial-expiry --verbose --max-size --allow --deny --clamd --scan-fail-open --scan-timeout --json --progress --store --spool --s3-addressing --quiet --wait-lock --help"
+            opts="-v -q -h --listen --max-uploads --max-uploads-per-token --grace --header-timeout --body-timeout --idle-timeout --send-timeout --max-connections --max-partial --partial-expiry --cors-origin --verbose --max-size --allow --deny --clamd --scan-fail-open --scan-timeout --json --progress --store --spool --s3-addressing --quiet --wait-lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1366,6 +1366,10 @@ _ingest() {
                     return 0
                     ;;
                 --partial-expiry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cors-origin)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -244,6 +244,7 @@ complete -c ingest -n "__fish_ingest_using_subcommand serve" -l send-timeout -d 
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -l max-connections -d 'Connections open at once, at most; at the limit a new one closes the one idle the longest, or is answered 503 if none is idle. Default: from the open files limit, which the server raises to its maximum' -r
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -l max-partial -d 'Bytes of unfinished resumable (tus) uploads one token may hold at once (1G, 500M); a creation past it is answered 413' -r
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -l partial-expiry -d 'An unfinished resumable upload untouched this long is gone (gc removes it; the server refuses it)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand serve" -l cors-origin -d 'Lets browser clients served from ORIGIN (https://notes.example, app://obsidian.md) call the API with their tokens (CORS); may be given again; `*` allows any origin. By default only the server\'s own page can' -r
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -l max-size -d 'Reject inputs larger than SIZE (500K, 100M, 2G), reading no further' -r
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -l allow -d 'Let in only sniffed types matching PATTERN (image/*, video/mp4). Repeatable' -r
 complete -c ingest -n "__fish_ingest_using_subcommand serve" -l deny -d 'Reject sniffed types matching PATTERN; wins over --allow. Repeatable' -r

@@ -440,6 +440,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "AGE", default_value = "24h", value_parser = parse_age)]
     pub partial_expiry: std::time::Duration,
 
+    /// Lets browser clients served from ORIGIN (https://notes.example,
+    /// app://obsidian.md) call the API with their tokens (CORS); may be
+    /// given again; `*` allows any origin. By default only the server's
+    /// own page can.
+    #[arg(long, value_name = "ORIGIN")]
+    pub cors_origin: Vec<String>,
+
     /// Log one line per request (-v), and more (-vv).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -160,6 +160,7 @@ fn each_commands_help_lists_only_what_it_takes() {
                 "--send-timeout",
                 "--max-partial",
                 "--partial-expiry",
+                "--cors-origin",
                 "--verbose",
                 "--spool",
                 "--s3-addressing",

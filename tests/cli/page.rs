@@ -160,3 +160,47 @@ fn the_page_resumes_large_uploads_in_a_real_browser() {
     }
     env.assert_store_valid();
 }
+
+/// Uppy's tus plugin, from its npm package, in the real Chromium, on a
+/// page of another origin (allowed with --cors-origin): paused, resumed,
+/// cut off by the browser going offline, and ending with the right object.
+#[test]
+fn uppys_tus_plugin_uploads_pauses_and_resumes_from_another_origin() {
+    let python = selenium_python();
+    let dist =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tus-clients/node_modules/uppy/dist");
+    assert!(
+        dist.join("uppy.min.js").exists(),
+        "the Uppy test needs the uppy package: run .ci/setup"
+    );
+    let env = Env::new();
+    let bytes = noise(12 << 20, 2024);
+    let file = env.write("from-uppy.bin", &bytes);
+    let port = crate::harness::s3::free_port();
+    let origin = format!("http://127.0.0.1:{port}");
+    let server = Served::start(&env, &["--cors-origin", &origin]);
+    let out = Command::new(python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/uppy.py"))
+        .arg(port.to_string())
+        .arg(server.url("/v1/tus/"))
+        .arg(&server.token)
+        .arg(&file)
+        .arg(&dist)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the Uppy test failed:\n{}\n{}\nserver: {}",
+        stdout_of(&out),
+        stderr_of(&out),
+        server.log()
+    );
+    assert!(server.stop());
+    let entry = env
+        .manifest()
+        .into_iter()
+        .find(|e| e["name"] == "from-uppy.bin")
+        .expect("Uppy's upload is not recorded");
+    assert_eq!(entry["sha256"], sha256_hex(&bytes));
+    env.assert_store_valid();
+}

@@ -11,6 +11,7 @@ mod answers;
 mod auth;
 mod body;
 mod connections;
+mod cors;
 mod engine;
 mod entries;
 mod multipart;
@@ -68,6 +69,8 @@ pub struct Shared {
     /// Partial uploads (tus) in use or idle with their running hash.
     tus_slots: tus::Slots,
     tus_limits: tus::Limits,
+    /// Origins whose browser clients may call the API (--cors-origin).
+    origins: Arc<cors::Origins>,
 }
 
 /// Object reads at once (each a 64 KiB chunk on the blocking pool).
@@ -210,6 +213,7 @@ pub fn run(global: &GlobalArgs, opener: &Opener, args: &ServeArgs) -> Result<Exi
         listings: Arc::new(Semaphore::new(MAX_LISTINGS)),
         body_timeout: Duration::from_secs_f64(args.body_timeout),
         tus_slots: std::sync::Mutex::default(),
+        origins: Arc::new(cors::Origins(args.cors_origin.clone())),
         tus_limits: tus::Limits {
             max_partial,
             expiry: args.partial_expiry,

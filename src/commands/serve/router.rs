@@ -18,6 +18,7 @@ use super::answers::{closing, error};
 use super::auth::{self, Caller};
 use super::body::content_length;
 use super::connections::{self, Remote};
+use super::cors;
 use super::{
     MAX_HEAD_BYTES, MAX_NAME_BYTES, MAX_PARTS, Shared, entries, objects, page, trash, tus, uploads,
 };
@@ -60,6 +61,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .merge(with_token)
         .fallback(not_found)
         .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&shared.origins),
+            cors::cors,
+        ))
         .layer(middleware::from_fn(limit_head))
         .layer(middleware::from_fn(log_request))
         .with_state(shared)
