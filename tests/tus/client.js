@@ -49,7 +49,9 @@ async function main() {
     return;
   }
   if (mode === "retrying") {
-    const retryDelays = Array(40).fill(500);
+    // TUS_RETRY_MS between tries (500 unless said).
+    const wait = Number(process.env.TUS_RETRY_MS || 500);
+    const retryDelays = Array(40).fill(wait);
     const u = await upload({ retryDelays });
     console.log(JSON.stringify({ url: u.url, ok: true }));
     return;
