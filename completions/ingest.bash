@@ -1875,16 +1875,12 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__uploads)
-            opts="-q -h --spool --json --quiet --progress --wait-lock --store --s3-addressing --help ls help"
+            opts="-q -h --json --quiet --progress --wait-lock --store --spool --s3-addressing --help ls help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --spool)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --progress)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1894,6 +1890,10 @@ _ingest() {
                     return 0
                     ;;
                 --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --spool)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1951,16 +1951,12 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__uploads__subcmd__ls)
-            opts="-q -h --spool --json --quiet --progress --wait-lock --store --s3-addressing --help"
+            opts="-q -h --json --quiet --progress --wait-lock --store --spool --s3-addressing --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --spool)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --progress)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1970,6 +1966,10 @@ _ingest() {
                     return 0
                     ;;
                 --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --spool)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -372,12 +372,12 @@ complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_sub
 complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from help" -f -a "add" -d 'Block these SHA-256 hashes (64 hex digits each), and those in FILE (one per line, `sha256sum` lines too; `-` reads standard input)'
 complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Let these bytes in again'
 complete -c ingest -n "__fish_ingest_using_subcommand block; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c ingest -n "__fish_ingest_using_subcommand uploads; and not __fish_seen_subcommand_from ls help" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand uploads; and not __fish_seen_subcommand_from ls help" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand uploads; and not __fish_seen_subcommand_from ls help" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand uploads; and not __fish_seen_subcommand_from ls help" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand uploads; and not __fish_seen_subcommand_from ls help" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand uploads; and not __fish_seen_subcommand_from ls help" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
 virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand uploads; and not __fish_seen_subcommand_from ls help" -l json -d 'uploads ls: one JSON object per upload.'
@@ -385,12 +385,12 @@ complete -c ingest -n "__fish_ingest_using_subcommand uploads; and not __fish_se
 complete -c ingest -n "__fish_ingest_using_subcommand uploads; and not __fish_seen_subcommand_from ls help" -s h -l help -d 'Print help'
 complete -c ingest -n "__fish_ingest_using_subcommand uploads; and not __fish_seen_subcommand_from ls help" -f -a "ls" -d 'List them; with --json one object per upload'
 complete -c ingest -n "__fish_ingest_using_subcommand uploads; and not __fish_seen_subcommand_from ls help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c ingest -n "__fish_ingest_using_subcommand uploads; and __fish_seen_subcommand_from ls" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand uploads; and __fish_seen_subcommand_from ls" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand uploads; and __fish_seen_subcommand_from ls" -l wait-lock -d 'How long to wait for another ingest\'s lock on the store before giving up (exit 1)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand uploads; and __fish_seen_subcommand_from ls" -l store -d 'The store: a directory, or s3://BUCKET/PREFIX. Default: $XDG_DATA_HOME/ingest, else ~/.local/share/ingest' -r -F
+complete -c ingest -n "__fish_ingest_using_subcommand uploads; and __fish_seen_subcommand_from ls" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand uploads; and __fish_seen_subcommand_from ls" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
 virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand uploads; and __fish_seen_subcommand_from ls" -l json -d 'uploads ls: one JSON object per upload.'

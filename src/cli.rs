@@ -159,7 +159,7 @@ const TAKES: &[(&str, &[&str], &str)] = &[
     ("block", &["s3_addressing", "quiet"], ""),
     (
         "uploads",
-        &["s3_addressing", "json"],
+        &["spool", "s3_addressing", "json"],
         "uploads ls: one JSON object per upload.",
     ),
     (

@@ -205,7 +205,7 @@ fn each_commands_help_lists_only_what_it_takes() {
             ],
         ),
         ("block add", &["--from", "--s3-addressing", "--quiet"]),
-        ("uploads ls", &["--s3-addressing", "--json"]),
+        ("uploads ls", &["--spool", "--s3-addressing", "--json"]),
     ];
     for (command, own) in expected {
         let mut want: BTreeSet<String> = own.iter().map(|o| o.to_string()).collect();

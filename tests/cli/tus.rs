@@ -925,3 +925,33 @@ fn a_client_asks_which_files_to_send_in_one_request() {
     assert_eq!(status, 400);
     assert!(server.stop());
 }
+
+/// An S3 store behind the server: the partial waits in this machine's
+/// spool, and the object goes to the bucket once, whole, when the upload
+/// completes.
+#[test]
+fn a_resumable_upload_into_an_s3_store() {
+    let s3 = crate::harness::s3::Server::start();
+    let store = crate::harness::s3::store_url("tus");
+    let env = Env::new();
+    let out = ok(s3.cmd(&store, ["token", "add", "phone"]));
+    let token = stdout_of(&out).trim().to_owned();
+    let server = Served::start_with(s3.cmd(&store, ["serve", "--listen", "127.0.0.1:0"]), &[], token.clone());
+    let bytes = noise(9 << 20, 11);
+    let file = env.write("to-s3.bin", &bytes);
+    let out = node(&server.url("/v1/tus/"), &token, &file, "to-s3.bin", "interrupted")
+        .output()
+        .unwrap();
+    let result = last_json(&out);
+    assert_eq!(result["ok"], true, "{result}\n{}", stderr_of(&out));
+    // The object is in the bucket, once, and nothing is left unfinished.
+    let out = ok(s3.cmd(&store, ["--json", "ls"]));
+    let entries = json_lines(&out);
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["sha256"], sha256_hex(&bytes));
+    let out = ok(s3.cmd(&store, ["--json", "uploads", "ls"]));
+    assert!(json_lines(&out).iter().all(|p| p["stored"].is_string()));
+    assert!(server.stop());
+    let out = s3.cmd(&store, ["--json", "verify"]).output().unwrap();
+    assert!(out.status.success(), "{}", stdout_of(&out));
+}

@@ -188,9 +188,10 @@ impl S3Store {
         S3Lock::acquire(&self.op, true, wait, &self.describe())
     }
 
-    /// This store's folder on this machine.
-    pub fn cache_dir(&self) -> &Path {
-        &self.cache
+    /// Where this machine keeps the store's partial (resumable) uploads:
+    /// in the spool, where the bytes of uploads wait already.
+    pub fn partials_dir(&self) -> PathBuf {
+        self.spool.join("uploads")
     }
 
     /// Where `ingest token` keeps this store's tokens: on this machine,
@@ -541,6 +542,10 @@ impl S3Store {
             .filter_map(|e| {
                 let path = e.ok()?.path();
                 let meta = fs::symlink_metadata(&path).ok()?;
+                // Folders are not spool files (the partial uploads' is one).
+                if meta.is_dir() {
+                    return None;
+                }
                 let in_use = crate::store::held::in_use(&path);
                 Some((path, meta, in_use))
             })

@@ -66,7 +66,7 @@ impl StoreView for S3Store {
     }
 
     fn partials(&self) -> crate::partial::Partials {
-        crate::partial::Partials::new(self.cache_dir().join("uploads"))
+        crate::partial::Partials::new(self.partials_dir())
     }
 
     fn store_config(&self) -> Result<crate::policy::StoreConfig> {
