@@ -309,6 +309,9 @@ impl Partial {
     /// stays.
     pub fn record_outcome(&mut self, sha256: String) -> Result<()> {
         self.info.outcome = Some(sha256);
+        // Whole, whether its bytes came in pieces or were held already.
+        self.acked = self.info.length.unwrap_or(self.acked);
+        self.written = self.acked;
         self.save_info()?;
         for ext in ["part", "acks"] {
             let path = self.path(ext);

@@ -936,12 +936,22 @@ fn a_resumable_upload_into_an_s3_store() {
     let env = Env::new();
     let out = ok(s3.cmd(&store, ["token", "add", "phone"]));
     let token = stdout_of(&out).trim().to_owned();
-    let server = Served::start_with(s3.cmd(&store, ["serve", "--listen", "127.0.0.1:0"]), &[], token.clone());
+    let server = Served::start_with(
+        s3.cmd(&store, ["serve", "--listen", "127.0.0.1:0"]),
+        &[],
+        token.clone(),
+    );
     let bytes = noise(9 << 20, 11);
     let file = env.write("to-s3.bin", &bytes);
-    let out = node(&server.url("/v1/tus/"), &token, &file, "to-s3.bin", "interrupted")
-        .output()
-        .unwrap();
+    let out = node(
+        &server.url("/v1/tus/"),
+        &token,
+        &file,
+        "to-s3.bin",
+        "interrupted",
+    )
+    .output()
+    .unwrap();
     let result = last_json(&out);
     assert_eq!(result["ok"], true, "{result}\n{}", stderr_of(&out));
     // The object is in the bucket, once, and nothing is left unfinished.
@@ -954,4 +964,90 @@ fn a_resumable_upload_into_an_s3_store() {
     assert!(server.stop());
     let out = s3.cmd(&store, ["--json", "verify"]).output().unwrap();
     assert!(out.status.success(), "{}", stdout_of(&out));
+}
+
+/// A duplicate announced by its hash (`Upload-Metadata` `sha256`) is
+/// recorded from the store's own copy: its bytes are not sent again.
+#[test]
+fn a_duplicate_announced_by_its_hash_is_not_sent_again() {
+    let env = Env::new();
+    let bytes = noise(5 << 20, 13);
+    let file = env.write("in/photo.bin", &bytes);
+    ok(env.cmd(["-q", "in"]));
+    let server = Served::start(&env, &["-v"]);
+    let token = server.token.clone();
+    let sha = sha256_hex(&bytes);
+    let meta = format!(
+        "Upload-Metadata: filename {},sha256 {}",
+        base64::engine::general_purpose::STANDARD.encode("IMG_0001.bin"),
+        base64::engine::general_purpose::STANDARD.encode(&sha)
+    );
+    let (status, headers) = tus(
+        &server,
+        &token,
+        &[
+            "-X",
+            "POST",
+            "-H",
+            &format!("Upload-Length: {}", bytes.len()),
+            "-H",
+            &meta,
+            &server.url("/v1/tus/"),
+        ],
+    );
+    assert_eq!(status, 201, "{headers:?}");
+    assert_eq!(headers["upload-offset"], bytes.len().to_string());
+    assert_eq!(headers["x-ingest-status"], "duplicate");
+    assert_eq!(stored(&env)["IMG_0001.bin"].0, sha);
+    // A hash the store does not hold, or a length that is not its object's:
+    // the bytes must come.
+    let wrong = format!(
+        "Upload-Metadata: sha256 {}",
+        base64::engine::general_purpose::STANDARD.encode(&sha)
+    );
+    let (status, headers) = tus(
+        &server,
+        &token,
+        &[
+            "-X",
+            "POST",
+            "-H",
+            "Upload-Length: 10",
+            "-H",
+            &wrong,
+            &server.url("/v1/tus/"),
+        ],
+    );
+    assert_eq!(status, 201);
+    assert!(!headers.contains_key("upload-offset"), "{headers:?}");
+    // tus-js-client, announcing the hash: done without sending the file.
+    let out = node(
+        &server.url("/v1/tus/"),
+        &token,
+        &file,
+        "IMG_0002.bin",
+        "whole",
+    )
+    .env("TUS_SHA256", &sha)
+    .output()
+    .unwrap();
+    assert_eq!(last_json(&out)["ok"], true, "{}", stderr_of(&out));
+    assert_eq!(stored(&env)["IMG_0002.bin"].0, sha);
+    let log = server.log();
+    assert!(server.stop());
+    // bytes_in is what a PATCH declared; it was answered 409 before its
+    // body was read, and the client then found the upload complete.
+    let declared: u64 = server_bytes_in(&log, "PATCH");
+    assert!(declared <= bytes.len() as u64, "{declared}");
+    assert!(log.contains("status=409"), "{log}");
+}
+
+/// The bytes the server's log says its requests of `method` carried.
+fn server_bytes_in(log: &str, method: &str) -> u64 {
+    log.lines()
+        .filter(|l| l.contains(&format!("method={method}")))
+        .filter_map(|l| l.split("bytes_in=").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .filter_map(|n| n.parse::<u64>().ok())
+        .sum()
 }

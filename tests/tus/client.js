@@ -18,7 +18,9 @@ const size = fs.statSync(file).size;
 const common = {
   endpoint,
   headers: { Authorization: "Bearer " + token },
-  metadata: { filename: name, filetype: "application/octet-stream" },
+  // TUS_SHA256: the file's hash, announced (the server may hold it).
+  metadata: Object.assign({ filename: name, filetype: "application/octet-stream" },
+    process.env.TUS_SHA256 ? { sha256: process.env.TUS_SHA256 } : {}),
   // TUS_CHUNK bytes a PATCH (0: the whole rest in one).
   chunkSize: Number(process.env.TUS_CHUNK || 1 << 20) || Infinity,
   uploadSize: size,

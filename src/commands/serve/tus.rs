@@ -33,6 +33,7 @@ use super::engine::{BodyReader, Fate, FileReport};
 use super::uploads::{described_as, upload_permit, user_agent};
 use crate::failure::{Failure, Rejection};
 use crate::hashing::Sha256;
+use crate::object_id::ObjectId;
 use crate::partial::{Found, Partial, PartialInfo};
 use crate::pipeline::Chunks;
 
@@ -165,6 +166,15 @@ pub(super) async fn create(
             Ok(Ok(())) => {}
             Ok(Err(refused)) | Err(refused) => return Err(unread(request, refused)),
         }
+        // A duplicate announced by its hash: the store holds those bytes.
+        let held = match (expected, length) {
+            (Some(id), Some(length)) => {
+                let view = Arc::clone(&shared);
+                let size = blocking(move || view.view.object_size(&id)).await;
+                (size.ok().flatten() == Some(length)).then_some(id)
+            }
+            _ => None,
+        };
         let partials = shared.view.partials();
         let partial = blocking(move || partials.create(info).map(Box::new)).await;
         let partial = match partial {
@@ -174,7 +184,19 @@ pub(super) async fn create(
         let location = format!("/v1/tus/{}", partial.id);
         let id = partial.id.clone();
         let mut slot = CheckedOut::new_with(&shared, partial);
-        let mut response = if with_upload {
+        let mut response = if let Some(stored) = held {
+            // Announced by its hash, and held already: recorded from the
+            // store's own copy, nothing to send.
+            let report = finish_from(&shared, &caller, &mut slot, Some(stored)).await;
+            let mut response = match report.went_in() {
+                true => done_answer(&slot, &report, limits),
+                false => outcome_answer(report),
+            };
+            if response.status() == StatusCode::NO_CONTENT {
+                *response.status_mut() = StatusCode::CREATED;
+            }
+            unread(request, response)
+        } else if with_upload {
             let response = take_piece(&shared, &caller, &mut slot, request, None, proto).await;
             let mut response = response;
             if response.status() == StatusCode::NO_CONTENT {
@@ -589,6 +611,18 @@ fn write_piece(partial: &mut Partial, body: &mut BodyReader, asked: Piece) -> To
 /// outcome, for a client that asks again. A passing failure keeps it
 /// whole, to be passed again when the client asks (HEAD).
 async fn finish(shared: &Arc<Shared>, caller: &Caller, slot: &mut CheckedOut) -> FileReport {
+    finish_from(shared, caller, slot, None).await
+}
+
+/// [`finish`], the bytes read from the partial, or from the object
+/// `stored` the store already holds (a duplicate announced by its hash:
+/// its bytes are not sent again).
+async fn finish_from(
+    shared: &Arc<Shared>,
+    caller: &Caller,
+    slot: &mut CheckedOut,
+    stored: Option<ObjectId>,
+) -> FileReport {
     let Some(mut partial) = slot.partial.take() else {
         return FileReport::failed("upload", &Failure::Store(anyhow::anyhow!("no partial")));
     };
@@ -604,7 +638,7 @@ async fn finish(shared: &Arc<Shared>, caller: &Caller, slot: &mut CheckedOut) ->
             info.remote.clone(),
             info.user_agent.clone(),
         );
-        let report = match FileChunks::open(&partial) {
+        let report = match ReadChunks::open(&engine, &partial, stored) {
             Ok(mut chunks) => engine.receive.receive(&mut chunks, info.length, described),
             Err(e) => FileReport::failed(&info.name, &Failure::Store(e)),
         };
@@ -648,22 +682,29 @@ fn is_disk_full(e: &anyhow::Error) -> bool {
 }
 
 /// A partial's bytes as the engine takes them.
-struct FileChunks {
-    file: std::io::BufReader<std::fs::File>,
+struct ReadChunks {
+    file: std::io::BufReader<Box<dyn std::io::Read + Send>>,
 }
 
-impl FileChunks {
-    fn open(partial: &Partial) -> anyhow::Result<Self> {
-        let path = partial.data_path();
-        let file = std::fs::File::open(&path)
-            .map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))?;
-        Ok(FileChunks {
-            file: std::io::BufReader::with_capacity(256 << 10, file),
+impl ReadChunks {
+    /// The partial's bytes, or (`stored`) the object the store holds.
+    fn open(shared: &Shared, partial: &Partial, stored: Option<ObjectId>) -> anyhow::Result<Self> {
+        let reader: Box<dyn std::io::Read + Send> = match stored {
+            Some(id) => shared.view.read_object(&id)?,
+            None => {
+                let path = partial.data_path();
+                let file = std::fs::File::open(&path)
+                    .map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))?;
+                Box::new(file)
+            }
+        };
+        Ok(ReadChunks {
+            file: std::io::BufReader::with_capacity(256 << 10, reader),
         })
     }
 }
 
-impl Chunks for FileChunks {
+impl Chunks for ReadChunks {
     fn next_chunk(&mut self) -> std::io::Result<Option<Bytes>> {
         use std::io::BufRead;
         let buf = self.file.fill_buf()?;
