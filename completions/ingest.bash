@@ -272,7 +272,7 @@ _ingest() {
                     return 0
                     ;;
                 --sync)
-                    COMPREPLY=($(compgen -W "file batch" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "group file batch" -- "${cur}"))
                     return 0
                     ;;
                 --content-type)
@@ -330,7 +330,7 @@ _ingest() {
                     return 0
                     ;;
                 --sync)
-                    COMPREPLY=($(compgen -W "file batch" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "group file batch" -- "${cur}"))
                     return 0
                     ;;
                 --content-type)
@@ -1206,7 +1206,7 @@ _ingest() {
             fi
             case "${prev}" in
                 --sync)
-                    COMPREPLY=($(compgen -W "file batch" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "group file batch" -- "${cur}"))
                     return 0
                     ;;
                 --max-size)

@@ -35,7 +35,8 @@ complete -c ingest -n "__fish_ingest_needs_command" -l wait-lock -d 'How long to
 complete -c ingest -n "__fish_ingest_needs_command" -l name -d 'The name recorded for standard input [default: -]' -r
 complete -c ingest -n "__fish_ingest_needs_command" -l exclude -d 'Skip paths matching GLOB, relative to the directory walked; a pattern without `/` matches at any depth, `**` spans folders. Repeatable' -r
 complete -c ingest -n "__fish_ingest_needs_command" -l max-depth -d 'Descend at most N levels below each directory named' -r
-complete -c ingest -n "__fish_ingest_needs_command" -l sync -d 'When objects are made durable: each one before its manifest line (file), or a batch at a time, before the batch\'s manifest lines (batch)' -r -f -a "file\t''
+complete -c ingest -n "__fish_ingest_needs_command" -l sync -d 'When objects are made durable, always before their manifest lines: a batch at a time by syncing its own files and folders side by side (group, the default; a lone input on its own), each one alone (file), or a batch at a time by one syncfs of the whole filesystem (batch: as fast as group on a quiet machine, slower when others write, since it flushes their data too)' -r -f -a "group\t''
+file\t''
 batch\t''"
 complete -c ingest -n "__fish_ingest_needs_command" -l content-type -d 'The type the source declared (an MMS part\'s ct); kept as declared_mime when the bytes say otherwise' -r
 complete -c ingest -n "__fish_ingest_needs_command" -l sha256 -d 'The SHA-256 the input must have (one input only), or it is rejected' -r
@@ -71,7 +72,8 @@ complete -c ingest -n "__fish_ingest_needs_command" -a "help" -d 'Print this mes
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l name -d 'The name recorded for standard input [default: -]' -r
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l exclude -d 'Skip paths matching GLOB, relative to the directory walked; a pattern without `/` matches at any depth, `**` spans folders. Repeatable' -r
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l max-depth -d 'Descend at most N levels below each directory named' -r
-complete -c ingest -n "__fish_ingest_using_subcommand add" -l sync -d 'When objects are made durable: each one before its manifest line (file), or a batch at a time, before the batch\'s manifest lines (batch)' -r -f -a "file\t''
+complete -c ingest -n "__fish_ingest_using_subcommand add" -l sync -d 'When objects are made durable, always before their manifest lines: a batch at a time by syncing its own files and folders side by side (group, the default; a lone input on its own), each one alone (file), or a batch at a time by one syncfs of the whole filesystem (batch: as fast as group on a quiet machine, slower when others write, since it flushes their data too)' -r -f -a "group\t''
+file\t''
 batch\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l content-type -d 'The type the source declared (an MMS part\'s ct); kept as declared_mime when the bytes say otherwise' -r
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l sha256 -d 'The SHA-256 the input must have (one input only), or it is rejected' -r
@@ -95,7 +97,8 @@ complete -c ingest -n "__fish_ingest_using_subcommand add" -l scan-fail-open -d 
 complete -c ingest -n "__fish_ingest_using_subcommand add" -l json -d 'Print one JSON object per input, then a summary, instead of sha256sum lines.'
 complete -c ingest -n "__fish_ingest_using_subcommand add" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand add" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c ingest -n "__fish_ingest_using_subcommand mms" -l sync -d 'When objects are made durable: each one before its manifest line (file), or a batch at a time, before the batch\'s manifest lines (batch)' -r -f -a "file\t''
+complete -c ingest -n "__fish_ingest_using_subcommand mms" -l sync -d 'When objects are made durable, always before their manifest lines: a batch at a time by syncing its own files and folders side by side (group, the default; a lone input on its own), each one alone (file), or a batch at a time by one syncfs of the whole filesystem (batch: as fast as group on a quiet machine, slower when others write, since it flushes their data too)' -r -f -a "group\t''
+file\t''
 batch\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand mms" -l max-size -d 'Reject inputs larger than SIZE (500K, 100M, 2G), reading no further' -r
 complete -c ingest -n "__fish_ingest_using_subcommand mms" -l allow -d 'Let in only sniffed types matching PATTERN (image/*, video/mp4). Repeatable' -r

@@ -27,6 +27,7 @@ pub fn usage_checked<T>(checked: Result<T>) -> Option<T> {
 /// The engine's durability for `--sync`.
 pub fn durability(sync: SyncMode) -> Durability {
     match sync {
+        SyncMode::Group => Durability::Grouped,
         SyncMode::File => Durability::PerInput,
         SyncMode::Batch => Durability::PerBatch,
     }

@@ -61,8 +61,13 @@ pub enum Durability {
     /// Each object before its manifest line.
     #[default]
     PerInput,
-    /// A batch of objects at once, before the batch's manifest lines.
+    /// A batch of objects at once, before the batch's manifest lines, by
+    /// one `syncfs` of the whole filesystem.
     PerBatch,
+    /// A batch at once by syncing its own files and folders side by side
+    /// (group commit): as fast as a batch on a quiet machine, and it
+    /// flushes nobody else's writes. A lone input is synced on its own.
+    Grouped,
 }
 
 /// The run stopped because the store failed ([`Failure::Store`]: disk
@@ -276,10 +281,11 @@ impl<St: Stager> Streamer<St> {
 }
 
 impl<B: Backend, E: Events> Ingest<B, E> {
-    pub fn new(store: B, events: E, mut settings: Settings, cache: Option<FilesCache>) -> Self {
+    pub fn new(mut store: B, events: E, mut settings: Settings, cache: Option<FilesCache>) -> Self {
         if store.records_in_batches() {
             settings.durability = Durability::PerBatch;
         }
+        store.sync_batches_alone(settings.durability == Durability::Grouped);
         let settings = Arc::new(settings);
         let streamer = Streamer {
             settings: Arc::clone(&settings),

@@ -194,6 +194,13 @@ pub trait Backend: StoreView {
     /// segment), so that objects are best made durable a batch at a time.
     fn records_in_batches(&self) -> bool;
 
+    /// Makes a batch durable by syncing its own files and folders side by
+    /// side (`alone`) rather than the whole filesystem at once. Nothing to
+    /// do for a store that publishes by uploading.
+    fn sync_batches_alone(&mut self, alone: bool) {
+        let _ = alone;
+    }
+
     /// Lets go of the writer's hold on the store (the shared lock that
     /// keeps `gc --orphans` out) until [`Backend::resume_writing`]: for a
     /// writer that lives long and writes now and then, a server, so that a

@@ -547,3 +547,57 @@ fn the_files_cache_of_an_older_version_moves_into_the_catalog() {
     assert!(!legacy.exists(), "the older cache is still there");
     assert_eq!(env.cache_records().len(), 2);
 }
+
+/// The syscalls of a run of `args` named in `calls`, as strace logged them.
+fn traced(env: &Env, calls: &str, args: &[&str]) -> String {
+    let log = env.path().join("traced.log");
+    let inner = env.cmd(args);
+    let out = Command::new("strace")
+        .args(["-f", "-qq", "-e", &format!("trace={calls}"), "-o"])
+        .arg(&log)
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .current_dir(env.path())
+        .output()
+        .expect("strace must be installed (.ci/setup installs it)");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    fs::read_to_string(&log).unwrap()
+}
+
+/// The default makes a tree durable in groups: its own files and folders
+/// synced, never the whole filesystem (`syncfs` flushes every program's
+/// writes); `--sync batch` still uses it, and `--sync file` syncs each
+/// input and its folder on its own.
+#[test]
+fn the_default_syncs_its_own_files_and_folders_never_the_filesystem() {
+    let env = Env::new();
+    for i in 0..40 {
+        env.write(
+            format!("tree/{i:02}.bin"),
+            &noise(3000 + i, 500 + 2 * i as u64),
+        );
+    }
+    let count = |log: &str, call: &str| {
+        log.lines()
+            .filter(|l| l.contains(&format!("{call}(")))
+            .count()
+    };
+    let default = traced(
+        &env,
+        "syncfs,fsync,fdatasync",
+        &["-q", "--no-cache", "tree"],
+    );
+    assert_eq!(count(&default, "syncfs"), 0, "{default}");
+    assert!(
+        count(&default, "fsync") + count(&default, "fdatasync") >= 40,
+        "{default}"
+    );
+    fs::remove_dir_all(env.store()).unwrap();
+    let batch = traced(
+        &env,
+        "syncfs",
+        &["-q", "--no-cache", "--sync", "batch", "tree"],
+    );
+    assert!(count(&batch, "syncfs") >= 1, "{batch}");
+    env.assert_store_valid();
+}

@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -102,7 +102,7 @@ fn interrupt_at_moments(signal: libc::c_int, count: usize, seed: u64) {
     let mut moments = Moments(seed);
     let mut killed_mid_run = 0;
     for round in 0..count {
-        let sync = if round % 2 == 0 { "file" } else { "batch" };
+        let sync = ["group", "file", "batch"][round % 3];
         let mut child = env
             .cmd(["-q", "--no-cache", "--sync", sync, "in"])
             .stdout(Stdio::null())
@@ -157,4 +157,51 @@ fn sigint_at_many_moments_also_removes_the_temp_files() {
 #[test]
 fn sigterm_at_many_moments_also_removes_the_temp_files() {
     interrupt_at_moments(libc::SIGTERM, rounds(200) / 5, 0x5eed_0003);
+}
+
+/// Killed at exact syscalls of the default mode's group flush. strace
+/// injects the SIGKILL as the call begins, counting calls per thread: the
+/// k-th sync of the threads that sync a batch's files (then its folders,
+/// on threads of their own), and the n-th rename that publishes an object
+/// (made one after another, between the files' syncs and the folders').
+/// Each time the promise holds, and a re-run records every input once.
+#[test]
+fn sigkill_at_exact_syscalls_of_the_group_flush_keeps_the_promise() {
+    let env = Env::new();
+    let total = inputs(&env);
+    let syncs = "fsync,fdatasync";
+    let renames = "rename,renameat,renameat2,link,linkat";
+    let points = [
+        (syncs, 1),
+        (syncs, 2),
+        (syncs, 3),
+        (renames, 1),
+        (renames, 2),
+        (renames, total / 2),
+        (renames, total - 1),
+        (renames, total),
+    ];
+    let mut killed = 0;
+    for (calls, nth) in points {
+        let context = format!("killed at call {nth} of {calls}");
+        let out = Command::new("strace")
+            .args(["-f", "-qq", "-o", "/dev/null", "-e"])
+            .arg(format!("inject={calls}:signal=KILL:when={nth}"))
+            .arg(bin())
+            .args(["--store"])
+            .arg(env.store())
+            .args(["-q", "--no-cache", "--progress", "never"])
+            .arg(env.path().join("in"))
+            .output()
+            .expect("strace must be installed (.ci/setup installs it)");
+        if out.status.code().is_none() || !out.status.success() {
+            killed += 1;
+        }
+        assert_promise_holds(&env, &context);
+        ok(env.cmd(["-q", "--no-cache", "in"]));
+        assert_promise_holds(&env, &context);
+        assert_each_input_once(&env, total);
+        fs::remove_dir_all(env.store()).unwrap();
+    }
+    assert_eq!(killed, points.len(), "a run was not killed where asked");
 }

@@ -38,16 +38,25 @@ impl Backend for LocalStore {
         }
         // Content first: nothing is renamed into objects/ before its bytes
         // are durable, so objects/ never holds a partial file.
+        let batch_alone = pending.len() > 1 && self.sync_alone;
         if let [(_, (only, _))] = &mut pending[..] {
             only.sync()?;
+        } else if batch_alone {
+            let mut files: Vec<&mut LocalStaging> = pending
+                .iter_mut()
+                .map(|(_, (staging, _))| staging)
+                .collect();
+            group::sync_files(&mut files)?;
         } else {
             for (_, (staging, _)) in &pending {
                 staging.settle()?;
             }
             self.sync_filesystem()?;
         }
-        // A folder that gained a name (for a single object, its own).
+        // A folder that gained a name (for a single object, its own); for a
+        // batch synced alone, every one.
         let mut gained: Option<PathBuf> = None;
+        let mut gained_all: Vec<PathBuf> = Vec::new();
         let mut created_fanout = false;
         for (i, (staging, id)) in pending {
             let fanout_name = id.fanout();
@@ -58,14 +67,24 @@ impl Backend for LocalStore {
             }
             outcome[i] = staging.rename_to(&fanout.join(id.to_string()))?;
             match outcome[i] {
-                Committed::New => gained = Some(fanout),
+                Committed::New => {
+                    if batch_alone && !gained_all.contains(&fanout) {
+                        gained_all.push(fanout.clone());
+                    }
+                    gained = Some(fanout);
+                }
                 // Something else at its path (a folder) is damage, not an
                 // object to trust: this says so.
                 Committed::AlreadyPresent => _ = self.object_present(&id)?,
             }
         }
         // Then the names: a rename is durable once its folder is synced.
-        if single {
+        if batch_alone {
+            if created_fanout {
+                gained_all.push(self.path(OBJECTS));
+            }
+            group::sync_dirs(&gained_all)?;
+        } else if single {
             if let Some(dir) = &gained {
                 sync_dir(dir)?;
             }
@@ -125,6 +144,10 @@ impl Backend for LocalStore {
 
     fn records_in_batches(&self) -> bool {
         false
+    }
+
+    fn sync_batches_alone(&mut self, alone: bool) {
+        self.sync_alone = alone;
     }
 
     fn pause_writing(&mut self) {

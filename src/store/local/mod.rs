@@ -34,6 +34,7 @@ use crate::object_id::ObjectId;
 mod appends;
 mod backend;
 
+mod group;
 mod locks;
 mod reads;
 mod staging;
@@ -75,6 +76,9 @@ pub struct LocalStore {
     /// The catalog as the read side asks it (pages, object facts), opened
     /// at the first question.
     reading: std::sync::Mutex<view::Reading>,
+    /// A batch is made durable by syncing its own files and folders side by
+    /// side, not by one `syncfs`.
+    sync_alone: bool,
 }
 
 impl LocalStore {
@@ -129,6 +133,7 @@ impl LocalStore {
             writing: None,
             listed: HashMap::new(),
             reading: std::sync::Mutex::default(),
+            sync_alone: false,
         }
     }
 
