@@ -174,8 +174,9 @@ wants pipe && job "The same bytes through a pipe" 0 \
 set_aside=yes
 warm="find $tree -type f -exec cat {} +"
 wants tree && job "A tree of $files small files (1-64 KiB)" "$files" \
+    "ingest (default: --sync group);$runs;fresh;$bin -q --progress never --store $work/store $tree" \
     "ingest --sync batch;$runs;fresh;$bin -q --progress never --sync batch --store $work/store $tree" \
-    "ingest --sync file;$runs;fresh;$bin -q --progress never --store $work/store $tree" \
+    "ingest --sync file;$runs;fresh;$bin -q --progress never --sync file --store $work/store $tree" \
     "hash only (ingest --dry-run);$runs;fresh;$bin -q --progress never --dry-run --no-cache --store $work/store $tree" \
     "cp -r + sha256sum (not durable);$runs;fresh;cp -r $tree $work/dest/tree && find $work/dest/tree -type f -exec sha256sum {} + >/dev/null" \
     "git hash-object -w --stdin-paths;$runs;git_repo;find $tree -type f | git -C $work/repo hash-object -w --stdin-paths" \
