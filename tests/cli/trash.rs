@@ -11,23 +11,11 @@ use crate::util::*;
 
 /// Three files, two of them the same bytes under two names.
 fn stocked() -> Env {
-    let env = Env::new();
-    env.write("in/keep.txt", b"shared bytes\n");
-    env.write("in/twin.txt", b"shared bytes\n");
-    env.write("in/alone.bin", &noise(5000, 3));
-    age_files();
-    ok(env.cmd(["-q", "in"]));
-    env
+    stocked_with("twin.txt")
 }
 
 fn names(env: &Env) -> Vec<String> {
-    let mut names: Vec<String> = env
-        .manifest()
-        .iter()
-        .map(|l| l["name"].as_str().unwrap().to_owned())
-        .collect();
-    names.sort();
-    names
+    entry_names(env)
 }
 
 /// `ls --json`: each line with its id.

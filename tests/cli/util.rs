@@ -412,3 +412,26 @@ pub fn assert_says(text: &str, wanted: &str) {
 pub fn age_files() {
     std::thread::sleep(std::time::Duration::from_millis(2100));
 }
+
+/// Three files under `in/`, two of them the same bytes (`keep.txt` and
+/// `second`), and `alone.bin`; stored, their dates a while ago.
+pub fn stocked_with(second: &str) -> Env {
+    let env = Env::new();
+    env.write("in/keep.txt", b"shared bytes\n");
+    env.write(format!("in/{second}"), b"shared bytes\n");
+    env.write("in/alone.bin", &noise(5000, 3));
+    age_files();
+    ok(env.cmd(["-q", "in"]));
+    env
+}
+
+/// The names of the manifest's entries, sorted.
+pub fn entry_names(env: &Env) -> Vec<String> {
+    let mut names: Vec<String> = env
+        .manifest()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}

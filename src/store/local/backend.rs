@@ -83,7 +83,7 @@ impl Backend for LocalStore {
             if created_fanout {
                 gained_all.push(self.path(OBJECTS));
             }
-            group::sync_dirs(&gained_all)?;
+            group::sync_dirs(&mut gained_all)?;
         } else if single {
             if let Some(dir) = &gained {
                 sync_dir(dir)?;

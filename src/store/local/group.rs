@@ -2,8 +2,7 @@
 //! own folders, many at once on a few threads. The filesystem's journal
 //! takes the syncs that arrive together into few commits, so a batch of
 //! small files costs about what one `syncfs` does on a quiet machine, and
-//! unlike `syncfs` it flushes nobody else's dirty data: its cost follows
-//! this run's writes, not every program's.
+//! unlike `syncfs` it flushes nobody else's dirty data on purpose.
 
 use std::path::PathBuf;
 
@@ -18,44 +17,26 @@ const AT_ONCE: usize = 16;
 /// Makes every file's bytes durable; the first failure is returned (the
 /// others are still waited for).
 pub(super) fn sync_files(files: &mut [&mut LocalStaging]) -> Result<()> {
-    let per_thread = files.len().div_ceil(AT_ONCE).max(1);
-    let results: Vec<Result<()>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = files
-            .chunks_mut(per_thread)
-            .map(|share| {
-                scope.spawn(move || -> Result<()> {
-                    for file in share {
-                        file.sync()?;
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| {
-                w.join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a sync thread panicked")))
-            })
-            .collect()
-    });
-    results.into_iter().collect()
+    side_by_side(files, |file| file.sync())
 }
 
 /// Makes each folder's entries durable (the renames into it).
-pub(super) fn sync_dirs(dirs: &[PathBuf]) -> Result<()> {
-    let per_thread = dirs.len().div_ceil(AT_ONCE).max(1);
+pub(super) fn sync_dirs(dirs: &mut [PathBuf]) -> Result<()> {
+    side_by_side(dirs, |dir| sync_dir(dir))
+}
+
+/// Runs `sync` on every item, the items shared among at most [`AT_ONCE`]
+/// threads.
+fn side_by_side<T: Send>(
+    items: &mut [T],
+    sync: impl Fn(&mut T) -> Result<()> + Sync,
+) -> Result<()> {
+    let per_thread = items.len().div_ceil(AT_ONCE).max(1);
+    let sync = &sync;
     let results: Vec<Result<()>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = dirs
-            .chunks(per_thread)
-            .map(|share| {
-                scope.spawn(move || -> Result<()> {
-                    for dir in share {
-                        sync_dir(dir)?;
-                    }
-                    Ok(())
-                })
-            })
+        let workers: Vec<_> = items
+            .chunks_mut(per_thread)
+            .map(|share| scope.spawn(move || share.iter_mut().try_for_each(sync)))
             .collect();
         workers
             .into_iter()
