@@ -635,6 +635,16 @@ impl Catalog {
         })
     }
 
+    /// Forgets the records of the files `removed` entries came from (a
+    /// later run over their folder reads them again).
+    pub fn forget_sources_of(&mut self, removed: &[crate::manifest::Entry]) -> Result<()> {
+        let sources: Vec<Vec<u8>> = removed
+            .iter()
+            .map(|entry| std::os::unix::ffi::OsStringExt::into_vec(entry.source_bytes()))
+            .collect();
+        self.forget_files(&sources)
+    }
+
     /// Keeps `records` (path, record), each replacing the one before it.
     pub fn put_file_records(&mut self, records: &[(Vec<u8>, Vec<u8>)]) -> Result<()> {
         let sql = "INSERT OR REPLACE INTO files (path, record) VALUES (?1, ?2)";

@@ -230,11 +230,7 @@ impl LocalStore {
             let manifest = File::open(self.path(MANIFEST))?;
             catalog.catch_up(&manifest, Part::Identities)?;
             catalog.catch_up(&manifest, Part::Entries)?;
-            let sources: Vec<Vec<u8>> = removed
-                .iter()
-                .map(|entry| std::os::unix::ffi::OsStringExt::into_vec(entry.source_bytes()))
-                .collect();
-            catalog.forget_files(&sources)
+            catalog.forget_sources_of(removed)
         };
         if let Err(e) = forget() {
             say!("warning: the catalog is brought up to date by the next command: {e:#}");

@@ -33,12 +33,7 @@ impl S3Store {
     /// run over the same folder reads those files again.
     fn forget_sources(&self, removed: &[Entry]) {
         let forget = || -> Result<()> {
-            let mut catalog = crate::catalog::Catalog::open(&self.catalog_path_here())?;
-            let sources: Vec<Vec<u8>> = removed
-                .iter()
-                .map(|entry| std::os::unix::ffi::OsStringExt::into_vec(entry.source_bytes()))
-                .collect();
-            catalog.forget_files(&sources)
+            crate::catalog::Catalog::open(&self.catalog_path_here())?.forget_sources_of(removed)
         };
         if let Err(e) = forget() {
             say!("warning: the files cache still holds the removed sources: {e:#}");
