@@ -667,7 +667,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__export)
-            opts="-q -h --mime --name --since --until --source --link --overwrite --spool --json --progress --wait-lock --store --s3-addressing --quiet --help"
+            opts="-q -h --mime --name --since --until --source --path --link --overwrite --tree --as-of --all-versions --spool --json --progress --wait-lock --store --s3-addressing --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -693,8 +693,16 @@ _ingest() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --link)
                     COMPREPLY=($(compgen -W "copy hard" -- "${cur}"))
+                    return 0
+                    ;;
+                --as-of)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --spool)
@@ -1145,7 +1153,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__ls)
-            opts="-q -h --mime --name --since --until --source --spool --json --progress --wait-lock --store --s3-addressing --quiet --help"
+            opts="-q -h --mime --name --since --until --source --path --spool --json --progress --wait-lock --store --s3-addressing --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1168,6 +1176,10 @@ _ingest() {
                     return 0
                     ;;
                 --source)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --path)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1257,7 +1269,7 @@ _ingest() {
             return 0
             ;;
         ingest__subcmd__rm)
-            opts="-q -h --mime --name --since --until --source --dry-run --block --id --older-than --trash --purge --spool --json --progress --store --s3-addressing --quiet --wait-lock --help"
+            opts="-q -h --mime --name --since --until --source --path --dry-run --block --id --older-than --trash --purge --spool --json --progress --store --s3-addressing --quiet --wait-lock --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1280,6 +1292,10 @@ _ingest() {
                     return 0
                     ;;
                 --source)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --path)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -124,6 +124,7 @@ complete -c ingest -n "__fish_ingest_using_subcommand ls" -l name -d 'Only entri
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l since -d 'Only entries stored at or after DATE: an RFC 3339 time, or a prefix of one (2026, 2026-11, 2026-11-01, 2026-11-01T12:30), in UTC' -r
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l until -d 'Only entries stored before DATE (the same forms as --since)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l source -d 'Only entries whose source matches GLOB (/home/me/Photos/**, http:*, a backup\'s path)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand ls" -l path -d 'Only entries whose recorded path starts with PREFIX (Photos/2019/: a folder of the tree a run was given)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand ls" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
@@ -151,6 +152,7 @@ complete -c ingest -n "__fish_ingest_using_subcommand rm" -l name -d 'Only entri
 complete -c ingest -n "__fish_ingest_using_subcommand rm" -l since -d 'Only entries stored at or after DATE: an RFC 3339 time, or a prefix of one (2026, 2026-11, 2026-11-01, 2026-11-01T12:30), in UTC' -r
 complete -c ingest -n "__fish_ingest_using_subcommand rm" -l until -d 'Only entries stored before DATE (the same forms as --since)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand rm" -l source -d 'Only entries whose source matches GLOB (/home/me/Photos/**, http:*, a backup\'s path)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand rm" -l path -d 'Only entries whose recorded path starts with PREFIX (Photos/2019/: a folder of the tree a run was given)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand rm" -l id -d 'Only the entry of this id (32 hex digits, as `ls --json` and the server\'s pages show); may be given again' -r
 complete -c ingest -n "__fish_ingest_using_subcommand rm" -l older-than -d 'Only entries stored more than AGE ago (90d, 6mo, 2y): a retention rule for cron, with --source \'http:*\' for a server\'s uploads' -r
 complete -c ingest -n "__fish_ingest_using_subcommand rm" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
@@ -173,8 +175,10 @@ complete -c ingest -n "__fish_ingest_using_subcommand export" -l name -d 'Only e
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l since -d 'Only entries stored at or after DATE: an RFC 3339 time, or a prefix of one (2026, 2026-11, 2026-11-01, 2026-11-01T12:30), in UTC' -r
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l until -d 'Only entries stored before DATE (the same forms as --since)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l source -d 'Only entries whose source matches GLOB (/home/me/Photos/**, http:*, a backup\'s path)' -r
+complete -c ingest -n "__fish_ingest_using_subcommand export" -l path -d 'Only entries whose recorded path starts with PREFIX (Photos/2019/: a folder of the tree a run was given)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l link -d 'copy: a copy of its own (a reflink where the filesystem shares blocks), checked against its hash. hard: a hard link to the store\'s object, which saves space, but then the exported file is the stored object: making it writable and editing it damages the store' -r -f -a "copy\t'`auto` was the default once, and hard-linked on one filesystem'
 hard\t''"
+complete -c ingest -n "__fish_ingest_using_subcommand export" -l as-of -d 'With --tree: the tree as it stood at DATE (the newest entry of each path stored at or before it; the forms of --since)' -r
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l spool -d 'S3 stores: where inputs over 64 KiB wait, hashed, for their upload (smaller ones wait in memory). Default: the cache folder ($XDG_CACHE_HOME/ingest, else ~/.cache/ingest)' -r -F
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l progress -d 'When to draw progress bars on stderr (auto: only on a terminal)' -r -f -a "auto\t''
 always\t''
@@ -184,6 +188,8 @@ complete -c ingest -n "__fish_ingest_using_subcommand export" -l store -d 'The s
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l s3-addressing -d 'S3 stores: path-style (endpoint/bucket/key) or virtual-hosted (bucket.endpoint/key) requests. Default: path with AWS_ENDPOINT_URL, else virtual' -r -f -a "path\t''
 virtual\t''"
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l overwrite -d 'Replace files that exist in DEST'
+complete -c ingest -n "__fish_ingest_using_subcommand export" -l tree -d 'Rebuild the folders: each entry at its recorded path (the newest entry of each path), instead of every name in one folder'
+complete -c ingest -n "__fish_ingest_using_subcommand export" -l all-versions -d 'With --tree: every version of each path, its date in its name (`IMG_0001 (2026-11-02T03-15-00Z).jpg`)'
 complete -c ingest -n "__fish_ingest_using_subcommand export" -l json -d 'Print one JSON object per file written instead of sha256sum lines.'
 complete -c ingest -n "__fish_ingest_using_subcommand export" -s q -l quiet -d 'Print nothing but errors'
 complete -c ingest -n "__fish_ingest_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -527,6 +527,11 @@ pub struct Filter {
     /// http:*, a backup's path).
     #[arg(long, value_name = "GLOB")]
     pub source: Option<String>,
+
+    /// Only entries whose recorded path starts with PREFIX (Photos/2019/:
+    /// a folder of the tree a run was given).
+    #[arg(long, value_name = "PREFIX")]
+    pub path: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -619,6 +624,21 @@ pub struct ExportArgs {
     /// Replace files that exist in DEST.
     #[arg(long)]
     pub overwrite: bool,
+
+    /// Rebuild the folders: each entry at its recorded path (the newest
+    /// entry of each path), instead of every name in one folder.
+    #[arg(long)]
+    pub tree: bool,
+
+    /// With --tree: the tree as it stood at DATE (the newest entry of each
+    /// path stored at or before it; the forms of --since).
+    #[arg(long, value_name = "DATE", requires = "tree")]
+    pub as_of: Option<String>,
+
+    /// With --tree: every version of each path, its date in its name
+    /// (`IMG_0001 (2026-11-02T03-15-00Z).jpg`).
+    #[arg(long, requires = "tree", conflicts_with = "as_of")]
+    pub all_versions: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -32,6 +32,14 @@ pub struct Entry {
     pub source: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_b64: Option<String>,
+    /// Where it stood in the tree it came from, `/`-separated, the folder
+    /// named on the command line first (`Photos/2019/IMG_0001.jpg`): what
+    /// `export --tree` rebuilds. Absent in lines of older versions (then
+    /// the name stands for it); raw bytes as for `name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_b64: Option<String>,
     pub ingested_at: String,
     /// True when the run that wrote this line also wrote the object.
     pub new: bool,
@@ -110,6 +118,8 @@ impl Entry {
             name_b64: None,
             source: String::new(),
             source_b64: None,
+            path: None,
+            path_b64: None,
             ingested_at,
             new: false,
             declared_mime: None,
@@ -129,6 +139,21 @@ impl Entry {
     /// Sets `source` (and `source_b64` when the bytes are not UTF-8).
     pub fn set_source(&mut self, source: &OsStr) {
         (self.source, self.source_b64) = text_and_raw(source);
+    }
+
+    /// Sets `path` (and `path_b64` when the bytes are not UTF-8).
+    pub fn set_path(&mut self, path: &OsStr) {
+        let (text, raw) = text_and_raw(path);
+        (self.path, self.path_b64) = (Some(text), raw);
+    }
+
+    /// The exact bytes of the recorded path; the name for a line that
+    /// records none.
+    pub fn path_bytes(&self) -> OsString {
+        match &self.path {
+            Some(path) => raw_or_text(path, self.path_b64.as_deref()),
+            None => self.name_bytes(),
+        }
     }
 
     /// The exact bytes of the name, whatever the encoding.

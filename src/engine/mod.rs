@@ -88,6 +88,8 @@ pub struct Described {
     pub origin: Option<Origin>,
     /// The SHA-256 the input must have (`--sha256`, a request's digest).
     pub expected: Option<ObjectId>,
+    /// Where it stood in its tree (see [`Entry::path`]); None: its name.
+    pub path: Option<OsString>,
 }
 
 /// An input read to its end and staged (unless a dry run), not yet queued.
@@ -339,13 +341,16 @@ impl<B: Backend, E: Events> Ingest<B, E> {
                 self.add(given, opened)?;
                 continue;
             }
+            // Paths are recorded from the folder above what was named, so
+            // the named folder's own name comes first.
+            let base = tree_base(Path::new(given));
             for found in walk::expand(Path::new(given), walk_options) {
                 match found {
                     Found::File {
                         shown,
                         source,
                         meta,
-                    } => self.add_file(&shown, source, meta)?,
+                    } => self.add_file(&shown, source, meta, base.as_deref())?,
                     Found::Skipped { shown, why, warn } => {
                         self.events.skipped(shown.as_os_str(), &why, warn)
                     }
@@ -365,6 +370,7 @@ impl<B: Backend, E: Events> Ingest<B, E> {
         shown: &Path,
         source: PathBuf,
         meta: Option<Metadata>,
+        base: Option<&Path>,
     ) -> Result<(), Stopped> {
         if let Some(meta) = &meta
             && self.is_unchanged(shown, &source, &FileKey::of(meta))
@@ -390,7 +396,8 @@ impl<B: Backend, E: Events> Ingest<B, E> {
         if self.is_unchanged(shown, &source, &key) {
             return Ok(());
         }
-        let described = self.describe(walk::name_of(&source), source.into_os_string());
+        let mut described = self.describe(walk::name_of(&source), source.into_os_string());
+        described.path = base.and_then(|base| tree_path(base, Path::new(&described.source)));
         let hint = fallback_kind(&described.name, described.declared_mime.as_deref());
         let job = SideJob {
             shown: shown.as_os_str().to_owned(),
@@ -515,6 +522,7 @@ impl<B: Backend, E: Events> Ingest<B, E> {
             declared_mime: self.settings.declared_mime.clone(),
             origin: None,
             expected: self.settings.expected,
+            path: None,
         }
     }
 
@@ -767,6 +775,31 @@ pub fn fallback_kind(name: &OsStr, declared: Option<&str>) -> Kind {
     }
 }
 
+/// The folder a named input's tree paths are taken from: the one above it
+/// (a named folder's own name is the first component; a named file's path
+/// is its name). None when it cannot be resolved.
+fn tree_base(given: &Path) -> Option<PathBuf> {
+    let resolved = std::fs::canonicalize(given).ok()?;
+    Some(resolved.parent().unwrap_or(&resolved).to_path_buf())
+}
+
+/// `source` as a `/`-separated path below `base`; None when it is not
+/// below it (a link followed out of the tree).
+fn tree_path(base: &Path, source: &Path) -> Option<OsString> {
+    let relative = source.strip_prefix(base).ok()?;
+    let mut path = OsString::new();
+    for (i, part) in relative.components().enumerate() {
+        let std::path::Component::Normal(part) = part else {
+            return None;
+        };
+        if i > 0 {
+            path.push("/");
+        }
+        path.push(part);
+    }
+    (!path.is_empty()).then_some(path)
+}
+
 /// The manifest entry for a streamed input (its `new` flag set on commit):
 /// the type the bytes show, else the declared one, else the name's.
 fn entry_for(described: &Described, passed: &Passed) -> Entry {
@@ -788,6 +821,9 @@ fn entry_for(described: &Described, passed: &Passed) -> Entry {
     );
     entry.declared_mime = declared_mime;
     entry.origin = described.origin.clone();
+    if let Some(path) = &described.path {
+        entry.set_path(path);
+    }
     entry
 }
 

@@ -345,6 +345,7 @@ impl Walk<'_> {
             let date = message.and_then(|m| m.date).unwrap_or(0);
             format!("mms-{date}-{}.{ext}", self.part_index)
         });
+        let path = conversation_path(message, &name);
         Described {
             name: OsString::from(name),
             source: self.source.to_owned(),
@@ -363,8 +364,33 @@ impl Walk<'_> {
                 ..Origin::default()
             }),
             expected: None,
+            path: Some(path),
         }
     }
+}
+
+/// Where an attachment stands in a restored tree: by conversation, then
+/// by the message's time (`mms/+15555550000/2014-11-02T13-15-28_duck.png`),
+/// so a phone's attachments come back as a folder per contact.
+fn conversation_path(message: Option<&Message>, name: &str) -> OsString {
+    let who: String = message
+        .and_then(|m| m.address.as_deref())
+        .unwrap_or("unknown")
+        .chars()
+        .map(|c| {
+            if c == '/' || c == '\\' || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let when = message
+        .and_then(|m| m.date)
+        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+        .map(|at| at.strftime("%Y-%m-%dT%H-%M-%S_").to_string())
+        .unwrap_or_default();
+    OsString::from(format!("mms/{who}/{when}{name}"))
 }
 
 /// The value unless the app wrote its "no value" (`null`) or nothing.

@@ -9,6 +9,7 @@ use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
@@ -38,6 +39,14 @@ pub fn run(global: &GlobalArgs, opener: &Opener, args: &ExportArgs) -> Result<Ex
         Mode::empty(),
     )
     .with_context(|| format!("opening {}", args.dest.display()))?;
+    let as_of = match args.as_of.as_deref().map(crate::manifest::parse_date_bound) {
+        None => None,
+        Some(Ok(at)) => Some(at),
+        Some(Err(why)) => {
+            say!("--as-of: {why}");
+            return Ok(Exit::Usage);
+        }
+    };
     let mut export = Export {
         dest,
         dest_path: &args.dest,
@@ -50,12 +59,39 @@ pub fn run(global: &GlobalArgs, opener: &Opener, args: &ExportArgs) -> Result<Ex
         json: global.json,
         quiet: global.quiet,
     };
-    for line in store.entries()? {
-        let Line::Value(entry) = line? else { continue };
-        if (!wanted.is_empty() && !wanted.contains(&entry.sha256)) || !filter.matches(&entry) {
+    let picked = |entry: &Entry| {
+        (wanted.is_empty() || wanted.contains(&entry.sha256))
+            && filter.matches(entry)
+            && as_of.is_none_or(|as_of| {
+                entry
+                    .ingested_at
+                    .parse::<jiff::Timestamp>()
+                    .is_ok_and(|at| at <= as_of)
+            })
+    };
+    if args.tree && !args.all_versions {
+        // First the newest entry of each path, then those entries.
+        for (line, entry) in numbered_entries(store.as_ref())? {
+            if picked(&entry) {
+                export
+                    .given
+                    .offer_newest(&entry.path_bytes(), &entry.ingested_at, line)?;
+            }
+        }
+    }
+    for (line, entry) in numbered_entries(store.as_ref())? {
+        if !picked(&entry) {
             continue;
         }
-        export.one(&entry, store.as_ref())?;
+        match (args.tree, args.all_versions) {
+            (false, _) => export.one(&entry, store.as_ref())?,
+            (true, true) => export.at_path(&entry, store.as_ref(), true)?,
+            (true, false) => {
+                if export.given.is_newest(&entry.path_bytes(), line)? {
+                    export.at_path(&entry, store.as_ref(), false)?;
+                }
+            }
+        }
     }
     export.out.flush()?;
     Ok(if export.failed > 0 {
@@ -63,6 +99,33 @@ pub fn run(global: &GlobalArgs, opener: &Opener, args: &ExportArgs) -> Result<Ex
     } else {
         Exit::Success
     })
+}
+
+/// The manifest's entries with their numbers (the n-th readable line).
+fn numbered_entries(store: &dyn StoreView) -> Result<impl Iterator<Item = (u64, Entry)>> {
+    let mut n = 0u64;
+    Ok(store.entries()?.filter_map(move |line| match line {
+        Ok(Line::Value(entry)) => {
+            n += 1;
+            Some((n, entry))
+        }
+        _ => None,
+    }))
+}
+
+/// Why a recorded path cannot be written below DEST: it climbs out of it
+/// (`..`), starts at the root, or holds a NUL.
+fn refused_path(path: &[u8]) -> Option<&'static str> {
+    if path.starts_with(b"/") {
+        return Some("it is absolute");
+    }
+    if path.contains(&0) {
+        return Some("it holds a NUL byte");
+    }
+    if path.split(|&b| b == b'/').any(|part| part == b"..") {
+        return Some("it climbs out of its folder (..)");
+    }
+    None
 }
 
 struct Export<'a, W: Write> {
@@ -106,6 +169,126 @@ impl<W: Write> Export<'_, W> {
         }
     }
 
+    /// Writes `entry` at its recorded path below DEST (with its date in its
+    /// name for `versioned`), making each folder on the way relative to
+    /// the one before it and following no symlink: nothing lands outside
+    /// DEST, whatever the path says. A path that would leave DEST is
+    /// refused and named; a file where a folder must go (or a folder where
+    /// the file must) keeps its place, and the newcomer takes a marked
+    /// name beside it, the clash said.
+    fn at_path(&mut self, entry: &Entry, store: &dyn StoreView, versioned: bool) -> Result<()> {
+        let raw = entry.path_bytes();
+        let bytes = raw.as_encoded_bytes();
+        let shown_raw = String::from_utf8_lossy(bytes).into_owned();
+        if let Some(why) = refused_path(bytes) {
+            self.failed += 1;
+            let shown = crate::stderr::escape(&shown_raw);
+            say!("{shown}: not written: {why}");
+            let dest = self.dest_path.to_path_buf();
+            return self.report(entry, &dest, "refused", Some(why.to_string()));
+        }
+        let parts: Vec<&[u8]> = bytes
+            .split(|&b| b == b'/')
+            .filter(|part| !part.is_empty() && *part != b".")
+            .collect();
+        let Some((last, folders)) = parts.split_last() else {
+            return self.one(entry, store);
+        };
+        let mut dir = self.dest.try_clone().context("opening DEST")?;
+        let mut shown = self.dest_path.to_path_buf();
+        for folder in folders {
+            let name = safe_name(OsStr::from_bytes(folder), "");
+            let (opened, used) = match self.folder_in(&dir, &name) {
+                Ok(opened) => opened,
+                Err(e) => {
+                    self.failed += 1;
+                    say!("{}: {e:#}", shown.join(&name).display());
+                    return self.report(
+                        entry,
+                        &shown.join(&name),
+                        "failed",
+                        Some(format!("{e:#}")),
+                    );
+                }
+            };
+            shown.push(&used);
+            dir = opened;
+        }
+        let mut name = safe_name(OsStr::from_bytes(last), &entry.ext);
+        if versioned {
+            let when = entry.ingested_at.replace(':', "-");
+            name = shorten(dated(&name, &when));
+        }
+        let (key, sha) = (shown.join(&name), entry.sha256);
+        if !self.given.first_time(&key.to_string_lossy(), &sha)? {
+            return Ok(());
+        }
+        if rustix::fs::statat(&dir, name.as_str(), AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|st| {
+            rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Directory
+        }) {
+            say!(
+                "warning: {}: a folder of that name is in the tree; the file is written as {name} (file)",
+                key.display()
+            );
+            name = shorten(format!("{name} (file)"));
+        }
+        let target = shown.join(&name);
+        match self.place_in(&dir, store, &name, sha) {
+            Ok(Placed::Written) => self.report(entry, &target, "exported", None),
+            Ok(Placed::Exists) => {
+                if !self.quiet {
+                    say!(
+                        "warning: {}: exists (--overwrite replaces it)",
+                        target.display()
+                    );
+                }
+                self.report(entry, &target, "exists", None)
+            }
+            Err(e) => {
+                self.failed += 1;
+                say!("{}: {e:#}", target.display());
+                self.report(entry, &target, "failed", Some(format!("{e:#}")))
+            }
+        }
+    }
+
+    /// The folder `name` in `dir`, made if missing, opened without
+    /// following a symlink. Where a file (or a symlink) has the name, the
+    /// folder is `name (folder)` beside it. Returns it and the name used.
+    fn folder_in(&mut self, dir: &OwnedFd, name: &str) -> Result<(OwnedFd, String)> {
+        for (i, candidate) in [name.to_owned(), format!("{name} (folder)")]
+            .into_iter()
+            .enumerate()
+        {
+            let candidate = shorten(candidate);
+            match rustix::fs::mkdirat(dir, candidate.as_str(), Mode::from_raw_mode(0o755)) {
+                Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                Err(e) => return Err(io::Error::from(e)).context("making the folder"),
+            }
+            let opened = rustix::fs::openat(
+                dir,
+                candidate.as_str(),
+                OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::RDONLY | OFlags::CLOEXEC,
+                Mode::empty(),
+            );
+            match opened {
+                Ok(fd) => {
+                    if i > 0 {
+                        say!(
+                            "warning: {name}: a file of that name is in the tree; its folder is {candidate}"
+                        );
+                    }
+                    return Ok((fd, candidate));
+                }
+                Err(rustix::io::Errno::NOTDIR | rustix::io::Errno::LOOP) => continue,
+                Err(e) => return Err(io::Error::from(e)).context("opening the folder"),
+            }
+        }
+        Err(anyhow!(
+            "neither {name} nor {name} (folder) can be a folder here"
+        ))
+    }
+
     /// The next unused variant of `base`: `name.jpg`, `name (2).jpg`, ...
     fn distinct(&mut self, base: &str) -> Result<String> {
         let mut n = self.given.last_number(base)?;
@@ -124,7 +307,19 @@ impl<W: Write> Export<'_, W> {
     }
 
     fn place(&mut self, store: &dyn StoreView, name: &str, id: ObjectId) -> Result<Placed> {
-        let exists = rustix::fs::statat(&self.dest, name, AtFlags::SYMLINK_NOFOLLOW).is_ok();
+        let dest = self.dest.try_clone().context("opening DEST")?;
+        self.place_in(&dest, store, name, id)
+    }
+
+    /// [`Export::place`] in the folder `dir` (of DEST's tree).
+    fn place_in(
+        &mut self,
+        dir: &OwnedFd,
+        store: &dyn StoreView,
+        name: &str,
+        id: ObjectId,
+    ) -> Result<Placed> {
+        let exists = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).is_ok();
         if exists && !self.overwrite {
             return Ok(Placed::Exists);
         }
@@ -133,29 +328,35 @@ impl<W: Write> Export<'_, W> {
         // is short, whatever the name's length.
         let temp = format!(".ingest-export-{}.tmp", std::process::id());
         let target = if exists { temp.as_str() } else { name };
-        let _ = rustix::fs::unlinkat(&self.dest, temp.as_str(), AtFlags::empty());
+        let _ = rustix::fs::unlinkat(dir, temp.as_str(), AtFlags::empty());
         let placed = match self.link {
-            LinkMode::Copy => self.copy(store, target, id),
-            LinkMode::Hard => self.hard_link(store, target, id),
+            LinkMode::Copy => self.copy(dir, store, target, id),
+            LinkMode::Hard => self.hard_link(dir, store, target, id),
         };
         if placed.is_err() {
-            let _ = rustix::fs::unlinkat(&self.dest, target, AtFlags::empty());
+            let _ = rustix::fs::unlinkat(dir, target, AtFlags::empty());
         }
         placed?;
         if exists {
-            rustix::fs::renameat(&self.dest, target, &self.dest, name).context("replacing")?;
+            rustix::fs::renameat(dir, target, dir, name).context("replacing")?;
         }
         Ok(Placed::Written)
     }
 
     /// A hard link to the object, made only once the object is checked
     /// against its hash: a corrupt object is never exported.
-    fn hard_link(&mut self, store: &dyn StoreView, target: &str, id: ObjectId) -> Result<()> {
+    fn hard_link(
+        &mut self,
+        dir: &OwnedFd,
+        store: &dyn StoreView,
+        target: &str,
+        id: ObjectId,
+    ) -> Result<()> {
         let object = store
             .local_path(&id)
             .ok_or_else(|| anyhow!("--link hard needs a local store: use --link copy"))?;
         self.check(&mut store.read_object(&id)?, id)?;
-        rustix::fs::linkat(CWD, &object, &self.dest, target, AtFlags::empty())
+        rustix::fs::linkat(CWD, &object, dir, target, AtFlags::empty())
             .map_err(io::Error::from)
             .context("hard-linking")
     }
@@ -163,9 +364,15 @@ impl<W: Write> Export<'_, W> {
     /// A copy of its own: a reflink where the filesystem can share the
     /// object's blocks (then the clone is read back and checked), else the
     /// bytes through the one pass, checked on the way.
-    fn copy(&mut self, store: &dyn StoreView, target: &str, id: ObjectId) -> Result<()> {
+    fn copy(
+        &mut self,
+        dir: &OwnedFd,
+        store: &dyn StoreView,
+        target: &str,
+        id: ObjectId,
+    ) -> Result<()> {
         let fd = rustix::fs::openat(
-            &self.dest,
+            dir,
             target,
             OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
             Mode::from_raw_mode(0o644),
@@ -244,6 +451,14 @@ impl Sink for CopyTo<'_> {
     }
 }
 
+/// `name.jpg` as `name (WHEN).jpg`.
+fn dated(name: &str, when: &str) -> String {
+    match name.rfind('.').filter(|&i| i > 0) {
+        Some(i) => format!("{} ({when}){}", &name[..i], &name[i..]),
+        None => format!("{name} ({when})"),
+    }
+}
+
 /// `name.jpg` as `name (N).jpg`.
 fn numbered(name: &str, n: u32) -> String {
     match name.rfind('.').filter(|&i| i > 0) {
@@ -301,7 +516,8 @@ impl Given {
             "PRAGMA cache_size = -4096;
              CREATE TABLE numbers (base TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
              CREATE TABLE taken (name TEXT PRIMARY KEY) WITHOUT ROWID;
-             CREATE TABLE done (base TEXT NOT NULL, sha BLOB NOT NULL, PRIMARY KEY (base, sha)) WITHOUT ROWID;",
+             CREATE TABLE done (base TEXT NOT NULL, sha BLOB NOT NULL, PRIMARY KEY (base, sha)) WITHOUT ROWID;
+             CREATE TABLE newest (path BLOB PRIMARY KEY, at TEXT NOT NULL, line INTEGER NOT NULL) WITHOUT ROWID;",
         )
         .context("making the export's list of names")?;
         Ok(Given { db })
@@ -332,6 +548,31 @@ impl Given {
         )?;
         upsert.execute(rusqlite::params![base, n])?;
         Ok(())
+    }
+
+    /// Offers the entry of `line`, stored `at`, as the newest of `path`:
+    /// kept unless one stored later (or as late, and later in the
+    /// manifest) is.
+    fn offer_newest(&self, path: &OsStr, at: &str, line: u64) -> Result<()> {
+        let mut upsert = self.db.prepare_cached(
+            "INSERT INTO newest (path, at, line) VALUES (?1, ?2, ?3)
+             ON CONFLICT(path) DO UPDATE SET at = ?2, line = ?3 WHERE ?2 >= newest.at",
+        )?;
+        let line = i64::try_from(line).unwrap_or(i64::MAX);
+        upsert.execute(rusqlite::params![path.as_encoded_bytes(), at, line])?;
+        Ok(())
+    }
+
+    /// Whether the entry of `line` is the newest of `path`.
+    fn is_newest(&self, path: &OsStr, line: u64) -> Result<bool> {
+        use rusqlite::OptionalExtension;
+        let mut query = self
+            .db
+            .prepare_cached("SELECT line FROM newest WHERE path = ?1")?;
+        let chosen: Option<i64> = query
+            .query_row([path.as_encoded_bytes()], |row| row.get(0))
+            .optional()?;
+        Ok(chosen.is_some_and(|chosen| u64::try_from(chosen) == Ok(line)))
     }
 
     /// Takes `name` if no entry has it yet.

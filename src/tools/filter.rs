@@ -19,6 +19,7 @@ pub struct EntryFilter {
     since: Option<Timestamp>,
     until: Option<Timestamp>,
     source: Option<GlobMatcher>,
+    path: Option<Vec<u8>>,
 }
 
 /// The objects `hashes` (full SHA-256 or unique prefixes) name in `store`.
@@ -77,6 +78,7 @@ impl EntryFilter {
                 .map(|g| Glob::new(g).map(|g| g.compile_matcher()))
                 .transpose()
                 .context("--source")?,
+            path: filter.path.as_ref().map(|p| p.as_bytes().to_vec()),
         })
     }
 
@@ -97,6 +99,7 @@ impl EntryFilter {
             && self.since.is_none()
             && self.until.is_none()
             && self.source.is_none()
+            && self.path.is_none()
     }
 
     pub fn matches(&self, entry: &Entry) -> bool {
@@ -106,6 +109,10 @@ impl EntryFilter {
                 .source
                 .as_ref()
                 .is_none_or(|g| g.is_match(&entry.source))
+            && self
+                .path
+                .as_ref()
+                .is_none_or(|prefix| entry.path_bytes().as_encoded_bytes().starts_with(prefix))
             && self.since.is_none_or(|since| {
                 entry
                     .ingested_at

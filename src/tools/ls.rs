@@ -56,7 +56,8 @@ pub(super) fn with_id(entry: &Entry) -> Vec<u8> {
     text
 }
 
-/// Short hash, size, type, date, name (last, as it may hold spaces). The
+/// Short hash, size, type, date, path (last, as it may hold spaces; the
+/// name for a line that records no path). The
 /// type and the name come from inputs (an MMS part's `ct`, a file's name),
 /// so their control characters are shown escaped: they cannot forge rows
 /// or reach the terminal.
@@ -68,6 +69,6 @@ fn table_row(entry: &Entry) -> String {
         HumanBytes(entry.size).to_string(),
         escape(&entry.mime),
         escape(&entry.ingested_at),
-        escape(&entry.name)
+        escape(&entry.path_bytes().to_string_lossy())
     )
 }

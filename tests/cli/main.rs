@@ -26,5 +26,6 @@ mod serve;
 mod sniffing;
 mod tools;
 mod trash;
+mod tree;
 mod tus;
 mod util;

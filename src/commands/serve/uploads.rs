@@ -144,6 +144,7 @@ pub(super) fn described_as(
             ..Origin::default()
         }),
         expected,
+        path: None,
     }
 }
 

@@ -1,0 +1,197 @@
+//! Recorded paths and `export --tree`: a folder imported night after night
+//! comes back as it was, and no recorded path writes outside DEST.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::util::*;
+
+/// A tree of `folders` nested folders holding `files` files whose names
+/// collide across folders, with spaces and Unicode.
+fn grow(root: &Path, folders: usize, files: usize, seed: u64) {
+    for i in 0..files {
+        let depth = i % folders;
+        let mut dir = root.to_path_buf();
+        for level in 0..(1 + depth % 4) {
+            dir.push(format!("album {} é{}", depth / 4 + level, level));
+        }
+        dir.push(format!("dir{depth}"));
+        fs::create_dir_all(&dir).unwrap();
+        let name = match i % 3 {
+            0 => "IMG 0001.jpg".to_owned(),
+            1 => format!("photo-{}.bin", i % 7),
+            _ => format!("notes ✓ {i}.txt"),
+        };
+        fs::write(dir.join(name), noise(200 + i % 500, seed + 2 * i as u64)).unwrap();
+    }
+}
+
+/// A copy of `from` at `to`, as the night left it.
+fn keep_aside(from: &Path, to: &Path) {
+    let out = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+}
+
+fn assert_same_tree(got: &Path, want: &Path, context: &str) {
+    let out = Command::new("diff")
+        .arg("-r")
+        .arg(got)
+        .arg(want)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{context}: the tree differs:\n{}",
+        stdout_of(&out)
+    );
+}
+
+/// The time the manifest's lines carry: whole seconds, so the nights are
+/// a second apart at least.
+fn now_second() -> String {
+    let now = jiff::Timestamp::now();
+    std::thread::sleep(Duration::from_millis(1100));
+    jiff::Timestamp::from_second(now.as_second())
+        .unwrap()
+        .to_string()
+}
+
+/// Three nights over one folder of 2,000 files in 100 folders: files edited
+/// and added between them. `export --tree --as-of` each night gives back
+/// that night's tree exactly, and `--tree` alone the latest.
+#[test]
+fn export_tree_as_of_each_night_gives_back_that_nights_tree() {
+    let env = Env::new();
+    let photos = env.path().join("Photos");
+    grow(&photos, 100, 2000, 1);
+    let mut nights = Vec::new();
+    for night in 0..3 {
+        if night > 0 {
+            // Edits (same paths, new bytes) and additions.
+            grow(&photos, 100, 40 * night, 10_000 * night as u64 + 1);
+            fs::create_dir_all(photos.join(format!("new {night}"))).unwrap();
+            fs::write(
+                photos.join(format!("new {night}/added.txt")),
+                format!("night {night}\n"),
+            )
+            .unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(1100));
+        ok(env.cmd([std::ffi::OsStr::new("-q"), photos.as_os_str()]));
+        let aside = env.path().join(format!("night{night}"));
+        fs::create_dir_all(&aside).unwrap();
+        keep_aside(&photos, &aside);
+        nights.push((now_second(), aside));
+    }
+    let out = ok(env.cmd(["ls", "--path", "Photos/new 1/"]));
+    assert!(
+        stdout_of(&out).contains("Photos/new 1/added.txt"),
+        "{}",
+        stdout_of(&out)
+    );
+    for (night, (at, aside)) in nights.iter().enumerate() {
+        let dest = env.path().join(format!("restored{night}"));
+        let out = ok(env
+            .cmd(["-q", "export", "--tree", "--as-of", at])
+            .arg(&dest));
+        assert!(stderr_of(&out).is_empty(), "{}", stderr_of(&out));
+        assert_same_tree(&dest, aside, &format!("night {night} ({at})"));
+    }
+    let latest = env.path().join("latest");
+    ok(env.cmd(["-q", "export", "--tree"]).arg(&latest));
+    assert_same_tree(&latest, &nights[2].1, "the latest");
+    // Every version, dated: the edited files more than once.
+    let all = env.path().join("all");
+    ok(env
+        .cmd(["-q", "export", "--tree", "--all-versions"])
+        .arg(&all));
+    let written = files_under(&all).len();
+    assert_eq!(written, env.manifest().len(), "one file per version");
+    assert!(written > files_under(&nights[2].1).len(), "{written} files");
+    // A subtree by path prefix.
+    let part = env.path().join("part");
+    ok(env
+        .cmd(["-q", "export", "--tree", "--path", "Photos/new 2/"])
+        .arg(&part));
+    assert_eq!(files_under(&part).len(), 1);
+    assert!(part.join("Photos/new 2/added.txt").is_file());
+}
+
+/// Recorded paths that would climb out of DEST, start at the root, hold a
+/// NUL or name a folder through a symlink planted in DEST: nothing is
+/// written outside DEST; each refusal is named; exit 3.
+#[test]
+fn no_recorded_path_writes_outside_dest() {
+    let env = Env::new();
+    env.write("in/a.txt", b"a\n");
+    ok(env.cmd(["-q", "in"]));
+    let base = env.manifest()[0].clone();
+    let outside = env.path().join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    let long = "x".repeat(300);
+    let mut lines = String::new();
+    for (i, path) in [
+        "../escaped.txt",
+        "in/../../escaped.txt",
+        "/etc/passwd",
+        "nul\u{0}byte.txt",
+        "a//b/./c.txt",
+        "link/inside.txt",
+        &format!("{long}/{long}.txt"),
+        "clash",
+        "clash/under.txt",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut line = base.clone();
+        line["path"] = serde_json::Value::String((*path).to_owned());
+        line["source"] = serde_json::Value::String(format!("/hostile/{i}"));
+        lines.push_str(&format!("{line}\n"));
+    }
+    fs::write(env.store().join("manifest.jsonl"), lines).unwrap();
+    let dest = env.path().join("dest");
+    fs::create_dir_all(&dest).unwrap();
+    std::os::unix::fs::symlink(&outside, dest.join("link")).unwrap();
+    let out = env.cmd(["export", "--tree"]).arg(&dest).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr_of(&out));
+    let said = stderr_of(&out);
+    for refused in [
+        "../escaped.txt",
+        "in/../../escaped.txt",
+        "/etc/passwd",
+        "nul\\u{0}byte.txt",
+    ] {
+        assert!(said.contains(refused), "{refused} is not named: {said}");
+    }
+    assert!(
+        files_under(&outside).is_empty(),
+        "{:?}",
+        files_under(&outside)
+    );
+    assert!(!env.path().join("escaped.txt").exists());
+    // What could be written is, below DEST: empty and `.` parts dropped,
+    // the symlinked folder's place taken by a real folder beside it, long
+    // names cut, a file and a folder of one name both kept.
+    assert!(dest.join("a/b/c.txt").is_file());
+    assert!(dest.join("link (folder)/inside.txt").is_file());
+    assert!(dest.join("clash").is_file() || dest.join("clash").is_dir());
+    let written = files_under(&dest);
+    assert!(
+        written.iter().any(|p| p.ends_with("under.txt")),
+        "{written:?}"
+    );
+    assert!(
+        written
+            .iter()
+            .all(|p| p.components().all(|c| c.as_os_str().len() <= 255)),
+        "{written:?}"
+    );
+}
