@@ -195,3 +195,88 @@ fn no_recorded_path_writes_outside_dest() {
         "{written:?}"
     );
 }
+
+/// Uploads keep their folders: a name with slashes (PUT, multipart) and
+/// tus's `relativePath` record a path, made safe on the way in, and
+/// `export --tree` puts each file back in its folder.
+#[test]
+fn uploads_keep_their_folders() {
+    use crate::harness::served::{Served, file_arg};
+    use base64::Engine as _;
+    let env = Env::new();
+    let server = Served::start(&env, &[]);
+    let file = env.write("diagram.png", &noise(900, 21));
+    let url = server.url("/v1/files/attachments%2F2024%2Fdiagram.png");
+    assert_eq!(server.json(&["-T", &file_arg(&file), &url]).0, 201);
+    let other = env.write("other.png", &noise(900, 23));
+    let form = format!(
+        "file=@{};filename=attachments/2025/diagram.png",
+        other.display()
+    );
+    assert_eq!(
+        server.json(&["-F", &form, &server.url("/v1/upload")]).0,
+        200
+    );
+    // Climbing out: kept by its name alone.
+    let third = env.write("third.txt", b"third\n");
+    let url = server.url("/v1/files/..%2F..%2Fescape.txt");
+    assert_eq!(server.json(&["-T", &file_arg(&third), &url]).0, 201);
+    // tus, as Uppy sends a dropped folder's file.
+    let meta = format!(
+        "Upload-Metadata: filename {},relativePath {}",
+        base64::engine::general_purpose::STANDARD.encode("note.md"),
+        base64::engine::general_purpose::STANDARD.encode("vault/notes/note.md")
+    );
+    let auth = format!("Authorization: Bearer {}", server.token);
+    let out = Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST"])
+        .args([
+            "-H",
+            &auth,
+            "-H",
+            "Tus-Resumable: 1.0.0",
+            "-H",
+            "Upload-Length: 6",
+            "-H",
+            &meta,
+        ])
+        .args([
+            "-H",
+            "Content-Type: application/offset+octet-stream",
+            "--data-binary",
+            "# note",
+        ])
+        .arg(server.url("/v1/tus/"))
+        .output()
+        .unwrap();
+    assert_eq!(stdout_of(&out), "201");
+    assert!(server.stop());
+    let paths: Vec<(String, String)> = env
+        .manifest()
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap().to_owned(),
+                e["path"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            ("diagram.png".into(), "attachments/2024/diagram.png".into()),
+            ("diagram.png".into(), "attachments/2025/diagram.png".into()),
+            ("escape.txt".into(), String::new()),
+            ("note.md".into(), "vault/notes/note.md".into()),
+        ]
+    );
+    let dest = env.path().join("dest");
+    ok(env.cmd(["-q", "export", "--tree"]).arg(&dest));
+    assert!(dest.join("attachments/2024/diagram.png").is_file());
+    assert!(dest.join("attachments/2025/diagram.png").is_file());
+    assert!(dest.join("escape.txt").is_file());
+    assert_eq!(
+        fs::read(dest.join("vault/notes/note.md")).unwrap(),
+        b"# note"
+    );
+}

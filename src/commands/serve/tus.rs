@@ -116,8 +116,12 @@ pub(super) async fn create(
             .to_owned();
         let meta = parse_metadata(&metadata)
             .map_err(|why| refuse(StatusCode::BAD_REQUEST, &format!("Upload-Metadata: {why}")))?;
+        // Uppy says where a file stood in a dropped folder as relativePath
+        // (the name included); the path is made safe when it is described.
         let name = meta
-            .get("filename")
+            .get("relativePath")
+            .filter(|path| !path.is_empty())
+            .or_else(|| meta.get("filename"))
             .or_else(|| meta.get("name"))
             .cloned()
             .unwrap_or_else(|| "upload".to_owned());

@@ -128,6 +128,7 @@ pub(super) fn described_as(
     user_agent: Option<String>,
 ) -> Described {
     let name = one_component(raw_name);
+    let path = relative_path(raw_name).filter(|path| path.contains('/'));
     Described {
         name: OsString::from(name),
         // Uploads of one name by one token are one record, as a file's
@@ -144,8 +145,32 @@ pub(super) fn described_as(
             ..Origin::default()
         }),
         expected,
-        path: None,
+        path: path.map(OsString::from),
     }
+}
+
+/// A client's name as a relative path (`attachments/2024/diagram.png`),
+/// made safe on the way in: `/`-separated (a `\\` counts as one), no empty
+/// or `.` part, each part without control characters and cut to the name
+/// limit. None for a path that is absolute or climbs out (`..`): then the
+/// upload keeps its last component alone, as its name.
+pub(super) fn relative_path(raw: &str) -> Option<String> {
+    if raw.starts_with(['/', '\\']) {
+        return None;
+    }
+    let mut parts = Vec::new();
+    for part in raw.split(['/', '\\']) {
+        let cleaned: String = part
+            .chars()
+            .map(|c| if c.is_control() { '_' } else { c })
+            .collect();
+        match cleaned.trim() {
+            "" | "." => continue,
+            ".." => return None,
+            part => parts.push(crate::names::shorten(part.to_owned())),
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("/"))
 }
 
 /// A client's name for an upload as one path component: what follows its
