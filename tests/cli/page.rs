@@ -204,3 +204,58 @@ fn uppys_tus_plugin_uploads_pauses_and_resumes_from_another_origin() {
     assert_eq!(entry["sha256"], sha256_hex(&bytes));
     env.assert_store_valid();
 }
+
+/// A whole folder chosen on the page: each file is stored with its path
+/// in the folder (the big one through tus, the small ones by PUT), and
+/// `export --tree` gives the folder back.
+#[test]
+fn a_folder_chosen_on_the_page_keeps_its_tree() {
+    let python = selenium_python();
+    let env = Env::new();
+    let album = env.path().join("Trip 2024");
+    std::fs::create_dir_all(album.join("day 1")).unwrap();
+    std::fs::create_dir_all(album.join("day 2")).unwrap();
+    std::fs::write(album.join("day 1/IMG_0001.jpg"), noise(3000, 301)).unwrap();
+    std::fs::write(album.join("day 2/IMG_0001.jpg"), noise(3000, 303)).unwrap();
+    std::fs::write(album.join("day 2/video.bin"), noise(5 << 20, 305)).unwrap();
+    let server = Served::start(&env, &[]);
+    let out = Command::new(python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/folder.py"))
+        .arg(server.url("/"))
+        .arg(&server.token)
+        .arg(&album)
+        .arg("3")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the browser test failed:\n{}\n{}\nserver: {}",
+        stdout_of(&out),
+        stderr_of(&out),
+        server.log()
+    );
+    assert!(server.stop());
+    let mut paths: Vec<String> = env
+        .manifest()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap_or("").to_owned())
+        .collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        [
+            "Trip 2024/day 1/IMG_0001.jpg",
+            "Trip 2024/day 2/IMG_0001.jpg",
+            "Trip 2024/day 2/video.bin"
+        ]
+    );
+    let dest = env.path().join("dest");
+    ok(env.cmd(["-q", "export", "--tree"]).arg(&dest));
+    let out = Command::new("diff")
+        .arg("-r")
+        .arg(dest.join("Trip 2024"))
+        .arg(&album)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stdout_of(&out));
+}

@@ -138,7 +138,8 @@ function uploadOne(file) {
   if (file.size >= RESUMABLE) return () => resumable(file, row, bar, result, actions, finish);
   return () => new Promise((resolve) => {
     const xhr = new XMLHttpRequest();
-    xhr.open("PUT", "/v1/files/" + encodeURIComponent(file.name));
+    // A file from a chosen or dropped folder keeps its place in it.
+    xhr.open("PUT", "/v1/files/" + encodeURIComponent(pathOf(file)));
     xhr.setRequestHeader("Authorization", "Bearer " + token);
     if (file.type) xhr.setRequestHeader("Content-Type", file.type);
     result.textContent = "uploading";
@@ -162,7 +163,7 @@ function uploadOne(file) {
 /// Where an unfinished resumable upload of this file is kept, to go on
 /// from after a reload: the same name, size and date make the same file.
 function resumeKey(file) {
-  return "ingest-tus:" + [file.name, file.size, file.lastModified].join(":");
+  return "ingest-tus:" + [pathOf(file), file.size, file.lastModified].join(":");
 }
 
 /// A tus request: its XHR (to abort) and its answer, `status` 0 for a
@@ -267,7 +268,8 @@ function resumable(file, row, bar, result, actions, finish) {
         }
       }
       if (!url) {
-        const meta = "filename " + b64(file.name) + (file.type ? ",filetype " + b64(file.type) : "");
+        const meta = "filename " + b64(file.name) + (file.type ? ",filetype " + b64(file.type) : "") +
+          (pathOf(file) !== file.name ? ",relativePath " + b64(pathOf(file)) : "");
         const made = await tusRequest("POST", "/v1/tus/", { "Upload-Length": String(file.size), "Upload-Metadata": meta });
         if (made.status === 0) return retry("the connection broke");
         if (made.status !== 201) {
@@ -346,7 +348,43 @@ $("files").addEventListener("change", (event) => { uploadAll(event.target.files)
 const drop = $("drop");
 drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
 drop.addEventListener("dragleave", () => drop.classList.remove("over"));
-drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); uploadAll(e.dataTransfer.files); });
+drop.addEventListener("drop", async (e) => {
+  e.preventDefault();
+  drop.classList.remove("over");
+  // Folders dropped are walked, each file with its path in them.
+  const entries = [...e.dataTransfer.items].map((item) => item.webkitGetAsEntry && item.webkitGetAsEntry()).filter(Boolean);
+  if (entries.some((entry) => entry.isDirectory)) uploadAll(await filesOf(entries, ""));
+  else uploadAll(e.dataTransfer.files);
+});
+$("folder").addEventListener("change", (event) => { uploadAll(event.target.files); event.target.value = ""; });
+
+/// Where a file stood in the folder it came with (chosen or dropped), or
+/// its name.
+function pathOf(file) {
+  return file.relativePath || file.webkitRelativePath || file.name;
+}
+
+/// The files below dropped entries, each told its path.
+async function filesOf(entries, prefix) {
+  const files = [];
+  for (const entry of entries) {
+    if (entry.isFile) {
+      const file = await new Promise((resolve, reject) => entry.file(resolve, reject));
+      Object.defineProperty(file, "relativePath", { value: prefix + entry.name });
+      files.push(file);
+    } else if (entry.isDirectory) {
+      const reader = entry.createReader();
+      let batch;
+      const children = [];
+      do {
+        batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
+        children.push(...batch);
+      } while (batch.length);
+      files.push(...await filesOf(children, prefix + entry.name + "/"));
+    }
+  }
+  return files;
+}
 
 // ---- browsing
 

@@ -1,0 +1,37 @@
+"""A whole folder chosen on the page of `ingest serve`, in a real browser
+(Debian's Chromium, headless, through Selenium): each file goes up with
+its path in the folder. Run by tests/cli/page.rs.
+
+  folder.py URL TOKEN FOLDER COUNT
+"""
+import sys
+
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+url, token, folder, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+options = Options()
+options.binary_location = "/usr/bin/chromium"
+for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+    options.add_argument(arg)
+driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+wait = WebDriverWait(driver, 60)
+try:
+    driver.get(url)
+    wait.until(lambda d: d.find_element(By.ID, "token").is_displayed())
+    driver.find_element(By.ID, "token").send_keys(token + Keys.ENTER)
+    wait.until(lambda d: d.find_element(By.ID, "app").is_displayed())
+    driver.find_element(By.ID, "folder").send_keys(folder)
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#uploads li[data-status='new']")) == count)
+    print("ok")
+except Exception:
+    print("uploads:", driver.execute_script("return document.getElementById('uploads').innerText"))
+    for entry in driver.get_log("browser"):
+        print("console:", entry)
+    raise
+finally:
+    driver.quit()
