@@ -986,3 +986,37 @@ fn rm_reaches_every_commit_pack_and_machine(engine: Engine) {
     assert_eq!(names("m1").len(), 101);
     assert_eq!(names("m3").len(), 101);
 }
+
+/// A tree into an S3 store and back with `export --tree`, folders and all.
+#[test]
+fn a_tree_comes_back_whole_from_an_s3_store() {
+    let server = Server::start();
+    let env = Env::new();
+    let store = store_url("tree");
+    for (path, seed) in [
+        ("Photos/2019/IMG.jpg", 1),
+        ("Photos/2020/IMG.jpg", 3),
+        ("Photos/notes.txt", 5),
+    ] {
+        env.write(path, &noise(2000, seed));
+    }
+    let photos = env.path().join("Photos");
+    ok(server.cmd(&store, [OsStr::new("-q"), photos.as_os_str()]));
+    let dest = env.path().join("dest");
+    ok(server.cmd(
+        &store,
+        [
+            OsStr::new("-q"),
+            OsStr::new("export"),
+            OsStr::new("--tree"),
+            dest.as_os_str(),
+        ],
+    ));
+    let out = Command::new("diff")
+        .arg("-r")
+        .arg(dest.join("Photos"))
+        .arg(&photos)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stdout_of(&out));
+}
