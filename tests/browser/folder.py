@@ -27,6 +27,20 @@ try:
     wait.until(lambda d: d.find_element(By.ID, "app").is_displayed())
     driver.find_element(By.ID, "folder").send_keys(folder)
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#uploads li[data-status='new']")) == count)
+    items = lambda: driver.execute_script("return document.querySelectorAll('#grid .item').length")
+    wait.until(lambda d: items() == count)
+    # An item's folders, as a breadcrumb: one of them narrows the grid.
+    video = next(i for i in driver.find_elements(By.CSS_SELECTOR, "#grid .item")
+                 if i.find_element(By.CSS_SELECTOR, ".name").text == "video.bin")
+    video.click()
+    wait.until(lambda d: d.execute_script("return document.getElementById('viewer').open"))
+    crumbs = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#details .crumb")]
+    assert crumbs == ["Trip 2024", "day 2"], crumbs
+    driver.find_elements(By.CSS_SELECTOR, "#details .crumb")[1].click()
+    wait.until(lambda d: items() == 2)
+    assert driver.find_element(By.ID, "folder-name").text == "Trip 2024/day 2/"
+    driver.find_element(By.ID, "folder-clear").click()
+    wait.until(lambda d: items() == count)
     print("ok")
 except Exception:
     print("uploads:", driver.execute_script("return document.getElementById('uploads').innerText"))

@@ -250,6 +250,11 @@ fn uploads_keep_their_folders() {
         .output()
         .unwrap();
     assert_eq!(stdout_of(&out), "201");
+    // The server's pages narrow to a folder.
+    let (_, page) = server.json(&[&server.url("/v1/entries?path=attachments/2024/")]);
+    let listed = page["entries"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{page}");
+    assert_eq!(listed[0]["path"], "attachments/2024/diagram.png");
     assert!(server.stop());
     let paths: Vec<(String, String)> = env
         .manifest()

@@ -31,6 +31,8 @@ pub(super) struct EntriesQuery {
     until: Option<String>,
     /// image, video, audio, document or other: what the page filters by.
     kind: Option<String>,
+    /// The start of a recorded path (`Photos/2019/`): a folder's entries.
+    path: Option<String>,
     cursor: Option<u64>,
     limit: Option<usize>,
 }
@@ -118,6 +120,12 @@ impl EntriesFilter {
         self.mime.as_ref().is_none_or(|m| m.matches(&entry.mime))
             && self.kind.is_none_or(|k| Kind::of(&entry.mime) == k)
             && (self.needle.as_deref()).is_none_or(|n| entry.name.to_lowercase().contains(n))
+            && self.query.path.as_deref().is_none_or(|prefix| {
+                entry
+                    .path_bytes()
+                    .as_encoded_bytes()
+                    .starts_with(prefix.as_bytes())
+            })
             && self.since.as_deref().is_none_or(|since| at >= since)
             && self.until.as_deref().is_none_or(|until| at < until)
     }

@@ -15,6 +15,8 @@ let cursor = null;
 let loading = false;
 let generation = 0;
 let mayDelete = false;
+/// The folder the grid is narrowed to (a recorded path's prefix), if any.
+let folder = "";
 /// The entry the viewer shows.
 let shownEntry = null;
 const urls = new Set();
@@ -414,6 +416,7 @@ function query() {
     const next = m === 12 ? `${y + 1}-01` : `${y}-${String(m + 1).padStart(2, "0")}`;
     params.set("until", next);
   }
+  if (folder) params.set("path", folder);
   if (cursor !== null) params.set("cursor", cursor);
   return params;
 }
@@ -438,7 +441,7 @@ async function loadPage(first) {
     for (const entry of page.entries) $("grid").append(item(entry));
     cursor = page.next;
     const shown = $("grid").children.length;
-    const filtered = $("kind").value || $("search").value.trim() || $("month").value;
+    const filtered = $("kind").value || $("search").value.trim() || $("month").value || folder;
     $("status").textContent = shown > 0 ? ""
       : filtered ? "Nothing matches these filters." : "Nothing here yet: upload a file above.";
     $("clear").hidden = !(shown === 0 && filtered);
@@ -516,12 +519,27 @@ async function open(entry) {
     if (origin.date) details.push(["Sent", new Date(origin.date).toLocaleString()]);
   }
   if (origin.kind === "http" && origin.token) details.push(["Uploaded with", origin.token]);
+  const where = (entry.path || "").split("/").slice(0, -1);
   const others = [...$("grid").querySelectorAll(".item")]
     .filter((t) => t.dataset.sha256 === entry.sha256)
     .map((t) => t.querySelector(".name").textContent)
     .filter((name, i, all) => name !== entry.name && all.indexOf(name) === i);
   if (others.length) details.push(["Same file as", others.join(", ")]);
   $("details").replaceChildren(...details.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: String(v) })]));
+  // Its folders, each one a way to see that folder's entries.
+  if (where.length) {
+    const crumbs = el("dd", { class: "crumbs" });
+    where.forEach((part, i) => {
+      const link = el("button", { type: "button", class: "crumb", text: part });
+      link.addEventListener("click", () => {
+        $("viewer").close();
+        showFolder(where.slice(0, i + 1).join("/") + "/");
+      });
+      if (i > 0) crumbs.append(" / ");
+      crumbs.append(link);
+    });
+    $("details").append(el("dt", { text: "Folder" }), crumbs);
+  }
   const link = $("download");
   link.removeAttribute("href");
   link.textContent = "Preparing download…";
@@ -552,8 +570,17 @@ $("month").addEventListener("change", reload);
 $("filters").addEventListener("submit", (e) => { e.preventDefault(); reload(); });
 $("clear").addEventListener("click", () => {
   $("kind").value = ""; $("search").value = ""; $("month").value = "";
-  reload();
+  showFolder("");
 });
+
+/// Narrows the grid to a folder ("" for everything), said above it.
+function showFolder(prefix) {
+  folder = prefix;
+  $("folder-chip").hidden = !folder;
+  $("folder-name").textContent = folder;
+  reload();
+}
+$("folder-clear").addEventListener("click", () => showFolder(""));
 
 // ---- removing, and the trash
 
