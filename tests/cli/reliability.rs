@@ -28,6 +28,7 @@ fn lines_from_a_newer_version_and_garbage_do_not_stop_ingest() {
     let env = Env::seeded();
     let mut newer: Value = env.manifest()[0].clone();
     newer["name"] = "from-the-future.txt".into();
+    newer["path"] = "from-the-future.txt".into();
     newer["thumbnail"] = serde_json::json!({"w": 64});
     append_manifest(&env, &format!("{newer}\n\u{1}garbage\u{0} line\n"));
     env.write("next.txt", b"next\n");
