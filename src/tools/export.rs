@@ -150,23 +150,8 @@ impl<W: Write> Export<'_, W> {
         }
         let name = self.distinct(&base)?;
         let shown = self.dest_path.join(&name);
-        match self.place(store, &name, entry.sha256) {
-            Ok(Placed::Written) => self.report(entry, &shown, "exported", None),
-            Ok(Placed::Exists) => {
-                if !self.quiet {
-                    say!(
-                        "warning: {}: exists (--overwrite replaces it)",
-                        shown.display()
-                    );
-                }
-                self.report(entry, &shown, "exists", None)
-            }
-            Err(e) => {
-                self.failed += 1;
-                say!("{}: {e:#}", shown.display());
-                self.report(entry, &shown, "failed", Some(format!("{e:#}")))
-            }
-        }
+        let dest = self.dest.try_clone().context("opening DEST")?;
+        self.write_and_report(&dest, store, &name, &shown, entry)
     }
 
     /// Writes `entry` at its recorded path below DEST (with its date in its
@@ -233,8 +218,21 @@ impl<W: Write> Export<'_, W> {
             name = shorten(format!("{name} (file)"));
         }
         let target = shown.join(&name);
-        match self.place_in(&dir, store, &name, sha) {
-            Ok(Placed::Written) => self.report(entry, &target, "exported", None),
+        self.write_and_report(&dir, store, &name, &target, entry)
+    }
+
+    /// Writes `entry`'s object as `name` in `dir` (shown as `target`) and
+    /// reports how that went; a failure counts towards exit 3.
+    fn write_and_report(
+        &mut self,
+        dir: &OwnedFd,
+        store: &dyn StoreView,
+        name: &str,
+        target: &Path,
+        entry: &Entry,
+    ) -> Result<()> {
+        match self.place_in(dir, store, name, entry.sha256) {
+            Ok(Placed::Written) => self.report(entry, target, "exported", None),
             Ok(Placed::Exists) => {
                 if !self.quiet {
                     say!(
@@ -242,12 +240,12 @@ impl<W: Write> Export<'_, W> {
                         target.display()
                     );
                 }
-                self.report(entry, &target, "exists", None)
+                self.report(entry, target, "exists", None)
             }
             Err(e) => {
                 self.failed += 1;
                 say!("{}: {e:#}", target.display());
-                self.report(entry, &target, "failed", Some(format!("{e:#}")))
+                self.report(entry, target, "failed", Some(format!("{e:#}")))
             }
         }
     }
@@ -306,12 +304,8 @@ impl<W: Write> Export<'_, W> {
         }
     }
 
-    fn place(&mut self, store: &dyn StoreView, name: &str, id: ObjectId) -> Result<Placed> {
-        let dest = self.dest.try_clone().context("opening DEST")?;
-        self.place_in(&dest, store, name, id)
-    }
-
-    /// [`Export::place`] in the folder `dir` (of DEST's tree).
+    /// Writes object `id` as `name` in the folder `dir` (DEST or one of its
+    /// tree's): a new file, or with --overwrite one beside it renamed over.
     fn place_in(
         &mut self,
         dir: &OwnedFd,
