@@ -11,7 +11,10 @@
 #   - 100 concurrent 1 MB uploads, with each server's peak RSS
 #   - 2,000 sequential 10 KB uploads on one keep-alive connection (requests/s)
 # Each timing is the median of RUNS (default 9) rounds, each running both
-# servers on fresh stores; the last lines give each round's ratios.
+# servers on fresh stores; the last lines give each round's ratios. Then
+# resumable uploads, against the tus project's own server
+# (benches/serve_resume.sh, RESUME_RUNS rounds, default 3; RESUME_RUNS=0
+# skips them).
 #
 #   benches/serve.sh [RUNS]
 set -euo pipefail
@@ -181,3 +184,10 @@ if [ "$cores" -ge 2 ]; then
     echo "each round, client off the server's cores, the upload over storing from disk: $(pairs "${pinned_uploads[*]}" "${pinned_disks[*]}")"
 fi
 echo "each round, the reference's ten concurrent 10 MB over ingest's: $(pairs "${series[ingest,ten]}" "${series[reference,ten]}" 1)"
+
+resume_runs=${RESUME_RUNS:-3}
+if [ "$resume_runs" -gt 0 ]; then
+    echo
+    echo "Resumable uploads (benches/serve_resume.sh $resume_runs):"
+    benches/serve_resume.sh "$resume_runs"
+fi
