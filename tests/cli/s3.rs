@@ -1020,3 +1020,74 @@ fn a_tree_comes_back_whole_from_an_s3_store() {
         .unwrap();
     assert!(out.status.success(), "{}", stdout_of(&out));
 }
+
+/// The server's removal on an S3 store: a delete token moves an entry to
+/// the trash (gone from the pages, its object kept, another machine no
+/// longer lists it) and restores it.
+#[test]
+fn a_server_on_an_s3_store_trashes_and_restores() {
+    use crate::harness::served::{Served, curl_status};
+    let server = Server::start();
+    let env = Env::new();
+    let store = store_url("served-trash");
+    let file = env.write("keep.bin", &noise(3000, 41));
+    let gone = env.write("gone.bin", &noise(3000, 43));
+    ok(server.cmd(
+        &store,
+        [OsStr::new("-q"), file.as_os_str(), gone.as_os_str()],
+    ));
+    let out = ok(server.cmd(&store, ["token", "add", "cleaner", "--scope", "delete"]));
+    let token = stdout_of(&out).trim().to_owned();
+    let served = Served::start_with(
+        server.cmd(&store, ["serve", "--listen", "127.0.0.1:0"]),
+        &[],
+        token.clone(),
+    );
+    let (_, page) = served.json(&[&served.url("/v1/entries")]);
+    let entry = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "gone.bin")
+        .unwrap()
+        .clone();
+    let id = entry["id"].as_str().unwrap();
+    let auth = format!("Authorization: Bearer {token}");
+    let (status, body) = curl_status(&[
+        "-X",
+        "DELETE",
+        "-H",
+        &auth,
+        &served.url(&format!("/v1/entries/{id}")),
+    ]);
+    assert_eq!(status, 200, "{body}");
+    let (_, page) = served.json(&[&served.url("/v1/entries")]);
+    assert_eq!(page["entries"].as_array().unwrap().len(), 1, "{page}");
+    // Another machine (its own cache) sees it gone, and in the trash.
+    let other = |args: &[&str]| {
+        let mut cmd = server.cmd(&store, args);
+        cmd.env("XDG_CACHE_HOME", env.path().join("other"));
+        cmd
+    };
+    let out = ok(other(&["--json", "ls"]));
+    assert_eq!(json_lines(&out).len(), 1);
+    let out = ok(other(&["--json", "trash", "ls"]));
+    assert_eq!(json_lines(&out)[0]["name"], "gone.bin");
+    let object = served.url(&format!(
+        "/v1/objects/{}",
+        entry["sha256"].as_str().unwrap()
+    ));
+    assert_eq!(served.curl(&["-o", "/dev/null", &object]).0, 200);
+    let (status, body) = curl_status(&[
+        "-X",
+        "POST",
+        "-H",
+        &auth,
+        &served.url(&format!("/v1/trash/{id}/restore")),
+    ]);
+    assert_eq!(status, 200, "{body}");
+    let (_, page) = served.json(&[&served.url("/v1/entries")]);
+    assert_eq!(page["entries"].as_array().unwrap().len(), 2, "{page}");
+    assert!(served.stop());
+    assert_verified(&server, &store);
+}

@@ -340,7 +340,11 @@ function offerResume() {
   const names = [];
   for (let i = 0; i < localStorage.length; i++) {
     const key = localStorage.key(i);
-    if (key && key.startsWith("ingest-tus:")) names.push(key.split(":")[1]);
+    // ingest-tus:PATH:SIZE:DATE, where the path may hold colons itself.
+    if (key && key.startsWith("ingest-tus:")) {
+      const end = key.lastIndexOf(":", key.lastIndexOf(":") - 1);
+      names.push(key.slice("ingest-tus:".length, end));
+    }
   }
   $("unfinished").hidden = names.length === 0;
   $("unfinished-names").textContent = names.join(", ");
