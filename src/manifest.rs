@@ -147,12 +147,20 @@ impl Entry {
         (self.path, self.path_b64) = (Some(text), raw);
     }
 
-    /// The exact bytes of the recorded path; the name for a line that
-    /// records none.
+    /// The exact bytes of the recorded path. A line of an older version
+    /// records none: a file's then comes from its absolute source (its
+    /// leading `/` dropped, `home/me/Photos/2019/IMG.jpg`), anything else's
+    /// is its name.
     pub fn path_bytes(&self) -> OsString {
-        match &self.path {
-            Some(path) => raw_or_text(path, self.path_b64.as_deref()),
-            None => self.name_bytes(),
+        if let Some(path) = &self.path {
+            return raw_or_text(path, self.path_b64.as_deref());
+        }
+        let source = self.source_bytes();
+        match source.as_encoded_bytes().strip_prefix(b"/") {
+            Some(below_root) if self.origin.is_none() && !below_root.is_empty() => {
+                <OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(below_root).to_owned()
+            }
+            _ => self.name_bytes(),
         }
     }
 

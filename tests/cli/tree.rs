@@ -285,3 +285,38 @@ fn uploads_keep_their_folders() {
         b"# note"
     );
 }
+
+/// Lines of older versions record no path: a file's comes from its
+/// absolute source, anything else's is its name.
+#[test]
+fn lines_without_a_path_take_it_from_their_source() {
+    let env = Env::new();
+    env.write("in/a.txt", b"a\n");
+    env.write("in/b.txt", b"b\n");
+    ok(env.cmd(["-q", "in"]));
+    let mut lines = String::new();
+    for (i, mut line) in env.manifest().into_iter().enumerate() {
+        let object = line.as_object_mut().unwrap();
+        object.remove("path");
+        if i == 0 {
+            object.insert("source".into(), "/home/me/Photos/2019/old.txt".into());
+        } else {
+            object.insert("source".into(), "http:phone".into());
+            object.insert(
+                "origin".into(),
+                serde_json::json!({"kind": "http", "token": "phone"}),
+            );
+        }
+        lines.push_str(&format!("{line}\n"));
+    }
+    fs::write(env.store().join("manifest.jsonl"), lines).unwrap();
+    let dest = env.path().join("dest");
+    ok(env.cmd(["-q", "export", "--tree"]).arg(&dest));
+    assert_eq!(fs::read(dest.join("home/me/Photos/2019/a.txt")).ok(), None);
+    assert!(
+        dest.join("home/me/Photos/2019/old.txt").is_file(),
+        "{:?}",
+        files_under(&dest)
+    );
+    assert!(dest.join("b.txt").is_file(), "{:?}", files_under(&dest));
+}
