@@ -180,7 +180,6 @@ pub fn restore(store: &dyn StoreView, picks: &dyn Fn(&Entry) -> bool) -> Result<
     for mut record in store.trash()? {
         let (back, kept): (Vec<Entry>, Vec<Entry>) = record.entries.drain(..).partition(picks);
         if back.is_empty() {
-            record.entries = kept;
             continue;
         }
         let mut present = Vec::new();

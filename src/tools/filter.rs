@@ -84,10 +84,7 @@ impl EntryFilter {
 
     /// Also only entries stored more than `age` ago.
     pub fn older_than(mut self, age: std::time::Duration) -> Self {
-        let bound = jiff::SignedDuration::try_from(age)
-            .ok()
-            .and_then(|age| Timestamp::now().checked_sub(age).ok())
-            .unwrap_or(Timestamp::MIN);
+        let bound = ago(age);
         self.until = Some(self.until.map_or(bound, |until| until.min(bound)));
         self
     }
@@ -126,6 +123,15 @@ impl EntryFilter {
                     .is_ok_and(|at| at < until)
             })
     }
+}
+
+/// The moment `age` ago; the earliest there is when that is out of range
+/// (nothing is older).
+pub fn ago(age: std::time::Duration) -> Timestamp {
+    jiff::SignedDuration::try_from(age)
+        .ok()
+        .and_then(|age| Timestamp::now().checked_sub(age).ok())
+        .unwrap_or(Timestamp::MIN)
 }
 
 /// A date bound: an RFC 3339 time, or a prefix of one ending at a field.

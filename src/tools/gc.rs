@@ -64,7 +64,9 @@ pub fn run(global: &GlobalArgs, opener: &Opener, asked: Asked) -> Result<Exit> {
     };
     let mut out = BufWriter::new(io::stdout().lock());
     let quiet = global.quiet;
-    for record in store.trash()?.iter().filter(|r| r.expired(trash_days, now)) {
+    // Read once writers are kept out: no removal can add a record now.
+    let mut records = store.trash()?;
+    for record in records.iter().filter(|r| r.expired(trash_days, now)) {
         let entries = crate::stderr::count(record.entries.len() as u64, "entry", "entries");
         let verb = if dry_run { "would empty" } else { "emptied" };
         if !quiet {
@@ -73,7 +75,12 @@ pub fn run(global: &GlobalArgs, opener: &Opener, asked: Asked) -> Result<Exit> {
         }
     }
     let trashed_objects = match expired && !dry_run {
-        true => trash::empty(store.as_ref(), &|record, _| record.expired(trash_days, now))?.deleted,
+        true => {
+            let emptied =
+                trash::empty(store.as_ref(), &|record, _| record.expired(trash_days, now))?;
+            records.retain(|r| !r.expired(trash_days, now));
+            emptied.deleted
+        }
         false => Vec::new(),
     };
     let (mut count, mut freed) = (0u64, 0u64);
@@ -106,7 +113,7 @@ pub fn run(global: &GlobalArgs, opener: &Opener, asked: Asked) -> Result<Exit> {
     }
     if orphans {
         // An object the trash keeps is named, as by an entry.
-        let held = trash::held_objects(&store.trash()?);
+        let held = trash::held_objects(&records);
         let torn = torn_names(store.as_ref())?;
         for step in PairedObjects::of(store.as_ref())? {
             let step = step.context("not removing orphans")?;

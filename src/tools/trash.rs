@@ -65,15 +65,8 @@ pub fn run(global: &GlobalArgs, opener: &Opener, command: &TrashCommand) -> Resu
             let Some(ids) = chosen(ids) else {
                 return Ok(Exit::Usage);
             };
-            let now = jiff::Timestamp::now();
-            let old_enough = |record: &TrashRecord| {
-                older_than.is_none_or(|age| {
-                    jiff::SignedDuration::try_from(age)
-                        .ok()
-                        .and_then(|age| now.checked_sub(age).ok())
-                        .is_some_and(|bound| record.at <= bound)
-                })
-            };
+            let bound = older_than.map(super::filter::ago);
+            let old_enough = |record: &TrashRecord| bound.is_none_or(|bound| record.at <= bound);
             let _excluded = store.exclude_writers(opener.wait_lock)?;
             let outcome = trash::empty(store.as_ref(), &|record, entry| {
                 old_enough(record) && (ids.is_empty() || ids.contains(&entry.identity()))

@@ -1,6 +1,7 @@
 //! The web page of `ingest serve` in a real browser (tests/browser/page.py:
 //! Debian's Chromium, headless, through Selenium and chromedriver).
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -21,9 +22,32 @@ fn selenium_python() -> PathBuf {
     python
 }
 
+/// Runs tests/browser/SCRIPT with ARGS under the Selenium Python; the
+/// test fails with the script's output and the server's log unless it
+/// succeeds.
+fn run_browser(script: &str, args: &[&OsStr], server: &Served) {
+    let out = Command::new(selenium_python())
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/browser")
+                .join(script),
+        )
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the browser test {script} failed:\n{}\n{}\nserver: {}",
+        stdout_of(&out),
+        stderr_of(&out),
+        server.log()
+    );
+}
+
 #[test]
 fn the_page_signs_in_uploads_browses_and_downloads_in_a_real_browser() {
-    let python = selenium_python();
+    // Fails at once, saying what to install, when the browser is missing.
+    selenium_python();
     let env = Env::new();
     let files = env.path().join("upload");
     std::fs::create_dir_all(&files).unwrap();
@@ -77,21 +101,17 @@ fn the_page_signs_in_uploads_browses_and_downloads_in_a_real_browser() {
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/page-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let _ = std::fs::remove_dir_all(shots.join("downloads"));
-    let out = Command::new(python)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/page.py"))
-        .arg(server.url("/"))
-        .args([&server.token, &reader])
-        .arg(&files)
-        .arg(&shots)
-        .arg(&deleter)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "the browser test failed:\n{}\n{}\nserver: {}",
-        stdout_of(&out),
-        stderr_of(&out),
-        server.log()
+    run_browser(
+        "page.py",
+        &[
+            OsStr::new(&server.url("/")),
+            OsStr::new(&server.token),
+            OsStr::new(&reader),
+            OsStr::new(&files),
+            OsStr::new(&shots),
+            OsStr::new(&deleter),
+        ],
+        &server,
     );
     assert!(shots.join("grid.png").exists() && shots.join("item.png").exists());
     // Every file but the rejected one is stored, once, beside the MMS one
@@ -108,7 +128,8 @@ fn the_page_signs_in_uploads_browses_and_downloads_in_a_real_browser() {
 /// cancelled one gone from the server.
 #[test]
 fn the_page_resumes_large_uploads_in_a_real_browser() {
-    let python = selenium_python();
+    // Fails at once, saying what to install, when the browser is missing.
+    selenium_python();
     let env = Env::new();
     let files = env.path().join("upload");
     std::fs::create_dir_all(&files).unwrap();
@@ -119,20 +140,15 @@ fn the_page_resumes_large_uploads_in_a_real_browser() {
     let server = Served::start(&env, &["-v"]);
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/page-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
-    let out = Command::new(python)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/resume.py"))
-        .arg(server.url("/"))
-        .arg(&server.token)
-        .arg(&files)
-        .arg(&shots)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "the browser test failed:\n{}\n{}\nserver: {}",
-        stdout_of(&out),
-        stderr_of(&out),
-        server.log()
+    run_browser(
+        "resume.py",
+        &[
+            OsStr::new(&server.url("/")),
+            OsStr::new(&server.token),
+            OsStr::new(&files),
+            OsStr::new(&shots),
+        ],
+        &server,
     );
     assert!(server.stop());
     let stored: std::collections::HashMap<String, String> = env
@@ -166,7 +182,8 @@ fn the_page_resumes_large_uploads_in_a_real_browser() {
 /// cut off by the browser going offline, and ending with the right object.
 #[test]
 fn uppys_tus_plugin_uploads_pauses_and_resumes_from_another_origin() {
-    let python = selenium_python();
+    // Fails at once, saying what to install, when the browser is missing.
+    selenium_python();
     let dist =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tus-clients/node_modules/uppy/dist");
     assert!(
@@ -179,21 +196,16 @@ fn uppys_tus_plugin_uploads_pauses_and_resumes_from_another_origin() {
     let port = crate::harness::s3::free_port();
     let origin = format!("http://127.0.0.1:{port}");
     let server = Served::start(&env, &["--cors-origin", &origin]);
-    let out = Command::new(python)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/uppy.py"))
-        .arg(port.to_string())
-        .arg(server.url("/v1/tus/"))
-        .arg(&server.token)
-        .arg(&file)
-        .arg(&dist)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "the Uppy test failed:\n{}\n{}\nserver: {}",
-        stdout_of(&out),
-        stderr_of(&out),
-        server.log()
+    run_browser(
+        "uppy.py",
+        &[
+            OsStr::new(&port.to_string()),
+            OsStr::new(&server.url("/v1/tus/")),
+            OsStr::new(&server.token),
+            OsStr::new(&file),
+            OsStr::new(&dist),
+        ],
+        &server,
     );
     assert!(server.stop());
     let entry = env
@@ -210,7 +222,8 @@ fn uppys_tus_plugin_uploads_pauses_and_resumes_from_another_origin() {
 /// `export --tree` gives the folder back.
 #[test]
 fn a_folder_chosen_on_the_page_keeps_its_tree() {
-    let python = selenium_python();
+    // Fails at once, saying what to install, when the browser is missing.
+    selenium_python();
     let env = Env::new();
     let album = env.path().join("Trip 2024");
     std::fs::create_dir_all(album.join("day 1")).unwrap();
@@ -219,20 +232,15 @@ fn a_folder_chosen_on_the_page_keeps_its_tree() {
     std::fs::write(album.join("day 2/IMG_0001.jpg"), noise(3000, 303)).unwrap();
     std::fs::write(album.join("day 2/video.bin"), noise(5 << 20, 305)).unwrap();
     let server = Served::start(&env, &[]);
-    let out = Command::new(python)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/folder.py"))
-        .arg(server.url("/"))
-        .arg(&server.token)
-        .arg(&album)
-        .arg("3")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "the browser test failed:\n{}\n{}\nserver: {}",
-        stdout_of(&out),
-        stderr_of(&out),
-        server.log()
+    run_browser(
+        "folder.py",
+        &[
+            OsStr::new(&server.url("/")),
+            OsStr::new(&server.token),
+            OsStr::new(&album),
+            OsStr::new("3"),
+        ],
+        &server,
     );
     assert!(server.stop());
     let mut paths: Vec<String> = env

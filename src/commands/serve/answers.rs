@@ -41,3 +41,27 @@ pub(super) fn immutable(etag: &str) -> axum::http::response::Builder {
             "default-src 'none'; sandbox",
         )
 }
+
+/// Runs `work` on the blocking pool. Its failure is a 503 when another
+/// writer held the store past the wait (a passing state), else a 500 that
+/// says `failed` (the cause is logged, not shown).
+pub(super) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+    failed: &'static str,
+) -> Result<T, Response> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(done)) => Ok(done),
+        Ok(Err(e)) if crate::store::Busy::caused(&e) => {
+            tracing::warn!("{e:#}");
+            Err(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the store is busy with other writers: try again",
+            ))
+        }
+        Ok(Err(e)) => {
+            tracing::error!("{failed}: {e:#}");
+            Err(error(StatusCode::INTERNAL_SERVER_ERROR, failed))
+        }
+        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())),
+    }
+}

@@ -14,7 +14,7 @@ use axum::{Extension, Json};
 use serde_json::json;
 
 use super::Shared;
-use super::answers::error;
+use super::answers::{blocking, error};
 use super::auth::{Caller, may_delete};
 use crate::manifest::{Entry, Identity};
 use crate::removal::{self, Disposal};
@@ -23,6 +23,9 @@ use crate::trash::{self, entry_id, parse_entry_id};
 /// How long a removal waits for the writers at work (uploads, a cron
 /// run) before it answers 503.
 const WAIT: Duration = Duration::from_secs(10);
+
+/// What a failure of the store is answered with (the cause is logged).
+const CHANGED: &str = "the store could not be changed";
 
 /// `DELETE /v1/entries/ID`: the entry goes to the trash; its object stays.
 pub(super) async fn delete_entry(
@@ -34,10 +37,13 @@ pub(super) async fn delete_entry(
         Ok(id) => id,
         Err(answer) => return answer,
     };
-    let removed = blocking(move || {
-        let picks = |entry: &Entry| entry.identity() == id;
-        removal::remove(shared.view.as_ref(), &picks, Disposal::Trash, false, WAIT)
-    });
+    let removed = blocking(
+        move || {
+            let picks = |entry: &Entry| entry.identity() == id;
+            removal::remove(shared.view.as_ref(), &picks, Disposal::Trash, false, WAIT)
+        },
+        CHANGED,
+    );
     match removed.await {
         Ok(removal) if removal.entries.is_empty() => {
             error(StatusCode::NOT_FOUND, "no such entry in the store")
@@ -66,7 +72,7 @@ pub(super) async fn list(
     if let Err(answer) = may_delete(&caller) {
         return answer;
     }
-    let records = blocking(move || shared.view.trash()).await;
+    let records = blocking(move || shared.view.trash(), CHANGED).await;
     match records {
         Ok(records) => {
             let entries: Vec<serde_json::Value> = records
@@ -96,10 +102,13 @@ pub(super) async fn restore(
         Ok(id) => id,
         Err(answer) => return answer,
     };
-    let restored = blocking(move || {
-        let _excluded = shared.view.exclude_writers(WAIT)?;
-        trash::restore(shared.view.as_ref(), &|entry| entry.identity() == id)
-    });
+    let restored = blocking(
+        move || {
+            let _excluded = shared.view.exclude_writers(WAIT)?;
+            trash::restore(shared.view.as_ref(), &|entry| entry.identity() == id)
+        },
+        CHANGED,
+    );
     match restored.await {
         Ok(outcome) if !outcome.missing.is_empty() => error(
             StatusCode::CONFLICT,
@@ -131,29 +140,4 @@ fn shown(entry: &Entry) -> serde_json::Value {
     value["id"] = json!(entry_id(entry));
     value["kind"] = json!(crate::media_type::Kind::of(&entry.mime).name());
     value
-}
-
-/// Runs `work` on the blocking pool; a failure is a 503 when writers held
-/// the store too long, else a 500 (logged, not shown).
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
-) -> Result<T, Response> {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(Ok(done)) => Ok(done),
-        Ok(Err(e)) if crate::store::Busy::caused(&e) => {
-            tracing::warn!("{e:#}");
-            Err(error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the store is busy with other writers: try again",
-            ))
-        }
-        Ok(Err(e)) => {
-            tracing::error!("{e:#}");
-            Err(error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the store could not be changed",
-            ))
-        }
-        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())),
-    }
 }

@@ -25,7 +25,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::Shared;
-use super::answers::{closing, error, report_response};
+use super::answers::{blocking, closing, error, report_response};
 use super::auth::{self, Caller};
 use super::body::{PIECES_IN_FLIGHT, Pumped, content_length, pump, unread};
 use super::connections::Remote;
@@ -60,6 +60,10 @@ pub struct Limits {
     pub expiry: Duration,
 }
 
+/// What a failure to read or write a partial is answered with (the cause
+/// is logged).
+const PARTIAL: &str = "the partial upload could not be read or written";
+
 /// Partials one token may have at once.
 const MAX_PARTIALS_PER_TOKEN: usize = 1000;
 
@@ -88,7 +92,7 @@ pub(super) async fn create(
         Err(refused) => return unread(request, refused),
     };
     let answer = async {
-        auth::may_write(&caller).map_err(tus_error)?;
+        auth::may_write(&caller).map_err(with_version)?;
         let headers = request.headers();
         let completes = proto.completes(headers);
         let length = match (
@@ -164,7 +168,11 @@ pub(super) async fn create(
         let budget = {
             let shared = Arc::clone(&shared);
             let token = caller.name.clone();
-            blocking(move || within_budget(&shared, &token, length, limits)).await
+            blocking(
+                move || within_budget(&shared, &token, length, limits),
+                PARTIAL,
+            )
+            .await
         };
         match budget {
             Ok(Ok(())) => {}
@@ -174,13 +182,13 @@ pub(super) async fn create(
         let held = match (expected, length) {
             (Some(id), Some(length)) => {
                 let view = Arc::clone(&shared);
-                let size = blocking(move || view.view.object_size(&id)).await;
+                let size = blocking(move || view.view.object_size(&id), PARTIAL).await;
                 (size.ok().flatten() == Some(length)).then_some(id)
             }
             _ => None,
         };
         let partials = shared.view.partials();
-        let partial = blocking(move || partials.create(info).map(Box::new)).await;
+        let partial = blocking(move || partials.create(info).map(Box::new), PARTIAL).await;
         let partial = match partial {
             Ok(partial) => partial,
             Err(refused) => return Err(unread(request, refused)),
@@ -273,7 +281,7 @@ pub(super) async fn patch(
         Err(refused) => return unread(request, refused),
     };
     let answer = async {
-        auth::may_write(&caller).map_err(tus_error)?;
+        auth::may_write(&caller).map_err(with_version)?;
         if !proto.piece_typed(request.headers()) {
             let wanted = match proto {
                 Proto::Tus => OFFSET_OCTETS,
@@ -314,12 +322,12 @@ pub(super) async fn terminate(
         Err(refused) => return refused,
     };
     let answer = async {
-        auth::may_write(&caller).map_err(tus_error)?;
+        auth::may_write(&caller).map_err(with_version)?;
         let mut slot = check_out(&shared, &caller, &id).await?;
         let Some(partial) = slot.partial.take() else {
             return Err(missing());
         };
-        blocking(move || partial.remove()).await?;
+        blocking(move || partial.remove(), PARTIAL).await?;
         Ok(tus_answer(StatusCode::NO_CONTENT))
     };
     proto.stamp(answer.await.unwrap_or_else(|refused| refused))
@@ -451,7 +459,7 @@ async fn take_piece(
         }
         Took::TooLarge => {
             if let Some(partial) = slot.partial.take() {
-                let _ = blocking(move || partial.remove()).await;
+                let _ = blocking(move || partial.remove(), PARTIAL).await;
             }
             too_large(shared, &name)
         }
@@ -796,7 +804,7 @@ async fn check_out(
         // Expired: gone, as gc would have it.
         let partials = partials.clone();
         let id = id.to_owned();
-        blocking(move || partials.remove(&id)).await?;
+        blocking(move || partials.remove(&id), PARTIAL).await?;
         return Err(missing());
     }
     let partial = match cached {
@@ -804,7 +812,7 @@ async fn check_out(
         Some(partial) if path.exists() => Some(partial),
         _ => {
             let id = id.to_owned();
-            match blocking(move || partials.open(&id)).await? {
+            match blocking(move || partials.open(&id), PARTIAL).await? {
                 Found::Ready(partial) => Some(partial),
                 Found::Missing => None,
                 Found::Discarded(why) => {
@@ -853,23 +861,6 @@ fn within_budget(
         return Ok(Err(refuse(StatusCode::PAYLOAD_TOO_LARGE, &why)));
     }
     Ok(Ok(()))
-}
-
-/// Runs `work` on the blocking pool; a failure is a 500 (logged).
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
-) -> Result<T, Response> {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(Ok(done)) => Ok(done),
-        Ok(Err(e)) => {
-            tracing::error!("partial uploads: {e:#}");
-            Err(error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the partial upload could not be read or written",
-            ))
-        }
-        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())),
-    }
 }
 
 /// The answer to the piece that completed an upload stored: 204 with the
@@ -949,10 +940,6 @@ fn with_version(mut response: Response) -> Response {
 /// An error answer, as tus wants it (its version said).
 fn refuse(status: StatusCode, why: &str) -> Response {
     with_version(error(status, why))
-}
-
-fn tus_error(response: Response) -> Response {
-    with_version(response)
 }
 
 /// An error the draft names by a problem type (RFC 9457, with the

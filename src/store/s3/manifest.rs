@@ -528,23 +528,41 @@ impl Mirror {
                 return Ok(new);
             }
             let n = self.state.log + 1;
-            if remote.create(&commit_key(n), text.clone())? {
-                let _ = self.take(&text[..])?;
-                self.state.log = n;
-                self.flush()?;
-                if let Err(e) = self.make_packs(remote, n) {
-                    say!("warning: the manifest's packs ending at commit {n} were not made: {e:#}");
-                }
+            if self.publish_next(remote, text)? {
                 return Ok(new);
             }
             // Another machine took number n: read it (and what followed),
             // then try again with what is still new.
             self.sync(remote)?;
-            if self.state.log < n {
-                return Err(anyhow!(
-                    "commit {n} exists and cannot be listed: the bucket's listing lags behind its writes"
-                ));
-            }
+            self.listed_past(n)?;
+        }
+    }
+
+    /// Makes `text` the next commit, create-only: on success the copy takes
+    /// it in, its log moves to it, and the packs ending at it are made.
+    /// False when another machine took that number first.
+    fn publish_next(&mut self, remote: &Remote, text: Vec<u8>) -> Result<bool> {
+        let n = self.state.log + 1;
+        if !remote.create(&commit_key(n), text.clone())? {
+            return Ok(false);
+        }
+        let _ = self.take(&text[..])?;
+        self.state.log = n;
+        self.flush()?;
+        if let Err(e) = self.make_packs(remote, n) {
+            say!("warning: the manifest's packs ending at commit {n} were not made: {e:#}");
+        }
+        Ok(true)
+    }
+
+    /// After losing commit `n` to another machine and syncing: the copy
+    /// must hold it now, or the bucket's listing lags behind its writes.
+    fn listed_past(&self, n: u64) -> Result<()> {
+        match self.state.log < n {
+            true => Err(anyhow!(
+                "commit {n} exists and cannot be listed: the bucket's listing lags behind its writes"
+            )),
+            false => Ok(()),
         }
     }
 
@@ -615,19 +633,11 @@ impl Mirror {
         text.extend_from_slice(format!("\"{}\"}}\n", jiff::Timestamp::now()).as_bytes());
         loop {
             let n = self.state.log + 1;
-            if remote.create(&commit_key(n), text.clone())? {
-                self.state.log = n;
-                if let Err(e) = self.make_packs(remote, n) {
-                    say!("warning: the manifest's packs ending at commit {n} were not made: {e:#}");
-                }
+            if self.publish_next(remote, text.clone())? {
                 return Ok(());
             }
             self.sync_once(remote, false)?;
-            if self.state.log < n {
-                return Err(anyhow!(
-                    "commit {n} exists and cannot be listed: the bucket's listing lags behind its writes"
-                ));
-            }
+            self.listed_past(n)?;
         }
     }
 
