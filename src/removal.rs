@@ -93,7 +93,11 @@ pub fn remove(
     }
     // The new manifest is in place: no kept entry names the unnamed ones.
     let unnamed: HashSet<ObjectId> = removed.unnamed.into_iter().collect();
-    let held = trash::held_objects(&store.trash()?);
+    // A purge deletes whatever the trash held: no need to ask it.
+    let held = match purged {
+        Some(_) => HashSet::new(),
+        None => trash::held_objects(&store.trash()?),
+    };
     for id in gone {
         let free = purged.is_some() || (unnamed.contains(&id) && !held.contains(&id));
         if free && let Some(size) = store.delete_object(&id)? {
