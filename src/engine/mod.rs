@@ -240,7 +240,13 @@ impl<St: Stager> Streamer<St> {
         let mut admission = Admission::begin(policy, hint.map(|k| k.mime))?;
         let mut staged = match self.settings.dry_run {
             true => None,
-            false => Some(self.stager.stage().map_err(Failure::Store)?),
+            false => Some(
+                match file {
+                    Some((file, _)) => self.stager.stage_file(file, size.unwrap_or(0)),
+                    None => self.stager.stage(),
+                }
+                .map_err(Failure::Store)?,
+            ),
         };
         let mut writer = staged.as_mut().map(|s| StoreWriter(s));
         // Admission first, then the writer: a refused chunk is never written.
@@ -663,13 +669,17 @@ impl<B: Backend, E: Events> Ingest<B, E> {
         self.batch_since = None;
         let outcome = if self.settings.dry_run {
             self.preview(&batch)
+                .map(|statuses| statuses.into_iter().map(Ok).collect())
         } else {
             self.commit(&mut batch)
         };
         match outcome {
-            Ok(statuses) => {
-                for (pending, status) in batch.iter().zip(statuses) {
-                    self.events.stored(&pending.shown, status, &pending.entry);
+            Ok(outcomes) => {
+                for (pending, outcome) in batch.iter().zip(outcomes) {
+                    match outcome {
+                        Ok(status) => self.events.stored(&pending.shown, status, &pending.entry),
+                        Err(failure) => self.events.failed(&pending.shown, &failure),
+                    }
                 }
                 Ok(())
             }
@@ -684,7 +694,12 @@ impl<B: Backend, E: Events> Ingest<B, E> {
 
     /// Publishes the staged objects, then appends their manifest lines and
     /// cache records: in that order, so no line names a missing object.
-    fn commit(&mut self, batch: &mut [Pending<B::Staged>]) -> Result<Vec<Status>, Failure> {
+    /// An input that changed before its upload read it again is reported
+    /// failed alone, with nothing stored or recorded for it.
+    fn commit(
+        &mut self,
+        batch: &mut [Pending<B::Staged>],
+    ) -> Result<Vec<Result<Status, Failure>>, Failure> {
         let staged = batch
             .iter_mut()
             .filter_map(|p| p.staged.take().map(|s| (s, p.entry.sha256)))
@@ -693,9 +708,15 @@ impl<B: Backend, E: Events> Ingest<B, E> {
         for (pending, done) in batch.iter_mut().zip(&committed) {
             pending.entry.new = *done == Committed::New;
         }
-        let entries: Vec<Entry> = batch.iter().map(|p| p.entry.clone()).collect();
-        let to_cache: Vec<(FileKey, Entry)> = batch
-            .iter()
+        let kept = || {
+            batch
+                .iter()
+                .zip(&committed)
+                .filter(|(_, done)| **done != Committed::Changed)
+                .map(|(pending, _)| pending)
+        };
+        let entries: Vec<Entry> = kept().map(|p| p.entry.clone()).collect();
+        let to_cache: Vec<(FileKey, Entry)> = kept()
             .filter_map(|p| p.cache_key.map(|key| (key, p.entry.clone())))
             .collect();
         let cache = &mut self.cache;
@@ -710,17 +731,26 @@ impl<B: Backend, E: Events> Ingest<B, E> {
             }
             Ok(())
         };
-        let appended = self
+        let mut appended = self
             .store
             .record(&entries, &mut update_cache)
-            .map_err(Failure::Store)?;
+            .map_err(Failure::Store)?
+            .into_iter();
         Ok(committed
             .iter()
-            .zip(appended)
-            .map(|(done, appended)| match (done, appended) {
-                (Committed::New, _) => Status::New,
-                (Committed::AlreadyPresent, true) => Status::Duplicate,
-                (Committed::AlreadyPresent, false) => Status::Unchanged,
+            .map(|done| match done {
+                Committed::Changed => Err(Failure::Input(anyhow::anyhow!(
+                    "changed after it was read, before its upload read it again; \
+                     nothing stored (run again to store it as it is now)"
+                ))),
+                Committed::New => {
+                    appended.next();
+                    Ok(Status::New)
+                }
+                Committed::AlreadyPresent => match appended.next() {
+                    Some(true) => Ok(Status::Duplicate),
+                    _ => Ok(Status::Unchanged),
+                },
             })
             .collect())
     }

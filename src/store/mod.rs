@@ -120,6 +120,9 @@ impl Busy {
 pub enum Committed {
     New,
     AlreadyPresent,
+    /// Nothing stored: the input, read again to be uploaded, was no longer
+    /// what its pass had read (see [`Stager::stage_file`]).
+    Changed,
 }
 
 /// Makes the places where the bytes of inputs go while they stream in,
@@ -132,6 +135,12 @@ pub trait Stager: Clone + Send + 'static {
     type Staged: io::Write + Send + 'static;
 
     fn stage(&self) -> Result<Self::Staged>;
+
+    /// Stages the regular file `file` of `size` bytes, which the pass is
+    /// about to read: a store may read it again rather than copy it.
+    fn stage_file(&self, _file: &File, _size: u64) -> Result<Self::Staged> {
+        self.stage()
+    }
 
     /// Makes a staged object's bytes durable ahead of its publishing, on
     /// the thread that staged it: a server's uploads then sync side by

@@ -291,34 +291,30 @@ fn two_machines_ingesting_overlapping_trees_at_once_lose_nothing(engine: Engine)
 fn a_server_killed_mid_upload_leaves_no_object_and_a_rerun_completes(engine: Engine) {
     let mut server = Server::start_own(engine);
     let env = Env::new();
-    let store = store_url("crash");
-    let (child, big, spool) = big_upload_under_way(&server, &env, &store);
-    wait_for_a_multipart_upload(&server, &store);
-    server.kill();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
-    let err = stderr_of(&out);
-    assert!(
-        err.contains(&server.endpoint()) && !err.contains(SECRET),
-        "{err}"
-    );
-    assert!(
-        files_under(&spool)
-            .iter()
-            .all(|p| p.extension().is_none_or(|e| e != "spool")),
-        "a spool file was left"
-    );
-    server.restart();
-    let listed = ok(server.cmd(&store, ["--json", "verify"]));
-    assert_eq!(
-        json_summary(&listed)["objects"],
-        1,
-        "part of the big file is visible"
-    );
-    ok(server.cmd(&store, [env.path().join("big.bin")]));
-    let cat = ok(server.cmd(&store, ["cat", &sha256_hex(&big)]));
-    assert!(cat.stdout == big);
-    assert_verified(&server, &store);
+    for given in [Given::Named, Given::Piped] {
+        let store = store_url(&format!("crash-{given:?}"));
+        let (child, big) = big_upload_under_way(&server, &env, &store, given);
+        server.kill();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+        let err = stderr_of(&out);
+        assert!(
+            err.contains(&server.endpoint()) && !err.contains(SECRET),
+            "{err}"
+        );
+        assert_no_spool_file_left(&server);
+        server.restart();
+        let listed = ok(server.cmd(&store, ["--json", "verify"]));
+        assert_eq!(
+            json_summary(&listed)["objects"],
+            1,
+            "part of the big file is visible"
+        );
+        ok(server.cmd(&store, [env.path().join("big.bin")]));
+        let cat = ok(server.cmd(&store, ["cat", &sha256_hex(&big)]));
+        assert!(cat.stdout == big);
+        assert_verified(&server, &store);
+    }
 }
 
 /// Waits until the server holds an unfinished multipart upload under the
@@ -330,58 +326,192 @@ fn wait_for_a_multipart_upload(server: &Server, store: &str) {
     });
 }
 
+/// How the big file reaches a run.
+#[derive(Clone, Copy, Debug)]
+enum Given {
+    /// Named: read again for its upload, never spooled.
+    Named,
+    /// On standard input, which cannot be read twice: spooled.
+    Piped,
+}
+
 /// A store holding one small file, and a run uploading a 200 MiB one into
-/// it, hashed and under way; returns the run, the big file's bytes and the
-/// folder spool files live under.
-fn big_upload_under_way(server: &Server, env: &Env, store: &str) -> (Child, Vec<u8>, PathBuf) {
+/// it, hashed and under way (a multipart upload begun); returns the run
+/// and the big file's bytes, also written to `big.bin`.
+fn big_upload_under_way(server: &Server, env: &Env, store: &str, given: Given) -> (Child, Vec<u8>) {
     let big = noise(200 << 20, 5);
     env.write("big.bin", &big);
     let small = env.write("small.txt", b"small\n");
     ok(server.cmd(store, [OsStr::new("-q"), small.as_os_str()]));
-    let child = server
-        .cmd(store, [env.path().join("big.bin")])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let spool = wait_for_full_spool(server, big.len());
-    (child, big, spool)
+    let child = match given {
+        Given::Named => server
+            .cmd(store, [env.path().join("big.bin")])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+        Given::Piped => {
+            let mut cmd = server.cmd(store, ["--name", "big.bin", "-"]);
+            let (child, mut stdin) = spawn_fed(cmd.stderr(Stdio::piped()));
+            let bytes = big.clone();
+            std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &bytes));
+            child
+        }
+    };
+    wait_for_a_multipart_upload(server, store);
+    (child, big)
 }
 
-/// Waits until a spool file of `len` bytes exists: hashing is done and the
-/// upload has begun. Returns the folder spool files live under.
-fn wait_for_full_spool(server: &Server, len: usize) -> PathBuf {
+/// No spool file is left in the machine's cache of the store.
+fn assert_no_spool_file_left(server: &Server) {
     let spool = server.path().join("cache/ingest/s3");
-    eventually(Duration::from_secs(60), "the upload starting", || {
-        files_under(&spool)
-            .iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "spool"))
-            .any(|p| std::fs::metadata(p).is_ok_and(|m| m.len() == len as u64))
-    });
-    spool
-}
-
-#[test]
-fn ctrl_c_mid_upload_leaves_no_object_and_no_spool_file() {
-    let server = Server::start();
-    let env = Env::new();
-    let store = store_url("interrupted");
-    let (child, _, spool) = big_upload_under_way(&server, &env, &store);
-    wait_for_a_multipart_upload(&server, &store);
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let out = child.wait_with_output().unwrap();
-    assert!(!out.status.success());
     assert!(
         files_under(&spool)
             .iter()
             .all(|p| p.extension().is_none_or(|e| e != "spool")),
         "a spool file was left"
     );
-    let verified = assert_verified(&server, &store);
-    assert_eq!(verified["objects"], 1, "part of the big file is visible");
+}
+
+#[test]
+fn ctrl_c_mid_upload_leaves_no_object_and_no_spool_file() {
+    let server = Server::start();
+    let env = Env::new();
+    for given in [Given::Named, Given::Piped] {
+        let store = store_url(&format!("interrupted-{given:?}"));
+        let (child, _) = big_upload_under_way(&server, &env, &store, given);
+        let killed = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let out = child.wait_with_output().unwrap();
+        assert!(!out.status.success(), "{given:?}");
+        assert_no_spool_file_left(&server);
+        let verified = assert_verified(&server, &store);
+        assert_eq!(verified["objects"], 1, "part of the big file is visible");
+    }
+}
+
+/// A named file is read again for its upload, not spooled: changed in
+/// place after its pass read it and before its upload, it fails alone,
+/// named, with nothing of it stored (no object under either content's
+/// name, no unfinished upload), while the run's other input is stored; a
+/// re-run stores it as it is now.
+#[test]
+fn a_file_changed_before_its_upload_fails_alone_and_leaves_nothing() {
+    let server = Server::start();
+    let env = Env::new();
+    let store = store_url("changed");
+    let before = noise(6 << 20, 7);
+    let big = env.write("big.bin", &before);
+    // The file first, then standard input, which the run waits on while
+    // the file is staged (hashed, its upload not begun: the batch is sent
+    // at the end).
+    let mut cmd = server.cmd(&store, [big.as_os_str(), OsStr::new("-")]);
+    let (child, mut stdin) = spawn_fed(cmd.stderr(Stdio::piped()));
+    eventually(Duration::from_secs(60), "the file read whole", || {
+        std::fs::read_to_string(format!("/proc/{}/io", child.id()))
+            .ok()
+            .and_then(|io| {
+                io.lines()
+                    .find_map(|l| l.strip_prefix("rchar: ")?.parse::<usize>().ok())
+            })
+            .is_some_and(|read| read >= before.len())
+    });
+    let mut after = before.clone();
+    after[(11 << 19) + 3] ^= 0xff; // in the second part
+    let rewrite = std::fs::OpenOptions::new().write(true).open(&big).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(
+        &rewrite,
+        &after[(11 << 19) + 3..][..1],
+        (11 << 19) + 3,
+    )
+    .unwrap();
+    std::io::Write::write_all(&mut stdin, b"piped\n").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("big.bin") && err.contains("changed"), "{err}");
+    let listed = entries(&server, &store);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["sha256"], sha256_hex(b"piped\n"));
+    let objects = server.keys(&format!("{}/objects/", "changed"));
+    for content in [&before, &after] {
+        assert!(
+            !objects.iter().any(|k| k.ends_with(&sha256_hex(content))),
+            "{objects:?}"
+        );
+    }
+    let out = ok(server.cmd(&store, ["gc", "--dry-run", "--older-than", "0s"]));
+    assert!(!stdout_of(&out).contains("upload"), "{}", stdout_of(&out));
+
+    ok(server.cmd(&store, [&big]));
+    let cat = ok(server.cmd(&store, ["cat", &sha256_hex(&after)]));
+    assert!(cat.stdout == after);
+    assert_verified(&server, &store);
+}
+
+/// Killed with SIGKILL at seeded moments while named files stream up: no
+/// object under `objects/` ever fails to hash to its name, gc aborts what
+/// the kills left unfinished, and a re-run stores every file.
+#[test]
+fn sigkill_at_random_moments_of_a_streamed_upload_keeps_every_name_true() {
+    let seed = test_seed();
+    let mut moments = Moments(seed);
+    let server = Server::start();
+    let env = Env::new();
+    let store = store_url("killed-at-random");
+    let files: Vec<(PathBuf, Vec<u8>)> = (0..7u64)
+        .map(|i| {
+            let bytes = noise((32 << 20) + i as usize * 4099, 2 * i + 1001);
+            (env.write(format!("f{i}.bin"), &bytes), bytes)
+        })
+        .collect();
+    // The first run goes whole: how long one takes here.
+    let started = std::time::Instant::now();
+    ok(server.cmd(&store, [&files[0].0]));
+    let span = started.elapsed();
+    let mut killed_mid_run = 0;
+    for (path, _) in &files[1..] {
+        let mut child = server
+            .cmd(&store, [path])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let after = Duration::from_micros(moments.next_below(span.as_micros() as u64 * 3 / 4));
+        std::thread::sleep(after); // choosing the moment, not synchronising
+        let _ = child.kill();
+        if child.wait().unwrap().code().is_none() {
+            killed_mid_run += 1;
+        }
+        for key in server.keys("killed-at-random/objects/") {
+            let name = key.rsplit('/').next().unwrap();
+            assert_eq!(
+                sha256_hex(&server.get(&key)),
+                name,
+                "seed {seed}: {key} after a kill at {after:?}"
+            );
+        }
+    }
+    assert!(
+        killed_mid_run >= 3,
+        "seed {seed}: {killed_mid_run} runs killed"
+    );
+    ok(server.cmd(&store, ["gc", "--older-than", "0s"]));
+    let out = ok(server.cmd(&store, ["gc", "--dry-run", "--older-than", "0s"]));
+    assert!(
+        !stdout_of(&out).contains("upload"),
+        "seed {seed}: {}",
+        stdout_of(&out)
+    );
+    let paths: Vec<&PathBuf> = files.iter().map(|(p, _)| p).collect();
+    ok(server.cmd(&store, paths));
+    for (_, bytes) in &files {
+        let cat = ok(server.cmd(&store, ["cat", &sha256_hex(bytes)]));
+        assert!(cat.stdout == *bytes, "seed {seed}");
+    }
+    assert_verified(&server, &store);
 }
 
 #[test]
@@ -389,8 +519,7 @@ fn gc_aborts_the_multipart_upload_of_a_killed_run_once_it_is_old_enough() {
     let server = Server::start();
     let env = Env::new();
     let store = store_url("killed");
-    let (mut child, big, _) = big_upload_under_way(&server, &env, &store);
-    wait_for_a_multipart_upload(&server, &store);
+    let (mut child, big) = big_upload_under_way(&server, &env, &store, Given::Named);
     child.kill().unwrap();
     child.wait().unwrap();
     let key = format!("objects/{}/{}", &sha256_hex(&big)[..2], sha256_hex(&big));

@@ -76,6 +76,8 @@ impl Backend for LocalStore {
                 // Something else at its path (a folder) is damage, not an
                 // object to trust: this says so.
                 Committed::AlreadyPresent => _ = self.object_present(&id)?,
+                // A local stager copies every input as it reads it.
+                Committed::Changed => {}
             }
         }
         // Then the names: a rename is durable once its folder is synced.

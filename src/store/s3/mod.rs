@@ -335,7 +335,8 @@ impl S3Store {
         match failure {
             UploadFailure::Lookup(e) => self.failed(&format!("looking up {id}"), e),
             UploadFailure::Server(e) => anyhow!("{}: uploading {id}: {e:#}", self.describe()),
-            UploadFailure::Spool(e) => anyhow!("reading the spool file of {id}: {e}"),
+            UploadFailure::Spool(e) => anyhow!("reading {id} for its upload: {e}"),
+            UploadFailure::Changed => anyhow!("{id} changed since it was read"),
         }
     }
 

@@ -1,10 +1,13 @@
 //! Where an input waits, hashed, for its upload to an S3 store: in memory
-//! while small, else in a local spool file; and the MD5 of each of its
-//! upload parts, computed as its bytes are written, in the same pass as its
+//! while small, in a local spool file when it cannot be read again
+//! (standard input, an HTTP upload), and nowhere when it is a large regular
+//! file, which its upload reads again; and the MD5 of each of its upload
+//! parts, computed as its bytes are written, in the same pass as its
 //! SHA-256 (the server checks each part's against what it receives).
 
-use std::fs;
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
@@ -55,6 +58,28 @@ enum Held {
         temp: NamedTempFile,
         _tracked: Tracked,
     },
+    /// A regular file read again for its upload, from `at`: nothing is
+    /// copied while it is hashed. Each part read again must have the MD5
+    /// the pass computed, so what is sent is what was hashed and admitted.
+    Source {
+        file: File,
+        at: u64,
+    },
+}
+
+/// Regular files from this size up are read again for their upload rather
+/// than spooled: one part (S3's smallest), where a spool starts to cost a
+/// write of the whole input to the local disk before anything is sent.
+/// Smaller ones are cheap to spool, and a batch then holds no more files
+/// open than its bytes allow (256 MiB / 5 MiB).
+pub(super) const REREAD_FROM: u64 = PART_SIZE;
+
+/// Why the next part could not be read for its upload.
+#[derive(Debug)]
+pub(super) enum PartFailure {
+    Io(io::Error),
+    /// The input read again is not what the pass read: it changed since.
+    Changed,
 }
 
 impl Spool {
@@ -63,16 +88,38 @@ impl Spool {
         match &mut self.held {
             Held::Memory(_) => Ok(()),
             Held::File { temp, .. } => io::Seek::rewind(temp.as_file_mut()),
+            Held::Source { at, .. } => {
+                *at = 0;
+                Ok(())
+            }
         }
     }
 
-    /// The next `len` bytes (fewer at the end), for one request's body.
-    pub(super) fn read_part(&mut self, len: u64) -> io::Result<Bytes> {
+    /// The next `len` bytes (fewer at the end), for one request's body,
+    /// whose MD5 the pass computed as `md5`.
+    pub(super) fn read_part(&mut self, len: u64, md5: &[u8; 16]) -> Result<Bytes, PartFailure> {
         match &mut self.held {
             Held::Memory(bytes) => Ok(Bytes::from(std::mem::take(bytes))),
             Held::File { temp, .. } => {
                 let mut part = Vec::with_capacity(len.min(self.written) as usize);
-                temp.as_file_mut().take(len).read_to_end(&mut part)?;
+                let file = temp.as_file_mut();
+                file.take(len)
+                    .read_to_end(&mut part)
+                    .map_err(PartFailure::Io)?;
+                Ok(Bytes::from(part))
+            }
+            Held::Source { file, at } => {
+                let len = len.min(self.written - *at) as usize;
+                let mut part = vec![0; len];
+                file.read_exact_at(&mut part, *at)
+                    .map_err(|e| match e.kind() {
+                        io::ErrorKind::UnexpectedEof => PartFailure::Changed,
+                        _ => PartFailure::Io(e),
+                    })?;
+                if <[u8; 16]>::from(Md5::digest(&part)) != *md5 {
+                    return Err(PartFailure::Changed);
+                }
+                *at += len as u64;
                 Ok(Bytes::from(part))
             }
         }
@@ -138,6 +185,7 @@ impl Write for Spool {
                 buf.len()
             }
             Held::File { temp, .. } => temp.write(buf)?,
+            Held::Source { .. } => buf.len(),
         };
         self.digest(&buf[..n]);
         self.written += n as u64;
@@ -146,8 +194,8 @@ impl Write for Spool {
 
     fn flush(&mut self) -> io::Result<()> {
         match &mut self.held {
-            Held::Memory(_) => Ok(()),
             Held::File { temp, .. } => temp.flush(),
+            Held::Memory(_) | Held::Source { .. } => Ok(()),
         }
     }
 }
@@ -192,18 +240,35 @@ impl SpoolStager {
     }
 }
 
-impl Stager for SpoolStager {
-    type Staged = Spool;
-
-    fn stage(&self) -> Result<Spool> {
-        Ok(Spool {
-            held: Held::Memory(Vec::new()),
+impl SpoolStager {
+    fn holding(&self, held: Held) -> Spool {
+        Spool {
+            held,
             written: 0,
             stager: self.clone(),
             digests: Vec::new(),
             part: Md5::new(),
             in_part: 0,
-        })
+        }
+    }
+}
+
+impl Stager for SpoolStager {
+    type Staged = Spool;
+
+    fn stage(&self) -> Result<Spool> {
+        Ok(self.holding(Held::Memory(Vec::new())))
+    }
+
+    /// A large regular file is read again for its upload instead of
+    /// spooled: its upload starts as soon as it is hashed, without first
+    /// writing it all to the local disk (and needing the room for it).
+    fn stage_file(&self, file: &File, size: u64) -> Result<Spool> {
+        if size < REREAD_FROM {
+            return self.stage();
+        }
+        let file = file.try_clone()?;
+        Ok(self.holding(Held::Source { file, at: 0 }))
     }
 }
 
@@ -230,7 +295,7 @@ mod tests {
         assert!(matches!(spool.held, Held::File { .. }));
         assert_eq!(spool.written, 65_537);
         spool.rewind().unwrap();
-        let back = spool.read_part(part_len(0)).unwrap();
+        let back = spool.read_part(part_len(0), &[0; 16]).unwrap();
         assert_eq!(back.len(), 65_537);
         assert!(back[..40_000].iter().all(|&b| b == 1) && back[65_536] == 3);
     }
@@ -269,12 +334,53 @@ mod tests {
         assert_eq!(digests, expected);
         spool.rewind().unwrap();
         for part in bytes.chunks(PART_SIZE as usize) {
-            assert_eq!(spool.read_part(PART_SIZE).unwrap(), part);
+            assert_eq!(spool.read_part(PART_SIZE, &[0; 16]).unwrap(), part);
         }
         let mut empty = stager.stage().unwrap();
         assert_eq!(
             empty.part_digests(),
             vec![<[u8; 16]>::from(Md5::digest(b""))]
         );
+    }
+
+    #[test]
+    fn a_large_file_is_read_again_and_each_part_must_match_its_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let stager = SpoolStager {
+            spool: dir.path().join("spool").into(),
+            ready: Arc::default(),
+        };
+        let bytes: Vec<u8> = (0..(PART_SIZE + 1000)).map(|i| (i % 253) as u8).collect();
+        let path = dir.path().join("input");
+        fs::write(&path, &bytes).unwrap();
+        let file = File::open(&path).unwrap();
+        let mut spool = stager.stage_file(&file, bytes.len() as u64).unwrap();
+        spool.write_all(&bytes).unwrap();
+        assert!(matches!(spool.held, Held::Source { .. }));
+        assert!(!dir.path().join("spool").exists(), "nothing spooled");
+        let digests = spool.part_digests();
+        spool.rewind().unwrap();
+        assert_eq!(
+            spool.read_part(PART_SIZE, &digests[0]).unwrap(),
+            bytes[..PART_SIZE as usize]
+        );
+        // Changed in place after its pass: the next part no longer matches.
+        let writer = fs::OpenOptions::new().write(true).open(&path).unwrap();
+        writer.write_all_at(b"x", PART_SIZE + 10).unwrap();
+        assert!(matches!(
+            spool.read_part(PART_SIZE, &digests[1]),
+            Err(PartFailure::Changed)
+        ));
+        // Cut short: the same.
+        writer.set_len(PART_SIZE + 10).unwrap();
+        spool.rewind().unwrap();
+        spool.read_part(PART_SIZE, &digests[0]).unwrap();
+        assert!(matches!(
+            spool.read_part(PART_SIZE, &digests[1]),
+            Err(PartFailure::Changed)
+        ));
+        // A small file is spooled as before.
+        let small = stager.stage_file(&file, 1000).unwrap();
+        assert!(matches!(small.held, Held::Memory(_)));
     }
 }

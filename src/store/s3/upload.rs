@@ -8,7 +8,7 @@ use anyhow::{Result, anyhow};
 use opendal::ErrorKind;
 
 use super::requests::{Unfinished, Uploads};
-use super::spool::{Spool, part_len};
+use super::spool::{PartFailure, Spool, part_len};
 use crate::store::Committed;
 
 const PARTS_IN_FLIGHT: usize = 2;
@@ -21,6 +21,17 @@ pub(super) enum UploadFailure {
     Lookup(opendal::Error),
     Server(anyhow::Error),
     Spool(io::Error),
+    /// The input read again for its upload changed since it was hashed.
+    Changed,
+}
+
+impl From<PartFailure> for UploadFailure {
+    fn from(failure: PartFailure) -> Self {
+        match failure {
+            PartFailure::Io(e) => UploadFailure::Spool(e),
+            PartFailure::Changed => UploadFailure::Changed,
+        }
+    }
 }
 
 /// Where one object goes.
@@ -39,6 +50,13 @@ pub(super) struct Target {
 /// after the upload is needed. A failed multipart upload is aborted, so no
 /// unfinished upload is left behind.
 pub(super) async fn upload(target: Target, mut spool: Spool) -> Result<Committed, UploadFailure> {
+    match send(&target, &mut spool).await {
+        Err(UploadFailure::Changed) => Ok(Committed::Changed),
+        sent => sent,
+    }
+}
+
+async fn send(target: &Target, spool: &mut Spool) -> Result<Committed, UploadFailure> {
     // A HEAD first spares re-sending a large object's bytes; a small one
     // costs less to send than the round trip, and create-only still
     // refuses it if stored.
@@ -53,7 +71,7 @@ pub(super) async fn upload(target: Target, mut spool: Spool) -> Result<Committed
     spool.rewind().map_err(UploadFailure::Spool)?;
     let requests = &target.requests;
     if let [md5] = digests[..] {
-        let body = spool.read_part(part_len(0)).map_err(UploadFailure::Spool)?;
+        let body = spool.read_part(part_len(0), &md5)?;
         let created = requests.put_new(&target.full_key, body, md5).await;
         return match created.map_err(UploadFailure::Server)? {
             true => Ok(Committed::New),
@@ -69,7 +87,7 @@ pub(super) async fn upload(target: Target, mut spool: Spool) -> Result<Committed
         key: target.full_key.clone(),
         initiated: None,
     };
-    match upload_parts(requests, &upload, &mut spool, &digests).await {
+    match upload_parts(requests, &upload, spool, &digests).await {
         Ok(true) => Ok(Committed::New),
         Ok(false) => Ok(Committed::AlreadyPresent),
         Err(e) => {
@@ -93,9 +111,7 @@ async fn upload_parts(
         if in_flight.len() >= PARTS_IN_FLIGHT {
             take_part(&mut in_flight, &mut etags).await?;
         }
-        let body = spool
-            .read_part(part_len(index))
-            .map_err(UploadFailure::Spool)?;
+        let body = spool.read_part(part_len(index), md5)?;
         let (requests, upload, md5) = (Arc::clone(requests), upload.clone(), *md5);
         in_flight.spawn(async move {
             let etag = requests.put_part(&upload, index + 1, body, md5).await;
