@@ -16,6 +16,12 @@
 # for one object per file on this machine. The client's CPU (user + system
 # of the tool, from GNU time) per file shows its own cost apart from the
 # server's, which shares the machine.
+#
+# The large file is also sent through a link of LINK_MBPS MB/s (default 50;
+# 0 skips it): benches/throttle.py, one proxy for every tool, limiting what
+# goes towards the server. "ingest (stdin)" sends the same file on standard
+# input, which ingest spools to local disk while hashing (it cannot read a
+# pipe twice), where a named file is hashed, then read again as it is sent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +29,7 @@ engine=${1:-seaweedfs}
 large_mib=${2:-1024}
 small=${3:-2000}
 runs=${4:-3}
+link_mbps=${LINK_MBPS:-50}
 case $engine in seaweedfs|rgw) ;; *) echo "ENGINE is seaweedfs or rgw" >&2; exit 2 ;; esac
 
 for tool in rclone restic; do
@@ -45,7 +52,7 @@ JSON
         -volume.port=${ports[2]} -filer.port=${ports[3]} -admin.port=${ports[4]} -admin.ui=false \
         -webdav=false -s3.port.iceberg=0 -s3.port.lance=0 > "$work/weed.log" 2>&1 &
     server=$!
-    trap 'kill -9 $server 2>/dev/null; rm -rf "$work"' EXIT
+    trap 'kill ${throttle:-} $server 2>/dev/null; kill -9 $server 2>/dev/null; rm -rf "$work"' EXIT
     provider=SeaweedFS
     version="SeaweedFS $(target/s3venv/bin/weed version 2>/dev/null | head -1 | awk '{print $3}')"
 else
@@ -58,7 +65,7 @@ else
         < "$work/rgw.in" > "$work/rgw.out" 2> "$work/rgw.log" &
     server=$!
     exec 3> "$work/rgw.in"
-    trap 'exec 3>&-; wait $server 2>/dev/null; rm -rf "$work"' EXIT
+    trap 'kill ${throttle:-} 2>/dev/null; exec 3>&-; wait $server 2>/dev/null; rm -rf "$work"' EXIT
     until grep -q ready "$work/rgw.out"; do
         kill -0 $server 2>/dev/null || { cat "$work/rgw.log" >&2; exit 1; }
         sleep 0.5
@@ -78,6 +85,16 @@ for _ in $(seq 100); do
     sleep 0.3
 done
 
+# The limited link: every tool's requests through the same proxy.
+link=$endpoint
+if [ "$link_mbps" != 0 ]; then
+    link_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    python3 benches/throttle.py "$link_port" "${ports[0]}" "$link_mbps" > "$work/throttle.out" 2>&1 &
+    throttle=$!
+    until grep -q ready "$work/throttle.out"; do sleep 0.1; done
+    link=http://127.0.0.1:$link_port
+fi
+
 head -c $((large_mib << 20)) /dev/urandom > "$work/large.bin"
 python3 benches/make_tree.py "$work/tree" "$small"
 files=$(find "$work/tree" -type f | wc -l)
@@ -95,16 +112,23 @@ run() {
         echo "failed: $(tail -1 "$work/err.out")" >&2
     fi
 }
-tools=(ingest rclone restic rclone-puts)
-have() { [ "$1" = ingest ] || command -v "${1%-puts}" >/dev/null; }
+tools=(ingest ingest-stdin rclone restic rclone-puts)
+have() { [[ $1 = ingest* ]] || command -v "${1%-puts}" >/dev/null; }
+# Through the limited link: the endpoint each tool is given.
+linked="AWS_ENDPOINT_URL=$link RCLONE_CONFIG_BENCH_ENDPOINT=$link"
 for round in $(seq "$runs"); do
     for t in "${tools[@]}"; do
         have $t || continue
         case $t in
             ingest) run ingest "$bin -q --progress never --store s3://bench/\$P $work/large.bin" large
+                    [ "$link_mbps" = 0 ] || run ingest "env $linked $bin -q --progress never --store s3://bench/\$P $work/large.bin" link
                     run ingest "$bin -q --progress never --store s3://bench/\$P $work/tree" tree ;;
+            ingest-stdin)
+                    run ingest-stdin "$bin -q --progress never --store s3://bench/\$P --name large.bin - < $work/large.bin" large
+                    [ "$link_mbps" = 0 ] || run ingest-stdin "env $linked $bin -q --progress never --store s3://bench/\$P --name large.bin - < $work/large.bin" link ;;
             # rclone refuses a custom CA bundle over plain HTTP.
             rclone) run rclone "env -u AWS_CA_BUNDLE rclone copy $work/large.bin bench:bench/\$P/" large
+                    [ "$link_mbps" = 0 ] || run rclone "env -u AWS_CA_BUNDLE $linked rclone copy $work/large.bin bench:bench/\$P/" link
                     run rclone "env -u AWS_CA_BUNDLE rclone copy $work/tree bench:bench/\$P/" tree ;;
             # The server's floor for one object per file: PUTs alone, no
             # HEAD, no listing (what a store that checks nothing would cost).
@@ -117,10 +141,15 @@ done
 
 median() { sort -n | sed -n "$(( (runs + 1) / 2 ))p"; }
 echo "$(date -u +%F), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; $version on 127.0.0.1; median of $runs runs"
-for job in large tree; do
+jobs=(large link tree)
+[ "$link_mbps" = 0 ] && jobs=(large tree)
+for job in "${jobs[@]}"; do
     echo
     if [ $job = large ]; then
         echo "One $large_mib MiB file:"; echo
+        echo "| tool | median | MiB/s | peak RSS | client CPU |"
+    elif [ $job = link ]; then
+        echo "One $large_mib MiB file through a $link_mbps MB/s link:"; echo
         echo "| tool | median | MiB/s | peak RSS | client CPU |"
     else
         echo "A tree of $files small files (1-64 KiB):"; echo
@@ -128,7 +157,7 @@ for job in large tree; do
     fi
     echo "|---|---|---|---|---|"
     for t in "${tools[@]}"; do
-        [ "$t.$job" = rclone-puts.large ] && continue
+        case $t.$job in rclone-puts.large|rclone-puts.link|restic.link|ingest-stdin.tree) continue ;; esac
         if [ ! -s "$work/times.$t.$job" ]; then
             echo "| $t | skipped (not installed, or failed) | | | |"
             continue
@@ -137,7 +166,7 @@ for job in large tree; do
         m=$(cut -d' ' -f2 "$work/times.$t.$job" | median)
         c=$(awk '{ print $3 + $4 }' "$work/times.$t.$job" | median)
         awk -v t="$t" -v s="$s" -v m="$m" -v c="$c" -v job=$job -v mib="$large_mib" -v f="$files" \
-            'BEGIN { if (job == "large") printf "| %s | %.2f s | %.0f | %.1f MiB | %.2f s |\n", t, s, mib / s, m / 1024, c;
+            'BEGIN { if (job != "tree") printf "| %s | %.2f s | %.0f | %.1f MiB | %.2f s |\n", t, s, mib / s, m / 1024, c;
                      else printf "| %s | %.2f s | %.0f | %.1f MiB | %.2f ms |\n", t, s, f / s, m / 1024, 1000 * c / f }'
     done
 done
