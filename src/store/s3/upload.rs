@@ -71,7 +71,7 @@ async fn send(target: &Target, spool: &mut Spool) -> Result<Committed, UploadFai
     spool.rewind().map_err(UploadFailure::Spool)?;
     let requests = &target.requests;
     if let [md5] = digests[..] {
-        let body = spool.read_part(part_len(0), &md5)?;
+        let body = spool.read_part(part_len(0))?;
         let created = requests.put_new(&target.full_key, body, md5).await;
         return match created.map_err(UploadFailure::Server)? {
             true => Ok(Committed::New),
@@ -111,7 +111,7 @@ async fn upload_parts(
         if in_flight.len() >= PARTS_IN_FLIGHT {
             take_part(&mut in_flight, &mut etags).await?;
         }
-        let body = spool.read_part(part_len(index), md5)?;
+        let body = spool.read_part(part_len(index))?;
         let (requests, upload, md5) = (Arc::clone(requests), upload.clone(), *md5);
         in_flight.spawn(async move {
             let etag = requests.put_part(&upload, index + 1, body, md5).await;
