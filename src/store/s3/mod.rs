@@ -299,6 +299,7 @@ impl S3Store {
                     requests: Arc::clone(&self.requests),
                     key: Self::object_key(&id),
                     full_key: self.full_key(&Self::object_key(&id)),
+                    id,
                 };
                 let slots = slots.clone();
                 tasks.spawn(async move {

@@ -16,7 +16,9 @@ use bytes::Bytes;
 use md5::{Digest as _, Md5};
 use tempfile::NamedTempFile;
 
+use crate::hashing::Sha256;
 use crate::interrupt::Tracked;
+use crate::object_id::ObjectId;
 use crate::store::Stager;
 
 /// Uploads go in parts of this size (S3's smallest) at first, at first: memory stays at about their product. See [[`part_len`]].
@@ -39,7 +41,8 @@ pub(super) fn part_len(index: usize) -> u64 {
 const HELD_MAX: usize = 64 << 10;
 
 /// An input on its way to the bucket: in memory while small, else in a
-/// spool file that is removed when dropped.
+/// spool file that is removed when dropped, or (a large regular file) in
+/// the file itself.
 pub struct Spool {
     held: Held,
     pub(super) written: u64,
@@ -47,8 +50,11 @@ pub struct Spool {
     /// The MD5 of each finished part (see [`part_len`]), and of the part
     /// being written: computed as the bytes go by, in the same pass as
     /// their SHA-256, so the server's check covers the spool copy too.
+    /// (Not for a file read again: see [`Held::Source`].)
     digests: Vec<[u8; 16]>,
     part: Md5,
+    /// Parts closed, and the bytes of the part being written.
+    closed: usize,
     in_part: u64,
 }
 
@@ -59,21 +65,26 @@ enum Held {
         _tracked: Tracked,
     },
     /// A regular file read again for its upload: nothing is copied while
-    /// it is hashed. Each part read again must have the CRC-32 its pass
-    /// computed (`crcs`, then `crc` for the part being read), or the file
-    /// changed in between: said here, before a byte of it is sent. What is
-    /// sent carries the MD5 of the pass, which the server checks, so the
-    /// bytes stored are the bytes hashed and admitted whatever happened.
-    /// CRC-32 rather than a second MD5: it costs a tenth of a second per
-    /// GiB, where MD5 costs the client 1.5 s on top of the pass's own.
-    Source {
-        file: File,
-        crcs: Vec<u32>,
-        crc: crc32fast::Hasher,
-        /// Where the next part to read again begins, and its number.
-        at: u64,
-        next: usize,
-    },
+    /// it is hashed, and its upload starts as soon as the pass ends.
+    Source(Box<Reread>),
+}
+
+/// A file read again for its upload. The pass keeps a CRC-32 of each part
+/// (SIMD, about 0.1 s per GiB) and no MD5, so the upload starts sooner.
+/// Each part read again must have its CRC-32, or the file changed in
+/// between: said at once, before the part is sent. It then gets its MD5
+/// (which the server checks), and the SHA-256 of all the parts read again
+/// must be the object's name before the upload is completed, so what is
+/// stored under a name is what hashes to it, whoever wrote to the file
+/// meanwhile.
+struct Reread {
+    file: File,
+    crcs: Vec<u32>,
+    crc: crc32fast::Hasher,
+    /// Where the next part to read again begins, and the SHA-256 of the
+    /// parts read again before it.
+    at: u64,
+    sha256: Sha256,
 }
 
 /// Regular files from this size up are read again for their upload rather
@@ -92,87 +103,86 @@ pub(super) enum PartFailure {
 }
 
 impl Spool {
-    /// Goes back to the start of the bytes, to read them for the upload.
-    pub(super) fn rewind(&mut self) -> io::Result<()> {
+    /// Ends the input (closing its last part) and goes back to its start,
+    /// to read it for the upload; how many parts it is sent in.
+    pub(super) fn rewind(&mut self) -> io::Result<usize> {
+        if self.in_part > 0 || self.closed == 0 {
+            self.close_part();
+        }
         match &mut self.held {
-            Held::Memory(_) => Ok(()),
-            Held::File { temp, .. } => io::Seek::rewind(temp.as_file_mut()),
-            Held::Source { at, next, .. } => {
-                (*at, *next) = (0, 0);
-                Ok(())
+            Held::Memory(_) => {}
+            Held::File { temp, .. } => io::Seek::rewind(temp.as_file_mut())?,
+            Held::Source(reread) => {
+                reread.at = 0;
+                reread.sha256 = Sha256::new();
             }
         }
+        Ok(self.closed)
     }
 
-    /// The next `len` bytes (fewer at the end), for one request's body.
-    pub(super) fn read_part(&mut self, len: u64) -> Result<Bytes, PartFailure> {
+    /// Part `index` (from 0, in order), for one request's body, and the MD5
+    /// it is sent with.
+    pub(super) fn read_part(&mut self, index: usize) -> Result<(Bytes, [u8; 16]), PartFailure> {
+        let len = part_len(index);
         match &mut self.held {
-            Held::Memory(bytes) => Ok(Bytes::from(std::mem::take(bytes))),
+            Held::Memory(bytes) => Ok((Bytes::from(std::mem::take(bytes)), self.digests[index])),
             Held::File { temp, .. } => {
                 let mut part = Vec::with_capacity(len.min(self.written) as usize);
                 let file = temp.as_file_mut();
                 file.take(len)
                     .read_to_end(&mut part)
                     .map_err(PartFailure::Io)?;
-                Ok(Bytes::from(part))
+                Ok((Bytes::from(part), self.digests[index]))
             }
-            Held::Source {
-                file,
-                crcs,
-                at,
-                next,
-                ..
-            } => {
-                let len = len.min(self.written - *at) as usize;
-                let mut part = vec![0; len];
-                file.read_exact_at(&mut part, *at)
-                    .map_err(|e| match e.kind() {
-                        io::ErrorKind::UnexpectedEof => PartFailure::Changed,
-                        _ => PartFailure::Io(e),
-                    })?;
-                if crcs.get(*next) != Some(&crc32fast::hash(&part)) {
-                    return Err(PartFailure::Changed);
-                }
-                (*at, *next) = (*at + len as u64, *next + 1);
-                Ok(Bytes::from(part))
+            Held::Source(reread) => {
+                let part = reread.read(index, len.min(self.written - reread.at))?;
+                let md5 = Md5::digest(&part).into();
+                Ok((part, md5))
             }
         }
     }
 
-    /// Feeds bytes just written into the MD5 of their part, closing each
-    /// part at its end.
+    /// After the last part is read: whether what was read again is object
+    /// `id` (always so for bytes copied as they were read).
+    pub(super) fn check_read_again(&mut self, id: &ObjectId) -> Result<(), PartFailure> {
+        match &mut self.held {
+            Held::Source(reread) => {
+                let sha256 = std::mem::take(&mut reread.sha256).finalize();
+                match ObjectId::from_bytes(sha256) == *id && reread.at == self.written {
+                    true => Ok(()),
+                    false => Err(PartFailure::Changed),
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Feeds bytes just written into the MD5 (or CRC-32) of their part,
+    /// closing each part at its end.
     fn digest(&mut self, mut bytes: &[u8]) {
         while !bytes.is_empty() {
-            let room = part_len(self.digests.len()) - self.in_part;
+            let room = part_len(self.closed) - self.in_part;
             let take = room.min(bytes.len() as u64) as usize;
-            self.part.update(&bytes[..take]);
-            if let Held::Source { crc, .. } = &mut self.held {
-                crc.update(&bytes[..take]);
+            match &mut self.held {
+                Held::Source(reread) => reread.crc.update(&bytes[..take]),
+                _ => self.part.update(&bytes[..take]),
             }
             self.in_part += take as u64;
             bytes = &bytes[take..];
-            if self.in_part == part_len(self.digests.len()) {
+            if self.in_part == part_len(self.closed) {
                 self.close_part();
             }
         }
     }
 
-    /// Ends the part being written: its MD5 (and CRC-32) kept.
+    /// Ends the part being written: its MD5 (or CRC-32) kept.
     fn close_part(&mut self) {
-        self.digests.push(self.part.finalize_reset().into());
-        if let Held::Source { crc, crcs, .. } = &mut self.held {
-            crcs.push(std::mem::take(crc).finalize());
+        match &mut self.held {
+            Held::Source(reread) => reread.crcs.push(std::mem::take(&mut reread.crc).finalize()),
+            _ => self.digests.push(self.part.finalize_reset().into()),
         }
+        self.closed += 1;
         self.in_part = 0;
-    }
-
-    /// Each part's MD5, the last (or only) one closed here: once the input
-    /// has ended.
-    pub(super) fn part_digests(&mut self) -> Vec<[u8; 16]> {
-        if self.in_part > 0 || self.digests.is_empty() {
-            self.close_part();
-        }
-        std::mem::take(&mut self.digests)
     }
 
     /// Moves what is held in memory into a new spool file.
@@ -187,6 +197,26 @@ impl Spool {
             _tracked: tracked,
         };
         Ok(())
+    }
+}
+
+impl Reread {
+    /// Part `index`, `len` bytes from where the last one ended, checked
+    /// against its CRC-32 and hashed on.
+    fn read(&mut self, index: usize, len: u64) -> Result<Bytes, PartFailure> {
+        let mut part = vec![0; len as usize];
+        self.file
+            .read_exact_at(&mut part, self.at)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::UnexpectedEof => PartFailure::Changed,
+                _ => PartFailure::Io(e),
+            })?;
+        if self.crcs.get(index) != Some(&crc32fast::hash(&part)) {
+            return Err(PartFailure::Changed);
+        }
+        self.sha256.update(&part);
+        self.at += len;
+        Ok(Bytes::from(part))
     }
 }
 
@@ -209,7 +239,7 @@ impl Write for Spool {
                 buf.len()
             }
             Held::File { temp, .. } => temp.write(buf)?,
-            Held::Source { .. } => buf.len(),
+            Held::Source(_) => buf.len(),
         };
         self.digest(&buf[..n]);
         self.written += n as u64;
@@ -219,7 +249,7 @@ impl Write for Spool {
     fn flush(&mut self) -> io::Result<()> {
         match &mut self.held {
             Held::File { temp, .. } => temp.flush(),
-            Held::Memory(_) | Held::Source { .. } => Ok(()),
+            Held::Memory(_) | Held::Source(_) => Ok(()),
         }
     }
 }
@@ -272,6 +302,7 @@ impl SpoolStager {
             stager: self.clone(),
             digests: Vec::new(),
             part: Md5::new(),
+            closed: 0,
             in_part: 0,
         }
     }
@@ -291,14 +322,13 @@ impl Stager for SpoolStager {
         if size < REREAD_FROM {
             return self.stage();
         }
-        let file = file.try_clone()?;
-        Ok(self.holding(Held::Source {
-            file,
+        Ok(self.holding(Held::Source(Box::new(Reread {
+            file: file.try_clone()?,
             crcs: Vec::new(),
             crc: crc32fast::Hasher::new(),
             at: 0,
-            next: 0,
-        }))
+            sha256: Sha256::new(),
+        }))))
     }
 }
 
@@ -306,14 +336,17 @@ impl Stager for SpoolStager {
 mod tests {
     use super::*;
 
+    fn stager_in(dir: &Path) -> SpoolStager {
+        SpoolStager {
+            spool: dir.join("spool").into(),
+            ready: Arc::default(),
+        }
+    }
+
     #[test]
     fn a_spool_holds_at_most_the_limit_in_memory_then_spills() {
         let dir = tempfile::tempdir().unwrap();
-        let stager = SpoolStager {
-            spool: dir.path().join("spool").into(),
-            ready: Arc::default(),
-        };
-        let mut spool = stager.stage().unwrap();
+        let mut spool = stager_in(dir.path()).stage().unwrap();
         spool.write_all(&[1; 40_000]).unwrap();
         spool.write_all(&[2; 25_536]).unwrap();
         let Held::Memory(bytes) = &spool.held else {
@@ -324,8 +357,8 @@ mod tests {
         spool.write_all(&[3]).unwrap();
         assert!(matches!(spool.held, Held::File { .. }));
         assert_eq!(spool.written, 65_537);
-        spool.rewind().unwrap();
-        let back = spool.read_part(part_len(0)).unwrap();
+        assert_eq!(spool.rewind().unwrap(), 1);
+        let (back, _) = spool.read_part(0).unwrap();
         assert_eq!(back.len(), 65_537);
         assert!(back[..40_000].iter().all(|&b| b == 1) && back[65_536] == 3);
     }
@@ -340,77 +373,160 @@ mod tests {
         assert!(total >= (48 << 40) / 10, "4.8 TiB: {total}");
     }
 
-    #[test]
-    fn each_part_gets_the_md5_of_its_own_bytes() {
-        use md5::Digest as _;
-        let dir = tempfile::tempdir().unwrap();
-        let stager = SpoolStager {
-            spool: dir.path().join("spool").into(),
-            ready: Arc::default(),
-        };
+    /// Bytes over two part boundaries, and what each part's MD5 must be.
+    fn three_parts() -> (Vec<u8>, Vec<[u8; 16]>) {
         let bytes: Vec<u8> = (0..(2 * PART_SIZE + 12_345))
             .map(|i| (i % 251) as u8)
             .collect();
+        let md5s = bytes
+            .chunks(PART_SIZE as usize)
+            .map(|part| Md5::digest(part).into())
+            .collect();
+        (bytes, md5s)
+    }
+
+    #[test]
+    fn each_part_gets_the_md5_of_its_own_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let stager = stager_in(dir.path());
+        let (bytes, md5s) = three_parts();
         let mut spool = stager.stage().unwrap();
         // Written in pieces that straddle the part boundaries.
         for piece in bytes.chunks(777_777) {
             spool.write_all(piece).unwrap();
         }
-        let digests = spool.part_digests();
-        let expected: Vec<[u8; 16]> = bytes
-            .chunks(PART_SIZE as usize)
-            .map(|part| Md5::digest(part).into())
-            .collect();
-        assert_eq!(digests, expected);
-        spool.rewind().unwrap();
-        for part in bytes.chunks(PART_SIZE as usize) {
-            assert_eq!(spool.read_part(PART_SIZE).unwrap(), part);
+        assert_eq!(spool.rewind().unwrap(), 3);
+        for (index, part) in bytes.chunks(PART_SIZE as usize).enumerate() {
+            assert_eq!(
+                spool.read_part(index).unwrap(),
+                (Bytes::copy_from_slice(part), md5s[index])
+            );
         }
         let mut empty = stager.stage().unwrap();
+        assert_eq!(empty.rewind().unwrap(), 1);
         assert_eq!(
-            empty.part_digests(),
-            vec![<[u8; 16]>::from(Md5::digest(b""))]
+            empty.read_part(0).unwrap().1,
+            <[u8; 16]>::from(Md5::digest(b""))
         );
     }
 
-    #[test]
-    fn a_large_file_is_read_again_and_each_part_must_match_its_pass() {
-        let dir = tempfile::tempdir().unwrap();
-        let stager = SpoolStager {
-            spool: dir.path().join("spool").into(),
-            ready: Arc::default(),
-        };
-        let bytes: Vec<u8> = (0..(PART_SIZE + 1000)).map(|i| (i % 253) as u8).collect();
-        let path = dir.path().join("input");
-        fs::write(&path, &bytes).unwrap();
-        let file = File::open(&path).unwrap();
+    /// A large file staged and passed: read again, not spooled.
+    fn passed_file(stager: &SpoolStager, path: &Path, bytes: &[u8]) -> Spool {
+        fs::write(path, bytes).unwrap();
+        let file = File::open(path).unwrap();
         let mut spool = stager.stage_file(&file, bytes.len() as u64).unwrap();
-        spool.write_all(&bytes).unwrap();
-        assert!(matches!(spool.held, Held::Source { .. }));
+        for piece in bytes.chunks(777_777) {
+            spool.write_all(piece).unwrap();
+        }
+        assert!(matches!(spool.held, Held::Source(_)));
+        spool
+    }
+
+    #[test]
+    fn a_large_file_read_again_gets_each_parts_md5_and_must_hash_to_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let stager = stager_in(dir.path());
+        let (bytes, md5s) = three_parts();
+        let id = ObjectId::from_bytes(Sha256::digest(&bytes));
+        let mut spool = passed_file(&stager, &dir.path().join("input"), &bytes);
         assert!(!dir.path().join("spool").exists(), "nothing spooled");
-        spool.part_digests();
+        assert_eq!(spool.rewind().unwrap(), 3);
+        for (index, part) in bytes.chunks(PART_SIZE as usize).enumerate() {
+            assert_eq!(
+                spool.read_part(index).unwrap(),
+                (Bytes::copy_from_slice(part), md5s[index])
+            );
+        }
+        spool.check_read_again(&id).unwrap();
+        // Not its name: the bytes read again are not the object.
         spool.rewind().unwrap();
-        assert_eq!(
-            spool.read_part(PART_SIZE).unwrap(),
-            bytes[..PART_SIZE as usize]
-        );
-        // Changed in place after its pass: the next part no longer matches.
-        let writer = fs::OpenOptions::new().write(true).open(&path).unwrap();
-        writer.write_all_at(b"x", PART_SIZE + 10).unwrap();
+        (0..3).for_each(|index| _ = spool.read_part(index).unwrap());
+        let other = ObjectId::from_bytes(Sha256::digest(b"other"));
         assert!(matches!(
-            spool.read_part(PART_SIZE),
-            Err(PartFailure::Changed)
-        ));
-        // Cut short: the same.
-        writer.set_len(PART_SIZE + 10).unwrap();
-        spool.rewind().unwrap();
-        spool.read_part(PART_SIZE).unwrap();
-        assert!(matches!(
-            spool.read_part(PART_SIZE),
+            spool.check_read_again(&other),
             Err(PartFailure::Changed)
         ));
         // A small file is spooled as before.
+        let file = File::open(dir.path().join("input")).unwrap();
         let small = stager.stage_file(&file, 1000).unwrap();
         assert!(matches!(small.held, Held::Memory(_)));
+    }
+
+    #[test]
+    fn a_file_changed_or_cut_after_its_pass_is_caught_before_its_part_is_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let stager = stager_in(dir.path());
+        let (bytes, _) = three_parts();
+        let path = dir.path().join("input");
+        let mut spool = passed_file(&stager, &path, &bytes);
+        spool.rewind().unwrap();
+        spool.read_part(0).unwrap();
+        let writer = fs::OpenOptions::new().write(true).open(&path).unwrap();
+        writer.write_all_at(b"x", PART_SIZE + 10).unwrap();
+        assert!(matches!(spool.read_part(1), Err(PartFailure::Changed)));
+        writer.set_len(PART_SIZE + 10).unwrap();
+        spool.rewind().unwrap();
+        spool.read_part(0).unwrap();
+        assert!(matches!(spool.read_part(1), Err(PartFailure::Changed)));
+    }
+
+    /// Changes `part` at `at` and then 4 bytes from `fix` so that its
+    /// CRC-32 stays the same (CRC is linear over GF(2): the 32 bits at
+    /// `fix` are solved for), as someone writing to the file on purpose
+    /// could.
+    fn forge_same_crc(part: &mut [u8], at: usize, fix: usize) {
+        let before = crc32fast::hash(part);
+        part[at] ^= 0x5a;
+        let zero = crc32fast::hash(&vec![0; part.len()]);
+        // The CRC change of flipping each bit of the 4 bytes at `fix`.
+        let mut rows: Vec<(u32, u32)> = (0..32)
+            .map(|bit| {
+                let mut flipped = vec![0; part.len()];
+                flipped[fix + bit / 8] ^= 1 << (bit % 8);
+                (crc32fast::hash(&flipped) ^ zero, 1u32 << bit)
+            })
+            .collect();
+        let mut want = crc32fast::hash(part) ^ before;
+        let mut flips = 0u32;
+        for bit in (0..32).rev() {
+            let Some(pivot) = rows.iter().position(|r| r.0 >> bit & 1 == 1) else {
+                continue;
+            };
+            let row = rows.remove(pivot);
+            for other in rows.iter_mut().filter(|r| r.0 >> bit & 1 == 1) {
+                *other = (other.0 ^ row.0, other.1 ^ row.1);
+            }
+            if want >> bit & 1 == 1 {
+                want ^= row.0;
+                flips ^= row.1;
+            }
+        }
+        assert_eq!(want, 0, "solved");
+        for bit in 0..32 {
+            if flips >> bit & 1 == 1 {
+                part[fix + bit / 8] ^= 1 << (bit % 8);
+            }
+        }
+        assert_eq!(crc32fast::hash(part), before);
+    }
+
+    #[test]
+    fn a_change_made_to_keep_the_crc_is_still_caught_by_the_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let stager = stager_in(dir.path());
+        let (bytes, _) = three_parts();
+        let id = ObjectId::from_bytes(Sha256::digest(&bytes));
+        let path = dir.path().join("input");
+        let mut spool = passed_file(&stager, &path, &bytes);
+        let mut second = bytes[PART_SIZE as usize..2 * PART_SIZE as usize].to_vec();
+        forge_same_crc(&mut second, 1000, 2000);
+        let writer = fs::OpenOptions::new().write(true).open(&path).unwrap();
+        writer.write_all_at(&second, PART_SIZE).unwrap();
+        assert_eq!(spool.rewind().unwrap(), 3);
+        (0..3).for_each(|index| _ = spool.read_part(index).unwrap());
+        assert!(matches!(
+            spool.check_read_again(&id),
+            Err(PartFailure::Changed)
+        ));
     }
 }

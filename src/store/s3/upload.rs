@@ -8,7 +8,8 @@ use anyhow::{Result, anyhow};
 use opendal::ErrorKind;
 
 use super::requests::{Unfinished, Uploads};
-use super::spool::{PartFailure, Spool, part_len};
+use super::spool::{PartFailure, Spool};
+use crate::object_id::ObjectId;
 use crate::store::Committed;
 
 const PARTS_IN_FLIGHT: usize = 2;
@@ -41,6 +42,8 @@ pub(super) struct Target {
     /// The key under the store's prefix, and the whole key in the bucket.
     pub(super) key: String,
     pub(super) full_key: String,
+    /// The object's name: what the bytes sent must hash to.
+    pub(super) id: ObjectId,
 }
 
 /// Uploads one spooled object under its id, create-only, unless it is
@@ -67,11 +70,11 @@ async fn send(target: &Target, spool: &mut Spool) -> Result<Committed, UploadFai
             Err(e) => return Err(UploadFailure::Lookup(e)),
         }
     }
-    let digests = spool.part_digests();
-    spool.rewind().map_err(UploadFailure::Spool)?;
+    let parts = spool.rewind().map_err(UploadFailure::Spool)?;
     let requests = &target.requests;
-    if let [md5] = digests[..] {
-        let body = spool.read_part(part_len(0))?;
+    if parts == 1 {
+        let (body, md5) = spool.read_part(0)?;
+        spool.check_read_again(&target.id)?;
         let created = requests.put_new(&target.full_key, body, md5).await;
         return match created.map_err(UploadFailure::Server)? {
             true => Ok(Committed::New),
@@ -87,7 +90,7 @@ async fn send(target: &Target, spool: &mut Spool) -> Result<Committed, UploadFai
         key: target.full_key.clone(),
         initiated: None,
     };
-    match upload_parts(requests, &upload, spool, &digests).await {
+    match upload_parts(requests, &upload, spool, parts, &target.id).await {
         Ok(true) => Ok(Committed::New),
         Ok(false) => Ok(Committed::AlreadyPresent),
         Err(e) => {
@@ -98,21 +101,23 @@ async fn send(target: &Target, spool: &mut Spool) -> Result<Committed, UploadFai
 }
 
 /// Sends every part, [`PARTS_IN_FLIGHT`] at once, then completes the
-/// upload; false when the key was stored meanwhile.
+/// upload (once what was read is known to be object `id`); false when the
+/// key was stored meanwhile.
 async fn upload_parts(
     requests: &Arc<Uploads>,
     upload: &Unfinished,
     spool: &mut Spool,
-    digests: &[[u8; 16]],
+    parts: usize,
+    id: &ObjectId,
 ) -> Result<bool, UploadFailure> {
-    let mut etags = vec![String::new(); digests.len()];
+    let mut etags = vec![String::new(); parts];
     let mut in_flight = tokio::task::JoinSet::new();
-    for (index, md5) in digests.iter().enumerate() {
+    for index in 0..parts {
         if in_flight.len() >= PARTS_IN_FLIGHT {
             take_part(&mut in_flight, &mut etags).await?;
         }
-        let body = spool.read_part(part_len(index))?;
-        let (requests, upload, md5) = (Arc::clone(requests), upload.clone(), *md5);
+        let (body, md5) = spool.read_part(index)?;
+        let (requests, upload) = (Arc::clone(requests), upload.clone());
         in_flight.spawn(async move {
             let etag = requests.put_part(&upload, index + 1, body, md5).await;
             (index, etag)
@@ -121,6 +126,7 @@ async fn upload_parts(
     while !in_flight.is_empty() {
         take_part(&mut in_flight, &mut etags).await?;
     }
+    spool.check_read_again(id)?;
     requests
         .complete_new(upload, &etags)
         .await
