@@ -67,6 +67,20 @@ pub struct Record {
     pub mime: String,
     pub ext: String,
     pub ingested_at: String,
+    /// Kept only to know the file was there (for [`crate::deletions`]):
+    /// it changed too recently, or while it was read, for its key to be
+    /// trusted, so it is read again next time.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub untrusted: bool,
+}
+
+/// A file as a run saw it, for its cache record.
+#[derive(Debug, Clone, Copy)]
+pub struct Seen {
+    pub key: FileKey,
+    /// Whether its key may spare reading it next time (see
+    /// [`FileKey::is_settled`]).
+    pub trusted: bool,
 }
 
 impl Record {
@@ -124,11 +138,33 @@ impl FilesCache {
         let found = self.catalog.as_ref()?.file_record(source.as_bytes());
         let text = found.ok()??;
         let record: Record = serde_json::from_slice(&text).ok()?;
-        (record.key == *key).then_some(record)
+        (record.key == *key && !record.untrusted).then_some(record)
+    }
+
+    /// The files recorded below the folder `dir` (ending in `/`), by
+    /// their absolute paths; none without a cache.
+    pub fn files_under(&self, dir: &[u8]) -> Result<Vec<Vec<u8>>> {
+        match &self.catalog {
+            Some(catalog) => catalog.file_paths_under(dir),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Forgets the records of `paths` (files found gone).
+    pub fn forget(&mut self, paths: &[Vec<u8>]) -> Result<()> {
+        match self.catalog.as_mut() {
+            Some(catalog) => catalog.forget_files(paths),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether there is a cache to ask (not `--no-cache`, and usable).
+    pub fn is_kept(&self) -> bool {
+        self.catalog.is_some()
     }
 
     /// Records files just stored (their manifest lines are durable).
-    pub fn append(&mut self, stored: &[(FileKey, Entry)]) -> Result<()> {
+    pub fn append(&mut self, stored: &[(Seen, Entry)]) -> Result<()> {
         let Some(catalog) = self.catalog.as_mut() else {
             return Ok(());
         };
@@ -137,15 +173,16 @@ impl FilesCache {
         }
         let records: Vec<(Vec<u8>, Vec<u8>)> = stored
             .iter()
-            .map(|(key, entry)| {
+            .map(|(seen, entry)| {
                 let record = Record {
                     path: entry.source.clone(),
                     path_b64: entry.source_b64.clone(),
-                    key: *key,
+                    key: seen.key,
                     sha256: entry.sha256,
                     mime: entry.mime.clone(),
                     ext: entry.ext.clone(),
                     ingested_at: entry.ingested_at.clone(),
+                    untrusted: !seen.trusted,
                 };
                 let text = serde_json::to_vec(&record).unwrap_or_default();
                 (entry.source_bytes().into_vec(), text)

@@ -624,6 +624,28 @@ impl Catalog {
             .context("reading the catalog")
     }
 
+    /// The paths of the records below the folder `dir` (which ends in
+    /// `/`), in order: a range of the table's key, so a walk's question
+    /// costs what its folder holds.
+    pub fn file_paths_under(&self, dir: &[u8]) -> Result<Vec<Vec<u8>>> {
+        let Some((b'/', parent)) = dir.split_last() else {
+            anyhow::bail!("not a folder: {}", String::from_utf8_lossy(dir));
+        };
+        // Every path starting with "dir/" sorts before "dir0" ('0' follows '/').
+        let end = [parent, b"0"].concat();
+        let conn = self.conn();
+        keep_reading(&conn)?;
+        let mut query = conn
+            .prepare_cached("SELECT path FROM files WHERE path >= ?1 AND path < ?2")
+            .context("reading the catalog")?;
+        let paths = query
+            .query_map(params![dir, end], |row| row.get(0))
+            .context("reading the catalog")?;
+        paths
+            .collect::<rusqlite::Result<_>>()
+            .context("reading the catalog")
+    }
+
     /// Forgets the records of `paths` (their files are read again next
     /// time).
     pub fn forget_files(&mut self, paths: &[Vec<u8>]) -> Result<()> {

@@ -17,6 +17,7 @@ pub mod cache;
 pub mod catalog;
 pub mod cli;
 pub mod commands;
+pub mod deletions;
 pub mod engine;
 pub mod events;
 pub mod exit;

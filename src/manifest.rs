@@ -331,7 +331,7 @@ impl<'de> Deserialize<'de> for LineIdentity {
     }
 }
 
-fn text_and_raw(value: &OsStr) -> (String, Option<String>) {
+pub(crate) fn text_and_raw(value: &OsStr) -> (String, Option<String>) {
     match value.to_str() {
         Some(text) => (text.to_owned(), None),
         None => (

@@ -36,11 +36,7 @@ pub struct TrashRecord {
 impl TrashRecord {
     /// A record of `entries` removed now, under a fresh name.
     pub fn new(entries: Vec<Entry>) -> Result<Self> {
-        let at = jiff::Timestamp::now().round(jiff::Unit::Second)?;
-        let mut random = [0u8; 8];
-        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random)
-            .map_err(|_| anyhow::anyhow!("no randomness from the system"))?;
-        let key = format!("{}-{}", at.strftime("%Y%m%dT%H%M%SZ"), hex::encode(random));
+        let (key, at) = fresh_key()?;
         Ok(TrashRecord { key, at, entries })
     }
 
@@ -77,6 +73,18 @@ impl TrashRecord {
             .try_into()
             .is_ok_and(|age: Duration| age >= kept)
     }
+}
+
+/// A fresh record name made now (`<YYYYMMDDTHHMMSSZ>-<16 hex>`), and the
+/// time it says (to the second).
+pub fn fresh_key() -> Result<(String, jiff::Timestamp)> {
+    let now = jiff::Timestamp::now();
+    let at = jiff::Timestamp::from_second(now.as_second())?;
+    let mut random = [0u8; 8];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random)
+        .map_err(|_| anyhow::anyhow!("no randomness from the system"))?;
+    let key = format!("{}-{}", at.strftime("%Y%m%dT%H%M%SZ"), hex::encode(random));
+    Ok((key, at))
 }
 
 /// When a record of this name was made; None when it is no record's name.

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use crate::admission::{Admission, Checked};
-use crate::cache::{FileKey, FilesCache};
+use crate::cache::{FileKey, FilesCache, Seen};
 use crate::events::{Events, Status};
 use crate::failure::Failure;
 use crate::in_order::InOrder;
@@ -30,6 +30,9 @@ use crate::sniff;
 use crate::sniff::Kind;
 use crate::store::{Backend, Committed, Stager};
 use crate::walk::{self, Found, WalkOptions};
+
+mod walked;
+use walked::Walked;
 
 pub const STDIN: &str = "-";
 
@@ -99,8 +102,8 @@ pub struct Streamed<S> {
     /// What admission said while it streamed (with what to tell the user
     /// about this input, once it is its turn).
     checked: Checked,
-    /// Set when the file may go into the files cache once recorded.
-    cache_key: Option<FileKey>,
+    /// Set when the file goes into the files cache once recorded.
+    cache_key: Option<Seen>,
 }
 
 impl<S> Streamed<S> {
@@ -119,8 +122,8 @@ struct Pending<S> {
     shown: OsString,
     staged: Option<S>,
     entry: Entry,
-    /// Set when the file may go into the files cache once recorded.
-    cache_key: Option<FileKey>,
+    /// Set when the file goes into the files cache once recorded.
+    cache_key: Option<Seen>,
 }
 
 /// A run of `ingest add`: inputs go in one at a time, and come out
@@ -143,6 +146,8 @@ pub struct Ingest<B: Backend, E: Events> {
     /// What a dry run has pretended to store so far.
     previewed: HashSet<Identity>,
     previewed_ids: HashSet<ObjectId>,
+    /// The folder being walked, while deletions can be told from it.
+    walked: Option<Walked>,
 }
 
 /// The threads that stream small files side by side: not started until a
@@ -271,20 +276,23 @@ impl<St: Stager> Streamer<St> {
         })
     }
 
-    /// The key to cache a file under, if it did not change while read and
-    /// has not changed too recently to trust its times.
-    fn cacheable(
-        &self,
-        file: &File,
-        before: FileKey,
-        warnings: &mut Vec<String>,
-    ) -> Option<FileKey> {
-        let after = file.metadata().map(|m| FileKey::of(&m)).ok()?;
-        if after.size != before.size || after.mtime_ns != before.mtime_ns {
-            warnings.push("changed while being read; stored as read, not cached".into());
+    /// What the files cache keeps of a file read: its key, trusted if it
+    /// did not change while read and has not changed too recently to trust
+    /// its times (else kept only to know the file was there).
+    fn cacheable(&self, file: &File, before: FileKey, warnings: &mut Vec<String>) -> Option<Seen> {
+        if !self.caching {
             return None;
         }
-        (self.caching && after.is_settled(self.started_ns)).then_some(after)
+        let after = file.metadata().map(|m| FileKey::of(&m)).ok()?;
+        let changed = after.size != before.size || after.mtime_ns != before.mtime_ns;
+        if changed {
+            warnings.push("changed while being read; stored as read, not cached".into());
+        }
+        let trusted = !changed && after.is_settled(self.started_ns);
+        Some(Seen {
+            key: after,
+            trusted,
+        })
     }
 }
 
@@ -314,6 +322,7 @@ impl<B: Backend, E: Events> Ingest<B, E> {
             settings,
             previewed: HashSet::new(),
             previewed_ids: HashSet::new(),
+            walked: None,
         }
     }
 
@@ -350,21 +359,32 @@ impl<B: Backend, E: Events> Ingest<B, E> {
             // Paths are recorded from the folder above what was named, so
             // the named folder's own name comes first.
             let base = tree_base(Path::new(given));
+            self.begin_walk(Path::new(given), base.as_deref(), walk_options)?;
             for found in walk::expand(Path::new(given), walk_options) {
                 match found {
                     Found::File {
                         shown,
                         source,
                         meta,
-                    } => self.add_file(&shown, source, meta, base.as_deref())?,
+                    } => {
+                        if let Some(walked) = self.walked.as_mut() {
+                            walked.found(&source);
+                        }
+                        self.add_file(&shown, source, meta, base.as_deref())?
+                    }
                     Found::Skipped { shown, why, warn } => {
                         self.events.skipped(shown.as_os_str(), &why, warn)
                     }
-                    Found::Failed { shown, error } => self
-                        .events
-                        .failed(shown.as_os_str(), &Failure::Input(error)),
+                    Found::Failed { shown, error } => {
+                        if let Some(walked) = self.walked.as_mut() {
+                            walked.complete = false;
+                        }
+                        self.events
+                            .failed(shown.as_os_str(), &Failure::Input(error))
+                    }
                 }
             }
+            self.end_walk()?;
         }
         self.take_side_results(0)?;
         self.flush()
@@ -604,7 +624,7 @@ impl<B: Backend, E: Events> Ingest<B, E> {
         shown: &OsStr,
         streamed: Streamed<B::Staged>,
         described: Described,
-        cache_key: Option<FileKey>,
+        cache_key: Option<Seen>,
     ) -> Result<(), Stopped> {
         let passed = &streamed.passed;
         let mut entry = entry_for(&described, passed);
@@ -676,6 +696,11 @@ impl<B: Backend, E: Events> Ingest<B, E> {
         match outcome {
             Ok(outcomes) => {
                 for (pending, outcome) in batch.iter().zip(outcomes) {
+                    if let (Some(walked), Ok(Status::Unchanged), Some(_)) =
+                        (self.walked.as_mut(), &outcome, pending.cache_key)
+                    {
+                        walked.found_again(&pending.entry);
+                    }
                     match outcome {
                         Ok(status) => self.events.stored(&pending.shown, status, &pending.entry),
                         Err(failure) => self.events.failed(&pending.shown, &failure),
@@ -716,7 +741,7 @@ impl<B: Backend, E: Events> Ingest<B, E> {
                 .map(|(pending, _)| pending)
         };
         let entries: Vec<Entry> = kept().map(|p| p.entry.clone()).collect();
-        let to_cache: Vec<(FileKey, Entry)> = kept()
+        let to_cache: Vec<(Seen, Entry)> = kept()
             .filter_map(|p| p.cache_key.map(|key| (key, p.entry.clone())))
             .collect();
         let cache = &mut self.cache;

@@ -23,8 +23,8 @@ pub use lookup::LookupError;
 pub use open::{Access, Location, Opened, Opener};
 pub use s3::{S3Location, S3Settings, S3Store, SpoolStager, Unfinished};
 pub use view::{
-    Leftover, LineIter, Listed, ListedIter, NamedObjects, Paired, PairedObjects, Removed,
-    StoreView, WritersExcluded,
+    Leftover, LineIter, Listed, ListedIter, NamedObjects, Paired, PairedObjects, RecordKind,
+    Removed, StoreView, WritersExcluded,
 };
 
 use crate::manifest::Entry;

@@ -16,6 +16,28 @@ use crate::manifest::{Entry, Line};
 use crate::object_id::ObjectId;
 use crate::trash::TrashRecord;
 
+/// The small records a store keeps beside its manifest, each a JSONL file
+/// named `<time>-<random>.jsonl` in a folder of its kind (a key prefix on
+/// S3), written whole or not at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind {
+    /// Entries removed to the trash (see [`crate::trash`]).
+    Trash,
+    /// What complete walks found gone from their folders, or back (see
+    /// [`crate::deletions`]).
+    Walks,
+}
+
+impl RecordKind {
+    /// The folder (or key prefix, with a `/`) the records live in.
+    pub fn folder(self) -> &'static str {
+        match self {
+            RecordKind::Trash => "trash",
+            RecordKind::Walks => "walks",
+        }
+    }
+}
+
 /// Manifest lines in order.
 pub type LineIter = Box<dyn Iterator<Item = io::Result<Line>>>;
 
@@ -151,19 +173,27 @@ pub trait StoreView {
         )
     }
 
+    /// The records of `kind`, oldest first: (key, text) each.
+    fn records(&self, kind: RecordKind) -> Result<Vec<(String, Vec<u8>)>>;
+
+    /// Writes the record of `kind` named `key` durably, replacing one of
+    /// its key; None removes it.
+    fn put_record(&self, kind: RecordKind, key: &str, text: Option<&[u8]>) -> Result<()>;
+
     /// The trash's records, oldest first (see [`crate::trash`]).
     fn trash(&self) -> Result<Vec<TrashRecord>> {
-        Ok(Vec::new())
+        let records = self.records(RecordKind::Trash)?;
+        records
+            .iter()
+            .map(|(key, text)| TrashRecord::parse(key, text))
+            .collect()
     }
 
     /// Writes `record` durably, replacing one of its key; a record with no
     /// entries is removed.
     fn put_trash(&self, record: &TrashRecord) -> Result<()> {
-        let _ = record;
-        anyhow::bail!(
-            "{}: a trash is not possible on this store yet",
-            self.describe()
-        )
+        let text = (!record.entries.is_empty()).then(|| record.text());
+        self.put_record(RecordKind::Trash, &record.key, text.as_deref())
     }
 
     /// Adds `add` to the store's block list (`blocked` in its

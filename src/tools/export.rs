@@ -17,6 +17,7 @@ use rustix::fs::{AtFlags, CWD, Mode, OFlags};
 
 use super::filter::{EntryFilter, resolve_hashes};
 use crate::cli::{ExportArgs, GlobalArgs, LinkMode};
+use crate::deletions::WalkRecord;
 use crate::exit::Exit;
 use crate::failure::Failure;
 use crate::manifest::{Entry, Line};
@@ -76,6 +77,18 @@ pub fn run(global: &GlobalArgs, opener: &Opener, args: &ExportArgs) -> Result<Ex
                 export
                     .given
                     .offer_newest(&entry.path_bytes(), &entry.ingested_at, line)?;
+            }
+        }
+        // Then what walks found gone (or back) by then.
+        for record in crate::deletions::walk_records(store.as_ref())? {
+            let by_then = as_of.is_none_or(|as_of| {
+                record
+                    .at
+                    .parse::<jiff::Timestamp>()
+                    .is_ok_and(|at| at <= as_of)
+            });
+            if by_then {
+                export.given.offer_walk(&record)?;
             }
         }
     }
@@ -511,7 +524,8 @@ impl Given {
              CREATE TABLE numbers (base TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
              CREATE TABLE taken (name TEXT PRIMARY KEY) WITHOUT ROWID;
              CREATE TABLE done (base TEXT NOT NULL, sha BLOB NOT NULL, PRIMARY KEY (base, sha)) WITHOUT ROWID;
-             CREATE TABLE newest (path BLOB PRIMARY KEY, at TEXT NOT NULL, line INTEGER NOT NULL) WITHOUT ROWID;",
+             CREATE TABLE newest (path BLOB PRIMARY KEY, at TEXT NOT NULL, line INTEGER NOT NULL,
+                                  gone_at TEXT, back_at TEXT) WITHOUT ROWID;",
         )
         .context("making the export's list of names")?;
         Ok(Given { db })
@@ -557,12 +571,32 @@ impl Given {
         Ok(())
     }
 
-    /// Whether the entry of `line` is the newest of `path`.
+    /// Offers what a walk found (see [`crate::deletions`]): each path
+    /// keeps the latest time it was found gone, and found back.
+    fn offer_walk(&self, record: &WalkRecord) -> Result<()> {
+        let mut gone = self.db.prepare_cached(
+            "UPDATE newest SET gone_at = ?2 WHERE path = ?1 AND (gone_at IS NULL OR gone_at < ?2)",
+        )?;
+        for path in &record.gone {
+            gone.execute(rusqlite::params![path.as_encoded_bytes(), record.at])?;
+        }
+        let mut back = self.db.prepare_cached(
+            "UPDATE newest SET back_at = ?2 WHERE path = ?1 AND (back_at IS NULL OR back_at < ?2)",
+        )?;
+        for path in &record.back {
+            back.execute(rusqlite::params![path.as_encoded_bytes(), record.at])?;
+        }
+        Ok(())
+    }
+
+    /// Whether the entry of `line` is the newest of `path`, and `path` was
+    /// not found gone after it (nor then found back).
     fn is_newest(&self, path: &OsStr, line: u64) -> Result<bool> {
         use rusqlite::OptionalExtension;
-        let mut query = self
-            .db
-            .prepare_cached("SELECT line FROM newest WHERE path = ?1")?;
+        let mut query = self.db.prepare_cached(
+            "SELECT line FROM newest WHERE path = ?1
+             AND (gone_at IS NULL OR max(at, coalesce(back_at, '')) > gone_at)",
+        )?;
         let chosen: Option<i64> = query
             .query_row([path.as_encoded_bytes()], |row| row.get(0))
             .optional()?;

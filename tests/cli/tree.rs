@@ -63,18 +63,49 @@ fn now_second() -> String {
         .to_string()
 }
 
-/// Three nights over one folder of 2,000 files in 100 folders: files edited
-/// and added between them. `export --tree --as-of` each night gives back
-/// that night's tree exactly, and `--tree` alone the latest.
+/// Deletes every `every`-th file of the tree (from `offset`), and on the
+/// way one whole folder; returns the paths deleted, relative to `root`.
+fn delete_some(root: &Path, every: usize, offset: usize) -> Vec<std::path::PathBuf> {
+    let mut files = files_under(root);
+    files.sort();
+    let mut deleted = Vec::new();
+    for file in files.iter().skip(offset).step_by(every) {
+        if file.exists() {
+            fs::remove_file(file).unwrap();
+            deleted.push(file.strip_prefix(root).unwrap().to_path_buf());
+        }
+    }
+    let folder = files[offset * 7 % files.len()]
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    for file in files_under(&folder) {
+        deleted.push(file.strip_prefix(root).unwrap().to_path_buf());
+    }
+    fs::remove_dir_all(&folder).unwrap();
+    deleted
+}
+
+/// Three nights over one folder of 2,000 files in 100 folders: files
+/// edited, added and deleted between them (a folder at a time too), and one
+/// deleted file put back as it was. `export --tree --as-of` each night
+/// gives back that night's tree exactly, and `--tree` alone the latest.
 #[test]
 fn export_tree_as_of_each_night_gives_back_that_nights_tree() {
     let env = Env::new();
     let photos = env.path().join("Photos");
     grow(&photos, 100, 2000, 1);
-    let mut nights = Vec::new();
+    let mut nights: Vec<(String, std::path::PathBuf)> = Vec::new();
+    let mut deleted = Vec::new();
     for night in 0..3 {
         if night > 0 {
-            // Edits (same paths, new bytes) and additions.
+            // Deletions, then edits (same paths, new bytes) and additions.
+            deleted = delete_some(&photos, 37, night * 5);
+            if night == 2 {
+                // Put back as it was, one deleted the night before.
+                let back = &deleted_before(&deleted, &nights, &photos);
+                keep_aside(&nights[0].1.join("Photos").join(back), &photos.join(back));
+            }
             grow(&photos, 100, 40 * night, 10_000 * night as u64 + 1);
             fs::create_dir_all(photos.join(format!("new {night}"))).unwrap();
             fs::write(
@@ -90,6 +121,7 @@ fn export_tree_as_of_each_night_gives_back_that_nights_tree() {
         keep_aside(&photos, &aside);
         nights.push((now_second(), aside));
     }
+    assert!(!deleted.is_empty());
     let out = ok(env.cmd(["ls", "--path", "Photos/new 1/"]));
     assert!(
         stdout_of(&out).contains("Photos/new 1/added.txt"),
@@ -122,6 +154,29 @@ fn export_tree_as_of_each_night_gives_back_that_nights_tree() {
         .arg(&part));
     assert_eq!(files_under(&part).len(), 1);
     assert!(part.join("Photos/new 2/added.txt").is_file());
+}
+
+/// A file deleted on night 1 that night 2 has not deleted again, whose
+/// folder is still there: one to put back as it was.
+fn deleted_before(
+    tonight: &[std::path::PathBuf],
+    nights: &[(String, std::path::PathBuf)],
+    photos: &Path,
+) -> std::path::PathBuf {
+    let night1 = &nights[1].1.join("Photos");
+    files_under(&nights[0].1.join("Photos"))
+        .into_iter()
+        .map(|f| {
+            f.strip_prefix(nights[0].1.join("Photos"))
+                .unwrap()
+                .to_path_buf()
+        })
+        .find(|rel| {
+            !night1.join(rel).exists()
+                && !tonight.contains(rel)
+                && photos.join(rel).parent().unwrap().is_dir()
+        })
+        .expect("a file deleted on night 1")
 }
 
 /// Recorded paths that would climb out of DEST, start at the root, hold a

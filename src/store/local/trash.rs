@@ -1,5 +1,6 @@
-//! The trash of a local store: `trash/<key>.jsonl`, one file per record,
-//! each written beside itself, synced and renamed into place.
+//! The records of a local store (its trash, its walks): `<kind>/<key>.jsonl`,
+//! one file per record, each written beside itself, synced and renamed
+//! into place.
 
 use std::fs;
 use std::io::{self, Write};
@@ -7,14 +8,12 @@ use std::io::{self, Write};
 use anyhow::{Context, Result};
 
 use super::{LocalStore, sync_dir};
-use crate::trash::TrashRecord;
-
-const TRASH: &str = "trash";
+use crate::store::RecordKind;
 
 impl LocalStore {
-    /// See [`crate::store::StoreView::trash`].
-    pub fn trash_records(&self) -> Result<Vec<TrashRecord>> {
-        let dir = self.path(TRASH);
+    /// See [`crate::store::StoreView::records`].
+    pub fn record_files(&self, kind: RecordKind) -> Result<Vec<(String, Vec<u8>)>> {
+        let dir = self.path(kind.folder());
         let listed = match fs::read_dir(&dir) {
             Ok(listed) => listed,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -32,32 +31,32 @@ impl LocalStore {
             }
             let path = found.path();
             let text = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-            records.push(TrashRecord::parse(key, &text)?);
+            records.push((key.to_owned(), text));
         }
-        records.sort_by(|a, b| a.key.cmp(&b.key));
+        records.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(records)
     }
 
-    /// See [`crate::store::StoreView::put_trash`].
-    pub fn put_trash_record(&self, record: &TrashRecord) -> Result<()> {
-        let dir = self.path(TRASH);
-        let path = dir.join(format!("{}.jsonl", record.key));
-        if record.entries.is_empty() {
+    /// See [`crate::store::StoreView::put_record`].
+    pub fn put_record_file(&self, kind: RecordKind, key: &str, text: Option<&[u8]>) -> Result<()> {
+        let dir = self.path(kind.folder());
+        let path = dir.join(format!("{key}.jsonl"));
+        let Some(text) = text else {
             match fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
                 Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),
             }
             return sync_dir(&dir);
-        }
+        };
         if super::create_dir_once(&dir)? {
             sync_dir(&self.root)?;
         }
         let mut temp = tempfile::Builder::new()
-            .prefix(".trash-")
+            .prefix(&format!(".{}-", kind.folder()))
             .tempfile_in(&dir)
             .with_context(|| format!("writing in {}", dir.display()))?;
-        temp.write_all(&record.text())
+        temp.write_all(text)
             .and_then(|()| temp.as_file().sync_all())
             .with_context(|| format!("writing {}", path.display()))?;
         temp.persist(&path)

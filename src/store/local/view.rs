@@ -117,12 +117,17 @@ impl StoreView for LocalStore {
         LocalStore::append_entries(self, entries)
     }
 
-    fn trash(&self) -> Result<Vec<crate::trash::TrashRecord>> {
-        self.trash_records()
+    fn records(&self, kind: crate::store::RecordKind) -> Result<Vec<(String, Vec<u8>)>> {
+        self.record_files(kind)
     }
 
-    fn put_trash(&self, record: &crate::trash::TrashRecord) -> Result<()> {
-        self.put_trash_record(record)
+    fn put_record(
+        &self,
+        kind: crate::store::RecordKind,
+        key: &str,
+        text: Option<&[u8]>,
+    ) -> Result<()> {
+        self.put_record_file(kind, key, text)
     }
 
     fn change_block_list(&self, add: &[ObjectId], remove: &[ObjectId]) -> Result<Vec<String>> {

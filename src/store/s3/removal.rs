@@ -8,10 +8,8 @@ use opendal::{EntryMode, ErrorKind};
 use super::{CONFIG_JSON, S3Store};
 use crate::manifest::Entry;
 use crate::object_id::ObjectId;
+use crate::store::RecordKind;
 use crate::store::Removed;
-use crate::trash::TrashRecord;
-
-const TRASH: &str = "trash/";
 
 impl S3Store {
     /// See [`crate::store::StoreView::remove_entries`].
@@ -47,12 +45,13 @@ impl S3Store {
         })
     }
 
-    /// See [`crate::store::StoreView::trash`].
-    pub fn trash_records(&self) -> Result<Vec<TrashRecord>> {
-        let listed = match self.op.list(TRASH) {
+    /// See [`crate::store::StoreView::records`].
+    pub fn record_objects(&self, kind: RecordKind) -> Result<Vec<(String, Vec<u8>)>> {
+        let folder = format!("{}/", kind.folder());
+        let listed = match self.op.list(&folder) {
             Ok(listed) => listed,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(self.failed("listing the trash", e)),
+            Err(e) => return Err(self.failed(&format!("listing {folder}"), e)),
         };
         let mut records = Vec::new();
         for found in listed {
@@ -61,7 +60,7 @@ impl S3Store {
             }
             let path = found.path();
             let Some(key) = path
-                .strip_prefix(TRASH)
+                .strip_prefix(&folder)
                 .and_then(|name| name.strip_suffix(".jsonl"))
                 .filter(|key| crate::trash::time_of(key).is_some())
             else {
@@ -71,18 +70,23 @@ impl S3Store {
                 .op
                 .read(path)
                 .map_err(|e| self.failed(&format!("reading {path}"), e))?;
-            records.push(TrashRecord::parse(key, &text.to_vec())?);
+            records.push((key.to_owned(), text.to_vec()));
         }
-        records.sort_by(|a, b| a.key.cmp(&b.key));
+        records.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(records)
     }
 
-    /// See [`crate::store::StoreView::put_trash`].
-    pub fn put_trash_record(&self, record: &TrashRecord) -> Result<()> {
-        let key = format!("{TRASH}{}.jsonl", record.key);
-        let done = match record.entries.is_empty() {
-            true => self.op.delete(&key),
-            false => self.op.write(&key, record.text()).map(|_| ()),
+    /// See [`crate::store::StoreView::put_record`].
+    pub fn put_record_object(
+        &self,
+        kind: RecordKind,
+        key: &str,
+        text: Option<&[u8]>,
+    ) -> Result<()> {
+        let key = format!("{}/{key}.jsonl", kind.folder());
+        let done = match text {
+            None => self.op.delete(&key),
+            Some(text) => self.op.write(&key, text.to_vec()).map(|_| ()),
         };
         done.map_err(|e| self.failed(&format!("writing {key}"), e))
     }
