@@ -1,8 +1,12 @@
-"""A whole folder chosen on the page of `ingest serve`, in a real browser
-(Debian's Chromium, headless, through Selenium): each file goes up with
-its path in the folder. Run by tests/cli/page.rs.
+"""A whole folder chosen on the page of `ingest serve`, or dropped on it,
+in a real browser (Debian's Chromium, headless, through Selenium): each
+file goes up with its path in the folder. Run by tests/cli/page.rs.
 
-  folder.py URL TOKEN FOLDER COUNT
+A drop is Chromium's own: the DevTools protocol's Input.dispatchDragEvent
+with the folder's path, as the system's drag and drop hands a folder over
+(the page then walks its entries, webkitGetAsEntry).
+
+  folder.py URL TOKEN FOLDER COUNT choose|drop
 """
 import sys
 
@@ -13,7 +17,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-url, token, folder, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+url, token, folder, count, how = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 options = Options()
 options.binary_location = "/usr/bin/chromium"
 for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
@@ -25,7 +29,15 @@ try:
     wait.until(lambda d: d.find_element(By.ID, "token").is_displayed())
     driver.find_element(By.ID, "token").send_keys(token + Keys.ENTER)
     wait.until(lambda d: d.find_element(By.ID, "app").is_displayed())
-    driver.find_element(By.ID, "folder").send_keys(folder)
+    if how == "choose":
+        driver.find_element(By.ID, "folder").send_keys(folder)
+    else:
+        x, y = driver.execute_script(
+            "const r = document.getElementById('drop').getBoundingClientRect();"
+            "return [r.x + r.width / 2, r.y + r.height / 2];")
+        data = {"items": [], "files": [folder], "dragOperationsMask": 1}
+        for kind in ("dragEnter", "dragOver", "drop"):
+            driver.execute_cdp_cmd("Input.dispatchDragEvent", {"type": kind, "x": x, "y": y, "data": data})
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#uploads li[data-status='new']")) == count)
     items = lambda: driver.execute_script("return document.querySelectorAll('#grid .item').length")
     wait.until(lambda d: items() == count)

@@ -217,11 +217,20 @@ fn uppys_tus_plugin_uploads_pauses_and_resumes_from_another_origin() {
     env.assert_store_valid();
 }
 
-/// A whole folder chosen on the page: each file is stored with its path
-/// in the folder (the big one through tus, the small ones by PUT), and
-/// `export --tree` gives the folder back.
+/// A whole folder chosen on the page, or dropped on it: each file is
+/// stored with its path in the folder (the big one through tus, the small
+/// ones by PUT), and `export --tree` gives the folder back.
 #[test]
 fn a_folder_chosen_on_the_page_keeps_its_tree() {
+    folder_on_the_page_keeps_its_tree("choose");
+}
+
+#[test]
+fn a_folder_dropped_on_the_page_keeps_its_tree() {
+    folder_on_the_page_keeps_its_tree("drop");
+}
+
+fn folder_on_the_page_keeps_its_tree(how: &str) {
     // Fails at once, saying what to install, when the browser is missing.
     selenium_python();
     let env = Env::new();
@@ -239,6 +248,7 @@ fn a_folder_chosen_on_the_page_keeps_its_tree() {
             OsStr::new(&server.token),
             OsStr::new(&album),
             OsStr::new("3"),
+            OsStr::new(how),
         ],
         &server,
     );
