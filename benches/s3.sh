@@ -59,7 +59,9 @@ else
     # The cluster stops once its standard input (fd 3 here) closes. Its OSD
     # keeps every run's objects in memory (RGW frees deleted ones late), and
     # a full OSD blocks writes: room for them all.
-    export MEMSTORE_BYTES=$(( (4 * large_mib * runs + 1024) << 20 ))
+    # Seven large uploads a round: ingest, ingest-stdin and rclone, each
+    # direct and through the link, and restic.
+    export MEMSTORE_BYTES=$(( (7 * large_mib * runs + 1024) << 20 ))
     mkfifo "$work/rgw.in"
     bash tests/rgw/cluster.sh "$work/rgw" benchkey benchsecret0123456789 bench \
         < "$work/rgw.in" > "$work/rgw.out" 2> "$work/rgw.log" &

@@ -19,7 +19,7 @@ use crate::object_id::ObjectId;
 use crate::pipeline::{Pass, StoreWriter};
 use crate::report::Reporter;
 use crate::store::{Access, Opened, Opener};
-use crate::store::{Backend, Committed, Stager, StoreView};
+use crate::store::{Backend, Committed, RecordKind, Stager, StoreView};
 
 /// Copied objects are published this many at a time (an S3 store uploads
 /// a batch's objects concurrently)...
@@ -112,6 +112,11 @@ fn copy_into<B: Backend>(global: &GlobalArgs, source: &dyn StoreView, mut dest: 
         }
     }
     record(&mut batch, &mut dest)?;
+    // What walks found gone goes along, so the copy restores the same
+    // trees on the same dates (records of the same name are the same).
+    for (key, text) in source.records(RecordKind::Walks)? {
+        dest.put_record(RecordKind::Walks, &key, Some(&text))?;
+    }
     out.flush()?;
     drop(progress);
     if !global.quiet {

@@ -200,6 +200,9 @@ fn copy_moves_a_store_to_s3_and_back_byte_for_byte() {
     }
     env.write("in/big.bin", &noise(10 << 20, 9));
     ok(env.cmd(["in"]));
+    // A deletion, recorded by the next walk: it goes along with the copies.
+    std::fs::remove_file(env.path().join("in/f0.bin")).unwrap();
+    ok(env.cmd(["in"]));
     let store = store_url("moved");
     let up = ok(server.cmd(&store, ["copy", env.store().to_str().unwrap(), &store]));
     assert_says(&stderr_of(&up), "6 objects copied");
@@ -227,6 +230,19 @@ fn copy_moves_a_store_to_s3_and_back_byte_for_byte() {
     };
     assert_eq!(manifest(&back), manifest(&env.store()));
     ok(bare_cmd().args(["--store", back.to_str().unwrap(), "verify"]));
+    let walks = |dir: &Path| files_under(&dir.join("walks")).len();
+    assert_eq!((walks(&env.store()), walks(&back)), (1, 1));
+    // The tree as it is now, from the bucket and from the copy back.
+    for (from, dest) in [(store.as_str(), "tree-s3"), (back.to_str().unwrap(), "tree-back")] {
+        let dest = env.path().join(dest);
+        ok(server.cmd(from, ["-q", "export", "--tree", dest.to_str().unwrap()]));
+        let mut names: Vec<String> = files_under(&dest.join("in"))
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["big.bin", "f1.bin", "f2.bin", "f3.bin", "f4.bin"], "{from}");
+    }
 }
 
 fn two_machines_ingesting_overlapping_trees_at_once_lose_nothing(engine: Engine) {
