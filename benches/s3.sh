@@ -149,13 +149,13 @@ for job in "${jobs[@]}"; do
     echo
     if [ $job = large ]; then
         echo "One $large_mib MiB file:"; echo
-        echo "| tool | median | MiB/s | peak RSS | client CPU |"
+        echo "| tool | median (range) | MiB/s | peak RSS | client CPU |"
     elif [ $job = link ]; then
         echo "One $large_mib MiB file through a $link_mbps MB/s link:"; echo
-        echo "| tool | median | MiB/s | peak RSS | client CPU |"
+        echo "| tool | median (range) | MiB/s | peak RSS | client CPU |"
     else
         echo "A tree of $files small files (1-64 KiB):"; echo
-        echo "| tool | median | files/s | peak RSS | client CPU per file |"
+        echo "| tool | median (range) | files/s | peak RSS | client CPU per file |"
     fi
     echo "|---|---|---|---|---|"
     for t in "${tools[@]}"; do
@@ -165,10 +165,12 @@ for job in "${jobs[@]}"; do
             continue
         fi
         s=$(cut -d' ' -f1 "$work/times.$t.$job" | median)
+        lo=$(cut -d' ' -f1 "$work/times.$t.$job" | sort -n | head -1)
+        hi=$(cut -d' ' -f1 "$work/times.$t.$job" | sort -n | tail -1)
         m=$(cut -d' ' -f2 "$work/times.$t.$job" | median)
         c=$(awk '{ print $3 + $4 }' "$work/times.$t.$job" | median)
-        awk -v t="$t" -v s="$s" -v m="$m" -v c="$c" -v job=$job -v mib="$large_mib" -v f="$files" \
-            'BEGIN { if (job != "tree") printf "| %s | %.2f s | %.0f | %.1f MiB | %.2f s |\n", t, s, mib / s, m / 1024, c;
-                     else printf "| %s | %.2f s | %.0f | %.1f MiB | %.2f ms |\n", t, s, f / s, m / 1024, 1000 * c / f }'
+        awk -v t="$t" -v s="$s" -v lo="$lo" -v hi="$hi" -v m="$m" -v c="$c" -v job=$job -v mib="$large_mib" -v f="$files" \
+            'BEGIN { if (job != "tree") printf "| %s | %.2f s (%.2f-%.2f) | %.0f | %.1f MiB | %.2f s |\n", t, s, lo, hi, mib / s, m / 1024, c;
+                     else printf "| %s | %.2f s (%.2f-%.2f) | %.0f | %.1f MiB | %.2f ms |\n", t, s, lo, hi, f / s, m / 1024, 1000 * c / f }'
     done
 done
