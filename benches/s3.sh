@@ -22,6 +22,9 @@
 # goes towards the server. "ingest (stdin)" sends the same file on standard
 # input, which ingest spools to local disk while hashing (it cannot read a
 # pipe twice), where a named file is hashed, then read again as it is sent.
+# BASELINE=PATH adds another ingest binary (an older build, say) as the
+# tool "baseline", for the large file and the tree, taking turns with the
+# others in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,9 +62,10 @@ else
     # The cluster stops once its standard input (fd 3 here) closes. Its OSD
     # keeps every run's objects in memory (RGW frees deleted ones late), and
     # a full OSD blocks writes: room for them all.
-    # Seven large uploads a round: ingest, ingest-stdin and rclone, each
-    # direct and through the link, and restic.
-    export MEMSTORE_BYTES=$(( (7 * large_mib * runs + 1024) << 20 ))
+    # Up to eight large uploads a round (ingest, ingest-stdin and rclone,
+    # each direct and through the link, restic and a baseline) and five
+    # trees of files of at most 64 KiB.
+    export MEMSTORE_BYTES=$(( ((8 * large_mib + 5 * small / 16) * runs + 1024) << 20 ))
     mkfifo "$work/rgw.in"
     bash tests/rgw/cluster.sh "$work/rgw" benchkey benchsecret0123456789 bench \
         < "$work/rgw.in" > "$work/rgw.out" 2> "$work/rgw.log" &
@@ -115,7 +119,8 @@ run() {
     fi
 }
 tools=(ingest ingest-stdin rclone restic rclone-puts)
-have() { [[ $1 = ingest* ]] || command -v "${1%-puts}" >/dev/null; }
+[ -n "${BASELINE:-}" ] && tools=(ingest baseline ingest-stdin rclone restic rclone-puts)
+have() { [[ $1 = ingest* ]] || [ "$1" = baseline ] || command -v "${1%-puts}" >/dev/null; }
 # Through the limited link: the endpoint each tool is given.
 linked="AWS_ENDPOINT_URL=$link RCLONE_CONFIG_BENCH_ENDPOINT=$link"
 for round in $(seq "$runs"); do
@@ -125,6 +130,8 @@ for round in $(seq "$runs"); do
             ingest) run ingest "$bin -q --progress never --store s3://bench/\$P $work/large.bin" large
                     [ "$link_mbps" = 0 ] || run ingest "env $linked $bin -q --progress never --store s3://bench/\$P $work/large.bin" link
                     run ingest "$bin -q --progress never --store s3://bench/\$P $work/tree" tree ;;
+            baseline) run baseline "$BASELINE -q --progress never --store s3://bench/\$P $work/large.bin" large
+                    run baseline "$BASELINE -q --progress never --store s3://bench/\$P $work/tree" tree ;;
             ingest-stdin)
                     run ingest-stdin "$bin -q --progress never --store s3://bench/\$P --name large.bin - < $work/large.bin" large
                     [ "$link_mbps" = 0 ] || run ingest-stdin "env $linked $bin -q --progress never --store s3://bench/\$P --name large.bin - < $work/large.bin" link ;;
@@ -159,7 +166,7 @@ for job in "${jobs[@]}"; do
     fi
     echo "|---|---|---|---|---|"
     for t in "${tools[@]}"; do
-        case $t.$job in rclone-puts.large|rclone-puts.link|restic.link|ingest-stdin.tree) continue ;; esac
+        case $t.$job in rclone-puts.large|rclone-puts.link|restic.link|ingest-stdin.tree|baseline.link) continue ;; esac
         if [ ! -s "$work/times.$t.$job" ]; then
             echo "| $t | skipped (not installed, or failed) | | | |"
             continue
