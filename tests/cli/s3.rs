@@ -233,7 +233,10 @@ fn copy_moves_a_store_to_s3_and_back_byte_for_byte() {
     let walks = |dir: &Path| files_under(&dir.join("walks")).len();
     assert_eq!((walks(&env.store()), walks(&back)), (1, 1));
     // The tree as it is now, from the bucket and from the copy back.
-    for (from, dest) in [(store.as_str(), "tree-s3"), (back.to_str().unwrap(), "tree-back")] {
+    for (from, dest) in [
+        (store.as_str(), "tree-s3"),
+        (back.to_str().unwrap(), "tree-back"),
+    ] {
         let dest = env.path().join(dest);
         ok(server.cmd(from, ["-q", "export", "--tree", dest.to_str().unwrap()]));
         let mut names: Vec<String> = files_under(&dest.join("in"))
@@ -241,7 +244,11 @@ fn copy_moves_a_store_to_s3_and_back_byte_for_byte() {
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
         names.sort();
-        assert_eq!(names, ["big.bin", "f1.bin", "f2.bin", "f3.bin", "f4.bin"], "{from}");
+        assert_eq!(
+            names,
+            ["big.bin", "f1.bin", "f2.bin", "f3.bin", "f4.bin"],
+            "{from}"
+        );
     }
 }
 
