@@ -52,6 +52,18 @@ const OBJECTS: &str = "objects/";
 
 /// Objects uploaded at once. Small objects: each costs one round trip;
 /// large ones are bound by their parts in flight.
+/// How fresh the manifest's copy must be before a question is asked of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fresh {
+    /// Caught up with the bucket once by this handle.
+    Once,
+    /// Caught up at most this long ago.
+    Within(Duration),
+    /// Not caught up first: the question does it itself (a commit lists
+    /// what is new before it numbers its own), and counts as catching up.
+    ByItself,
+}
+
 const UPLOADS_IN_FLIGHT: usize = 16;
 
 /// How long the server's pages may go without asking the bucket for
@@ -359,7 +371,7 @@ impl S3Store {
     /// when it never has).
     fn with_mirror<T>(
         &self,
-        fresh_for: Option<Duration>,
+        fresh: Fresh,
         ask: impl FnOnce(&mut Mirror, &Remote) -> Result<T>,
     ) -> Result<T> {
         let mut mirror = self.mirror.lock().unwrap_or_else(|p| p.into_inner());
@@ -377,17 +389,22 @@ impl S3Store {
             failed: &failed,
         };
         let mut synced = self.synced.lock().unwrap_or_else(|p| p.into_inner());
-        let stale = match (*synced, fresh_for) {
+        let stale = match (*synced, fresh) {
+            (_, Fresh::ByItself) => false,
             (None, _) => true,
-            (Some(_), None) => false,
-            (Some(at), Some(fresh_for)) => at.elapsed() >= fresh_for,
+            (Some(_), Fresh::Once) => false,
+            (Some(at), Fresh::Within(fresh_for)) => at.elapsed() >= fresh_for,
         };
         if stale {
             mirror.locked(|mirror| mirror.sync(&remote))?;
             *synced = Some(std::time::Instant::now());
         }
         drop(synced);
-        ask(mirror, &remote)
+        let answer = ask(mirror, &remote)?;
+        if fresh == Fresh::ByItself {
+            *self.synced.lock().unwrap_or_else(|p| p.into_inner()) = Some(std::time::Instant::now());
+        }
+        Ok(answer)
     }
 
     /// Asks the catalog of the manifest's copy, its entries caught up
@@ -409,7 +426,7 @@ impl S3Store {
                 None => Ok(None),
             };
         }
-        self.with_mirror(Some(PAGES_FRESH_FOR), |mirror, _| {
+        self.with_mirror(Fresh::Within(PAGES_FRESH_FOR), |mirror, _| {
             mirror.catch_up_part(crate::catalog::Part::Entries)?;
             match mirror.catalog() {
                 Some(catalog) => ask(catalog, mirror.file()).map(Some),
@@ -421,7 +438,7 @@ impl S3Store {
     /// Every manifest line, each identity once, in the order this machine
     /// first read them: the local copy, caught up with the bucket, streamed.
     pub fn lines(&self) -> Result<impl Iterator<Item = io::Result<Line>> + use<>> {
-        let path = self.with_mirror(Some(Duration::ZERO), |_, _| {
+        let path = self.with_mirror(Fresh::Within(Duration::ZERO), |_, _| {
             Ok(self.cache.join("manifest.jsonl"))
         })?;
         let file = File::open(&path).with_context(|| format!("opening {}", path.display()))?;
@@ -682,7 +699,8 @@ impl Backend for S3Store {
         entries: &[Entry],
         also: &mut dyn FnMut() -> Result<()>,
     ) -> Result<Vec<bool>> {
-        let appended = self.with_mirror(None, |mirror, remote| {
+        // A commit lists what is new itself before it takes a number.
+        let appended = self.with_mirror(Fresh::ByItself, |mirror, remote| {
             mirror.locked(|mirror| mirror.commit(remote, entries))
         })?;
         also()?;
@@ -695,7 +713,7 @@ impl Backend for S3Store {
 
     fn is_recorded(&mut self, entry: &Entry) -> Result<bool> {
         let id = entry.identity();
-        self.with_mirror(None, |mirror, _| mirror.contains(&id))
+        self.with_mirror(Fresh::Once, |mirror, _| mirror.contains(&id))
     }
 
     /// One listing of `objects/` answers for every file of the run, rather

@@ -18,7 +18,7 @@ impl S3Store {
         remove: &dyn Fn(&Entry) -> bool,
         before: &mut dyn FnMut(&[Entry]) -> Result<()>,
     ) -> Result<Removed> {
-        let removed = self.with_mirror(None, |mirror, remote| {
+        let removed = self.with_mirror(super::Fresh::Once, |mirror, remote| {
             mirror.locked(|mirror| mirror.remove(remote, remove, before))
         })?;
         if !removed.entries.is_empty() {
@@ -40,7 +40,7 @@ impl S3Store {
 
     /// See [`crate::store::StoreView::append_entries`].
     pub fn append_entries(&self, entries: &[Entry]) -> Result<Vec<bool>> {
-        self.with_mirror(None, |mirror, remote| {
+        self.with_mirror(super::Fresh::ByItself, |mirror, remote| {
             mirror.locked(|mirror| mirror.commit(remote, entries))
         })
     }
