@@ -40,7 +40,7 @@ pub use spool::{Spool, SpoolStager};
 use self::lock::S3Lock;
 use self::manifest::{Mirror, Remote};
 use self::requests::Uploads;
-use self::upload::{Target, UploadFailure, upload};
+use self::upload::{BYTES_IN_FLIGHT_KIB, Target, UploadFailure, upload};
 use super::{Backend, Committed, Listed, LookupError, StoreFormat};
 use crate::hashing::Sha256;
 use crate::manifest::{Entry, Line, Lines};
@@ -304,6 +304,7 @@ impl S3Store {
         let count = staged.len();
         let results = self.runtime.block_on(async {
             let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(UPLOADS_IN_FLIGHT));
+            let budget = Arc::new(tokio::sync::Semaphore::new(BYTES_IN_FLIGHT_KIB));
             let mut tasks = tokio::task::JoinSet::new();
             for (index, (spool, id)) in staged.into_iter().enumerate() {
                 let target = Target {
@@ -312,6 +313,7 @@ impl S3Store {
                     key: Self::object_key(&id),
                     full_key: self.full_key(&Self::object_key(&id)),
                     id,
+                    budget: Arc::clone(&budget),
                 };
                 let slots = slots.clone();
                 tasks.spawn(async move {
@@ -402,7 +404,8 @@ impl S3Store {
         drop(synced);
         let answer = ask(mirror, &remote)?;
         if fresh == Fresh::ByItself {
-            *self.synced.lock().unwrap_or_else(|p| p.into_inner()) = Some(std::time::Instant::now());
+            *self.synced.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(std::time::Instant::now());
         }
         Ok(answer)
     }

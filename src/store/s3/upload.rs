@@ -8,7 +8,7 @@ use anyhow::{Result, anyhow};
 use opendal::ErrorKind;
 
 use super::requests::{Unfinished, Uploads};
-use super::spool::{PartFailure, Spool};
+use super::spool::{PartFailure, Spool, part_len};
 use crate::object_id::ObjectId;
 use crate::store::Committed;
 
@@ -44,6 +44,28 @@ pub(super) struct Target {
     pub(super) full_key: String,
     /// The object's name: what the bytes sent must hash to.
     pub(super) id: ObjectId,
+    /// The bytes of request bodies all uploads may hold at once (see
+    /// [`BYTES_IN_FLIGHT_KIB`]), shared by every upload of a batch.
+    pub(super) budget: Arc<tokio::sync::Semaphore>,
+}
+
+/// What all the uploads of a batch hold in memory at once, at most, in
+/// request bodies: 24 MiB, in KiB. Sixteen objects at once with two parts
+/// each would otherwise hold 160 MiB for a tree of large files; one large
+/// file needs two 5 MiB parts in flight to keep the link busy.
+pub(super) const BYTES_IN_FLIGHT_KIB: usize = 24 << 10;
+
+/// Waits until `len` more bytes of request bodies may be held (all of the
+/// budget at most, for the parts of huge objects, which go alone).
+async fn room_for(
+    budget: &Arc<tokio::sync::Semaphore>,
+    len: u64,
+) -> Result<tokio::sync::OwnedSemaphorePermit, UploadFailure> {
+    let kib = (len.div_ceil(1024) as usize).clamp(1, BYTES_IN_FLIGHT_KIB) as u32;
+    Arc::clone(budget)
+        .acquire_many_owned(kib)
+        .await
+        .map_err(|e| UploadFailure::Server(anyhow!("waiting for room: {e}")))
 }
 
 /// Uploads one spooled object under its id, create-only, unless it is
@@ -73,6 +95,7 @@ async fn send(target: &Target, spool: &mut Spool) -> Result<Committed, UploadFai
     let parts = spool.rewind().map_err(UploadFailure::Spool)?;
     let requests = &target.requests;
     if parts == 1 {
+        let _room = room_for(&target.budget, spool.written).await?;
         let (body, md5) = spool.read_part(0)?;
         spool.check_read_again(&target.id)?;
         let created = requests.put_new(&target.full_key, body, md5).await;
@@ -90,7 +113,7 @@ async fn send(target: &Target, spool: &mut Spool) -> Result<Committed, UploadFai
         key: target.full_key.clone(),
         initiated: None,
     };
-    match upload_parts(requests, &upload, spool, parts, &target.id).await {
+    match upload_parts(requests, &upload, spool, parts, target).await {
         Ok(true) => Ok(Committed::New),
         Ok(false) => Ok(Committed::AlreadyPresent),
         Err(e) => {
@@ -108,7 +131,7 @@ async fn upload_parts(
     upload: &Unfinished,
     spool: &mut Spool,
     parts: usize,
-    id: &ObjectId,
+    target: &Target,
 ) -> Result<bool, UploadFailure> {
     let mut etags = vec![String::new(); parts];
     let mut in_flight = tokio::task::JoinSet::new();
@@ -116,17 +139,19 @@ async fn upload_parts(
         if in_flight.len() >= PARTS_IN_FLIGHT {
             take_part(&mut in_flight, &mut etags).await?;
         }
+        let room = room_for(&target.budget, part_len(index)).await?;
         let (body, md5) = spool.read_part(index)?;
         let (requests, upload) = (Arc::clone(requests), upload.clone());
         in_flight.spawn(async move {
             let etag = requests.put_part(&upload, index + 1, body, md5).await;
+            drop(room);
             (index, etag)
         });
     }
     while !in_flight.is_empty() {
         take_part(&mut in_flight, &mut etags).await?;
     }
-    spool.check_read_again(id)?;
+    spool.check_read_again(&target.id)?;
     requests
         .complete_new(upload, &etags)
         .await
