@@ -280,13 +280,13 @@ impl<St: Stager> Streamer<St> {
     /// did not change while read and has not changed too recently to trust
     /// its times (else kept only to know the file was there).
     fn cacheable(&self, file: &File, before: FileKey, warnings: &mut Vec<String>) -> Option<Seen> {
-        if !self.caching {
-            return None;
-        }
         let after = file.metadata().map(|m| FileKey::of(&m)).ok()?;
         let changed = after.size != before.size || after.mtime_ns != before.mtime_ns;
         if changed {
             warnings.push("changed while being read; stored as read, not cached".into());
+        }
+        if !self.caching {
+            return None;
         }
         let trusted = !changed && after.is_settled(self.started_ns);
         Some(Seen {

@@ -503,6 +503,21 @@ fn a_file_changed_while_read_is_reported_and_not_cached() {
         "cached: {cache:?}"
     );
     env.assert_store_valid();
+    // Without the cache, the change is still said.
+    let child = env
+        .cmd(["--no-cache", "root"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    env.wait_for_temp_file();
+    while_stopped(&child, || {
+        let mut file = fs::OpenOptions::new().append(true).open(&big).unwrap();
+        std::io::Write::write_all(&mut file, b"and one more").unwrap();
+    });
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_says(&stderr_of(&out), "root/big.bin: changed while being read");
 }
 
 #[test]
