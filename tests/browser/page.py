@@ -10,10 +10,8 @@ import os
 import sys
 import time
 
-from selenium import webdriver
+import chromium
 from selenium.common.exceptions import NoAlertPresentException
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -23,16 +21,10 @@ downloads = os.path.join(shots, "downloads")
 os.makedirs(downloads, exist_ok=True)
 HOSTILE = "<img src=x onerror=alert(1)>.jpg"
 
-options = Options()
-options.binary_location = "/usr/bin/chromium"
-for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-            "--window-size=1280,900", "--disable-gpu"):
-    options.add_argument(arg)
-options.add_experimental_option("prefs", {
+driver = chromium.start(window="1280,900", prefs={
     "download.default_directory": downloads,
     "download.prompt_for_download": False,
 })
-driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 wait = WebDriverWait(driver, 30)
 
 

@@ -16,9 +16,7 @@ import threading
 import time
 import urllib.parse
 
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
+import chromium
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -31,11 +29,7 @@ handler.log_message = lambda *a: None
 httpd = http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), handler)
 threading.Thread(target=httpd.serve_forever, daemon=True).start()
 
-options = Options()
-options.binary_location = "/usr/bin/chromium"
-for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
-    options.add_argument(arg)
-driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+driver = chromium.start()
 wait = WebDriverWait(driver, 60)
 
 

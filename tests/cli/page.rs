@@ -269,11 +269,5 @@ fn folder_on_the_page_keeps_its_tree(how: &str) {
     );
     let dest = env.path().join("dest");
     ok(env.cmd(["-q", "export", "--tree"]).arg(&dest));
-    let out = Command::new("diff")
-        .arg("-r")
-        .arg(dest.join("Trip 2024"))
-        .arg(&album)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stdout_of(&out));
+    assert_same_tree(&dest.join("Trip 2024"), &album, how);
 }

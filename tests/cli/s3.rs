@@ -1196,13 +1196,7 @@ fn a_tree_comes_back_whole_from_an_s3_store() {
             dest.as_os_str(),
         ],
     ));
-    let out = Command::new("diff")
-        .arg("-r")
-        .arg(dest.join("Photos"))
-        .arg(&photos)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stdout_of(&out));
+    assert_same_tree(&dest.join("Photos"), &photos, "from the bucket");
 }
 
 /// The server's removal on an S3 store: a delete token moves an entry to

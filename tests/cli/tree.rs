@@ -39,20 +39,6 @@ fn keep_aside(from: &Path, to: &Path) {
     assert!(out.status.success(), "{}", stderr_of(&out));
 }
 
-fn assert_same_tree(got: &Path, want: &Path, context: &str) {
-    let out = Command::new("diff")
-        .arg("-r")
-        .arg(got)
-        .arg(want)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{context}: the tree differs:\n{}",
-        stdout_of(&out)
-    );
-}
-
 /// The time the manifest's lines carry: whole seconds, so the nights are
 /// a second apart at least.
 fn now_second() -> String {

@@ -435,3 +435,20 @@ pub fn entry_names(env: &Env) -> Vec<String> {
     names.sort();
     names
 }
+
+/// Asserts that the folders `got` and `want` hold the same tree, byte for
+/// byte (`diff -r`), showing the differences when not.
+#[track_caller]
+pub fn assert_same_tree(got: &Path, want: &Path, context: &str) {
+    let out = Command::new("diff")
+        .arg("-r")
+        .arg(got)
+        .arg(want)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{context}: the tree differs:\n{}",
+        stdout_of(&out)
+    );
+}
