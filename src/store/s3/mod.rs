@@ -52,6 +52,8 @@ const OBJECTS: &str = "objects/";
 
 /// Objects uploaded at once. Small objects: each costs one round trip;
 /// large ones are bound by their parts in flight.
+const UPLOADS_IN_FLIGHT: usize = 16;
+
 /// How fresh the manifest's copy must be before a question is asked of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fresh {
@@ -63,8 +65,6 @@ enum Fresh {
     /// what is new before it numbers its own), and counts as catching up.
     ByItself,
 }
-
-const UPLOADS_IN_FLIGHT: usize = 16;
 
 /// How long the server's pages may go without asking the bucket for
 /// other machines' commits (its own are in the copy at once).
@@ -369,8 +369,7 @@ impl S3Store {
     }
 
     /// Runs `ask` on the manifest's copy, caught up with the bucket first
-    /// unless this handle did that less than `fresh_for` ago (None: only
-    /// when it never has).
+    /// as `fresh` asks.
     fn with_mirror<T>(
         &self,
         fresh: Fresh,
