@@ -479,18 +479,7 @@ fn a_file_changed_while_read_is_reported_and_not_cached() {
     let env = Env::new();
     let big = env.write("root/big.bin", &vec![1u8; 256 << 20]);
     age_files();
-    let child = env
-        .cmd(["root"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    env.wait_for_temp_file();
-    while_stopped(&child, || {
-        let mut file = fs::OpenOptions::new().append(true).open(&big).unwrap();
-        std::io::Write::write_all(&mut file, b"one more line").unwrap();
-    });
-    let out = child.wait_with_output().unwrap();
+    let out = run_appending_mid_read(&env, &big, &["root"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_says(&stderr_of(&out), "root/big.bin: changed while being read");
     // Kept only as seen (for deletions), never trusted to spare a read.
@@ -504,20 +493,26 @@ fn a_file_changed_while_read_is_reported_and_not_cached() {
     );
     env.assert_store_valid();
     // Without the cache, the change is still said.
+    let out = run_appending_mid_read(&env, &big, &["--no-cache", "root"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_says(&stderr_of(&out), "root/big.bin: changed while being read");
+}
+
+/// A run of `args`, stopped once it is writing a temp file, while a line
+/// is appended to `file`.
+fn run_appending_mid_read(env: &Env, file: &Path, args: &[&str]) -> std::process::Output {
     let child = env
-        .cmd(["--no-cache", "root"])
+        .cmd(args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     env.wait_for_temp_file();
     while_stopped(&child, || {
-        let mut file = fs::OpenOptions::new().append(true).open(&big).unwrap();
-        std::io::Write::write_all(&mut file, b"and one more").unwrap();
+        let mut appended = fs::OpenOptions::new().append(true).open(file).unwrap();
+        std::io::Write::write_all(&mut appended, b"one more line").unwrap();
     });
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
-    assert_says(&stderr_of(&out), "root/big.bin: changed while being read");
+    child.wait_with_output().unwrap()
 }
 
 #[test]
